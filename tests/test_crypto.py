@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from wamd.crypto import KeyPair, agree, generate_keypair, hkdf, prefixed, sign, strip_prefix, verify
+from wamd.errors import InvalidKey
+
+
+def test_agreement_is_symmetric() -> None:
+    a, b = generate_keypair(), generate_keypair()
+    assert a.agree(b.public) == b.agree(a.public_prefixed)
+    assert KeyPair.from_private(a.private) == a
+
+
+def test_xeddsa_sign_verify_and_tamper() -> None:
+    k = generate_keypair()
+    sig = sign(k.private, b"message")
+    assert verify(k.public, b"message", sig)
+    assert verify(k.public_prefixed, b"message", sig)
+    assert not verify(k.public, b"messagf", sig)
+    assert not verify(k.public, b"message", sig[:-1] + bytes([sig[-1] ^ 1]))
+    assert not verify(k.public, b"message", sig[:63])
+    assert not verify(b"\x07" + k.public, b"message", sig)
+
+
+def test_key_forms() -> None:
+    k = generate_keypair()
+    assert strip_prefix(prefixed(k.public)) == k.public
+    with pytest.raises(InvalidKey):
+        strip_prefix(b"\x06" + k.public)
+    with pytest.raises(InvalidKey):
+        strip_prefix(b"\x05" * 31)
+    with pytest.raises(InvalidKey):
+        agree(k.private, bytes(32))  # low-order point gives an all-zero secret
+
+
+def test_hkdf_rfc5869_case_1() -> None:
+    # RFC 5869 appendix A.1
+    ikm = bytes.fromhex("0b" * 22)
+    salt = bytes.fromhex("000102030405060708090a0b0c")
+    info = bytes.fromhex("f0f1f2f3f4f5f6f7f8f9")
+    okm = hkdf(ikm, 42, salt, info)
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_hkdf_rfc5869_case_3_empty_salt() -> None:
+    okm = hkdf(bytes.fromhex("0b" * 22), 42)
+    assert okm.hex() == (
+        "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+    )

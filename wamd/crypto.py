@@ -1,0 +1,142 @@
+"""Curve25519 keys, XEdDSA signatures and HKDF: the primitives every layer shares.
+
+One home for key material so that the Noise layer, the Signal layer and the stores agree
+on one ``KeyPair`` type. X25519 agreement runs in OpenSSL through ``cryptography``;
+XEdDSA (signatures made with a Curve25519 key, as Signal and WhatsApp use them) runs in C
+through ``python-axolotl-curve25519``.
+
+Wire facts:
+- a Curve25519 public key is 32 bytes; Signal serialises it with a leading type byte
+  ``0x05`` (33 bytes), and signatures over keys are made over that 33-byte form;
+- an XEdDSA signature is 64 bytes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass, field
+
+import axolotl_curve25519 as _curve
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from wamd.errors import InvalidKey
+
+__all__ = [
+    "DJB_TYPE",
+    "KeyPair",
+    "agree",
+    "generate_keypair",
+    "hkdf",
+    "hmac_sha256",
+    "prefixed",
+    "sign",
+    "strip_prefix",
+    "verify",
+]
+
+DJB_TYPE = 0x05  # type byte in front of a serialised Curve25519 public key
+_DJB_PREFIX = bytes([DJB_TYPE])
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """A Curve25519 key pair. ``public`` is the raw 32-byte key (no type byte)."""
+
+    public: bytes
+    private: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.public) != 32 or len(self.private) != 32:
+            raise InvalidKey("a Curve25519 key pair needs 32-byte public and private keys")
+
+    @classmethod
+    def from_private(cls, private: bytes) -> KeyPair:
+        """The pair for a 32-byte private key (clamped as X25519 requires)."""
+        if len(private) != 32:
+            raise InvalidKey("a Curve25519 private key is 32 bytes")
+        key = X25519PrivateKey.from_private_bytes(private)
+        return cls(key.public_key().public_bytes_raw(), private)
+
+    @property
+    def public_prefixed(self) -> bytes:
+        """The 33-byte Signal form of the public key (type byte 0x05 first)."""
+        return _DJB_PREFIX + self.public
+
+    def agree(self, their_public: bytes) -> bytes:
+        """X25519 shared secret with another public key (32 or 33-byte form)."""
+        return agree(self.private, their_public)
+
+    def sign(self, message: bytes) -> bytes:
+        """XEdDSA signature of ``message`` with this key."""
+        return sign(self.private, message)
+
+
+def generate_keypair() -> KeyPair:
+    """A fresh random Curve25519 key pair."""
+    key = X25519PrivateKey.generate()
+    return KeyPair(key.public_key().public_bytes_raw(), key.private_bytes_raw())
+
+
+def strip_prefix(public: bytes) -> bytes:
+    """The raw 32-byte key from either the 32-byte or the 33-byte (0x05-prefixed) form."""
+    if len(public) == 33:
+        if public[0] != DJB_TYPE:
+            raise InvalidKey(f"unknown public key type byte {public[0]:#04x}")
+        return public[1:]
+    if len(public) != 32:
+        raise InvalidKey(f"a Curve25519 public key is 32 or 33 bytes, got {len(public)}")
+    return public
+
+
+def prefixed(public: bytes) -> bytes:
+    """The 33-byte form of a public key given in either form."""
+    return _DJB_PREFIX + strip_prefix(public)
+
+
+def agree(private: bytes, their_public: bytes) -> bytes:
+    """X25519 agreement between a private key and a public key (either form)."""
+    try:
+        key = X25519PrivateKey.from_private_bytes(private)
+        return key.exchange(X25519PublicKey.from_public_bytes(strip_prefix(their_public)))
+    except ValueError as exc:  # all-zero shared secret (low-order point) or bad length
+        raise InvalidKey("X25519 agreement failed: invalid public key") from exc
+
+
+def sign(private: bytes, message: bytes) -> bytes:
+    """XEdDSA signature (64 bytes) of ``message`` with a Curve25519 private key."""
+    if len(private) != 32:
+        raise InvalidKey("a Curve25519 private key is 32 bytes")
+    signature: bytes = _curve.calculateSignature(os.urandom(64), private, message)
+    return signature
+
+
+def verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is a valid XEdDSA signature of ``message`` by ``public``."""
+    if len(signature) != 64:
+        return False
+    try:
+        raw = strip_prefix(public)
+    except InvalidKey:
+        return False
+    return bool(_curve.verifySignature(raw, message, signature) == 0)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (C implementation from hashlib)."""
+    return hmac.digest(key, data, "sha256")
+
+
+def hkdf(key_material: bytes, length: int, salt: bytes = b"", info: bytes = b"") -> bytes:
+    """HKDF-SHA256 (RFC 5869) extract-then-expand; an empty salt means 32 zero bytes."""
+    if length > 255 * 32:
+        raise ValueError("HKDF output too long")
+    prk = hmac.digest(salt or bytes(32), key_material, "sha256")
+    out = b""
+    block = b""
+    counter = 1
+    while len(out) < length:
+        block = hmac.digest(prk, block + info + bytes([counter]), "sha256")
+        out += block
+        counter += 1
+    return out[:length]

@@ -1,0 +1,157 @@
+"""The error types of wamd.
+
+Every failure that crosses a public API boundary is one of these. Bad input from the
+network, a file or the caller raises a specific subclass whose message names *what* was
+wrong (a field, a byte offset, a file name) but never carries key material or raw frames.
+
+The tree::
+
+    WamdError
+    ├── ProtocolError            the peer broke the protocol
+    │   ├── DecodeError          bytes that do not parse (binary node, protobuf, frame)
+    │   ├── HandshakeError       Noise handshake / certificate chain failure
+    │   └── PairingError         pairing could not complete (forged pair-success, bad code ...)
+    ├── SignalError              end-to-end encryption layer
+    │   ├── UntrustedIdentity    a peer device's identity key changed
+    │   ├── NoSession            no session with that device
+    │   ├── InvalidMessage       MAC / signature / format failure of a Signal message
+    │   ├── InvalidKey           a key of the wrong size or type, a bad signature on a key
+    │   └── DuplicateMessage     a message that was already decrypted
+    ├── StoreError               auth state / key store
+    │   └── CorruptedStore       a file or row that cannot be read back (names it)
+    ├── RequestError             an iq answered with an error (carries the code)
+    ├── RequestTimeout           an iq not answered in time
+    └── ConnectionClosed         the connection ended (carries a DisconnectReason)
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "ConnectionClosed",
+    "CorruptedStore",
+    "DecodeError",
+    "DisconnectReason",
+    "DuplicateMessage",
+    "HandshakeError",
+    "InvalidKey",
+    "InvalidMessage",
+    "NoSession",
+    "PairingError",
+    "ProtocolError",
+    "RequestError",
+    "RequestTimeout",
+    "SignalError",
+    "StoreError",
+    "UntrustedIdentity",
+    "WamdError",
+]
+
+
+class DisconnectReason(IntEnum):
+    """Why a connection ended, numbered as Baileys numbers them.
+
+    Baileys maps WhatsApp's stream errors and local failures onto HTTP-like codes; users
+    compare ``update.last_disconnect.status_code`` with these, so the numbers are kept.
+    ``CONNECTION_LOST`` and ``TIMED_OUT`` share 408 (an alias, as in Baileys).
+    """
+
+    CONNECTION_CLOSED = 428
+    CONNECTION_LOST = 408
+    TIMED_OUT = 408
+    CONNECTION_REPLACED = 440
+    LOGGED_OUT = 401
+    BAD_SESSION = 500
+    RESTART_REQUIRED = 515
+    MULTIDEVICE_MISMATCH = 411
+    FORBIDDEN = 403
+    UNAVAILABLE_SERVICE = 503
+    CLIENT_OUTDATED = 405
+
+
+class WamdError(Exception):
+    """Base class of every error wamd raises on purpose."""
+
+
+class ProtocolError(WamdError):
+    """The other side sent something the protocol does not allow."""
+
+
+class DecodeError(ProtocolError):
+    """Bytes that do not parse: a binary node, a frame, a protobuf message."""
+
+
+class HandshakeError(ProtocolError):
+    """The Noise handshake or the server certificate check failed."""
+
+
+class PairingError(ProtocolError):
+    """Linking as a companion device failed (forged pair-success, refused code ...)."""
+
+
+class SignalError(WamdError):
+    """Failure in the Signal (end-to-end encryption) layer."""
+
+
+class UntrustedIdentity(SignalError):
+    """A peer device presented an identity key other than the one we stored for it."""
+
+    def __init__(self, address: str, message: str | None = None) -> None:
+        self.address = address
+        super().__init__(message or f"identity key of {address} changed")
+
+
+class NoSession(SignalError):
+    """There is no Signal session with the device a message came from or goes to."""
+
+
+class InvalidMessage(SignalError):
+    """A Signal message failed its MAC or signature check, or is malformed."""
+
+
+class InvalidKey(SignalError):
+    """A key of the wrong length or type, or a key whose signature does not verify."""
+
+
+class DuplicateMessage(SignalError):
+    """A message whose key was already used: it was decrypted before."""
+
+
+class StoreError(WamdError):
+    """The auth state or key store failed."""
+
+
+class CorruptedStore(StoreError):
+    """Stored data could not be read back. ``location`` names the file or row."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"{location}: {reason}")
+
+
+class RequestError(WamdError):
+    """An ``iq`` request was answered with an error node."""
+
+    def __init__(self, code: int, text: str = "", message: str | None = None) -> None:
+        self.code = code
+        self.text = text
+        super().__init__(message or f"request failed with error {code} {text}".rstrip())
+
+
+class RequestTimeout(WamdError):
+    """An ``iq`` request got no answer in time."""
+
+
+class ConnectionClosed(WamdError):
+    """The connection to the server ended; ``reason`` says why."""
+
+    def __init__(self, reason: DisconnectReason | int, message: str = "") -> None:
+        self.status_code = int(reason)
+        try:
+            self.reason: DisconnectReason | None = DisconnectReason(int(reason))
+        except ValueError:
+            self.reason = None
+        name = self.reason.name.lower() if self.reason is not None else "unknown"
+        super().__init__(message or f"connection closed ({self.status_code} {name})")
