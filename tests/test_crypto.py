@@ -50,3 +50,13 @@ def test_hkdf_rfc5869_case_3_empty_salt() -> None:
     assert okm.hex() == (
         "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
     )
+
+
+def test_signed_key_pair() -> None:
+    from wamd.crypto import SignedKeyPair
+
+    identity = generate_keypair()
+    spk = SignedKeyPair.generate(identity, 7)
+    assert spk.key_id == 7
+    assert spk.verify(identity.public)
+    assert not spk.verify(generate_keypair().public)

@@ -25,6 +25,7 @@ from wamd.errors import InvalidKey
 __all__ = [
     "DJB_TYPE",
     "KeyPair",
+    "SignedKeyPair",
     "agree",
     "generate_keypair",
     "hkdf",
@@ -70,6 +71,29 @@ class KeyPair:
     def sign(self, message: bytes) -> bytes:
         """XEdDSA signature of ``message`` with this key."""
         return sign(self.private, message)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedKeyPair:
+    """A key pair signed by an identity key, as Signal's signed prekey.
+
+    ``signature`` is the XEdDSA signature by the identity key over the 33-byte
+    (0x05-prefixed) public key; ``key_id`` is the prekey id announced on the wire.
+    """
+
+    key_pair: KeyPair
+    signature: bytes
+    key_id: int
+
+    @classmethod
+    def generate(cls, identity: KeyPair, key_id: int) -> SignedKeyPair:
+        """A fresh key pair signed by ``identity``."""
+        pair = generate_keypair()
+        return cls(pair, identity.sign(pair.public_prefixed), key_id)
+
+    def verify(self, identity_public: bytes) -> bool:
+        """Whether the signature is valid for ``identity_public`` (either key form)."""
+        return verify(identity_public, self.key_pair.public_prefixed, self.signature)
 
 
 def generate_keypair() -> KeyPair:
