@@ -87,7 +87,16 @@ class HandshakeError(ProtocolError):
 
 
 class PairingError(ProtocolError):
-    """Linking as a companion device failed (forged pair-success, refused code ...)."""
+    """Linking as a companion device failed (forged pair-success, refused code ...).
+
+    ``code``/``text`` are what a companion answers the server with when it refuses a
+    pair-success (for example 401 ``hmac-mismatch``).
+    """
+
+    def __init__(self, message: str, *, code: int = 500, text: str = "internal-error") -> None:
+        self.code = code
+        self.text = text
+        super().__init__(message)
 
 
 class SignalError(WamdError):
