@@ -1,0 +1,139 @@
+"""Round trips, normalisations, and the failure paths of the decoder."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wamd.binary import DecodeError, Node, decode_node, encode_node
+from wamd.binary.tokens import DICTIONARIES
+
+TOKENS = [t for t in DICTIONARIES[3].single if t] + list(DICTIONARIES[3].double[0][:50])
+
+text = st.one_of(
+    st.sampled_from(TOKENS),
+    st.text(alphabet="0123456789-.", min_size=1, max_size=140),
+    st.text(alphabet="0123456789ABCDEF", min_size=1, max_size=140),
+    st.text(min_size=1, max_size=40).filter(lambda s: "@" not in s),
+    st.builds(
+        lambda u, d, s: f"{u}:{d}@{s}" if d else f"{u}@{s}",
+        st.text(alphabet="0123456789", min_size=1, max_size=20),
+        st.integers(0, 255),
+        st.sampled_from(["s.whatsapp.net", "lid"]),
+    ),
+    st.builds(lambda u: f"{u}@g.us", st.text(alphabet="0123456789-", min_size=1, max_size=30)),
+)
+
+
+def nodes(depth: int = 0) -> st.SearchStrategy[Node]:
+    content: st.SearchStrategy[object] = st.one_of(st.none(), st.binary(max_size=300), text)
+    if depth < 3:
+        content = st.one_of(
+            content, st.lists(st.deferred(lambda: nodes(depth + 1)), min_size=1, max_size=4)
+        )
+    return st.builds(Node, text, st.dictionaries(text, text, max_size=5), content)
+
+
+def same(decoded: Node, original: Node) -> bool:
+    """Equal, except that string content written raw comes back as bytes (as in whatsmeow)."""
+    if (decoded.tag, decoded.attrs) != (original.tag, original.attrs):
+        return False
+    if isinstance(original.content, str):
+        return decoded.content_bytes() == original.content.encode()
+    if isinstance(original.content, list):
+        return isinstance(decoded.content, list) and all(
+            same(a, b) for a, b in zip(decoded.content, original.content, strict=True)
+        )
+    return decoded.content == original.content
+
+
+@settings(max_examples=300, deadline=None)
+@given(nodes(), st.sampled_from([2, 3]))
+def test_round_trip(node: Node, version: int) -> None:
+    assert same(decode_node(encode_node(node, dict_version=version), dict_version=version), node)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_raise_only_decode_error(data: bytes) -> None:
+    try:
+        decode_node(data)
+    except DecodeError:
+        pass
+
+
+@settings(max_examples=500, deadline=None)
+@given(nodes(), st.data())
+def test_mutated_frames_raise_only_decode_error(node: Node, data: st.DataObject) -> None:
+    raw = bytearray(encode_node(node))
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(raw)))
+    try:
+        decode_node(bytes(raw[:cut]))
+    except DecodeError:
+        pass
+
+
+def test_empty_attributes_are_left_out_and_device_zero_normalised() -> None:
+    raw = encode_node(Node("iq", {"id": "", "to": "123:0@s.whatsapp.net"}))
+    assert decode_node(raw) == Node("iq", {"to": "123@s.whatsapp.net"})
+
+
+def test_empty_child_list_decodes_as_no_content() -> None:
+    raw = encode_node(Node("list", {}, []))
+    assert raw == bytes([0, 0xF8, 0x02]) + encode_node(Node("list"))[3:] + b"\x00"
+    assert decode_node(raw).content is None
+
+
+def test_dictionary_versions_differ() -> None:
+    node = Node("message", {"type": "text"})
+    v2, v3 = encode_node(node, dict_version=2), encode_node(node, dict_version=3)
+    assert v2 != v3
+    assert decode_node(v2, dict_version=2) == node == decode_node(v3, dict_version=3)
+    with pytest.raises(ValueError):
+        encode_node(node, dict_version=4)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"", "empty payload"),
+        (b"\x00", "unexpected end"),
+        (b"\x00\xf8", "unexpected end"),
+        (b"\x00\xf8\x05\x19", "longer than the data"),
+        (b"\x00\xf8\x01\xfc\x10ab", "runs past the end"),
+        (b"\x00\xf8\x01\xfe\xff\xff\xff\xffab", "runs past the end"),
+        (b"\x00\xf8\x01\xfc\x02\xff\xfe", "UTF-8"),
+        (b"\x00\xf8\x01\xf8\x01\x19", "where a string was expected"),
+        (b"\x00\xf8\x01\x19\x19", "trailing bytes"),
+        (b"\x00\xf8\x00", "empty list"),
+        (b"\x00\xf8\x01\xff\x01\xcc", "invalid character"),
+        (b"\x00\xf8\x01\xfa\x00\x00", "without a server"),
+        (b"\x02not zlib", "corrupt"),
+    ],
+)
+def test_malformed_input_names_the_problem(raw: bytes, fragment: str) -> None:
+    with pytest.raises(DecodeError, match=fragment):
+        decode_node(raw)
+
+
+def test_deep_nesting_is_refused() -> None:
+    raw = b"\x00" + b"\xf8\x02\x19\xf8\x01" * 200 + b"\xf8\x01\x19"
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        decode_node(raw)
+
+
+def test_zlib_bomb_is_refused_without_inflating_it_all() -> None:
+    bomb = b"\x02" + zlib.compress(b"\x00" * (40 << 20), 9)
+    assert len(bomb) < 100_000
+    with pytest.raises(DecodeError, match="size limit"):
+        decode_node(bomb)
+
+
+def test_pretty_hides_binary_content() -> None:
+    text = str(Node("enc", {"type": "msg"}, b"\x01\x02secret"))
+    assert "8 bytes" in text and "secret" not in text and "0102" not in text
