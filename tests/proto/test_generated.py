@@ -108,3 +108,59 @@ def _varint(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
+
+
+def test_e2e_message_field_numbers() -> None:
+    from wamd.proto import common_pb2, e2e_pb2
+
+    assert e2e_pb2.Message(conversation="hi").SerializeToString() == b"\x0a\x02hi"
+    # deviceSentMessage is field 31: tag (31 << 3) | 2 = 250 = varint fa 01
+    dsm = e2e_pb2.Message(deviceSentMessage=e2e_pb2.DeviceSentMessage(destinationJID="a"))
+    assert dsm.SerializeToString() == b"\xfa\x01\x03\x0a\x01a"
+    # protocolMessage (12) REVOKE with key (1): remoteJID 1, fromMe 2, ID 3
+    revoke = e2e_pb2.Message(
+        protocolMessage=e2e_pb2.ProtocolMessage(
+            key=common_pb2.MessageKey(remoteJID="r", fromMe=True, ID="i"),
+            type=e2e_pb2.ProtocolMessage.REVOKE,
+        )
+    )
+    assert (
+        revoke.SerializeToString()
+        == b"\x62\x0c" + b"\x0a\x08\x0a\x01r\x10\x01\x1a\x01i" + b"\x10\x00"
+    )
+    # reactionMessage is field 46: tag (46 << 3) | 2 = 370 = f2 02
+    reaction = e2e_pb2.Message(reactionMessage=e2e_pb2.ReactionMessage(text="x"))
+    assert reaction.SerializeToString() == b"\xf2\x02\x03\x12\x01x"
+
+
+def test_unknown_fields_survive_a_round_trip() -> None:
+    from wamd.proto import e2e_pb2
+
+    # field 999 (a kind of message this schema does not list) must not be dropped
+    raw = b"\x0a\x02hi" + b"\xba\x3e\x03abc"
+    assert e2e_pb2.Message.FromString(raw).SerializeToString() == raw
+
+
+def test_sender_key_distribution_in_message() -> None:
+    from wamd.proto import e2e_pb2
+
+    msg = e2e_pb2.Message(
+        senderKeyDistributionMessage=e2e_pb2.SenderKeyDistributionMessage(
+            groupID="g", axolotlSenderKeyDistributionMessage=b"\x33"
+        )
+    )
+    assert msg.SerializeToString() == b"\x12\x06\x0a\x01g\x12\x01\x33"
+
+
+def test_history_sync_and_syncd() -> None:
+    from wamd.proto import history_sync_pb2, server_sync_pb2, sync_action_pb2
+
+    hs = history_sync_pb2.HistorySync(syncType=history_sync_pb2.HistorySync.RECENT)
+    hs.pushnames.add(ID="1@s.whatsapp.net", pushname="A")
+    assert hs.SerializeToString() == b"\x08\x03" + b"\x3a\x15\x0a\x101@s.whatsapp.net\x12\x01A"
+    patch = server_sync_pb2.SyncdPatch(version=server_sync_pb2.SyncdVersion(version=7))
+    assert patch.SerializeToString() == b"\x0a\x02\x08\x07"
+    value = sync_action_pb2.SyncActionValue(
+        timestamp=1, muteAction=sync_action_pb2.MuteAction(muted=True)
+    )
+    assert value.SerializeToString() == b"\x08\x01\x22\x02\x08\x01"
