@@ -1,0 +1,83 @@
+"""``CachedKeyStore``: a read-through, write-through cache over any key store.
+
+Reads are served from memory once seen; writes go to the inner store and reach the cache
+only when the (outermost) transaction commits, so a failed transaction never leaves
+uncommitted values in the cache. The cache is per process: use it where one process owns
+the store (the usual bot), not where several processes write the same keys.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from wamd.store.types import SignalKeyStore
+
+__all__ = ["CachedKeyStore"]
+
+_ABSENT = object()
+
+
+class CachedKeyStore:
+    def __init__(self, inner: SignalKeyStore) -> None:
+        self.inner = inner
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._pending: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar(
+            f"wamd-cache-{id(self)}", default=None
+        )
+
+    async def get(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
+        pending = (self._pending.get() or {}).get(type, {})
+        cache = self._cache.setdefault(type, {})
+        out: dict[str, Any] = {}
+        missing: list[str] = []
+        for key_id in ids:
+            value = (
+                pending.get(key_id, _ABSENT) if key_id in pending else cache.get(key_id, _ABSENT)
+            )
+            if value is _ABSENT:
+                missing.append(key_id)
+            elif value is not None:
+                out[key_id] = copy.deepcopy(value)
+        if missing:
+            fetched = await self.inner.get(type, missing)
+            for key_id in missing:
+                value = fetched.get(key_id)
+                if key_id not in pending:
+                    cache[key_id] = copy.deepcopy(value)  # None remembers "absent"
+                if value is not None:
+                    out[key_id] = value
+        return out
+
+    async def set(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
+        pending = self._pending.get()
+        await self.inner.set(data)
+        if pending is not None:
+            for type, values in data.items():
+                pending.setdefault(type, {}).update(copy.deepcopy(dict(values)))
+        else:
+            self._apply(data)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._pending.get() is not None:
+            yield
+            return
+        pending: dict[str, dict[str, Any]] = {}
+        token = self._pending.set(pending)
+        try:
+            async with self.inner.transaction():
+                yield
+        finally:
+            self._pending.reset(token)
+        self._apply(pending)  # only reached when the inner transaction committed
+
+    def _apply(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
+        for type, values in data.items():
+            self._cache.setdefault(type, {}).update(copy.deepcopy(dict(values)))
+
+    def clear(self) -> None:
+        self._cache.clear()

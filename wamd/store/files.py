@@ -1,0 +1,70 @@
+"""Crash-safe file primitives for the multi-file store."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+__all__ = ["atomic_write", "fsync_dir", "id_from_filename", "id_to_filename"]
+
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def id_to_filename(value: str) -> str:
+    """A file-name-safe, reversible, case-insensitive-safe form of a key id.
+
+    Lower-case letters, digits, ``.``, ``_`` and ``-`` stay; every other character
+    (upper case included, so ids differing only in case never collide on macOS or
+    Windows) becomes ``%XX`` for each of its UTF-8 bytes.
+    """
+    out = []
+    for ch in value:
+        if ch in _PLAIN:
+            out.append(ch)
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode())
+    name = "".join(out)
+    if name in ("", ".", ".."):
+        name = name.replace(".", "%2E") or "%"
+    return name
+
+
+def id_from_filename(name: str) -> str:
+    """The inverse of ``id_to_filename``."""
+    if name == "%":
+        return ""
+    raw = bytearray()
+    i = 0
+    while i < len(name):
+        if name[i] == "%":
+            raw.append(int(name[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            raw.extend(name[i].encode())
+            i += 1
+    return raw.decode()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new contents."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    if sync_dir:
+        fsync_dir(path.parent)

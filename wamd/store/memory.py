@@ -1,0 +1,32 @@
+"""An in-memory key store: for tests and short-lived processes."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from wamd.store.base import TransactionalKeyStore, Writes
+
+__all__ = ["MemoryKeyStore"]
+
+
+class MemoryKeyStore(TransactionalKeyStore):
+    """Keeps everything in a dict; transactions are atomic within the process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, dict[str, Any]] = {}
+
+    async def _read(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
+        table = self.data.get(type, {})
+        return {i: copy.deepcopy(table[i]) for i in ids if i in table}
+
+    async def _commit(self, writes: Writes) -> None:
+        for type, values in writes.items():
+            table = self.data.setdefault(type, {})
+            for key, value in values.items():
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value

@@ -1,0 +1,215 @@
+"""``use_multi_file_auth_state``: creds.json plus one JSON file per key, crash-safe.
+
+Baileys' version of this store writes files in place; a crash mid-write leaves a
+truncated file, which later shows up as "Bad MAC" errors or fresh keys replacing the old
+ones. This one guarantees, on a POSIX file system:
+
+- every file is replaced atomically (temporary file, flush, fsync, rename, fsync of the
+  directory), so a reader sees the old or the new contents, never a mix;
+- a transaction (several keys) is all-or-nothing across a crash: its writes are first
+  committed to a journal file (itself written atomically: the commit point), then applied
+  to the key files, then the journal is removed. Opening the store replays a journal left
+  by a crash; readers in other processes replay it too before reading;
+- writers in several processes are serialised by an ``flock`` on ``.lock`` held for the
+  whole transaction, readers take it shared (Windows has no flock: one process only);
+- a file that cannot be read back raises ``CorruptedStore`` naming it; nothing is ever
+  silently replaced by fresh keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from wamd.errors import CorruptedStore
+from wamd.store.base import TransactionalKeyStore, Writes
+from wamd.store.creds import AuthenticationCreds, init_auth_creds
+from wamd.store.files import atomic_write, fsync_dir, id_to_filename
+from wamd.store.serialize import dumps, loads
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["MultiFileKeyStore", "use_multi_file_auth_state"]
+
+JOURNAL = ".journal.json"  # a committed transaction not yet fully applied
+LOCK = ".lock"  # flock target serialising writers across processes
+CREDS = "creds.json"
+
+
+class MultiFileKeyStore(TransactionalKeyStore):
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self._creds_lock = asyncio.Lock()
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = None
+        self._clean_temporaries()
+        self._with_lock(exclusive=True, action=self._recover)
+
+    # ------------------------------------------------------------------ paths
+
+    def path_for(self, type: str, key_id: str) -> Path:
+        return self.folder / f"{type}-{id_to_filename(key_id)}.json"
+
+    # ------------------------------------------------------------------ locking
+
+    def _with_lock(self, *, exclusive: bool, action: Callable[[], Any]) -> Any:
+        if fcntl is None:
+            return action()
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            return action()
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _acquire(self) -> None:
+        if fcntl is None:
+            return
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ recovery
+
+    def _clean_temporaries(self) -> None:
+        for tmp in self.folder.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def _recover(self) -> None:
+        journal = self.folder / JOURNAL
+        if not journal.exists():
+            return
+        writes = loads(journal.read_bytes(), str(journal))
+        if not isinstance(writes, dict):
+            raise CorruptedStore(str(journal), "journal is not an object")
+        self._apply(writes)
+
+    def _apply(self, writes: Writes) -> None:
+        for type, values in writes.items():
+            for key_id, value in values.items():
+                path = self.path_for(type, key_id)
+                if value is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                else:
+                    atomic_write(path, dumps(value).encode(), sync_dir=False)
+        fsync_dir(self.folder)
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / JOURNAL).unlink()
+        fsync_dir(self.folder)
+
+    # ------------------------------------------------------------------ backend hooks
+
+    async def _begin(self) -> None:
+        await asyncio.to_thread(self._acquire)
+        try:
+            await asyncio.to_thread(self._recover)
+        except BaseException:
+            self._release()
+            raise
+
+    async def _read(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
+        if not ids:
+            return {}
+        if self._lock_fd is not None:  # inside our own transaction: we hold the lock
+            return await asyncio.to_thread(self._read_files, type, ids)
+        return await asyncio.to_thread(self._read_shared, type, ids)
+
+    def _read_shared(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
+        if (self.folder / JOURNAL).exists():
+            self._with_lock(exclusive=True, action=self._recover)
+        result: dict[str, Any] = self._with_lock(
+            exclusive=False, action=lambda: self._read_files(type, ids)
+        )
+        return result
+
+    def _read_files(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_id in ids:
+            path = self.path_for(type, key_id)
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            out[key_id] = loads(data, str(path))
+        return out
+
+    async def _commit(self, writes: Writes) -> None:
+        def commit() -> None:
+            try:
+                atomic_write(self.folder / JOURNAL, dumps(writes).encode())  # commit point
+                self._apply(writes)
+            finally:
+                self._release()
+
+        await asyncio.to_thread(commit)
+
+    async def _rollback(self) -> None:
+        self._release()
+
+    # ------------------------------------------------------------------ creds
+
+    def read_creds(self) -> AuthenticationCreds | None:
+        path = self.folder / CREDS
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return AuthenticationCreds.from_json(_raw_json(data, str(path)), str(path))
+
+    async def write_creds(self, creds: AuthenticationCreds) -> None:
+        data = dumps(creds.to_json()).encode()
+        path = self.folder / CREDS
+
+        def write() -> None:
+            self._with_lock(exclusive=True, action=lambda: atomic_write(path, data))
+
+        async with self._creds_lock:  # not the key lock: creds may be saved during a transaction
+            await asyncio.to_thread(write)
+
+
+def _raw_json(data: bytes, location: str) -> Any:
+    import json
+
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise CorruptedStore(location, "not valid JSON (truncated or corrupted)") from None
+
+
+async def use_multi_file_auth_state(
+    folder: str | os.PathLike[str],
+) -> tuple[Any, Callable[..., Awaitable[None]]]:
+    """``(state, save_creds)`` backed by a folder, like Baileys' function of that name.
+
+    ``state.creds`` are loaded from ``creds.json`` or made fresh when the folder has none;
+    a corrupted ``creds.json`` raises ``CorruptedStore`` instead of replacing it.
+    ``save_creds`` writes the current ``state.creds``; it accepts (and ignores) the
+    partial update passed by a ``creds.update`` event, so it can be a handler directly.
+    """
+    from wamd.store.auth import AuthState
+
+    store = await asyncio.to_thread(MultiFileKeyStore, folder)
+    creds = await asyncio.to_thread(store.read_creds)
+    state = AuthState(creds or init_auth_creds(), store)
+    if creds is None:
+        await store.write_creds(state.creds)
+
+    async def save_creds(*_: Any) -> None:
+        await store.write_creds(state.creds)
+
+    return state, save_creds
