@@ -1,0 +1,35 @@
+"""The Signal protocol layer: 1:1 sessions (X3DH, Double Ratchet) and group sender keys."""
+
+from wamd.signal.address import signal_address
+from wamd.signal.group import (
+    SenderKeyRecord,
+    create_distribution,
+    group_decrypt,
+    group_encrypt,
+    process_distribution,
+)
+from wamd.signal.session import (
+    PreKeyBundle,
+    SessionRecord,
+    decrypt_message,
+    decrypt_prekey_message,
+    encrypt,
+    initiate_session,
+    parse_prekey_message,
+)
+
+__all__ = [
+    "PreKeyBundle",
+    "SenderKeyRecord",
+    "SessionRecord",
+    "create_distribution",
+    "decrypt_message",
+    "decrypt_prekey_message",
+    "encrypt",
+    "group_decrypt",
+    "group_encrypt",
+    "initiate_session",
+    "parse_prekey_message",
+    "process_distribution",
+    "signal_address",
+]

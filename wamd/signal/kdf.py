@@ -1,0 +1,94 @@
+"""The Signal protocol's key derivations and message crypto (v3, as WhatsApp uses it).
+
+From libsignal's definitions:
+
+- X3DH master secret: ``0xFF * 32 || DH1 || DH2 || DH3 [|| DH4]``, then
+  ``HKDF(salt = 32 zero bytes, info = "WhisperText", 64)`` -> root key, chain key;
+- root step (DH ratchet): ``HKDF(DH(their ratchet, our ratchet), salt = root key,
+  info = "WhisperRatchet", 64)`` -> new root key, new chain key;
+- chain step: message key seed ``HMAC(chain key, 0x01)``, next chain key
+  ``HMAC(chain key, 0x02)``;
+- message keys: ``HKDF(seed, salt = 32 zero bytes, info = "WhisperMessageKeys", 80)`` ->
+  cipher key (32), MAC key (32), IV (16); AES-256-CBC with PKCS#7 padding;
+- sender keys: same chain step; ``HKDF(seed, zero salt, "WhisperGroup", 48)`` -> IV (16),
+  cipher key (32).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from wamd.crypto import hkdf
+from wamd.errors import InvalidMessage
+
+__all__ = [
+    "aes_cbc_decrypt",
+    "aes_cbc_encrypt",
+    "chain_step",
+    "derive_initial",
+    "message_keys",
+    "root_step",
+    "sender_message_key",
+]
+
+_ZERO_SALT = bytes(32)
+_TEXT_INFO = b"WhisperText"  # X3DH output
+_RATCHET_INFO = b"WhisperRatchet"  # DH ratchet step
+_MESSAGE_KEYS_INFO = b"WhisperMessageKeys"  # per-message keys
+_GROUP_INFO = b"WhisperGroup"  # sender key message keys
+_MESSAGE_KEY_SEED = b"\x01"  # HMAC input for a message key seed
+_CHAIN_KEY_SEED = b"\x02"  # HMAC input for the next chain key
+DISCONTINUITY = b"\xff" * 32  # the 32 bytes in front of the X3DH secrets
+
+
+def derive_initial(secrets: bytes) -> tuple[bytes, bytes]:
+    """(root key, chain key) from the concatenated X3DH agreements (without the 0xFF prefix)."""
+    out = hkdf(DISCONTINUITY + secrets, 64, _ZERO_SALT, _TEXT_INFO)
+    return out[:32], out[32:]
+
+
+def root_step(root_key: bytes, shared_secret: bytes) -> tuple[bytes, bytes]:
+    """(new root key, new chain key) after a DH ratchet step."""
+    out = hkdf(shared_secret, 64, root_key, _RATCHET_INFO)
+    return out[:32], out[32:]
+
+
+def chain_step(chain_key: bytes) -> tuple[bytes, bytes]:
+    """(message key seed, next chain key)."""
+    return (
+        hmac.digest(chain_key, _MESSAGE_KEY_SEED, "sha256"),
+        hmac.digest(chain_key, _CHAIN_KEY_SEED, "sha256"),
+    )
+
+
+def message_keys(seed: bytes) -> tuple[bytes, bytes, bytes]:
+    """(cipher key, MAC key, IV) for one message."""
+    out = hkdf(seed, 80, _ZERO_SALT, _MESSAGE_KEYS_INFO)
+    return out[:32], out[32:64], out[64:80]
+
+
+def sender_message_key(seed: bytes) -> tuple[bytes, bytes]:
+    """(IV, cipher key) for one sender key message."""
+    out = hkdf(seed, 48, _ZERO_SALT, _GROUP_INFO)
+    return out[:16], out[16:48]
+
+
+def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
+
+
+def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    if not ciphertext or len(ciphertext) % 16:
+        raise InvalidMessage("ciphertext length is not a multiple of the AES block size")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    pad = padded[-1]
+    if not 1 <= pad <= 16 or padded[-pad:] != bytes([pad]) * pad:
+        raise InvalidMessage("bad padding after decryption")
+    return padded[:-pad]

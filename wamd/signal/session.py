@@ -1,0 +1,553 @@
+"""1:1 Signal sessions: X3DH, the Double Ratchet, wire messages, session records. Sans-IO.
+
+Wire format (libsignal v3, WhatsApp's ``msg`` and ``pkmsg``):
+
+- ``msg``: ``version byte 0x33 || SignalMessage || MAC[:8]``, the MAC being
+  HMAC-SHA256 (message MAC key) over ``sender identity (33) || receiver identity (33) ||
+  version byte || SignalMessage``;
+- ``pkmsg``: ``0x33 || PreKeySignalMessage`` whose ``message`` is a whole ``msg``.
+
+Session records keep the current state and up to ``MAX_PREVIOUS_STATES`` earlier ones
+(libsignal keeps 40), tried in order, so messages in flight across a session reset still
+decrypt. Each state keeps up to ``MAX_RECEIVER_CHAINS`` receiving chains (libsignal: 5) and
+up to ``MAX_SKIPPED_KEYS`` keys for messages not yet seen; a message further than
+``MAX_SKIP`` ahead of its chain is refused (libsignal: 2000).
+
+Decryption works on a record object and only changes it when the message is accepted:
+callers load a record, decrypt, and persist the record only on success.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError as _ProtoDecodeError
+
+from wamd.crypto import KeyPair, agree, generate_keypair, prefixed, strip_prefix, verify
+from wamd.errors import CorruptedStore, DuplicateMessage, InvalidKey, InvalidMessage, NoSession
+from wamd.proto import signal_pb2, signal_store_pb2
+from wamd.signal import kdf
+
+__all__ = [
+    "CIPHERTEXT_VERSION",
+    "MAX_SKIP",
+    "PreKeyBundle",
+    "SessionRecord",
+    "SessionState",
+    "decrypt_message",
+    "decrypt_prekey_message",
+    "encrypt",
+    "initiate_session",
+    "parse_prekey_message",
+]
+
+CIPHERTEXT_VERSION = 3  # libsignal's current message version
+VERSION_BYTE = (CIPHERTEXT_VERSION << 4) | CIPHERTEXT_VERSION  # 0x33 in front of every message
+MAC_LENGTH = 8  # truncated HMAC at the end of a SignalMessage
+MAX_SKIP = 2000  # furthest a message may be ahead of its chain
+MAX_SKIPPED_KEYS = 2000  # keys kept per chain for out-of-order messages
+MAX_RECEIVER_CHAINS = 5
+MAX_PREVIOUS_STATES = 40
+RECORD_VERSION = 1
+
+
+@dataclass(slots=True)
+class PreKeyBundle:
+    """What a key fetch returns for one device."""
+
+    registration_id: int
+    device_id: int
+    identity_key: bytes  # 32 bytes
+    signed_prekey_id: int
+    signed_prekey: bytes  # 32 bytes
+    signed_prekey_signature: bytes
+    prekey_id: int | None = None
+    prekey: bytes | None = None
+
+
+@dataclass(slots=True)
+class _Chain:
+    ratchet_public: bytes
+    chain_key: bytes
+    index: int = 0
+    ratchet_private: bytes = b""
+    skipped: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    prekey_id: int | None
+    signed_prekey_id: int
+    base_key: bytes
+
+
+@dataclass(slots=True)
+class SessionState:
+    local_identity: bytes
+    remote_identity: bytes
+    root_key: bytes
+    sender: _Chain
+    receivers: list[_Chain] = field(default_factory=list)
+    previous_counter: int = 0
+    pending: _Pending | None = None
+    remote_registration_id: int = 0
+    local_registration_id: int = 0
+    alice_base_key: bytes = b""
+
+    def receiver(self, ratchet_public: bytes) -> _Chain | None:
+        for chain in self.receivers:
+            if chain.ratchet_public == ratchet_public:
+                return chain
+        return None
+
+    def add_receiver(self, chain: _Chain) -> None:
+        self.receivers.insert(0, chain)
+        del self.receivers[MAX_RECEIVER_CHAINS:]
+
+
+class SessionRecord:
+    """All sessions with one remote device: the current one and earlier ones."""
+
+    __slots__ = ("current", "previous")
+
+    def __init__(self) -> None:
+        self.current: SessionState | None = None
+        self.previous: list[SessionState] = []
+
+    def promote(self, state: SessionState) -> None:
+        """Make ``state`` current, archiving the one it replaces."""
+        if self.current is not None and self.current is not state:
+            self.previous.insert(0, self.current)
+        if state in self.previous:
+            self.previous.remove(state)
+        self.current = state
+        del self.previous[MAX_PREVIOUS_STATES:]
+
+    def has_base_key(self, base_key: bytes) -> SessionState | None:
+        for state in self._states():
+            if state.alice_base_key == base_key:
+                return state
+        return None
+
+    def _states(self) -> list[SessionState]:
+        return ([self.current] if self.current else []) + self.previous
+
+    # ------------------------------------------------------------------ storage
+
+    def serialize(self) -> bytes:
+        record = signal_store_pb2.SessionRecord(version=RECORD_VERSION)
+        if self.current is not None:
+            record.current.CopyFrom(_state_to_proto(self.current))
+        record.previous.extend(_state_to_proto(s) for s in self.previous)
+        return record.SerializeToString()
+
+    @classmethod
+    def parse(cls, data: bytes, location: str = "session record") -> SessionRecord:
+        record = signal_store_pb2.SessionRecord()
+        try:
+            record.ParseFromString(data)
+        except _ProtoDecodeError:
+            raise CorruptedStore(location, "session record does not parse") from None
+        if record.version != RECORD_VERSION:
+            raise CorruptedStore(location, f"unknown session record version {record.version}")
+        out = cls()
+        if record.HasField("current"):
+            out.current = _state_from_proto(record.current)
+        out.previous = [_state_from_proto(s) for s in record.previous]
+        return out
+
+
+def _chain_to_proto(chain: _Chain) -> signal_store_pb2.Chain:
+    return signal_store_pb2.Chain(
+        ratchetPublic=chain.ratchet_public,
+        ratchetPrivate=chain.ratchet_private,
+        index=chain.index,
+        chainKey=chain.chain_key,
+        skipped=[
+            signal_store_pb2.MessageKeys(index=i, cipherKey=k[0], macKey=k[1], iv=k[2])
+            for i, k in chain.skipped.items()
+        ],
+    )
+
+
+def _chain_from_proto(chain: signal_store_pb2.Chain) -> _Chain:
+    return _Chain(
+        ratchet_public=chain.ratchetPublic,
+        chain_key=chain.chainKey,
+        index=chain.index,
+        ratchet_private=chain.ratchetPrivate,
+        skipped={k.index: (k.cipherKey, k.macKey, k.iv) for k in chain.skipped},
+    )
+
+
+def _state_to_proto(state: SessionState) -> signal_store_pb2.SessionState:
+    proto = signal_store_pb2.SessionState(
+        localIdentity=state.local_identity,
+        remoteIdentity=state.remote_identity,
+        rootKey=state.root_key,
+        previousCounter=state.previous_counter,
+        senderChain=_chain_to_proto(state.sender),
+        receiverChains=[_chain_to_proto(c) for c in state.receivers],
+        remoteRegistrationId=state.remote_registration_id,
+        localRegistrationId=state.local_registration_id,
+        aliceBaseKey=state.alice_base_key,
+    )
+    if state.pending is not None:
+        proto.pendingPreKey.CopyFrom(
+            signal_store_pb2.PendingPreKey(
+                hasPreKeyId=state.pending.prekey_id is not None,
+                preKeyId=state.pending.prekey_id or 0,
+                signedPreKeyId=state.pending.signed_prekey_id,
+                baseKey=state.pending.base_key,
+            )
+        )
+    return proto
+
+
+def _state_from_proto(proto: signal_store_pb2.SessionState) -> SessionState:
+    pending = None
+    if proto.HasField("pendingPreKey"):
+        p = proto.pendingPreKey
+        pending = _Pending(p.preKeyId if p.hasPreKeyId else None, p.signedPreKeyId, p.baseKey)
+    return SessionState(
+        local_identity=proto.localIdentity,
+        remote_identity=proto.remoteIdentity,
+        root_key=proto.rootKey,
+        sender=_chain_from_proto(proto.senderChain),
+        receivers=[_chain_from_proto(c) for c in proto.receiverChains],
+        previous_counter=proto.previousCounter,
+        pending=pending,
+        remote_registration_id=proto.remoteRegistrationId,
+        local_registration_id=proto.localRegistrationId,
+        alice_base_key=proto.aliceBaseKey,
+    )
+
+
+# ---------------------------------------------------------------------------- X3DH
+
+
+def initiate_session(
+    record: SessionRecord,
+    identity: KeyPair,
+    registration_id: int,
+    bundle: PreKeyBundle,
+    *,
+    base_key: KeyPair | None = None,
+    ratchet_key: KeyPair | None = None,
+) -> SessionState:
+    """Alice's side of X3DH from a fetched bundle; the new state becomes current."""
+    their_identity = strip_prefix(bundle.identity_key)
+    signed = strip_prefix(bundle.signed_prekey)
+    if not verify(their_identity, prefixed(signed), bundle.signed_prekey_signature):
+        raise InvalidKey("signed prekey signature does not verify")
+    base = base_key or generate_keypair()
+    ratchet = ratchet_key or generate_keypair()
+    secrets = (
+        agree(identity.private, signed)
+        + agree(base.private, their_identity)
+        + agree(base.private, signed)
+    )
+    if bundle.prekey is not None:
+        secrets += agree(base.private, bundle.prekey)
+    root, chain = kdf.derive_initial(secrets)
+    new_root, sending_chain = kdf.root_step(root, agree(ratchet.private, signed))
+    state = SessionState(
+        local_identity=identity.public,
+        remote_identity=their_identity,
+        root_key=new_root,
+        sender=_Chain(ratchet.public, sending_chain, 0, ratchet.private),
+        receivers=[_Chain(signed, chain)],
+        pending=_Pending(bundle.prekey_id, bundle.signed_prekey_id, base.public),
+        remote_registration_id=bundle.registration_id,
+        local_registration_id=registration_id,
+        alice_base_key=base.public,
+    )
+    record.promote(state)
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPreKeyMessage:
+    registration_id: int
+    prekey_id: int | None
+    signed_prekey_id: int
+    base_key: bytes  # 32 bytes
+    identity_key: bytes  # 32 bytes
+    message: bytes  # the inner serialized SignalMessage
+
+
+def _check_version(data: bytes, what: str) -> None:
+    if not data:
+        raise InvalidMessage(f"{what} is empty")
+    version = data[0] >> 4
+    if version != CIPHERTEXT_VERSION:
+        raise InvalidMessage(f"{what} has unsupported version {version}")
+
+
+def parse_prekey_message(data: bytes) -> ParsedPreKeyMessage:
+    _check_version(data, "prekey message")
+    message = signal_pb2.PreKeySignalMessage()
+    try:
+        message.ParseFromString(data[1:])
+    except _ProtoDecodeError:
+        raise InvalidMessage("prekey message does not parse") from None
+    if (
+        not message.HasField("baseKey")
+        or not message.HasField("identityKey")
+        or not message.message
+    ):
+        raise InvalidMessage("prekey message is incomplete")
+    try:
+        base, ident = strip_prefix(message.baseKey), strip_prefix(message.identityKey)
+    except InvalidKey as exc:
+        raise InvalidMessage(f"prekey message: {exc}") from None
+    return ParsedPreKeyMessage(
+        registration_id=message.registrationId,
+        prekey_id=message.preKeyId if message.HasField("preKeyId") else None,
+        signed_prekey_id=message.signedPreKeyId,
+        base_key=base,
+        identity_key=ident,
+        message=message.message,
+    )
+
+
+def _accept_session(
+    identity: KeyPair,
+    registration_id: int,
+    parsed: ParsedPreKeyMessage,
+    signed_prekey: KeyPair,
+    one_time_prekey: KeyPair | None,
+) -> SessionState:
+    """Bob's side of X3DH for a new base key."""
+    secrets = (
+        agree(signed_prekey.private, parsed.identity_key)
+        + agree(identity.private, parsed.base_key)
+        + agree(signed_prekey.private, parsed.base_key)
+    )
+    if one_time_prekey is not None:
+        secrets += agree(one_time_prekey.private, parsed.base_key)
+    root, chain = kdf.derive_initial(secrets)
+    return SessionState(
+        local_identity=identity.public,
+        remote_identity=parsed.identity_key,
+        root_key=root,
+        sender=_Chain(signed_prekey.public, chain, 0, signed_prekey.private),
+        remote_registration_id=parsed.registration_id,
+        local_registration_id=registration_id,
+        alice_base_key=parsed.base_key,
+    )
+
+
+# ---------------------------------------------------------------------------- ratchet
+
+
+def _mac(mac_key: bytes, sender_identity: bytes, receiver_identity: bytes, body: bytes) -> bytes:
+    data = b"\x05" + sender_identity + b"\x05" + receiver_identity + body
+    return hmac.digest(mac_key, data, "sha256")[:MAC_LENGTH]
+
+
+def encrypt(record: SessionRecord, plaintext: bytes) -> tuple[str, bytes]:
+    """Encrypt with the current session: ``("pkmsg" | "msg", serialized message)``."""
+    state = record.current
+    if state is None:
+        raise NoSession("no session to encrypt with")
+    chain = state.sender
+    seed, chain.chain_key = kdf.chain_step(chain.chain_key)
+    counter = chain.index
+    chain.index += 1
+    cipher_key, mac_key, iv = kdf.message_keys(seed)
+    body = (
+        bytes((VERSION_BYTE,))
+        + signal_pb2.SignalMessage(
+            ratchetKey=b"\x05" + chain.ratchet_public,
+            counter=counter,
+            previousCounter=state.previous_counter,
+            ciphertext=kdf.aes_cbc_encrypt(cipher_key, iv, plaintext),
+        ).SerializeToString()
+    )
+    message = body + _mac(mac_key, state.local_identity, state.remote_identity, body)
+    pending = state.pending
+    if pending is None:
+        return "msg", message
+    prekey_message = signal_pb2.PreKeySignalMessage(
+        registrationId=state.local_registration_id,
+        signedPreKeyId=pending.signed_prekey_id,
+        baseKey=b"\x05" + pending.base_key,
+        identityKey=b"\x05" + state.local_identity,
+        message=message,
+    )
+    if pending.prekey_id is not None:
+        prekey_message.preKeyId = pending.prekey_id
+    return "pkmsg", bytes((VERSION_BYTE,)) + prekey_message.SerializeToString()
+
+
+class _Parsed:
+    __slots__ = ("body", "ciphertext", "counter", "mac", "previous_counter", "ratchet_key")
+
+    def __init__(self, data: bytes) -> None:
+        _check_version(data, "message")
+        if len(data) < 1 + MAC_LENGTH + 1:
+            raise InvalidMessage("message is too short")
+        self.body, self.mac = data[:-MAC_LENGTH], data[-MAC_LENGTH:]
+        message = signal_pb2.SignalMessage()
+        try:
+            message.ParseFromString(self.body[1:])
+        except _ProtoDecodeError:
+            raise InvalidMessage("message does not parse") from None
+        if not message.HasField("ratchetKey") or not message.HasField("ciphertext"):
+            raise InvalidMessage("message is incomplete")
+        try:
+            self.ratchet_key = strip_prefix(message.ratchetKey)
+        except InvalidKey as exc:
+            raise InvalidMessage(f"message: {exc}") from None
+        self.counter = message.counter
+        self.previous_counter = message.previousCounter
+        self.ciphertext = message.ciphertext
+
+
+def _derive_skipping(chain: _Chain, counter: int) -> tuple[bytes, bytes, bytes]:
+    """Keys for ``counter`` on a receiving chain, storing the ones skipped on the way."""
+    if counter < chain.index:
+        keys = chain.skipped.pop(counter, None)
+        if keys is None:
+            raise DuplicateMessage(f"message {counter} was already received")
+        return keys
+    if counter - chain.index > MAX_SKIP:
+        raise InvalidMessage(f"message {counter} is more than {MAX_SKIP} ahead of its chain")
+    key = chain.chain_key
+    index = chain.index
+    while index < counter:
+        seed, key = kdf.chain_step(key)
+        chain.skipped[index] = kdf.message_keys(seed)
+        index += 1
+    seed, key = kdf.chain_step(key)
+    chain.chain_key = key
+    chain.index = counter + 1
+    if len(chain.skipped) > MAX_SKIPPED_KEYS:
+        for old in sorted(chain.skipped)[: len(chain.skipped) - MAX_SKIPPED_KEYS]:
+            del chain.skipped[old]
+    return kdf.message_keys(seed)
+
+
+def _copy_chain(chain: _Chain) -> _Chain:
+    return _Chain(
+        chain.ratchet_public,
+        chain.chain_key,
+        chain.index,
+        chain.ratchet_private,
+        dict(chain.skipped),
+    )
+
+
+def _copy_state(state: SessionState) -> SessionState:
+    """A copy that decryption may change freely (keys are immutable bytes)."""
+    return SessionState(
+        state.local_identity,
+        state.remote_identity,
+        state.root_key,
+        _copy_chain(state.sender),
+        [_copy_chain(c) for c in state.receivers],
+        state.previous_counter,
+        state.pending,
+        state.remote_registration_id,
+        state.local_registration_id,
+        state.alice_base_key,
+    )
+
+
+def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
+    """Decrypt on ``state`` (mutating it). Callers pass a copy when failure must not mutate."""
+    chain = state.receiver(parsed.ratchet_key)
+    if chain is None:  # a DH ratchet step: a new receiving chain, then a new sending chain
+        if state.sender.ratchet_private == b"":
+            raise InvalidMessage("session has no sending ratchet key")
+        root, receiving = kdf.root_step(
+            state.root_key, agree(state.sender.ratchet_private, parsed.ratchet_key)
+        )
+        new_ratchet = generate_keypair()
+        root, sending = kdf.root_step(root, agree(new_ratchet.private, parsed.ratchet_key))
+        chain = _Chain(parsed.ratchet_key, receiving)
+        state.add_receiver(chain)
+        state.previous_counter = max(state.sender.index - 1, 0)
+        state.sender = _Chain(new_ratchet.public, sending, 0, new_ratchet.private)
+        state.root_key = root
+    cipher_key, mac_key, iv = _derive_skipping(chain, parsed.counter)
+    expected = _mac(mac_key, state.remote_identity, state.local_identity, parsed.body)
+    if not hmac.compare_digest(expected, parsed.mac):
+        raise InvalidMessage("bad MAC")
+    plaintext = kdf.aes_cbc_decrypt(cipher_key, iv, parsed.ciphertext)
+    state.pending = None  # the peer answered: no need to send prekey messages any more
+    return plaintext
+
+
+def decrypt_message(record: SessionRecord, data: bytes) -> bytes:
+    """Decrypt a ``msg``; the record changes only when decryption succeeds.
+
+    Tries the current state, then earlier ones (a message sent before a session reset).
+    """
+    parsed = _Parsed(data)
+    if record.current is None and not record.previous:
+        raise NoSession("no session with this device")
+    errors: list[Exception] = []
+    for state in record._states():
+        candidate = _copy_state(state)
+        try:
+            plaintext = _decrypt_with_state(candidate, parsed)
+        except DuplicateMessage:
+            raise
+        except InvalidMessage as exc:
+            errors.append(exc)
+            continue
+        _replace(record, state, candidate)
+        return plaintext
+    if any(isinstance(e, InvalidMessage) and "bad MAC" not in str(e) for e in errors):
+        raise errors[0]
+    raise InvalidMessage("bad MAC: no session state decrypts this message")
+
+
+def _replace(record: SessionRecord, old: SessionState, new: SessionState) -> None:
+    if record.current is old:
+        record.current = new
+    else:
+        index = record.previous.index(old)
+        record.previous[index] = new
+        record.promote(new)
+
+
+def decrypt_prekey_message(
+    record: SessionRecord,
+    identity: KeyPair,
+    registration_id: int,
+    data: bytes,
+    signed_prekey: KeyPair | None,
+    one_time_prekey: KeyPair | None,
+) -> tuple[bytes, ParsedPreKeyMessage]:
+    """Decrypt a ``pkmsg``, creating the session when its base key is new.
+
+    The caller looks up the signed prekey and one-time prekey named by
+    ``parse_prekey_message(data)`` and passes them (None when it has no such key). On
+    success the record holds the session; the caller then deletes the one-time prekey.
+    """
+    parsed = parse_prekey_message(data)
+    existing = record.has_base_key(parsed.base_key)
+    if existing is not None:  # a retransmission on a session we already built
+        candidate = _copy_state(existing)
+        plaintext = _decrypt_with_state(candidate, _Parsed(parsed.message))
+        _replace(record, existing, candidate)
+        record.promote(candidate)
+        return plaintext, parsed
+    if signed_prekey is None:
+        raise InvalidKey(f"unknown signed prekey {parsed.signed_prekey_id}")
+    if parsed.prekey_id is not None and one_time_prekey is None:
+        raise InvalidKey(f"unknown or already used one-time prekey {parsed.prekey_id}")
+    state = _accept_session(
+        identity,
+        registration_id,
+        parsed,
+        signed_prekey,
+        one_time_prekey if parsed.prekey_id is not None else None,
+    )
+    plaintext = _decrypt_with_state(state, _Parsed(parsed.message))
+    record.promote(state)
+    return plaintext, parsed
