@@ -8,6 +8,7 @@ from wamd.signal.group import (
     group_encrypt,
     process_distribution,
 )
+from wamd.signal.repository import DecryptResult, SignalRepository, generate_prekeys
 from wamd.signal.session import (
     PreKeyBundle,
     SessionRecord,
@@ -19,13 +20,16 @@ from wamd.signal.session import (
 )
 
 __all__ = [
+    "DecryptResult",
     "PreKeyBundle",
     "SenderKeyRecord",
     "SessionRecord",
+    "SignalRepository",
     "create_distribution",
     "decrypt_message",
     "decrypt_prekey_message",
     "encrypt",
+    "generate_prekeys",
     "group_decrypt",
     "group_encrypt",
     "initiate_session",

@@ -1,0 +1,149 @@
+"""Failure paths of 1:1 sessions; a failed decrypt never changes the record."""
+
+from __future__ import annotations
+
+import pytest
+
+from wamd.crypto import KeyPair, SignedKeyPair, generate_keypair
+from wamd.errors import DuplicateMessage, InvalidKey, InvalidMessage, NoSession
+from wamd.signal import (
+    PreKeyBundle,
+    SessionRecord,
+    decrypt_message,
+    decrypt_prekey_message,
+    encrypt,
+    initiate_session,
+)
+from wamd.signal import session as session_module
+
+
+class Party:
+    def __init__(self) -> None:
+        self.identity = generate_keypair()
+        self.signed = SignedKeyPair.generate(self.identity, 3)
+        self.one_time = generate_keypair()
+
+    def bundle(self, with_prekey: bool = True) -> PreKeyBundle:
+        return PreKeyBundle(
+            5,
+            1,
+            self.identity.public,
+            3,
+            self.signed.key_pair.public,
+            self.signed.signature,
+            7 if with_prekey else None,
+            self.one_time.public if with_prekey else None,
+        )
+
+
+def pair(with_prekey: bool = True) -> tuple[SessionRecord, SessionRecord, Party]:
+    alice, bob = SessionRecord(), SessionRecord()
+    b = Party()
+    initiate_session(alice, generate_keypair(), 9, b.bundle(with_prekey))
+    kind, msg = encrypt(alice, b"hi")
+    assert kind == "pkmsg"
+    one_time: KeyPair | None = b.one_time if with_prekey else None
+    assert decrypt_prekey_message(bob, b.identity, 5, msg, b.signed.key_pair, one_time)[0] == b"hi"
+    assert decrypt_message(alice, encrypt(bob, b"hello")[1]) == b"hello"
+    return alice, bob, b
+
+
+@pytest.mark.parametrize("with_prekey", [True, False])
+def test_sessions_with_and_without_one_time_prekey(with_prekey: bool) -> None:
+    alice, bob, _ = pair(with_prekey)
+    for n in range(3):
+        assert decrypt_message(bob, encrypt(alice, b"%d" % n)[1]) == b"%d" % n
+
+
+def test_bad_signed_prekey_signature() -> None:
+    b = Party()
+    bundle = b.bundle()
+    bundle.signed_prekey_signature = bytes(64)
+    with pytest.raises(InvalidKey, match="signature"):
+        initiate_session(SessionRecord(), generate_keypair(), 1, bundle)
+
+
+def assert_unchanged(record: SessionRecord, action: object) -> None:
+    before = record.serialize()
+    with pytest.raises((InvalidMessage, DuplicateMessage, NoSession)):
+        action()  # type: ignore[operator]
+    assert record.serialize() == before
+
+
+def test_tampered_mac_changes_nothing() -> None:
+    alice, bob, _ = pair()
+    _, msg = encrypt(alice, b"x")
+    bad = msg[:-1] + bytes([msg[-1] ^ 1])
+    assert_unchanged(bob, lambda: decrypt_message(bob, bad))
+    assert decrypt_message(bob, msg) == b"x"  # the genuine one still decrypts
+
+
+def test_wrong_version_and_truncated() -> None:
+    alice, bob, _ = pair()
+    _, msg = encrypt(alice, b"x")
+    assert_unchanged(bob, lambda: decrypt_message(bob, b"\x23" + msg[1:]))
+    assert_unchanged(bob, lambda: decrypt_message(bob, msg[:5]))
+    assert_unchanged(bob, lambda: decrypt_message(bob, b""))
+    assert_unchanged(bob, lambda: decrypt_message(bob, msg[:1] + b"\xff" * 20))
+
+
+def test_replay_is_a_duplicate_not_a_mac_failure() -> None:
+    alice, bob, _ = pair()
+    _, msg = encrypt(alice, b"once")
+    assert decrypt_message(bob, msg) == b"once"
+    with pytest.raises(DuplicateMessage):
+        decrypt_message(bob, msg)
+
+
+def test_skip_bound() -> None:
+    alice, bob, _ = pair()
+    for _ in range(session_module.MAX_SKIP + 1):
+        encrypt(alice, b"lost")
+    _, far = encrypt(alice, b"too far")
+    assert_unchanged(bob, lambda: decrypt_message(bob, far))
+
+
+def test_no_session() -> None:
+    alice, _, _ = pair()
+    _, msg = encrypt(alice, b"x")
+    with pytest.raises(NoSession):
+        decrypt_message(SessionRecord(), msg)
+    with pytest.raises(NoSession):
+        encrypt(SessionRecord(), b"x")
+
+
+def test_messages_in_flight_across_a_session_reset_still_decrypt() -> None:
+    alice, bob, b = pair()
+    _, in_flight = encrypt(alice, b"old session")
+    # Alice resets: a new X3DH with Bob's (signed-prekey-only) bundle
+    initiate_session(alice, generate_keypair(), 9, b.bundle(with_prekey=False))
+    _, fresh = encrypt(alice, b"new session")
+    assert (
+        decrypt_prekey_message(bob, b.identity, 5, fresh, b.signed.key_pair, None)[0]
+        == b"new session"
+    )
+    assert decrypt_message(bob, in_flight) == b"old session"  # via the archived state
+
+
+def test_pkmsg_retransmission_and_unknown_prekeys() -> None:
+    alice = SessionRecord()
+    b = Party()
+    initiate_session(alice, generate_keypair(), 9, b.bundle())
+    _, first = encrypt(alice, b"1")
+    _, second = encrypt(alice, b"2")
+    bob = SessionRecord()
+    with pytest.raises(InvalidKey, match="one-time prekey"):
+        decrypt_prekey_message(bob, b.identity, 5, first, b.signed.key_pair, None)
+    with pytest.raises(InvalidKey, match="signed prekey"):
+        decrypt_prekey_message(bob, b.identity, 5, first, None, b.one_time)
+    assert bob.serialize() == SessionRecord().serialize()
+    decrypt_prekey_message(bob, b.identity, 5, first, b.signed.key_pair, b.one_time)
+    # the second pkmsg reuses the base key: decrypts on the existing session, no prekey needed
+    assert decrypt_prekey_message(bob, b.identity, 5, second, None, None)[0] == b"2"
+
+
+def test_corrupted_record() -> None:
+    from wamd.errors import CorruptedStore
+
+    with pytest.raises(CorruptedStore):
+        SessionRecord.parse(b"\xff\xff\xff")

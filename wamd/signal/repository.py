@@ -1,0 +1,217 @@
+"""``SignalRepository``: the Signal layer over a key store, as the client uses it.
+
+Every operation loads what it needs from the ``SignalKeyStore``, works on it with the
+sans-IO core, and writes back inside one store transaction, only on success: a message
+that fails to decrypt (bad MAC, no session, duplicate) changes nothing stored. When the
+caller already holds a transaction (handling one incoming stanza), the writes join it.
+
+Operations on one remote device are serialised by a per-address lock, so two tasks never
+advance the same ratchet concurrently (a lost update there means "Bad MAC" later).
+
+A peer device whose identity key differs from the stored one is reported: decryption
+succeeds (as on WhatsApp's phones, which show "security code changed") and the result
+says ``identity_changed=True``; with ``trust_identity_changes=False`` it raises
+``UntrustedIdentity`` instead and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from wamd.binary.jid import JID
+from wamd.crypto import KeyPair, SignedKeyPair, generate_keypair, strip_prefix
+from wamd.errors import NoSession, UntrustedIdentity
+from wamd.signal import group, session
+from wamd.signal.address import signal_address
+from wamd.store.types import SignalKeyStore
+
+__all__ = ["MAX_PREKEY_ID", "DecryptResult", "SignalRepository", "generate_prekeys"]
+
+MAX_PREKEY_ID = 0xFFFFFF  # prekey ids are 3 bytes on the wire and wrap before this
+
+
+def generate_prekeys(start_id: int, count: int) -> list[tuple[int, KeyPair]]:
+    """``count`` one-time prekeys with ids from ``start_id``, wrapping past 0xFFFFFF to 1."""
+    out = []
+    for n in range(count):
+        key_id = (start_id - 1 + n) % MAX_PREKEY_ID + 1
+        out.append((key_id, generate_keypair()))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptResult:
+    plaintext: bytes
+    identity_changed: bool = False
+    used_prekey_id: int | None = None
+
+
+class SignalRepository:
+    def __init__(
+        self,
+        store: SignalKeyStore,
+        identity: KeyPair,
+        registration_id: int,
+        signed_prekey: SignedKeyPair,
+        *,
+        trust_identity_changes: bool = True,
+    ) -> None:
+        self.store = store
+        self.identity = identity
+        self.registration_id = registration_id
+        self.signed_prekey = signed_prekey
+        self.trust_identity_changes = trust_identity_changes
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, address: str) -> AsyncIterator[None]:
+        lock = self._locks.get(address)
+        if lock is None:
+            lock = self._locks[address] = asyncio.Lock()
+        async with lock:  # one lock per remote address, kept for the repository's life
+            yield
+
+    async def _load(self, address: str) -> session.SessionRecord:
+        stored = (await self.store.get("session", [address])).get(address)
+        if stored is None:
+            return session.SessionRecord()
+        return session.SessionRecord.parse(stored, f"session {address}")
+
+    async def _check_identity(self, address: str, identity: bytes) -> bool:
+        """Store ``identity`` for ``address``; True when it replaced a different one."""
+        stored = (await self.store.get("identity-key", [address])).get(address)
+        new = b"\x05" + identity
+        if stored == new:
+            return False
+        if stored is not None and not self.trust_identity_changes:
+            raise UntrustedIdentity(address)
+        await self.store.set({"identity-key": {address: new}})
+        return stored is not None
+
+    # ------------------------------------------------------------------ sessions
+
+    async def has_session(self, jid: JID | str) -> bool:
+        address = signal_address(jid)
+        return (await self._load(address)).current is not None
+
+    async def inject_bundle(self, jid: JID | str, bundle: session.PreKeyBundle) -> bool:
+        """Start a session from a fetched bundle; True when the identity key changed."""
+        address = signal_address(jid)
+        async with self._locked(address), self.store.transaction():
+            changed = await self._check_identity(address, strip_prefix(bundle.identity_key))
+            record = await self._load(address)
+            session.initiate_session(record, self.identity, self.registration_id, bundle)
+            await self.store.set({"session": {address: record.serialize()}})
+        return changed
+
+    async def encrypt(self, jid: JID | str, plaintext: bytes) -> tuple[str, bytes]:
+        """``("pkmsg" | "msg", ciphertext)`` for one device; ``NoSession`` without one."""
+        address = signal_address(jid)
+        async with self._locked(address), self.store.transaction():
+            record = await self._load(address)
+            if record.current is None:
+                raise NoSession(f"no session with {address}")
+            result = session.encrypt(record, plaintext)
+            await self.store.set({"session": {address: record.serialize()}})
+        return result
+
+    async def decrypt(self, jid: JID | str, kind: str, ciphertext: bytes) -> DecryptResult:
+        """Decrypt an ``enc`` of type ``pkmsg`` or ``msg`` from one device."""
+        address = signal_address(jid)
+        async with self._locked(address), self.store.transaction():
+            record = await self._load(address)
+            if kind == "msg":
+                plaintext = session.decrypt_message(record, ciphertext)
+                await self.store.set({"session": {address: record.serialize()}})
+                return DecryptResult(plaintext)
+            if kind != "pkmsg":
+                raise ValueError(f"unknown message type {kind!r}")
+            parsed = session.parse_prekey_message(ciphertext)
+            changed = await self._check_identity(address, parsed.identity_key)
+            signed = (
+                self.signed_prekey.key_pair
+                if parsed.signed_prekey_id == self.signed_prekey.key_id
+                else None
+            )
+            one_time = None
+            if parsed.prekey_id is not None:
+                key_id = str(parsed.prekey_id)
+                one_time = (await self.store.get("pre-key", [key_id])).get(key_id)
+            plaintext, _ = session.decrypt_prekey_message(
+                record, self.identity, self.registration_id, ciphertext, signed, one_time
+            )
+            writes: dict[str, dict[str, object]] = {"session": {address: record.serialize()}}
+            if one_time is not None and parsed.prekey_id is not None:
+                writes["pre-key"] = {str(parsed.prekey_id): None}  # a one-time prekey is used once
+            await self.store.set(writes)
+            return DecryptResult(plaintext, changed, parsed.prekey_id)
+
+    async def delete_session(self, jid: JID | str) -> None:
+        address = signal_address(jid)
+        async with self._locked(address):
+            await self.store.set({"session": {address: None}})
+
+    # ------------------------------------------------------------------ groups
+
+    @staticmethod
+    def _sender_key_id(group_jid: str, sender: JID | str) -> str:
+        return f"{group_jid}::{signal_address(sender)}"
+
+    async def _load_sender_key(self, key_id: str) -> group.SenderKeyRecord:
+        stored = (await self.store.get("sender-key", [key_id])).get(key_id)
+        if stored is None:
+            return group.SenderKeyRecord()
+        return group.SenderKeyRecord.parse(stored, f"sender key {key_id}")
+
+    async def group_distribution(self, group_jid: str, me: JID | str) -> bytes:
+        """Our SenderKeyDistributionMessage for the group (made on first use)."""
+        key_id = self._sender_key_id(group_jid, me)
+        async with self._locked(key_id), self.store.transaction():
+            record = await self._load_sender_key(key_id)
+            message = group.create_distribution(record)
+            await self.store.set({"sender-key": {key_id: record.serialize()}})
+        return message
+
+    async def group_encrypt(self, group_jid: str, me: JID | str, plaintext: bytes) -> bytes:
+        key_id = self._sender_key_id(group_jid, me)
+        async with self._locked(key_id), self.store.transaction():
+            record = await self._load_sender_key(key_id)
+            if record.is_empty:
+                group.create_distribution(record)
+            data = group.group_encrypt(record, plaintext)
+            await self.store.set({"sender-key": {key_id: record.serialize()}})
+        return data
+
+    async def process_distribution(self, group_jid: str, sender: JID | str, message: bytes) -> None:
+        key_id = self._sender_key_id(group_jid, sender)
+        async with self._locked(key_id), self.store.transaction():
+            record = await self._load_sender_key(key_id)
+            group.process_distribution(record, message)
+            await self.store.set({"sender-key": {key_id: record.serialize()}})
+
+    async def group_decrypt(self, group_jid: str, sender: JID | str, data: bytes) -> bytes:
+        key_id = self._sender_key_id(group_jid, sender)
+        async with self._locked(key_id), self.store.transaction():
+            record = await self._load_sender_key(key_id)
+            plaintext = group.group_decrypt(record, data)
+            await self.store.set({"sender-key": {key_id: record.serialize()}})
+        return plaintext
+
+    async def reset_group_key(self, group_jid: str, me: JID | str) -> None:
+        """Forget our sender key (members changed): the next send distributes a new one."""
+        key_id = self._sender_key_id(group_jid, me)
+        async with self._locked(key_id):
+            await self.store.set(
+                {"sender-key": {key_id: None}, "sender-key-memory": {group_jid: None}}
+            )
+
+    # ------------------------------------------------------------------ prekeys
+
+    async def new_prekeys(self, start_id: int, count: int) -> list[tuple[int, KeyPair]]:
+        """Generate and store ``count`` one-time prekeys; the caller uploads them."""
+        keys = generate_prekeys(start_id, count)
+        await self.store.set({"pre-key": {str(i): k for i, k in keys}})
+        return keys
