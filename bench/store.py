@@ -9,17 +9,22 @@ cached SQLite; compares with bench/.results/store.json from the previous run.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import os
-import tempfile
-import time
+import sys
 from pathlib import Path
 
-from wamd.crypto import generate_keypair
-from wamd.store import CachedKeyStore, MemoryKeyStore, MultiFileKeyStore, SQLiteKeyStore
-from wamd.store.types import SignalKeyStore
+# bench/signal.py would shadow the standard library's ``signal`` (asyncio imports it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from wamd.crypto import generate_keypair  # noqa: E402
+from wamd.store import CachedKeyStore, MemoryKeyStore, MultiFileKeyStore, SQLiteKeyStore  # noqa: E402
+from wamd.store.types import SignalKeyStore  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / ".results" / "store.json"
 VALUE = os.urandom(1500)
