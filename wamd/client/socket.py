@@ -1,0 +1,526 @@
+"""``make_wa_socket``: the client connection, pairing and login, as Baileys users know it.
+
+One ``WASocket`` runs one logical session: it connects, shows QR codes (or completes a
+pairing code), and after WhatsApp's 515 "restart required" reconnects by itself as the
+newly linked device, like whatsmeow does. Every change of state is a
+``connection.update`` event; credential changes are ``creds.update`` events (hand them to
+``save_creds``). When the connection ends for good the last ``connection.update`` has
+``connection="close"`` and ``last_disconnect.status_code`` (compare with
+``DisconnectReason``); reconnecting is then the caller's choice, or ``run_forever``'s.
+
+Protocol facts: QR refs and their lifetimes (whatsmeow ``pair.go``, ``qrchan.go``), the
+pair-success checks (``wamd.pairing``), the login sequence — prekey count, upload when
+fewer than ``MIN_PREKEYS`` are left (812 the first time, 50 later), ``passive`` iq with
+``<active/>``, presence — (whatsmeow ``connectionevents.go``, ``prekeys.go``), and the
+stream errors and connect failures mapped to ``DisconnectReason``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import DEFAULT_USER_SERVER
+from wamd.crypto import DJB_TYPE
+from wamd.defaults import DEFAULT_BROWSER, WA_URL, WA_VERSION, WHATSAPP_ROOT_PUBLIC_KEY
+from wamd.errors import (
+    ConnectionClosed,
+    DisconnectReason,
+    HandshakeError,
+    PairingError,
+    RequestError,
+    WamdError,
+)
+from wamd.events import ConnectionUpdate, EventEmitter, LastDisconnect
+from wamd.noise.payload import login_payload, registration_payload
+from wamd.pairing import PAIR_CLIENT_CHROME, make_qr_string, verify_pair_success
+from wamd.signal import SignalRepository
+from wamd.store.auth import AuthState
+from wamd.store.creds import Me
+from wamd.transport import NodeConnection, connect_client
+
+__all__ = ["INITIAL_PREKEYS", "MIN_PREKEYS", "SocketOptions", "WASocket", "make_wa_socket"]
+
+log = logging.getLogger("wamd.client")
+
+INITIAL_PREKEYS = 812  # first upload (whatsmeow and Baileys)
+REFILL_PREKEYS = 50  # later uploads (whatsmeow WantedPreKeyCount)
+MIN_PREKEYS = 5  # refill when the server has fewer (both)
+SERVER = DEFAULT_USER_SERVER
+
+# connect-failure reasons (<failure reason=...>) and stream error codes -> DisconnectReason
+_FAILURES = {
+    401: DisconnectReason.LOGGED_OUT,
+    403: DisconnectReason.FORBIDDEN,
+    405: DisconnectReason.CLIENT_OUTDATED,
+    409: DisconnectReason.CONNECTION_REPLACED,
+    411: DisconnectReason.MULTIDEVICE_MISMATCH,
+    500: DisconnectReason.BAD_SESSION,
+    503: DisconnectReason.UNAVAILABLE_SERVICE,
+    515: DisconnectReason.RESTART_REQUIRED,
+}
+
+
+@dataclass
+class SocketOptions:
+    url: str = WA_URL
+    server_root_key: bytes = WHATSAPP_ROOT_PUBLIC_KEY
+    server_root_serial: int = 0
+    print_qr_in_terminal: bool = False
+    browser: tuple[str, str, str] = DEFAULT_BROWSER
+    version: tuple[int, int, int] = WA_VERSION
+    logger: logging.Logger | None = None
+    connect_timeout: float = 20.0
+    keepalive_interval: tuple[float, float] | float = (20.0, 30.0)
+    keepalive_timeout: float = 10.0
+    default_query_timeout: float = 60.0
+    mark_online_on_connect: bool = True
+    qr_timeout: tuple[float, float] = (60.0, 20.0)  # first ref, each later ref
+    origin: str = "https://web.whatsapp.com"
+    qr_output: Callable[[str], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WASocket:
+    def __init__(self, auth: AuthState, options: SocketOptions) -> None:
+        self.auth = auth
+        self.options = options
+        self.log = options.logger or log
+        self.ev = EventEmitter()
+        self.conn: NodeConnection | None = None
+        self.signal = SignalRepository(
+            auth.keys,
+            auth.creds.signed_identity_key,
+            auth.creds.registration_id,
+            auth.creds.signed_pre_key,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._final: DisconnectReason | int | None = None
+        self._close_error: BaseException | None = None
+        self._qr_task: asyncio.Task[None] | None = None
+        self._new_login = False
+        self._ended = False
+        self._open = False
+        self._offline_done = False
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def user(self) -> Me | None:
+        return self.auth.creds.me
+
+    async def connect(self) -> None:
+        """Start connecting in the background; follow ``connection.update`` events."""
+        if self._task is None or self._task.done():
+            self._ended = False
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def __aenter__(self) -> WASocket:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.end()
+
+    async def end(self, error: BaseException | None = None) -> None:
+        """Close the connection for good (emits a final ``close``)."""
+        self._ended = True
+        self._close_error = error
+        if self.conn is not None:
+            await self.conn.close(DisconnectReason.CONNECTION_CLOSED, "ended by the application")
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait_closed(self) -> LastDisconnect | None:
+        """Wait until the socket has closed for good; returns the final reason."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        return self._last
+
+    _last: LastDisconnect | None = None
+
+    async def logout(self) -> None:
+        """Remove this device from the account and forget the credentials' login."""
+        me = self.auth.creds.me
+        if self.conn is not None and me is not None:
+            with contextlib.suppress(WamdError):
+                await self.query(
+                    Node(
+                        "iq",
+                        {"to": SERVER, "type": "set", "xmlns": "md"},
+                        [
+                            Node(
+                                "remove-companion-device",
+                                {"jid": me.id, "reason": "user_initiated"},
+                            )
+                        ],
+                    )
+                )
+        self._final = DisconnectReason.LOGGED_OUT
+        self.auth.creds.me = None
+        self.auth.creds.account = None
+        self.auth.creds.registered = False
+        self.ev.emit("creds.update", {"me": None, "account": None, "registered": False})
+        await self.end()
+
+    async def query(self, node: Node, timeout: float | None = None) -> Node:
+        if self.conn is None or self.conn.closed:
+            raise ConnectionClosed(DisconnectReason.CONNECTION_CLOSED, "not connected")
+        return await self.conn.query(node, timeout or self.options.default_query_timeout)
+
+    # ------------------------------------------------------------------ the connection loop
+
+    def _payload(self) -> bytes:
+        creds = self.auth.creds
+        opts = self.options
+        if creds.me is not None:
+            jid = JID.parse(creds.me.id)
+            return login_payload(
+                jid.user, jid.device, version=opts.version, push_name=creds.me.name
+            )
+        spk = creds.signed_pre_key
+        return registration_payload(
+            creds.registration_id,
+            creds.signed_identity_key.public,
+            spk.key_id,
+            spk.key_pair.public,
+            spk.signature,
+            version=opts.version,
+            browser=opts.browser,
+        )
+
+    async def _run(self) -> None:
+        while True:
+            self._final = None
+            self._open = False
+            self._offline_done = False
+            self.ev.emit("connection.update", ConnectionUpdate(connection="connecting"))
+            try:
+                self.conn = await connect_client(
+                    self.options.url,
+                    noise_key=self.auth.creds.noise_key,
+                    client_payload=self._payload(),
+                    trusted_root=self.options.server_root_key,
+                    root_serial=self.options.server_root_serial,
+                    connect_timeout=self.options.connect_timeout,
+                    origin=self.options.origin,
+                )
+            except (ConnectionClosed, HandshakeError) as exc:
+                code = (
+                    exc.status_code
+                    if isinstance(exc, ConnectionClosed)
+                    else DisconnectReason.BAD_SESSION
+                )
+                self._emit_close(exc, int(code))
+                return
+            conn = self.conn
+            conn.start(self._on_node)
+            closed = await conn.wait_closed()
+            self._stop_qr()
+            code = int(self._final if self._final is not None else closed.status_code)
+            error: BaseException = self._close_error or ConnectionClosed(code, str(closed))
+            if code == DisconnectReason.RESTART_REQUIRED and not self._ended:
+                self._emit_close(error, code, final=False)
+                continue  # whatsmeow reconnects by itself after 515
+            self._emit_close(error, code)
+            return
+
+    def _emit_close(self, error: BaseException | None, code: int, final: bool = True) -> None:
+        self._last = LastDisconnect(error=error, status_code=code)
+        self.ev.emit(
+            "connection.update", ConnectionUpdate(connection="close", last_disconnect=self._last)
+        )
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _close_with(
+        self, reason: DisconnectReason | int, message: str, error: BaseException | None = None
+    ) -> None:
+        self._final = reason
+        if error is not None:
+            self._close_error = error
+        if self.conn is not None:
+            await self.conn.close(reason, message)
+
+    # ------------------------------------------------------------------ incoming nodes
+
+    async def _on_node(self, node: Node) -> None:
+        tag = node.tag
+        if tag == "iq":
+            await self._on_iq(node)
+        elif tag == "success":
+            self._spawn(self._on_success(node))
+        elif tag == "failure":
+            reason = node.attr_int("reason", 0) or 0
+            mapped = _FAILURES.get(reason, reason)
+            message = f"connect failure {reason}"
+            if reason == 405:
+                message = (
+                    "client outdated (405): WhatsApp refused this web version "
+                    f"{'.'.join(map(str, self.options.version))}; update wamd or pass version="
+                )
+            await self._close_with(mapped, message, ConnectionClosed(mapped, message))
+        elif tag == "stream:error":
+            await self._on_stream_error(node)
+        elif tag == "ib":
+            if node.get_child("offline") is not None:
+                # the backlog is delivered; say so once the connection is announced open
+                if self._open:
+                    self.ev.emit(
+                        "connection.update", ConnectionUpdate(received_pending_notifications=True)
+                    )
+                else:
+                    self._offline_done = True
+        elif tag == "xmlstreamend":
+            await self._close_with(DisconnectReason.CONNECTION_CLOSED, "server ended the stream")
+        else:
+            self.log.debug("unhandled <%s>", tag)
+
+    async def _on_stream_error(self, node: Node) -> None:
+        code = node.attr_int("code", 0) or 0
+        conflict = node.get_child("conflict")
+        kind = conflict.attrs.get("type") if conflict is not None else None
+        if code == 515:
+            reason: DisconnectReason | int = DisconnectReason.RESTART_REQUIRED
+        elif kind == "device_removed" or code == 401:
+            reason = DisconnectReason.LOGGED_OUT
+        elif kind == "replaced":
+            reason = DisconnectReason.CONNECTION_REPLACED
+        else:
+            reason = _FAILURES.get(code, DisconnectReason.BAD_SESSION)
+        text = f"stream error {code or ''} {kind or ''}".strip()
+        await self._close_with(reason, text, ConnectionClosed(reason, text))
+
+    async def _on_iq(self, node: Node) -> None:
+        children = node.get_children()
+        if node.attrs.get("from") != SERVER or len(children) != 1:
+            return
+        child = children[0]
+        conn = self.conn
+        if conn is None:
+            return
+        if child.tag == "pair-device":
+            # acknowledge, then show one QR per ref (whatsmeow pair.go handlePairDevice)
+            await conn.send(
+                Node("iq", {"to": SERVER, "type": "result", "id": node.attrs.get("id", "")})
+            )
+            refs = [ref.content_bytes() or b"" for ref in child.get_children("ref")]
+            self._stop_qr()
+            self._qr_task = asyncio.get_running_loop().create_task(
+                self._show_qrs([r.decode() for r in refs])
+            )
+        elif child.tag == "pair-success":
+            await self._on_pair_success(node, child)
+        elif node.attrs.get("type") == "get" and node.attrs.get("xmlns") == "urn:xmpp:ping":
+            await conn.send(
+                Node("iq", {"to": SERVER, "type": "result", "id": node.attrs.get("id", "")})
+            )
+
+    # ------------------------------------------------------------------ QR pairing
+
+    async def _show_qrs(self, refs: list[str]) -> None:
+        creds = self.auth.creds
+        first, later = self.options.qr_timeout
+        for n, ref in enumerate(refs):
+            qr = make_qr_string(
+                ref,
+                creds.noise_key.public,
+                creds.signed_identity_key.public,
+                creds.adv_secret_key,
+                PAIR_CLIENT_CHROME,
+            )
+            if self.options.print_qr_in_terminal:
+                self._print_qr(qr)
+            self.ev.emit("connection.update", ConnectionUpdate(qr=qr))
+            await asyncio.sleep(first if n == 0 else later)
+        await self._close_with(
+            DisconnectReason.TIMED_OUT,
+            "QR refs ended",
+            ConnectionClosed(DisconnectReason.TIMED_OUT, "QR refs ended"),
+        )
+
+    def _print_qr(self, qr: str) -> None:
+        output = self.options.qr_output or print
+        try:
+            import io
+
+            import qrcode
+
+            code = qrcode.QRCode(border=1)
+            code.add_data(qr)
+            buffer = io.StringIO()
+            code.print_ascii(out=buffer, invert=True)
+            output(buffer.getvalue())
+        except Exception:  # a terminal QR is a convenience: never fail the pairing on it
+            self.log.exception("could not render the QR code")
+
+    def _stop_qr(self) -> None:
+        if self._qr_task is not None:
+            self._qr_task.cancel()
+            self._qr_task = None
+
+    async def _on_pair_success(self, iq: Node, node: Node) -> None:
+        self._stop_qr()
+        conn = self.conn
+        assert conn is not None
+        iq_id = iq.attrs.get("id", "")
+        creds = self.auth.creds
+        identity_node = node.get_child("device-identity")
+        device = node.get_child("device")
+        try:
+            if identity_node is None or device is None or "jid" not in device.attrs:
+                raise PairingError("pair-success lacks device-identity or device", code=500)
+            result = verify_pair_success(
+                identity_node.content_bytes() or b"",
+                creds.adv_secret_key,
+                creds.signed_identity_key,
+            )
+        except PairingError as exc:
+            self.log.warning("refusing pair-success: %s", exc)
+            await conn.send(
+                Node(
+                    "iq",
+                    {"to": SERVER, "type": "error", "id": iq_id},
+                    [Node("error", {"code": str(exc.code), "text": exc.text})],
+                )
+            )
+            await self._close_with(DisconnectReason.BAD_SESSION, f"pairing refused: {exc}", exc)
+            return
+        platform = node.get_child("platform")
+        lid = device.attrs.get("lid")
+        changes: dict[str, Any] = {
+            "me": Me(device.attrs["jid"], lid, None),
+            "account": result.account,
+            "platform": platform.attrs.get("name") if platform is not None else None,
+            "registered": True,
+        }
+        if lid:
+            primary = str(JID.parse(lid).with_device(0))
+            changes["signal_identities"] = [
+                *creds.signal_identities,
+                {"identifier": primary, "identifierKey": b"\x05" + result.account_signature_key},
+            ]
+        creds.update(changes)
+        self._new_login = True
+        self.ev.emit("creds.update", changes)
+        await conn.send(
+            Node(
+                "iq",
+                {"to": SERVER, "type": "result", "id": iq_id},
+                [
+                    Node(
+                        "pair-device-sign",
+                        {},
+                        [
+                            Node(
+                                "device-identity",
+                                {"key-index": str(result.key_index)},
+                                result.reply_identity,
+                            )
+                        ],
+                    )
+                ],
+            )
+        )
+
+    # ------------------------------------------------------------------ login
+
+    async def _on_success(self, node: Node) -> None:
+        creds = self.auth.creds
+        lid = node.attrs.get("lid")
+        if lid and creds.me is not None and creds.me.lid != lid:
+            creds.me = Me(creds.me.id, lid, creds.me.name)
+            self.ev.emit("creds.update", {"me": creds.me})
+        try:
+            await self._upkeep_prekeys()
+            await self.query(
+                Node("iq", {"to": SERVER, "type": "set", "xmlns": "passive"}, [Node("active")])
+            )
+            if self.options.mark_online_on_connect:
+                name = creds.me.name if creds.me and creds.me.name else None
+                attrs = {"type": "available"} | ({"name": name} if name else {})
+                await self.conn.send(Node("presence", attrs))  # type: ignore[union-attr]
+        except (WamdError, RequestError) as exc:
+            self.log.warning("post-login setup failed: %s", exc)
+            if self.conn is not None and self.conn.closed:
+                return
+        if self.conn is not None and not self.conn.closed:
+            self.conn.start_keepalive(
+                self.options.keepalive_interval, self.options.keepalive_timeout
+            )
+        self.ev.emit(
+            "connection.update", ConnectionUpdate(connection="open", is_new_login=self._new_login)
+        )
+        self._new_login = False
+        self._open = True
+        if self._offline_done:
+            self._offline_done = False
+            self.ev.emit("connection.update", ConnectionUpdate(received_pending_notifications=True))
+
+    async def _upkeep_prekeys(self) -> None:
+        answer = await self.query(
+            Node("iq", {"to": SERVER, "type": "get", "xmlns": "encrypt"}, [Node("count")])
+        )
+        count_node = answer.get_child("count")
+        server_count = count_node.attr_int("value", 0) if count_node is not None else 0
+        if (server_count or 0) >= MIN_PREKEYS:
+            return
+        creds = self.auth.creds
+        wanted = (
+            INITIAL_PREKEYS
+            if creds.first_unuploaded_pre_key_id <= 1 and not server_count
+            else REFILL_PREKEYS
+        )
+        keys = await self.signal.new_prekeys(creds.next_pre_key_id, wanted)
+        spk = creds.signed_pre_key
+        await self.query(
+            Node(
+                "iq",
+                {"to": SERVER, "type": "set", "xmlns": "encrypt"},
+                [
+                    Node("registration", {}, creds.registration_id.to_bytes(4, "big")),
+                    Node("type", {}, bytes((DJB_TYPE,))),
+                    Node("identity", {}, creds.signed_identity_key.public),
+                    Node(
+                        "list",
+                        {},
+                        [
+                            Node(
+                                "key",
+                                {},
+                                [Node("id", {}, i.to_bytes(3, "big")), Node("value", {}, k.public)],
+                            )
+                            for i, k in keys
+                        ],
+                    ),
+                    Node(
+                        "skey",
+                        {},
+                        [
+                            Node("id", {}, spk.key_id.to_bytes(3, "big")),
+                            Node("value", {}, spk.key_pair.public),
+                            Node("signature", {}, spk.signature),
+                        ],
+                    ),
+                ],
+            )
+        )
+        last = keys[-1][0]
+        changes = {"next_pre_key_id": last + 1, "first_unuploaded_pre_key_id": last + 1}
+        creds.update(changes)
+        self.ev.emit("creds.update", changes)
+
+
+def make_wa_socket(auth: AuthState, **options: Any) -> WASocket:
+    """A socket for ``auth`` (from ``use_*_auth_state``); ``await sock.connect()`` to start."""
+    return WASocket(auth, SocketOptions(**options))

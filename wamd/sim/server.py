@@ -1,0 +1,492 @@
+"""``SimServer``: a local WhatsApp multi-device server on 127.0.0.1.
+
+It speaks the real protocol (Noise over a websocket at ``/ws/chat``, binary nodes) with
+its own certificate authority, so any client that trusts ``root_public_key`` can connect.
+Each stanza it sends follows what the public clients read (whatsmeow, Baileys); the
+source of each shape is named next to it.
+
+Implemented here: registration and QR pairing (``pair-device`` refs, ``pair-success``
+with a genuine ADV identity, ``pair-device-sign`` check, ``stream:error 515``), login
+(``success``; ``failure 401`` for unknown/unlinked/expired devices; ``failure 405`` for
+clients older than ``min_version``; ``stream:error conflict replaced`` for a second
+connection of the same device), unlinking (``stream:error 401 device_removed``), the
+companion limit, prekey upload and count, keepalive pings, passive mode, and an error
+answer for every other iq (clients stall on unanswered queries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
+from wamd.crypto import KeyPair, generate_keypair
+from wamd.errors import (
+    ConnectionClosed,
+    DecodeError,
+    HandshakeError,
+    PairingError,
+    ProtocolError,
+    RequestError,
+)
+from wamd.noise import CertificateAuthority
+from wamd.noise.payload import ParsedClientPayload, parse_client_payload
+from wamd.pairing import make_device_identity, parse_qr_string, verify_device_signature
+from wamd.transport import NodeConnection, accept_server
+
+__all__ = ["MAX_COMPANIONS", "PRIMARY_OFFLINE_LIMIT", "SimError", "SimPhone", "SimServer"]
+
+log = logging.getLogger("wamd.sim")
+
+MAX_COMPANIONS = 4  # one primary phone plus at most four linked devices
+PRIMARY_OFFLINE_LIMIT = 14 * 24 * 3600  # companions are logged out after 14 days without the phone
+QR_REF_COUNT = 6  # refs in one pair-device (whatsmeow qrchan.go expects 6)
+FIRST_REF_SECONDS = 60.0  # the first ref lives 60 s, the others 20 s (whatsmeow qrchan.go)
+NEXT_REF_SECONDS = 20.0
+SERVER = DEFAULT_USER_SERVER
+
+
+class SimError(Exception):
+    """A scripted action that the real service would refuse (e.g. a fifth companion)."""
+
+
+@dataclass
+class SimDevice:
+    """A linked companion device as the server knows it."""
+
+    jid: JID
+    lid: JID
+    identity: bytes
+    registration_id: int
+    signed_prekey_id: int
+    signed_prekey: bytes
+    signed_prekey_signature: bytes
+    key_index: int
+    prekeys: dict[int, bytes] = field(default_factory=dict)
+    connection: NodeConnection | None = None
+    unlinked: bool = False
+    offline_queue: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    """An unpaired client waiting for a phone to scan one of its refs."""
+
+    connection: NodeConnection
+    payload: ParsedClientPayload
+    refs: list[str]
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SimPhone:
+    """A registered account's primary phone, scriptable from tests."""
+
+    def __init__(self, server: SimServer, number: str, name: str) -> None:
+        self.server = server
+        self.number = number
+        self.name = name
+        self.lid_user = str(100_000_000_000_000 + int.from_bytes(os.urandom(5), "big"))
+        self.account_key: KeyPair = generate_keypair()  # the account's identity (ADV signatures)
+        self.companions: dict[int, SimDevice] = {}
+        self._next_device = 1
+        self._key_index = 0
+        self.last_online = server.clock()
+        self.online = True
+
+    @property
+    def jid(self) -> JID:
+        return JID(self.number, DEFAULT_USER_SERVER)
+
+    @property
+    def lid(self) -> JID:
+        return JID(self.lid_user, HIDDEN_USER_SERVER)
+
+    def go_offline(self) -> None:
+        self.last_online = self.server.clock()
+        self.online = False
+
+    def go_online(self) -> None:
+        self.online = True
+        self.last_online = self.server.clock()
+
+    def primary_offline_for(self) -> float:
+        return 0.0 if self.online else self.server.clock() - self.last_online
+
+    async def scan_qr(self, qr: str) -> SimDevice:
+        """Link the companion showing ``qr`` (URL or bare form) to this account."""
+        data = parse_qr_string(qr)
+        pending = self.server._pending_by_ref.get(data.ref)
+        if pending is None:
+            raise SimError("this QR code is not (or no longer) valid")
+        active = [d for d in self.companions.values() if not d.unlinked]
+        if len(active) >= MAX_COMPANIONS:
+            raise SimError(f"this account already has {MAX_COMPANIONS} linked devices")
+        if pending.connection.close_reason is not None:
+            raise SimError("the companion is no longer connected")
+        return await self.server._pair(self, pending, data.identity_public, data.adv_secret)
+
+    async def unlink(self, device: SimDevice | JID | str) -> None:
+        """Remove a companion, as "Log out" in the phone's linked-devices list."""
+        target = (
+            device
+            if isinstance(device, SimDevice)
+            else self.companions.get(
+                (JID.parse(device) if isinstance(device, str) else device).device
+            )
+        )
+        if target is None:
+            raise SimError(f"{device} is not linked to {self.number}")
+        target.unlinked = True
+        conn = target.connection
+        if conn is not None and not conn.closed:
+            # whatsmeow connectionevents.go: code 401 with <conflict type="device_removed"/>
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(
+                    Node(
+                        "stream:error",
+                        {"code": "401"},
+                        [Node("conflict", {"type": "device_removed"})],
+                    )
+                )
+            await conn.close()
+
+
+class SimServer:
+    """``async with SimServer() as sim: phone = sim.add_phone("15550001111")``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.time,
+        min_version: tuple[int, int, int] | None = None,
+        qr_ref_seconds: tuple[float, float] = (FIRST_REF_SECONDS, NEXT_REF_SECONDS),
+        handshake_timeout: float = 20.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.clock = clock
+        self.min_version = min_version
+        self.qr_ref_seconds = qr_ref_seconds
+        self.handshake_timeout = handshake_timeout
+        self.ca = CertificateAuthority.generate()
+        self.static = generate_keypair()
+        self.certificate = self.ca.issue(self.static.public)
+        self.phones: dict[str, SimPhone] = {}
+        self._pending_by_ref: dict[str, _Pending] = {}
+        self._server: Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws/chat"
+
+    @property
+    def root_public_key(self) -> bytes:
+        return self.ca.root_public_key
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle, self.host, self.port, max_size=1 << 24, compression=None
+        )
+        self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
+        log.info("sim listening on %s", self.url)
+
+    async def stop(self) -> None:
+        for phone in self.phones.values():
+            for device in phone.companions.values():
+                if device.connection is not None:
+                    await device.connection.close()
+        for pending in list(self._pending_by_ref.values()):
+            await pending.connection.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def add_phone(self, number: str, name: str | None = None) -> SimPhone:
+        if not number.isdigit():
+            raise ValueError("a phone number is digits only, in international form")
+        phone = SimPhone(self, number, name or number)
+        self.phones[number] = phone
+        return phone
+
+    # ------------------------------------------------------------------ connections
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path.split("?")[0] != "/ws/chat":
+            await ws.close(1008, "unknown endpoint")
+            return
+        try:
+            conn, payload_bytes = await accept_server(
+                ws,
+                static=self.static,
+                certificate=self.certificate,
+                handshake_timeout=self.handshake_timeout,
+            )
+            payload = parse_client_payload(payload_bytes)
+        except (HandshakeError, DecodeError, ProtocolError, ConnectionClosed) as exc:
+            log.info("dropping client during handshake: %s", exc)
+            await ws.close()
+            return
+        try:
+            if self.min_version is not None and payload.version < self.min_version:
+                # whatsmeow connectionevents.go handleConnectFailure: reason 405 = client outdated
+                await conn.send(Node("failure", {"reason": "405", "location": "sim"}))
+                await conn.close()
+                return
+            if payload.is_registration:
+                await self._registration(conn, payload)
+            else:
+                await self._login(conn, payload)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("connection handler failed")
+            await conn.close()
+
+    # ------------------------------------------------------------------ pairing
+
+    async def _registration(self, conn: NodeConnection, payload: ParsedClientPayload) -> None:
+        refs = [f"2@{base64.b64encode(os.urandom(18)).decode()}" for _ in range(QR_REF_COUNT)]
+        pending = _Pending(conn, payload, refs)
+        for ref in refs:
+            self._pending_by_ref[ref] = pending
+        conn.start(lambda node: self._serve_iq(conn, node, None))
+        try:
+            # whatsmeow pair.go handlePairDevice: <iq from=s.whatsapp.net><pair-device><ref>..
+            iq = Node(
+                "iq",
+                {"from": SERVER, "type": "set", "id": conn.new_id(), "xmlns": "md"},
+                [Node("pair-device", {}, [Node("ref", {}, ref.encode()) for ref in refs])],
+            )
+            await conn.request(iq, timeout=30)
+            first, rest = self.qr_ref_seconds
+            lifetime = first + rest * (len(refs) - 1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pending.done.wait(), lifetime)
+            if not pending.done.is_set():
+                log.info("pairing attempt timed out: no ref was scanned")
+                await conn.close()
+            await conn.wait_closed()
+        finally:
+            for ref in refs:
+                self._pending_by_ref.pop(ref, None)
+
+    async def _pair(
+        self, phone: SimPhone, pending: _Pending, identity: bytes, adv_secret: bytes
+    ) -> SimDevice:
+        payload = pending.payload
+        if payload.identity_public != identity:
+            raise SimError("the QR code's identity key does not match the connected device")
+        conn = pending.connection
+        device_id = phone._next_device
+        phone._key_index += 1
+        key_index = phone._key_index
+        container = make_device_identity(
+            phone.account_key,
+            identity,
+            adv_secret,
+            raw_id=int(phone.number) & 0xFFFFFFFF,
+            key_index=key_index,
+            timestamp=int(self.clock()),
+        )
+        jid = JID(phone.number, DEFAULT_USER_SERVER, device_id)
+        lid = JID(phone.lid_user, HIDDEN_USER_SERVER, device_id)
+        # whatsmeow pair.go handlePairSuccess reads device-identity, platform, device(jid, lid)
+        success = Node(
+            "iq",
+            {"from": SERVER, "type": "result", "id": conn.new_id()},
+            [
+                Node(
+                    "pair-success",
+                    {},
+                    [
+                        Node("device-identity", {"key-index": str(key_index)}, container),
+                        Node("platform", {"name": "android"}),
+                        Node("device", {"jid": str(jid), "lid": str(lid)}),
+                    ],
+                )
+            ],
+        )
+        try:
+            answer = await conn.query(success, timeout=30)
+        except RequestError as exc:
+            pending.done.set()
+            await conn.close()
+            raise SimError(f"the companion refused the pairing: {exc.code} {exc.text}") from None
+        sign = answer.get_child("pair-device-sign")
+        reply_identity = sign.get_child("device-identity") if sign is not None else None
+        raw = reply_identity.content_bytes() if reply_identity is not None else None
+        try:
+            if raw is None:
+                raise PairingError("pair-device-sign without a device identity")
+            details = verify_device_signature(raw, identity, phone.account_key.public)
+        except PairingError as exc:
+            pending.done.set()
+            await conn.close()
+            raise SimError(f"pairing failed: {exc}") from None
+        device = SimDevice(
+            jid=jid,
+            lid=lid,
+            identity=identity,
+            registration_id=payload.registration_id or 0,
+            signed_prekey_id=payload.signed_prekey_id or 0,
+            signed_prekey=payload.signed_prekey_public or b"",
+            signed_prekey_signature=payload.signed_prekey_signature or b"",
+            key_index=details.keyIndex,
+        )
+        phone.companions[device_id] = device
+        phone._next_device += 1
+        pending.done.set()
+        # the server restarts the stream so that the client logs in as the new device
+        await conn.send(Node("stream:error", {"code": "515"}))
+        await conn.close()
+        return device
+
+    # ------------------------------------------------------------------ login
+
+    async def _login(self, conn: NodeConnection, payload: ParsedClientPayload) -> None:
+        phone = self.phones.get(payload.username or "")
+        device = phone.companions.get(payload.device or 0) if phone else None
+        expired = phone is not None and phone.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
+        if phone is None or device is None or device.unlinked or expired:
+            if device is not None and expired:
+                device.unlinked = True
+            # whatsmeow connectionevents.go: <failure reason="401"> = logged out
+            await conn.send(Node("failure", {"reason": "401", "location": "sim"}))
+            await conn.close()
+            return
+        previous = device.connection
+        if previous is not None and not previous.closed:
+            # whatsmeow connectionevents.go: <conflict type="replaced"/> -> StreamReplaced
+            with contextlib.suppress(ConnectionClosed):
+                await previous.send(
+                    Node("stream:error", {}, [Node("conflict", {"type": "replaced"})])
+                )
+            await previous.close()
+        device.connection = conn
+        # whatsmeow handleConnectSuccess reads t and lid; Baileys reads the same node
+        await conn.send(
+            Node(
+                "success",
+                {
+                    "t": str(int(self.clock())),
+                    "props": "1",
+                    "abprops": "1",
+                    "location": "sim",
+                    "creation": str(int(self.clock())),
+                    "lid": str(device.lid),
+                },
+            )
+        )
+        queued, device.offline_queue = device.offline_queue, []
+        for node in queued:
+            await conn.send(node)
+        # whatsmeow handleIB: <ib><offline count=N/></ib> ends the offline backlog
+        await conn.send(
+            Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(queued))})])
+        )
+        conn.start(lambda node: self._serve_iq(conn, node, device))
+        await conn.wait_closed()
+        if device.connection is conn:
+            device.connection = None
+
+    # ------------------------------------------------------------------ iq
+
+    async def _serve_iq(self, conn: NodeConnection, node: Node, device: SimDevice | None) -> None:
+        if node.tag != "iq" or node.attrs.get("type") not in ("get", "set"):
+            return
+        iq_id = node.attrs.get("id")
+        if not iq_id:
+            return
+        xmlns = node.attrs.get("xmlns")
+        result = Node("iq", {"from": SERVER, "type": "result", "id": iq_id})
+        if xmlns == "w:p":
+            await conn.send(result)
+        elif xmlns == "passive":
+            await conn.send(result)
+        elif xmlns == "encrypt" and device is not None:
+            await self._serve_keys(conn, node, device, result)
+        elif (
+            xmlns == "md"
+            and device is not None
+            and node.get_child("remove-companion-device") is not None
+        ):
+            await conn.send(result)
+            device.unlinked = True
+            await conn.close()
+        else:
+            await conn.send(
+                Node(
+                    "iq",
+                    {"from": SERVER, "type": "error", "id": iq_id},
+                    [Node("error", {"code": "501", "text": "feature-not-implemented"})],
+                )
+            )
+
+    async def _serve_keys(
+        self, conn: NodeConnection, node: Node, device: SimDevice, result: Node
+    ) -> None:
+        if node.attrs.get("type") == "get" and node.get_child("count") is not None:
+            # whatsmeow prekeys.go getServerPreKeyCount reads <count value=N/>
+            result.content = [Node("count", {"value": str(len(device.prekeys))})]
+            await conn.send(result)
+            return
+        if node.attrs.get("type") == "set":
+            try:
+                keys = node.require_child("list").get_children("key")
+                for key in keys:
+                    key_id = int.from_bytes(key.require_child("id").content_bytes() or b"", "big")
+                    value = key.require_child("value").content_bytes() or b""
+                    if len(value) != 32:
+                        raise ProtocolError("prekey value must be 32 bytes")
+                    device.prekeys[key_id] = value
+                skey = node.get_child("skey")
+                if skey is not None:
+                    device.signed_prekey_id = int.from_bytes(
+                        skey.require_child("id").content_bytes() or b"", "big"
+                    )
+                    device.signed_prekey = skey.require_child("value").content_bytes() or b""
+                    device.signed_prekey_signature = (
+                        skey.require_child("signature").content_bytes() or b""
+                    )
+            except ProtocolError as exc:
+                await conn.send(
+                    Node(
+                        "iq",
+                        {"from": SERVER, "type": "error", "id": result.attrs["id"]},
+                        [Node("error", {"code": "400", "text": f"bad-request: {exc}"})],
+                    )
+                )
+                return
+            await conn.send(result)
+            return
+        await conn.send(
+            Node(
+                "iq",
+                {"from": SERVER, "type": "error", "id": result.attrs["id"]},
+                [Node("error", {"code": "501", "text": "feature-not-implemented"})],
+            )
+        )
