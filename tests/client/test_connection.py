@@ -205,3 +205,42 @@ async def test_wrong_root_key_is_refused() -> None:
         await sock.connect()
         last = await sock.wait_closed()
         assert last is not None and last.status_code == DisconnectReason.BAD_SESSION
+
+
+async def test_supervisor_reconnects_with_the_same_keys_and_stops_on_logout(sim: SimServer) -> None:
+    from wamd import run_forever
+
+    sock, _, state = await pair(sim)
+    await sock.end()
+    sockets: list[WASocket] = []
+    opened = asyncio.Event()
+
+    def make() -> WASocket:
+        s = socket_for(sim, state)
+        s.ev.on("connection.update", lambda u: opened.set() if u.connection == "open" else None)
+        sockets.append(s)
+        return s
+
+    runner = asyncio.ensure_future(run_forever(make, initial_delay=0.01, max_delay=0.05))
+    await asyncio.wait_for(opened.wait(), 10)
+    opened.clear()
+    device = sim.phones["15550001111"].companions[1]
+    assert device.connection is not None
+    await device.connection.close()  # the link drops
+    await asyncio.wait_for(opened.wait(), 10)  # ... and comes back
+    assert len(sockets) == 2 and state.creds.me is not None
+    assert (
+        sim.phones["15550001111"].companions[1].identity == state.creds.signed_identity_key.public
+    )
+    await sim.phones["15550001111"].unlink(device)
+    last = await asyncio.wait_for(runner, 10)
+    assert last is not None and last.status_code == DisconnectReason.LOGGED_OUT
+    assert len(sockets) == 2  # no reconnect after a logout
+
+
+async def test_logout_removes_the_device(sim: SimServer) -> None:
+    sock, rec, state = await pair(sim)
+    await sock.logout()
+    assert state.creds.me is None and rec.closes()[-1] == DisconnectReason.LOGGED_OUT
+    device = sim.phones["15550001111"].companions[1]
+    assert device.unlinked

@@ -1,5 +1,6 @@
 """The client: ``make_wa_socket`` and its ``WASocket``."""
 
 from wamd.client.socket import SocketOptions, WASocket, make_wa_socket
+from wamd.client.supervisor import FINAL_REASONS, run_forever
 
-__all__ = ["SocketOptions", "WASocket", "make_wa_socket"]
+__all__ = ["FINAL_REASONS", "SocketOptions", "WASocket", "make_wa_socket", "run_forever"]

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from wamd.events import ConnectionUpdate, EmitterClosed, EventEmitter
+
+
+async def test_sync_async_decorator_off_once() -> None:
+    ev = EventEmitter()
+    seen: list[str] = []
+
+    def plain(payload: ConnectionUpdate) -> None:
+        seen.append(f"plain:{payload.connection}")
+
+    @ev.on("connection.update")
+    async def coro(payload: ConnectionUpdate) -> None:
+        seen.append(f"async:{payload.connection}")
+
+    ev.on("connection.update", plain)
+    ev.once("connection.update", lambda p: seen.append("once"))
+    ev.emit("connection.update", ConnectionUpdate(connection="connecting"))
+    await ev.drain()
+    ev.off("connection.update", plain)
+    ev.emit("connection.update", ConnectionUpdate(connection="open"))
+    await ev.drain()
+    assert seen == ["plain:connecting", "once", "async:connecting", "async:open"]
+
+
+async def test_raising_handler_is_logged_and_others_run(caplog: pytest.LogCaptureFixture) -> None:
+    ev = EventEmitter()
+    got: list[int] = []
+
+    def bad(_: object) -> None:
+        raise RuntimeError("boom")
+
+    async def bad_async(_: object) -> None:
+        raise RuntimeError("async boom")
+
+    ev.on("creds.update", bad)
+    ev.on("creds.update", bad_async)
+    ev.on("creds.update", lambda p: got.append(1))
+    with caplog.at_level(logging.ERROR, logger="wamd.events"):
+        ev.emit("creds.update", {"me": None})
+        await ev.drain()
+    assert got == [1]
+    assert "boom" in caplog.text and "async boom" in caplog.text and "Traceback" in caplog.text
+
+
+async def test_slow_async_handler_keeps_its_order_without_blocking_emit() -> None:
+    ev = EventEmitter()
+    seen: list[int] = []
+
+    async def slow(payload: dict[str, int]) -> None:
+        await asyncio.sleep(0.01 if payload["n"] % 2 == 0 else 0)
+        seen.append(payload["n"])
+
+    ev.on("creds.update", slow)
+    for n in range(6):
+        ev.emit("creds.update", {"n": n})  # returns at once
+    assert seen == []
+    await ev.drain()
+    assert seen == list(range(6))
+
+
+async def test_wait_for_predicate_timeout_and_close() -> None:
+    ev = EventEmitter()
+
+    async def later() -> None:
+        await asyncio.sleep(0.01)
+        ev.emit("connection.update", ConnectionUpdate(connection="connecting"))
+        ev.emit("connection.update", ConnectionUpdate(connection="open"))
+
+    task = asyncio.ensure_future(later())
+    update = await ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=1)
+    assert update.connection == "open"
+    await task
+    with pytest.raises(TimeoutError):
+        await ev.wait_for("connection.update", timeout=0.01)
+    waiter = asyncio.ensure_future(ev.wait_for("call"))
+    await asyncio.sleep(0)
+    ev.close()
+    with pytest.raises(EmitterClosed):
+        await waiter
+
+
+async def test_stream_and_close() -> None:
+    ev = EventEmitter()
+    got: list[tuple[str, object]] = []
+
+    async def consume() -> None:
+        async for item in ev.stream("call", "presence.update"):
+            got.append(item)
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0)
+    ev.emit("call", 1)
+    ev.emit("chats.update", 2)
+    ev.emit("presence.update", 3)
+    ev.close()
+    await asyncio.wait_for(task, 1)
+    assert got == [("call", 1), ("presence.update", 3)]
+
+
+def test_unknown_names_suggest_the_right_one() -> None:
+    ev = EventEmitter()
+    with pytest.raises(ValueError, match=r"messages\.upsert"):
+        ev.on("message.upsert", lambda p: None)
+    with pytest.raises(ValueError):
+        ev.emit("nope", None)

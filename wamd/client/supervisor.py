@@ -1,0 +1,91 @@
+"""``run_forever``: keep a socket connected, the way the Baileys README loop does, done once.
+
+After each close it looks at ``last_disconnect.status_code``:
+
+- 515 (restart required): reconnect at once;
+- 401 logged out, 403 forbidden/banned, 440 replaced by another connection of this device,
+  405 client outdated: stop — reconnecting cannot help and would only loop (or, for 440,
+  fight the other connection). The final ``LastDisconnect`` is returned and logged;
+- anything else (lost, closed, timed out, 5xx): reconnect after a capped exponential
+  backoff with jitter; the delay starts over after a connection that reached "open".
+
+The same auth state is reused on every attempt: nothing is re-paired unless logged out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from wamd.client.socket import WASocket
+from wamd.errors import DisconnectReason
+from wamd.events import LastDisconnect
+
+__all__ = ["FINAL_REASONS", "run_forever"]
+
+log = logging.getLogger("wamd.client.supervisor")
+
+FINAL_REASONS = frozenset(
+    {
+        DisconnectReason.LOGGED_OUT,
+        DisconnectReason.FORBIDDEN,
+        DisconnectReason.CONNECTION_REPLACED,
+        DisconnectReason.CLIENT_OUTDATED,
+    }
+)
+
+
+async def run_forever(
+    make_socket: Callable[[], WASocket | Awaitable[WASocket]],
+    *,
+    initial_delay: float = 1.0,
+    max_delay: float = 60.0,
+    jitter: float = 0.3,
+    stop: asyncio.Event | None = None,
+    on_socket: Callable[[WASocket], None] | None = None,
+) -> LastDisconnect | None:
+    """Run sockets from ``make_socket`` until a final reason or ``stop`` is set."""
+    attempt = 0
+    while stop is None or not stop.is_set():
+        made = make_socket()
+        sock = await made if inspect.isawaitable(made) else made
+        if on_socket is not None:
+            on_socket(sock)
+        opened = asyncio.Event()
+
+        def mark_open(update: object, opened: asyncio.Event = opened) -> None:
+            if getattr(update, "connection", None) == "open":
+                opened.set()
+
+        sock.ev.on("connection.update", mark_open)
+        await sock.connect()
+        if stop is not None:
+            stopper = asyncio.ensure_future(stop.wait())
+            closer = asyncio.ensure_future(sock.wait_closed())
+            await asyncio.wait({stopper, closer}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                await sock.end()
+                closer.cancel()
+                return sock._last
+            stopper.cancel()
+        last = await sock.wait_closed()
+        if last is None:
+            return None
+        code = last.status_code
+        if code in FINAL_REASONS:
+            name = DisconnectReason(code).name.lower().replace("_", " ")
+            log.warning("not reconnecting: %s (%d)", name, code)
+            return last
+        if opened.is_set():
+            attempt = 0
+        if code == DisconnectReason.RESTART_REQUIRED:
+            delay = 0.0
+        else:
+            delay = min(max_delay, initial_delay * (2**attempt)) * (1 + random.uniform(0, jitter))
+            attempt += 1
+        log.info("connection closed (%d); reconnecting in %.1f s", code, delay)
+        await asyncio.sleep(delay)
+    return None
