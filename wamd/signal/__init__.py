@@ -8,6 +8,7 @@ from wamd.signal.group import (
     group_encrypt,
     process_distribution,
 )
+from wamd.signal.prekeys import parse_bundle, upload_children
 from wamd.signal.repository import DecryptResult, SignalRepository, generate_prekeys
 from wamd.signal.session import (
     PreKeyBundle,
@@ -33,7 +34,9 @@ __all__ = [
     "group_decrypt",
     "group_encrypt",
     "initiate_session",
+    "parse_bundle",
     "parse_prekey_message",
     "process_distribution",
     "signal_address",
+    "upload_children",
 ]
