@@ -8,6 +8,7 @@ import pytest
 
 from wamd.crypto import SignedKeyPair, generate_keypair
 from wamd.errors import DuplicateMessage, InvalidMessage, UntrustedIdentity
+from wamd.proto import signal_pb2
 from wamd.signal import PreKeyBundle, SignalRepository, generate_prekeys, signal_address
 from wamd.signal.repository import MAX_PREKEY_ID
 from wamd.store import MemoryKeyStore
@@ -74,6 +75,25 @@ async def test_failed_decrypt_leaves_the_store_as_it_was() -> None:
     with pytest.raises(DuplicateMessage):
         await bob.decrypt(ALICE, kind2, second)
     assert store.data != before
+
+
+async def test_failed_pkmsg_keeps_identity_prekey_and_session() -> None:
+    alice, bob = device(), device()
+    await alice.inject_bundle(BOB, await bundle_of(bob))
+    kind, data = await alice.encrypt(BOB, b"first")
+    assert kind == "pkmsg"
+    store: MemoryKeyStore = bob.store  # type: ignore[assignment]
+    before = {t: dict(v) for t, v in store.data.items()}
+    outer = signal_pb2.PreKeySignalMessage.FromString(data[1:])
+    outer.message = outer.message[:-1] + bytes([outer.message[-1] ^ 1])  # inner MAC broken
+    with pytest.raises(InvalidMessage):
+        await bob.decrypt(ALICE, kind, data[:1] + outer.SerializeToString())
+    assert store.data == before  # no identity saved, prekey not consumed, no session
+    with pytest.raises(InvalidMessage, match="unknown Signal message type"):
+        await bob.decrypt(ALICE, "skmsg", data)
+    result = await bob.decrypt(ALICE, kind, data)
+    assert result.plaintext == b"first" and result.used_prekey_id == 100
+    assert not result.identity_changed
 
 
 async def test_identity_change_reported_or_refused() -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from wamd.binary.jid import JID
 from wamd.crypto import KeyPair, SignedKeyPair, generate_keypair, strip_prefix
-from wamd.errors import NoSession, UntrustedIdentity
+from wamd.errors import InvalidMessage, NoSession, UntrustedIdentity
 from wamd.signal import group, session
 from wamd.signal.address import signal_address
 from wamd.store.types import SignalKeyStore
@@ -128,7 +128,9 @@ class SignalRepository:
                 await self.store.set({"session": {address: record.serialize()}})
                 return DecryptResult(plaintext)
             if kind != "pkmsg":
-                raise ValueError(f"unknown message type {kind!r}")
+                raise InvalidMessage(
+                    f"unknown Signal message type {kind!r} (expected pkmsg or msg)"
+                )
             parsed = session.parse_prekey_message(ciphertext)
             changed = await self._check_identity(address, parsed.identity_key)
             signed = (
