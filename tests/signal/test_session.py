@@ -101,6 +101,8 @@ def test_skip_bound() -> None:
         encrypt(alice, b"lost")
     _, far = encrypt(alice, b"too far")
     assert_unchanged(bob, lambda: decrypt_message(bob, far))
+    with pytest.raises(InvalidMessage, match="more than 2000 ahead"):
+        decrypt_message(bob, far)
 
 
 def test_no_session() -> None:

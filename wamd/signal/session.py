@@ -501,8 +501,9 @@ def decrypt_message(record: SessionRecord, data: bytes) -> bytes:
             continue
         _replace(record, state, candidate)
         return plaintext
-    if any(isinstance(e, InvalidMessage) and "bad MAC" not in str(e) for e in errors):
-        raise errors[0]
+    specific = [e for e in errors if "bad MAC" not in str(e)]
+    if specific:  # e.g. the skip bound: more useful to the caller than a MAC failure
+        raise specific[0]
     raise InvalidMessage("bad MAC: no session state decrypts this message")
 
 
