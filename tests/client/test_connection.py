@@ -244,3 +244,39 @@ async def test_logout_removes_the_device(sim: SimServer) -> None:
     assert state.creds.me is None and rec.closes()[-1] == DisconnectReason.LOGGED_OUT
     device = sim.phones["15550001111"].companions[1]
     assert device.unlinked
+
+
+async def test_pairing_code_links_the_device(sim: SimServer) -> None:
+    phone = sim.add_phone("15550003333", "Carol")
+    state = new_state()
+    sock = socket_for(sim, state)
+    rec = Recorder(sock)
+    await sock.connect()
+    code = await sock.request_pairing_code("+1 555-000-3333")
+    assert len(code) == 8 and state.creds.pairing_code == code
+    device = await phone.link_with_code(code[:4] + "-" + code[4:])
+    await sock.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=20)
+    assert state.creds.me is not None and state.creds.me.id == str(device.jid)
+    assert rec.closes() == [DisconnectReason.RESTART_REQUIRED]
+    await sock.end()
+
+
+async def test_wrong_pairing_code_links_nothing(sim: SimServer) -> None:
+    phone = sim.add_phone("15550004444")
+    state = new_state()
+    sock = socket_for(sim, state)
+    await sock.connect()
+    code = await sock.request_pairing_code("15550004444")
+    wrong = ("2" if code[0] != "2" else "3") + code[1:]
+    with pytest.raises(SimError):
+        await phone.link_with_code(wrong)
+    assert state.creds.me is None and not phone.companions
+    await sock.end()
+
+
+async def test_pairing_code_input_validation(sim: SimServer) -> None:
+    sock = socket_for(sim, new_state())
+    with pytest.raises(ValueError, match="too short"):
+        await sock.request_pairing_code("12345")
+    with pytest.raises(ValueError, match="international"):
+        await sock.request_pairing_code("0555123456")

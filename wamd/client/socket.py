@@ -38,7 +38,12 @@ from wamd.errors import (
 )
 from wamd.events import ConnectionUpdate, EventEmitter, LastDisconnect
 from wamd.noise.payload import login_payload, registration_payload
-from wamd.pairing import PAIR_CLIENT_CHROME, make_qr_string, verify_pair_success
+from wamd.pairing import (
+    PAIR_CLIENT_CHROME,
+    CodePairingCompanion,
+    make_qr_string,
+    verify_pair_success,
+)
 from wamd.signal import SignalRepository
 from wamd.store.auth import AuthState
 from wamd.store.creds import Me
@@ -107,6 +112,8 @@ class WASocket:
         self._ended = False
         self._open = False
         self._offline_done = False
+        self._code: tuple[CodePairingCompanion, str, bytes] | None = None  # pairing in progress
+        self._registered = asyncio.Event()  # the server sent pair-device: pairing can start
         self._background: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -281,6 +288,8 @@ class WASocket:
                     )
                 else:
                     self._offline_done = True
+        elif tag == "notification":
+            await self._on_notification(node)
         elif tag == "xmlstreamend":
             await self._close_with(DisconnectReason.CONNECTION_CLOSED, "server ended the stream")
         else:
@@ -310,6 +319,7 @@ class WASocket:
         if conn is None:
             return
         if child.tag == "pair-device":
+            self._registered.set()
             # acknowledge, then show one QR per ref (whatsmeow pair.go handlePairDevice)
             await conn.send(
                 Node("iq", {"to": SERVER, "type": "result", "id": node.attrs.get("id", "")})
@@ -432,6 +442,136 @@ class WASocket:
                 ],
             )
         )
+
+    # ------------------------------------------------------------------ pairing code
+
+    async def request_pairing_code(
+        self, phone_number: str, show_push_notification: bool = True
+    ) -> str:
+        """Ask WhatsApp for a code to type on the phone; returns the 8 characters.
+
+        The socket must be connecting as a new device (a fresh auth state). The phone
+        number is the account's, in international form (digits; '+', spaces and dashes
+        are ignored). Pairing then completes like QR pairing (``connection.update``).
+        """
+        digits = "".join(ch for ch in phone_number if ch.isdigit())
+        if len(digits) <= 6:
+            raise ValueError("phone number is too short: give it in international form")
+        if digits.startswith("0"):
+            raise ValueError(
+                "phone number must be international (country code first, no leading 0)"
+            )
+        if self.auth.creds.me is not None:
+            raise PairingError("this device is already paired")
+        await asyncio.wait_for(self._registered.wait(), self.options.connect_timeout)
+        companion = CodePairingCompanion.start()
+        os_name, browser_name, _ = self.options.browser
+        jid = f"{digits}@{SERVER}"
+        answer = await self.query(
+            Node(
+                "iq",
+                {"to": SERVER, "type": "set", "xmlns": "md"},
+                [
+                    Node(
+                        "link_code_companion_reg",
+                        {
+                            "jid": jid,
+                            "stage": "companion_hello",
+                            "should_show_push_notification": "true"
+                            if show_push_notification
+                            else "false",
+                        },
+                        [
+                            Node(
+                                "link_code_pairing_wrapped_companion_ephemeral_pub",
+                                {},
+                                companion.wrapped_ephemeral,
+                            ),
+                            Node(
+                                "companion_server_auth_key_pub",
+                                {},
+                                self.auth.creds.noise_key.public,
+                            ),
+                            Node("companion_platform_id", {}, PAIR_CLIENT_CHROME),
+                            Node("companion_platform_display", {}, f"{browser_name} ({os_name})"),
+                            Node("link_code_pairing_nonce", {}, b"\x00"),
+                        ],
+                    )
+                ],
+            )
+        )
+        reg = answer.get_child("link_code_companion_reg")
+        ref_node = reg.get_child("link_code_pairing_ref") if reg is not None else None
+        ref = ref_node.content_bytes() if ref_node is not None else None
+        if not ref:
+            raise PairingError("the server did not return a pairing reference")
+        self._code = (companion, jid, ref)
+        self.auth.creds.pairing_code = companion.code
+        self.ev.emit("creds.update", {"pairing_code": companion.code})
+        return companion.code
+
+    async def _on_notification(self, node: Node) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        ack = {
+            "class": "notification",
+            "id": node.attrs.get("id", ""),
+            "to": node.attrs.get("from", SERVER),
+        }
+        if "type" in node.attrs:
+            ack["type"] = node.attrs["type"]
+        await conn.send(Node("ack", ack))  # whatsmeow receipt.go sendAck
+        if node.attrs.get("type") == "link_code_companion_reg":
+            self._spawn(self._finish_code_pairing(node))
+
+    async def _finish_code_pairing(self, node: Node) -> None:
+        reg = node.get_child("link_code_companion_reg")
+        if reg is None or self._code is None:
+            self.log.warning("pairing-code notification without a pending request")
+            return
+        companion, jid, ref = self._code
+        got_ref = reg.get_child("link_code_pairing_ref")
+        wrapped = reg.get_child("link_code_pairing_wrapped_primary_ephemeral_pub")
+        primary = reg.get_child("primary_identity_pub")
+        if got_ref is None or got_ref.content_bytes() != ref or wrapped is None or primary is None:
+            self.log.warning("pairing-code notification does not match our request")
+            return
+        creds = self.auth.creds
+        try:
+            bundle, adv_secret = companion.finish(
+                wrapped.content_bytes() or b"",
+                primary.content_bytes() or b"",
+                creds.signed_identity_key,
+            )
+        except PairingError as exc:
+            self.log.warning("pairing code failed: %s", exc)
+            return
+        creds.adv_secret_key = adv_secret  # pair-success is authenticated with this secret
+        self.ev.emit("creds.update", {"adv_secret_key": adv_secret})
+        with contextlib.suppress(WamdError):
+            await self.query(
+                Node(
+                    "iq",
+                    {"to": SERVER, "type": "set", "xmlns": "md"},
+                    [
+                        Node(
+                            "link_code_companion_reg",
+                            {"jid": jid, "stage": "companion_finish"},
+                            [
+                                Node("link_code_pairing_wrapped_key_bundle", {}, bundle),
+                                Node(
+                                    "companion_identity_public",
+                                    {},
+                                    creds.signed_identity_key.public,
+                                ),
+                                Node("link_code_pairing_ref", {}, ref),
+                            ],
+                        )
+                    ],
+                )
+            )
+        self._code = None
 
     # ------------------------------------------------------------------ login
 

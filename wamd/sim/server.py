@@ -41,7 +41,13 @@ from wamd.errors import (
 )
 from wamd.noise import CertificateAuthority
 from wamd.noise.payload import ParsedClientPayload, parse_client_payload
-from wamd.pairing import make_device_identity, parse_qr_string, verify_device_signature
+from wamd.pairing import (
+    make_device_identity,
+    parse_qr_string,
+    primary_finish_code_pairing,
+    primary_start_code_pairing,
+    verify_device_signature,
+)
 from wamd.transport import NodeConnection, accept_server
 
 __all__ = ["MAX_COMPANIONS", "PRIMARY_OFFLINE_LIMIT", "SimError", "SimPhone", "SimServer"]
@@ -86,6 +92,11 @@ class _Pending:
     payload: ParsedClientPayload
     refs: list[str]
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # phone-number pairing (link_code_companion_reg), when the companion asked for a code
+    code_phone: str | None = None
+    code_ref: bytes = b""
+    wrapped_companion_ephemeral: bytes = b""
+    code_finish: asyncio.Future[Node] | None = None
 
 
 class SimPhone:
@@ -134,6 +145,15 @@ class SimPhone:
         if pending.connection.close_reason is not None:
             raise SimError("the companion is no longer connected")
         return await self.server._pair(self, pending, data.identity_public, data.adv_secret)
+
+    async def link_with_code(self, code: str) -> SimDevice:
+        """Type the companion's pairing code on this phone (Settings > Linked devices)."""
+        pending = next(
+            (p for p in self.server._code_pending.values() if p.code_phone == self.number), None
+        )
+        if pending is None:
+            raise SimError(f"no companion is waiting for a pairing code for {self.number}")
+        return await self.server._pair_with_code(self, pending, code)
 
     async def unlink(self, device: SimDevice | JID | str) -> None:
         """Remove a companion, as "Log out" in the phone's linked-devices list."""
@@ -185,6 +205,7 @@ class SimServer:
         self.certificate = self.ca.issue(self.static.public)
         self.phones: dict[str, SimPhone] = {}
         self._pending_by_ref: dict[str, _Pending] = {}
+        self._code_pending: dict[int, _Pending] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -273,7 +294,7 @@ class SimServer:
         pending = _Pending(conn, payload, refs)
         for ref in refs:
             self._pending_by_ref[ref] = pending
-        conn.start(lambda node: self._serve_iq(conn, node, None))
+        conn.start(lambda node: self._serve_registration(pending, node))
         try:
             # whatsmeow pair.go handlePairDevice: <iq from=s.whatsapp.net><pair-device><ref>..
             iq = Node(
@@ -293,6 +314,93 @@ class SimServer:
         finally:
             for ref in refs:
                 self._pending_by_ref.pop(ref, None)
+            self._code_pending.pop(id(pending), None)
+
+    async def _serve_registration(self, pending: _Pending, node: Node) -> None:
+        """iqs of an unpaired client: the pairing-code stages, else the usual answers."""
+        reg = node.get_child("link_code_companion_reg") if node.tag == "iq" else None
+        if reg is None:
+            await self._serve_iq(pending.connection, node, None)
+            return
+        conn = pending.connection
+        iq_id = node.attrs.get("id", "")
+        stage = reg.attrs.get("stage")
+        if stage == "companion_hello":
+            # whatsmeow pair-code.go PairPhone: jid, wrapped ephemeral (80 bytes), noise key
+            wrapped = reg.get_child("link_code_pairing_wrapped_companion_ephemeral_pub")
+            auth_key = reg.get_child("companion_server_auth_key_pub")
+            jid = reg.jid_attr("jid")
+            raw = wrapped.content_bytes() if wrapped is not None else None
+            if jid is None or raw is None or len(raw) != 80 or auth_key is None:
+                await conn.send(_iq_error(iq_id, 400, "bad-request"))
+                return
+            if jid.user not in self.phones:
+                await conn.send(_iq_error(iq_id, 404, "item-not-found"))
+                return
+            pending.code_phone = jid.user
+            pending.code_ref = base64.b64encode(os.urandom(24))
+            pending.wrapped_companion_ephemeral = raw
+            self._code_pending[id(pending)] = pending
+            ref_node = Node("link_code_pairing_ref", {}, pending.code_ref)
+            await conn.send(
+                Node(
+                    "iq",
+                    {"from": SERVER, "type": "result", "id": iq_id},
+                    [Node("link_code_companion_reg", {}, [ref_node])],
+                )
+            )
+        elif (
+            stage == "companion_finish"
+            and pending.code_finish is not None
+            and not pending.code_finish.done()
+        ):
+            pending.code_finish.set_result(node)
+        else:
+            await conn.send(_iq_error(iq_id, 400, "bad-request"))
+
+    async def _pair_with_code(self, phone: SimPhone, pending: _Pending, code: str) -> SimDevice:
+        conn = pending.connection
+        active = [d for d in phone.companions.values() if not d.unlinked]
+        if len(active) >= MAX_COMPANIONS:
+            raise SimError(f"this account already has {MAX_COMPANIONS} linked devices")
+        try:
+            ephemeral, companion_public, wrapped_primary = primary_start_code_pairing(
+                code, pending.wrapped_companion_ephemeral
+            )
+        except PairingError as exc:
+            raise SimError(f"pairing code rejected: {exc}") from None
+        pending.code_finish = asyncio.get_running_loop().create_future()
+        # whatsmeow pair-code.go handleCodePairNotification reads these three children
+        hello = Node(
+            "link_code_companion_reg",
+            {"stage": "primary_hello"},
+            [
+                Node("link_code_pairing_ref", {}, pending.code_ref),
+                Node("link_code_pairing_wrapped_primary_ephemeral_pub", {}, wrapped_primary),
+                Node("primary_identity_pub", {}, phone.account_key.public),
+            ],
+        )
+        attrs = {
+            "from": SERVER,
+            "type": "link_code_companion_reg",
+            "id": conn.new_id(),
+            "t": str(int(self.clock())),
+        }
+        await conn.send(Node("notification", attrs, [hello]))
+        finish = await asyncio.wait_for(pending.code_finish, 30)
+        iq_id = finish.attrs.get("id", "")
+        reg = finish.require_child("link_code_companion_reg")
+        bundle = reg.get_child("link_code_pairing_wrapped_key_bundle")
+        wrapped_bundle = (bundle.content_bytes() if bundle is not None else None) or b""
+        try:
+            identity, adv_secret = primary_finish_code_pairing(
+                ephemeral, companion_public, wrapped_bundle, phone.account_key
+            )
+        except PairingError as exc:
+            await conn.send(_iq_error(iq_id, 400, "bad-request"))
+            raise SimError(f"pairing failed: {exc}") from None
+        await conn.send(Node("iq", {"from": SERVER, "type": "result", "id": iq_id}))
+        return await self._pair(phone, pending, identity, adv_secret)
 
     async def _pair(
         self, phone: SimPhone, pending: _Pending, identity: bytes, adv_secret: bytes
@@ -490,3 +598,11 @@ class SimServer:
                 [Node("error", {"code": "501", "text": "feature-not-implemented"})],
             )
         )
+
+
+def _iq_error(iq_id: str, code: int, text: str) -> Node:
+    return Node(
+        "iq",
+        {"from": SERVER, "type": "error", "id": iq_id},
+        [Node("error", {"code": str(code), "text": text})],
+    )
