@@ -50,8 +50,13 @@ class MultiFileKeyStore(TransactionalKeyStore):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = None
+        self._with_lock(exclusive=True, action=self._open_locked)
+
+    def _open_locked(self) -> None:
+        # under the exclusive lock no other process is between writing and renaming a
+        # temporary file, so leftovers are from a crash and can go
         self._clean_temporaries()
-        self._with_lock(exclusive=True, action=self._recover)
+        self._recover()
 
     # ------------------------------------------------------------------ paths
 
