@@ -305,9 +305,15 @@ class SimServer:
             await conn.request(iq, timeout=30)
             first, rest = self.qr_ref_seconds
             lifetime = first + rest * (len(refs) - 1)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(pending.done.wait(), lifetime)
-            if not pending.done.is_set():
+            # wait for a scan, the refs' lifetime, or the client going away
+            paired = asyncio.ensure_future(pending.done.wait())
+            gone = asyncio.ensure_future(conn.wait_closed())
+            await asyncio.wait(
+                {paired, gone}, timeout=lifetime, return_when=asyncio.FIRST_COMPLETED
+            )
+            paired.cancel()
+            gone.cancel()
+            if not pending.done.is_set() and not conn.closed:
                 log.info("pairing attempt timed out: no ref was scanned")
                 await conn.close()
             await conn.wait_closed()
