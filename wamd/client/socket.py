@@ -26,7 +26,6 @@ from typing import Any
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER
-from wamd.crypto import DJB_TYPE
 from wamd.defaults import DEFAULT_BROWSER, WA_URL, WA_VERSION, WHATSAPP_ROOT_PUBLIC_KEY
 from wamd.errors import (
     ConnectionClosed,
@@ -45,6 +44,7 @@ from wamd.pairing import (
     verify_pair_success,
 )
 from wamd.signal import SignalRepository
+from wamd.signal.prekeys import upload_children
 from wamd.store.auth import AuthState
 from wamd.store.creds import Me
 from wamd.transport import NodeConnection, connect_client
@@ -622,39 +622,10 @@ class WASocket:
             else REFILL_PREKEYS
         )
         keys = await self.signal.new_prekeys(creds.next_pre_key_id, wanted)
-        spk = creds.signed_pre_key
-        await self.query(
-            Node(
-                "iq",
-                {"to": SERVER, "type": "set", "xmlns": "encrypt"},
-                [
-                    Node("registration", {}, creds.registration_id.to_bytes(4, "big")),
-                    Node("type", {}, bytes((DJB_TYPE,))),
-                    Node("identity", {}, creds.signed_identity_key.public),
-                    Node(
-                        "list",
-                        {},
-                        [
-                            Node(
-                                "key",
-                                {},
-                                [Node("id", {}, i.to_bytes(3, "big")), Node("value", {}, k.public)],
-                            )
-                            for i, k in keys
-                        ],
-                    ),
-                    Node(
-                        "skey",
-                        {},
-                        [
-                            Node("id", {}, spk.key_id.to_bytes(3, "big")),
-                            Node("value", {}, spk.key_pair.public),
-                            Node("signature", {}, spk.signature),
-                        ],
-                    ),
-                ],
-            )
+        children = upload_children(
+            creds.registration_id, creds.signed_identity_key.public, keys, creds.signed_pre_key
         )
+        await self.query(Node("iq", {"to": SERVER, "type": "set", "xmlns": "encrypt"}, children))
         last = keys[-1][0]
         changes = {"next_pre_key_id": last + 1, "first_unuploaded_pre_key_id": last + 1}
         creds.update(changes)
