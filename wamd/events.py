@@ -139,6 +139,7 @@ class EventEmitter:
         self._stream_buffer = stream_buffer
         self._closed = False
         self._background: set[asyncio.Future[Any]] = set()
+        self._waiters: set[asyncio.Future[Any]] = set()
 
     # ------------------------------------------------------------------ registration
 
@@ -241,14 +242,6 @@ class EventEmitter:
         finally:
             self.off(name, listener)
             self._waiters.discard(future)
-
-    @property
-    def _waiters(self) -> set[asyncio.Future[Any]]:
-        waiters: set[asyncio.Future[Any]] | None = getattr(self, "_waiter_set", None)
-        if waiters is None:
-            waiters = set()
-            self._waiter_set = waiters
-        return waiters
 
     async def stream(self, *names: str) -> AsyncIterator[tuple[str, Any]]:
         """``async for name, payload in ev.stream("messages.upsert", ...)``.

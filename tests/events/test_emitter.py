@@ -110,3 +110,23 @@ def test_unknown_names_suggest_the_right_one() -> None:
         ev.on("message.upsert", lambda p: None)
     with pytest.raises(ValueError):
         ev.emit("nope", None)
+
+
+async def test_cancelled_wait_and_raising_predicate_clean_up() -> None:
+    ev = EventEmitter()
+    waiter = asyncio.ensure_future(ev.wait_for("call"))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not ev._handlers["call"] and not ev._waiters
+
+    def bad(_: object) -> bool:
+        raise RuntimeError("predicate failed")
+
+    pending = asyncio.ensure_future(ev.wait_for("call", bad, timeout=1))
+    await asyncio.sleep(0)
+    ev.emit("call", 1)
+    with pytest.raises(RuntimeError, match="predicate failed"):
+        await pending
+    assert not ev._handlers["call"]
