@@ -22,7 +22,8 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,9 +49,30 @@ from wamd.pairing import (
     primary_start_code_pairing,
     verify_device_signature,
 )
+from wamd.proto import e2e_pb2
+from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
+from wamd.sim.router import Router
+from wamd.sim.services import (
+    SimGroup,
+    answer_group,
+    answer_keys,
+    answer_usync,
+    group_node,
+    new_group_id,
+)
 from wamd.transport import NodeConnection, accept_server
 
-__all__ = ["MAX_COMPANIONS", "PRIMARY_OFFLINE_LIMIT", "SimError", "SimPhone", "SimServer"]
+__all__ = [
+    "MAX_COMPANIONS",
+    "PRIMARY_OFFLINE_LIMIT",
+    "SimDevice",
+    "SimError",
+    "SimGroup",
+    "SimMessage",
+    "SimPhone",
+    "SimReceipt",
+    "SimServer",
+]
 
 log = logging.getLogger("wamd.sim")
 
@@ -66,10 +88,11 @@ class SimError(Exception):
     """A scripted action that the real service would refuse (e.g. a fifth companion)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class SimDevice:
-    """A linked companion device as the server knows it."""
+    """A device of an account as the server knows it (the phone is device 0)."""
 
+    phone: SimPhone
     jid: JID
     lid: JID
     identity: bytes
@@ -81,7 +104,9 @@ class SimDevice:
     prekeys: dict[int, bytes] = field(default_factory=dict)
     connection: NodeConnection | None = None
     unlinked: bool = False
-    offline_queue: list[Node] = field(default_factory=list)
+    # everything delivered and not yet acknowledged, redelivered after each login
+    outbox: OrderedDict[tuple[str, ...], Node] = field(default_factory=OrderedDict)
+    endpoint: Callable[[Node], None] | None = None  # the phone itself, for device 0
 
 
 @dataclass
@@ -113,6 +138,98 @@ class SimPhone:
         self._key_index = 0
         self.last_online = server.clock()
         self.online = True
+        self.status = "Hey there! I am using WhatsApp."
+        self.status_time = int(server.clock())
+        self.primary = SimDevice(
+            self,
+            JID(number, DEFAULT_USER_SERVER),
+            JID(self.lid_user, HIDDEN_USER_SERVER),
+            identity=b"",
+            registration_id=0,
+            signed_prekey_id=0,
+            signed_prekey=b"",
+            signed_prekey_signature=b"",
+            key_index=0,
+        )
+        self.endpoint = PhoneEndpoint(server, self, self.primary)
+        self.primary.endpoint = self.endpoint.deliver
+
+    def devices(self) -> list[SimDevice]:
+        """The primary and every linked companion, as usync lists them."""
+        return [self.primary] + [d for d in self.companions.values() if not d.unlinked]
+
+    # ------------------------------------------------------------------ messaging
+
+    @property
+    def received(self) -> list[SimMessage]:
+        return self.endpoint.received
+
+    @property
+    def receipts(self) -> list[SimReceipt]:
+        return self.endpoint.receipts
+
+    async def next_message(self, timeout: float = 10.0) -> SimMessage:
+        """The next message this phone receives (``TimeoutError`` when none comes)."""
+        return await self.endpoint.next_message(timeout)
+
+    async def wait_receipt(
+        self, message_id: str, kind: str = "", timeout: float = 10.0
+    ) -> SimReceipt:
+        return await self.endpoint.wait_receipt(message_id, kind, timeout)
+
+    async def send_text(
+        self,
+        to: JID | str,
+        text: str,
+        *,
+        reply_to: SimMessage | None = None,
+        mentions: Sequence[str] = (),
+    ) -> str:
+        """Send a text (a reply when ``reply_to`` is given); returns its message id."""
+        target = JID.parse(to) if isinstance(to, str) else to
+        return await self.endpoint.send(
+            target, text_message(text, quoted=reply_to, mentions=mentions)
+        )
+
+    async def send_message(self, to: JID | str, message: e2e_pb2.Message) -> str:
+        target = JID.parse(to) if isinstance(to, str) else to
+        return await self.endpoint.send(target, message)
+
+    async def react(self, target: SimMessage, emoji: str) -> str:
+        """React to a message this phone received."""
+        now_ms = int(self.server.clock() * 1000)
+        return await self.endpoint.send(target.chat, reaction_message(target.key, emoji, now_ms))
+
+    async def read(self, message: SimMessage) -> None:
+        """Send a read receipt for a received message (blue ticks)."""
+        attrs = {"id": message.id, "to": str(message.chat), "type": "read"}
+        if message.chat.server == "g.us":
+            attrs["participant"] = str(message.sender)
+        else:
+            attrs["to"] = str(message.sender)
+        await self.server.router.handle(self.primary, Node("receipt", attrs))
+
+    async def set_presence(self, available: bool) -> None:
+        kind = "available" if available else "unavailable"
+        await self.server.router.handle(self.primary, Node("presence", {"type": kind}))
+
+    async def send_chatstate(self, to: JID | str, state: str = "composing") -> None:
+        await self.server.router.handle(
+            self.primary, Node("chatstate", {"to": str(to)}, [Node(state)])
+        )
+
+    async def create_group(self, subject: str, members: Sequence[JID | str]) -> SimGroup:
+        """Create a group with this phone as its super admin."""
+        numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
+        return await self.server.create_group(self, subject, numbers)
+
+    async def add_to_group(self, group: SimGroup, members: Sequence[JID | str]) -> None:
+        numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
+        await self.server.change_participants(group, self, "add", numbers)
+
+    async def remove_from_group(self, group: SimGroup, members: Sequence[JID | str]) -> None:
+        numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
+        await self.server.change_participants(group, self, "remove", numbers)
 
     @property
     def jid(self) -> JID:
@@ -208,6 +325,9 @@ class SimServer:
         self._code_pending: dict[int, _Pending] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.router = Router(self)
+        self.groups: dict[str, SimGroup] = {}
+        self._by_lid: dict[str, SimPhone] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -249,9 +369,115 @@ class SimServer:
     def add_phone(self, number: str, name: str | None = None) -> SimPhone:
         if not number.isdigit():
             raise ValueError("a phone number is digits only, in international form")
+        if number in self.phones:
+            raise ValueError(f"{number} already has an account on this sim")
         phone = SimPhone(self, number, name or number)
         self.phones[number] = phone
+        self._by_lid[phone.lid_user] = phone
         return phone
+
+    # ------------------------------------------------------------------ directory
+
+    def account_of(self, jid: JID) -> SimPhone | None:
+        """The account a phone-number or lid JID belongs to."""
+        if jid.server == HIDDEN_USER_SERVER:
+            return self._by_lid.get(jid.user)
+        if jid.server == DEFAULT_USER_SERVER:
+            return self.phones.get(jid.user)
+        return None
+
+    def device_of(self, jid: JID) -> SimDevice | None:
+        phone = self.account_of(jid)
+        if phone is None:
+            return None
+        if jid.device == 0:
+            return phone.primary
+        device = phone.companions.get(jid.device)
+        return None if device is None or device.unlinked else device
+
+    def session_jid(self, jid: JID) -> JID:
+        """The encryption identity of a device: its lid form (as current clients key sessions)."""
+        phone = self.account_of(jid)
+        if phone is None:
+            return jid
+        return JID(phone.lid_user, HIDDEN_USER_SERVER, jid.device)
+
+    # ------------------------------------------------------------------ groups
+
+    async def _notify_group(
+        self, group: SimGroup, actor: SimPhone, child: Node, extra: Sequence[str] = ()
+    ) -> None:
+        """<notification type="w:gp2"> to every device of the members (and ``extra``)."""
+        numbers = list(dict.fromkeys([*group.participants, *extra]))
+        stanza = Node(
+            "notification",
+            {
+                "from": str(group.jid),
+                "type": "w:gp2",
+                "id": str(int.from_bytes(os.urandom(4), "big")),
+                "t": str(int(self.clock())),
+                "participant": str(actor.jid),
+            },
+            [child],
+        )
+        for number in numbers:
+            phone = self.phones.get(number)
+            if phone is None:
+                continue
+            for device in phone.devices():
+                await self.router.deliver(device, stanza)
+
+    async def create_group(
+        self, creator: SimPhone, subject: str, members: Sequence[str]
+    ) -> SimGroup:
+        now = int(self.clock())
+        group = SimGroup(new_group_id(), subject, creator.number, now)
+        group.participants[creator.number] = "superadmin"
+        for number in members:
+            if number in self.phones and number != creator.number:
+                group.participants[number] = None
+        group.subject_owner, group.subject_time = creator.number, now
+        self.groups[group.id] = group
+        await self._notify_group(group, creator, Node("create", {}, [group_node(self, group)]))
+        return group
+
+    async def set_group_subject(self, group: SimGroup, actor: SimPhone, subject: str) -> None:
+        group.subject = subject
+        group.subject_owner, group.subject_time = actor.number, int(self.clock())
+        attrs = {"subject": subject, "s_o": str(actor.jid), "s_t": str(group.subject_time)}
+        await self._notify_group(group, actor, Node("subject", attrs))
+
+    async def change_participants(
+        self, group: SimGroup, actor: SimPhone, action: str, members: Sequence[str]
+    ) -> list[tuple[str, int]]:
+        """Apply add/remove/promote/demote; per member the error code (0 = done)."""
+        done: list[str] = []
+        results: list[tuple[str, int]] = []
+        for number in members:
+            present = number in group.participants
+            if action == "add":
+                error = 0 if number in self.phones and not present else (409 if present else 404)
+                if not error:
+                    group.participants[number] = None
+            elif action == "remove":
+                error = 0 if present else 404
+                if not error:
+                    del group.participants[number]
+            else:
+                error = 0 if present else 404
+                if not error:
+                    group.participants[number] = "admin" if action == "promote" else None
+            results.append((number, error))
+            if not error:
+                done.append(number)
+        if done:
+            child = Node(action, {}, [Node("participant", {"jid": f"{n}@{SERVER}"}) for n in done])
+            await self._notify_group(group, actor, child, extra=done if action == "remove" else ())
+            if action in ("add", "remove"):
+                for phone in self.phones.values():
+                    if phone.number in group.participants:
+                        await phone.endpoint.rotate_sender_key(group.jid)
+        return results
 
     # ------------------------------------------------------------------ connections
 
@@ -462,6 +688,7 @@ class SimServer:
             await conn.close()
             raise SimError(f"pairing failed: {exc}") from None
         device = SimDevice(
+            phone,
             jid=jid,
             lid=lid,
             identity=identity,
@@ -515,19 +742,25 @@ class SimServer:
                 },
             )
         )
-        queued, device.offline_queue = device.offline_queue, []
-        for node in queued:
-            await conn.send(node)
+        backlog = list(device.outbox.values())
+        for node in backlog:
+            await conn.send(Node(node.tag, node.attrs | {"offline": "1"}, node.content))
         # whatsmeow handleIB: <ib><offline count=N/></ib> ends the offline backlog
         await conn.send(
-            Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(queued))})])
+            Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(backlog))})])
         )
-        conn.start(lambda node: self._serve_iq(conn, node, device))
+        conn.start(lambda node: self._serve_logged_in(conn, node, device))
         await conn.wait_closed()
         if device.connection is conn:
             device.connection = None
 
     # ------------------------------------------------------------------ iq
+
+    async def _serve_logged_in(self, conn: NodeConnection, node: Node, device: SimDevice) -> None:
+        if node.tag == "iq":
+            await self._serve_iq(conn, node, device)
+        else:
+            await self.router.handle(device, node)
 
     async def _serve_iq(self, conn: NodeConnection, node: Node, device: SimDevice | None) -> None:
         if node.tag != "iq" or node.attrs.get("type") not in ("get", "set"):
@@ -541,8 +774,14 @@ class SimServer:
             await conn.send(result)
         elif xmlns == "passive":
             await conn.send(result)
+        elif xmlns == "encrypt" and device is not None and node.get_child("key") is not None:
+            await conn.send(await answer_keys(self, node))
         elif xmlns == "encrypt" and device is not None:
             await self._serve_keys(conn, node, device, result)
+        elif xmlns == "usync" and device is not None:
+            await conn.send(answer_usync(self, node))
+        elif xmlns == "w:g2" and device is not None:
+            await conn.send(await answer_group(self, device, node))
         elif (
             xmlns == "md"
             and device is not None

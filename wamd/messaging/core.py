@@ -1,0 +1,121 @@
+"""Message-level facts shared by the client and the sim's phones (no I/O).
+
+- Padding: a v2 ``enc`` plaintext is the ``Message`` protobuf followed by ``n`` bytes
+  of value ``n`` (1..15, random); the receiver checks and strips it (whatsmeow
+  ``message.go`` padMessage/unpadMessage; Baileys pads the same way).
+- Message ids: ``3EB0`` + the first 9 bytes, upper-case hex, of SHA-256 over the unix
+  time (8 bytes), the own user + ``@c.us`` and 16 random bytes (whatsmeow
+  ``send.go`` GenerateMessageID, what WhatsApp Web does today).
+- Participant hash (``phash``): ``2:`` + unpadded base64 of the first 6 bytes of
+  SHA-256 over the sorted device JIDs in their ``user.agent:device@server`` form
+  (whatsmeow ``participantListHashV2``). Baileys hashes the plain JID strings instead;
+  we follow whatsmeow, whose form is the one WhatsApp's server answers with.
+- ``message_type``: the ``type`` attribute of a ``message`` stanza.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+from collections.abc import Iterable
+
+from wamd.binary.jid import JID
+from wamd.errors import InvalidMessage
+from wamd.proto import e2e_pb2
+
+__all__ = [
+    "MESSAGE_ID_PREFIX",
+    "message_type",
+    "new_message_id",
+    "pad",
+    "participant_hash",
+    "unpad",
+    "unwrap",
+]
+
+MESSAGE_ID_PREFIX = "3EB0"  # ids of messages sent from WhatsApp Web (and us)
+MAX_PADDING = 15  # padding bytes: 1..15, each equal to the count
+
+
+def pad(plaintext: bytes, *, random_byte: int | None = None) -> bytes:
+    """Append WhatsApp's random padding to a serialised ``Message``."""
+    count = (os.urandom(1)[0] if random_byte is None else random_byte) & 0x0F
+    if count == 0:
+        count = MAX_PADDING
+    return plaintext + bytes((count,)) * count
+
+
+def unpad(data: bytes) -> bytes:
+    """Strip and check the padding; ``InvalidMessage`` when it is not well formed."""
+    if not data:
+        raise InvalidMessage("decrypted message is empty (no padding)")
+    count = data[-1]
+    if count == 0 or count > len(data) or data[-count:] != bytes((count,)) * count:
+        raise InvalidMessage("decrypted message has malformed padding")
+    return data[:-count]
+
+
+def new_message_id(own_user: str | None = None, *, now: float | None = None) -> str:
+    """A fresh message id in WhatsApp Web's current format (``3EB0`` + 18 hex digits)."""
+    data = int(time.time() if now is None else now).to_bytes(8, "big")
+    if own_user:
+        data += own_user.encode() + b"@c.us"
+    data += os.urandom(16)
+    return MESSAGE_ID_PREFIX + hashlib.sha256(data).digest()[:9].hex().upper()
+
+
+def _ad_string(jid: JID) -> str:
+    return f"{jid.user}.{jid.agent}:{jid.device}@{jid.server}"
+
+
+def participant_hash(devices: Iterable[JID]) -> str:
+    """The ``phash`` of a list of device JIDs (order does not matter)."""
+    joined = "".join(sorted(_ad_string(j) for j in devices))
+    digest = hashlib.sha256(joined.encode()).digest()[:6]
+    return "2:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def unwrap(message: e2e_pb2.Message) -> e2e_pb2.Message:
+    """The content inside device-sent, ephemeral, view-once and similar wrappers."""
+    for _ in range(4):  # wrappers nest a few levels at most
+        if message.HasField("deviceSentMessage") and message.deviceSentMessage.HasField("message"):
+            message = message.deviceSentMessage.message
+        elif message.HasField("ephemeralMessage"):
+            message = message.ephemeralMessage.message
+        elif message.HasField("viewOnceMessage"):
+            message = message.viewOnceMessage.message
+        elif message.HasField("viewOnceMessageV2"):
+            message = message.viewOnceMessageV2.message
+        elif message.HasField("documentWithCaptionMessage"):
+            message = message.documentWithCaptionMessage.message
+        else:
+            break
+    return message
+
+
+def message_type(message: e2e_pb2.Message) -> str:
+    """The stanza ``type``: ``reaction``, ``poll``, ``media`` or ``text`` (whatsmeow getTypeFromMessage)."""
+    inner = unwrap(message)
+    if inner.HasField("reactionMessage"):
+        return "reaction"
+    if (
+        inner.HasField("pollCreationMessage")
+        or inner.HasField("pollCreationMessageV2")
+        or inner.HasField("pollCreationMessageV3")
+    ):
+        return "poll"
+    for media in (
+        "imageMessage",
+        "videoMessage",
+        "audioMessage",
+        "documentMessage",
+        "stickerMessage",
+        "contactMessage",
+        "locationMessage",
+        "ptvMessage",
+    ):
+        if inner.HasField(media):
+            return "media"
+    return "text"

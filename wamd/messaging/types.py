@@ -1,0 +1,138 @@
+"""Typed, frozen payloads of the messaging events (``messages.upsert`` and friends).
+
+Field names follow Baileys' ``WAMessage`` in snake_case so that code ported from
+Baileys reads naturally: ``msg.key.remote_jid``, ``msg.key.from_me``, ``msg.key.id``,
+``msg.key.participant``, ``msg.push_name``, ``msg.message_timestamp``, ``msg.message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wamd.messaging.core import unwrap
+from wamd.proto import common_pb2, e2e_pb2
+
+__all__ = [
+    "GroupMetadata",
+    "GroupParticipant",
+    "GroupParticipantsUpdate",
+    "MessageKey",
+    "MessageReceipt",
+    "MessageUpdate",
+    "PresenceUpdate",
+    "WAMessage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageKey:
+    """Identifies a message: chat, direction, id, and the sender inside a group."""
+
+    remote_jid: str
+    from_me: bool
+    id: str
+    participant: str | None = None
+
+    def to_proto(self) -> common_pb2.MessageKey:
+        key = common_pb2.MessageKey(remoteJID=self.remote_jid, fromMe=self.from_me, ID=self.id)
+        if self.participant:
+            key.participant = self.participant
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class WAMessage:
+    """One message as the application sees it.
+
+    ``message`` is ``None`` for a stub: ``stub_type`` then says why (``"CIPHERTEXT"``: it
+    could not be decrypted yet and a retry was requested).
+    """
+
+    key: MessageKey
+    message: e2e_pb2.Message | None
+    message_timestamp: int
+    push_name: str | None = None
+    sender: str | None = None  # the sending device's JID
+    stub_type: str | None = None
+    category: str | None = None
+    edit: str | None = None
+    offline: bool = False
+
+    @property
+    def content(self) -> e2e_pb2.Message | None:
+        """``message`` with device-sent, ephemeral and view-once wrappers removed."""
+        return unwrap(self.message) if self.message is not None else None
+
+    @property
+    def text(self) -> str | None:
+        """The text of a plain or extended text message (or a caption), else ``None``."""
+        inner = self.content
+        if inner is None:
+            return None
+        if inner.HasField("conversation"):
+            return inner.conversation
+        if inner.HasField("extendedTextMessage"):
+            return inner.extendedTextMessage.text
+        for media in ("imageMessage", "videoMessage", "documentMessage"):
+            if inner.HasField(media):
+                caption: str = getattr(inner, media).caption
+                return caption or None
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageUpdate:
+    """A change to a known message (``messages.update``): status, edit or revoke."""
+
+    key: MessageKey
+    status: Literal["server_ack", "delivery_ack", "read", "played", "revoked", "edited"]
+    message: e2e_pb2.Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceipt:
+    """A receipt from another user (``message-receipt.update``)."""
+
+    key: MessageKey
+    user_jid: str  # who delivered/read it
+    type: Literal["delivery", "read", "played", "inactive", "sender", "retry", "other"]
+    timestamp: int
+    message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceUpdate:
+    """``presence.update``: ``presences`` maps a participant JID to its state."""
+
+    id: str  # the chat
+    presences: dict[str, str] = field(default_factory=dict)
+    last_seen: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupParticipant:
+    id: str
+    admin: Literal["admin", "superadmin"] | None = None
+    lid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMetadata:
+    id: str
+    subject: str
+    owner: str | None
+    creation: int
+    participants: tuple[GroupParticipant, ...]
+    subject_owner: str | None = None
+    subject_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupParticipantsUpdate:
+    """``group-participants.update``: ``action`` applied to ``participants`` by ``author``."""
+
+    id: str
+    author: str | None
+    participants: tuple[str, ...]
+    action: Literal["add", "remove", "promote", "demote"]

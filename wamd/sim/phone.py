@@ -1,0 +1,444 @@
+"""A simulated phone's messaging half: a full Signal endpoint living inside the sim.
+
+The primary device of every sim account (device 0) has its own identity (the account
+key, as on real phones), signed prekey and one-time prekeys, and sends and receives
+through the same router as connected clients, with the same stanzas
+(``wamd.messaging.crypt``). Received messages are decrypted, acknowledged with a
+delivery receipt and kept for the test to read; messages it cannot decrypt get a retry
+receipt with fresh keys; retry receipts for its own messages are answered by
+re-encrypting the message for that device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import GROUP_SERVER, InvalidJID
+from wamd.crypto import DJB_TYPE, SignedKeyPair
+from wamd.errors import SignalError, WamdError
+from wamd.messaging.core import message_type, new_message_id, pad, participant_hash
+from wamd.messaging.crypt import encrypt_for_devices, open_enc
+from wamd.messaging.types import MessageKey
+from wamd.proto import common_pb2, e2e_pb2
+from wamd.signal import SignalRepository, generate_prekeys, parse_bundle
+from wamd.signal.prekeys import prekey_node, signed_prekey_node
+from wamd.signal.session import PreKeyBundle
+from wamd.sim.services import bundle_node
+from wamd.store.memory import MemoryKeyStore
+
+if TYPE_CHECKING:
+    from wamd.sim.server import SimDevice, SimPhone, SimServer
+
+__all__ = ["PhoneEndpoint", "SimMessage", "SimReceipt"]
+
+log = logging.getLogger("wamd.sim.phone")
+
+PREKEY_BATCH = 100  # one-time prekeys a phone publishes at a time
+MAX_RETRIES = 5  # retry receipts sent for one message before giving up (whatsmeow)
+
+
+@dataclass(frozen=True, slots=True)
+class SimMessage:
+    """A message a simulated phone received (or sent, in ``sent``)."""
+
+    id: str
+    chat: JID
+    sender: JID
+    message: e2e_pb2.Message
+    timestamp: int
+    from_me: bool = False
+
+    @property
+    def text(self) -> str | None:
+        m = self.message
+        if m.HasField("deviceSentMessage"):
+            m = m.deviceSentMessage.message
+        if m.HasField("conversation"):
+            return m.conversation
+        if m.HasField("extendedTextMessage"):
+            return m.extendedTextMessage.text
+        return None
+
+    @property
+    def key(self) -> MessageKey:
+        participant = str(self.sender.to_non_ad()) if self.chat.server == GROUP_SERVER else None
+        return MessageKey(str(self.chat), self.from_me, self.id, participant)
+
+
+@dataclass(frozen=True, slots=True)
+class SimReceipt:
+    id: str
+    type: str  # "" for delivery
+    sender: JID  # the device that sent the receipt
+
+
+class PhoneEndpoint:
+    def __init__(self, server: SimServer, phone: SimPhone, device: SimDevice) -> None:
+        self.server = server
+        self.phone = phone
+        self.device = device
+        self.store = MemoryKeyStore()
+        self.registration_id = int.from_bytes(os.urandom(2), "big") & 0x3FFF or 1
+        self.signed = SignedKeyPair.generate(phone.account_key, 1)
+        self.repo = SignalRepository(
+            self.store, phone.account_key, self.registration_id, self.signed
+        )
+        device.identity = phone.account_key.public
+        device.registration_id = self.registration_id
+        device.signed_prekey_id = self.signed.key_id
+        device.signed_prekey = self.signed.key_pair.public
+        device.signed_prekey_signature = self.signed.signature
+        self._next_prekey = 1
+        self.received: list[SimMessage] = []
+        self.receipts: list[SimReceipt] = []
+        self.notifications: list[Node] = []
+        self.sent: dict[str, tuple[JID, e2e_pb2.Message]] = {}
+        self._inbox: asyncio.Queue[SimMessage] = asyncio.Queue()
+        self._receipt_event = asyncio.Event()
+        self._queue: asyncio.Queue[Node] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._retries: dict[str, int] = {}
+        self._key_holders: dict[str, set[JID]] = {}  # group -> devices that have our sender key
+        self.fail_decrypt_from: set[str] = set()  # users whose next messages we "cannot" decrypt
+
+    # ------------------------------------------------------------------ keys
+
+    async def refill_prekeys(self, minimum: int = 10) -> None:
+        if len(self.device.prekeys) >= minimum:
+            return
+        keys = generate_prekeys(self._next_prekey, PREKEY_BATCH)
+        self._next_prekey = keys[-1][0] + 1
+        await self.store.set({"pre-key": {str(i): k for i, k in keys}})
+        for key_id, pair in keys:
+            self.device.prekeys[key_id] = pair.public
+
+    async def _fetch(self, devices: Sequence[JID]) -> Mapping[JID, PreKeyBundle | Exception]:
+        out: dict[JID, PreKeyBundle | Exception] = {}
+        for jid in devices:
+            target = self.server.device_of(jid)
+            if target is None:
+                out[jid] = WamdError(f"no such device {jid}")
+                continue
+            if target.endpoint is not None and target.phone.endpoint is not None:
+                await target.phone.endpoint.refill_prekeys()
+            try:
+                out[jid] = parse_bundle(bundle_node(target, str(jid)))
+            except WamdError as exc:
+                out[jid] = exc
+        return out
+
+    # ------------------------------------------------------------------ inbound
+
+    def deliver(self, node: Node) -> None:
+        """Called by the router; handled in order by the phone's own task."""
+        self._queue.put_nowait(node)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while not self._queue.empty():
+            node = self._queue.get_nowait()
+            try:
+                await self._handle(node)
+            except Exception:
+                log.exception("sim phone %s failed on <%s>", self.phone.number, node.tag)
+
+    async def _handle(self, node: Node) -> None:
+        router = self.server.router
+        if node.tag == "message":
+            await self._on_message(node)
+        elif node.tag == "receipt":
+            kind = node.attrs.get("type", "")
+            try:
+                sender = JID.parse(node.attrs.get("participant") or node.attrs.get("from", ""))
+            except InvalidJID:
+                return
+            ack = {"class": "receipt", "id": node.attrs.get("id", ""), "to": node.attrs["from"]}
+            if "participant" in node.attrs:
+                ack["participant"] = node.attrs["participant"]
+            if kind:
+                ack["type"] = kind
+            await router.handle(self.device, Node("ack", ack))
+            if kind == "retry":
+                await self._on_retry(node, sender)
+                return
+            ids = [node.attrs.get("id", "")]
+            listed = node.get_child("list")
+            if listed is not None:
+                ids += [i.attrs.get("id", "") for i in listed.get_children("item")]
+            for receipt_id in ids:
+                self.receipts.append(SimReceipt(receipt_id, kind, sender))
+            self._receipt_event.set()
+        elif node.tag == "notification":
+            self.notifications.append(node)
+            ack = {
+                "class": "notification",
+                "id": node.attrs.get("id", ""),
+                "to": node.attrs.get("from", ""),
+            }
+            if "type" in node.attrs:
+                ack["type"] = node.attrs["type"]
+            await router.handle(self.device, Node("ack", ack))
+
+    async def _on_message(self, node: Node) -> None:
+        router = self.server.router
+        attrs = node.attrs
+        try:
+            origin = JID.parse(attrs.get("from", ""))
+            sender = JID.parse(attrs["participant"]) if "participant" in attrs else origin
+        except (InvalidJID, KeyError):
+            return
+        group = str(origin) if origin.server == GROUP_SERVER else None
+        base = {"id": attrs.get("id", ""), "to": attrs.get("from", "")}
+        if "participant" in attrs:
+            base["participant"] = attrs["participant"]
+        opened: list[e2e_pb2.Message] = []
+        failed = sender.user in self.fail_decrypt_from
+        if failed:
+            self.fail_decrypt_from.discard(sender.user)
+        else:
+            for enc in node.get_children("enc"):
+                try:
+                    result = await open_enc(self.repo, enc, self.server.session_jid(sender), group)
+                except (SignalError, WamdError) as exc:
+                    log.info(
+                        "sim phone %s cannot decrypt %s: %s", self.phone.number, base["id"], exc
+                    )
+                    failed = True
+                    break
+                opened.append(result.message)
+        if failed:
+            await self._send_retry(node, base)
+            return
+        self._retries.pop(base["id"], None)
+        chat = JID.parse(attrs["recipient"]) if "recipient" in attrs else origin.to_non_ad()
+        for message in opened:
+            content = message
+            if content.HasField("senderKeyDistributionMessage") and not _has_content(content):
+                continue
+            received = SimMessage(
+                base["id"],
+                chat,
+                sender,
+                content,
+                int(attrs.get("t", "0") or 0),
+                from_me=sender.user in (self.phone.number, self.phone.lid_user),
+            )
+            self.received.append(received)
+            self._inbox.put_nowait(received)
+        await router.handle(self.device, Node("receipt", base))
+
+    async def _send_retry(self, node: Node, base: dict[str, str]) -> None:
+        message_id = base["id"]
+        count = self._retries.get(message_id, 0) + 1
+        self._retries[message_id] = count
+        if count >= MAX_RETRIES:
+            log.warning("sim phone %s gives up on %s", self.phone.number, message_id)
+            await self.server.router.handle(self.device, Node("receipt", base))
+            return
+        keys = generate_prekeys(self._next_prekey, 1)
+        self._next_prekey = keys[0][0] + 1
+        await self.store.set({"pre-key": {str(keys[0][0]): keys[0][1]}})
+        children = [
+            Node(
+                "retry",
+                {"count": str(count), "id": message_id, "t": node.attrs.get("t", "0"), "v": "1"},
+            ),
+            Node("registration", {}, self.registration_id.to_bytes(4, "big")),
+            Node(
+                "keys",
+                {},
+                [
+                    Node("type", {}, bytes((DJB_TYPE,))),
+                    Node("identity", {}, self.phone.account_key.public),
+                    prekey_node(keys[0][0], keys[0][1].public),
+                    signed_prekey_node(self.signed),
+                ],
+            ),
+        ]
+        await self.server.router.handle(
+            self.device, Node("receipt", base | {"type": "retry"}, children)
+        )
+
+    async def _on_retry(self, node: Node, device_jid: JID) -> None:
+        message_id = node.attrs.get("id", "")
+        sent = self.sent.get(message_id)
+        if sent is None:
+            return
+        chat, message = sent
+        retry = node.get_child("retry")
+        count = retry.attr_int("count", 1) if retry is not None else 1
+        session = self.server.session_jid(device_jid)
+        try:
+            if node.get_child("keys") is not None:
+                await self.repo.inject_bundle(session, parse_bundle(node, device_jid.device))
+            else:
+                await self.repo.delete_session(session)
+        except WamdError as exc:
+            log.info("sim phone %s: bad retry receipt: %s", self.phone.number, exc)
+            return
+        if chat.server == GROUP_SERVER:
+            distribution = await self.repo.group_distribution(str(chat), self.device.lid)
+            message = _with_skdm(message, str(chat), distribution)
+        elif device_jid.user == self.phone.number:
+            message = _device_sent(chat, message)
+        enc = await encrypt_for_devices(
+            self.repo,
+            [device_jid],
+            message.SerializeToString(),
+            fetch_bundles=self._fetch,
+            session_jid=self.server.session_jid,
+            enc_attrs={"count": str(count or 1)},
+        )
+        if not enc.nodes:
+            return
+        to_node = enc.nodes[0]
+        attrs = {
+            "to": str(device_jid),
+            "id": message_id,
+            "type": message_type(message),
+            "t": str(int(self.server.clock())),
+        }
+        if chat.server == GROUP_SERVER:
+            attrs["participant"] = str(self.device.jid)
+        children = to_node.get_children("enc")
+        await self.server.router.handle(self.device, Node("message", attrs, children))
+
+    # ------------------------------------------------------------------ reading
+
+    async def next_message(self, timeout: float = 10.0) -> SimMessage:
+        """The next message this phone receives (``TimeoutError`` if none comes)."""
+        return await asyncio.wait_for(self._inbox.get(), timeout)
+
+    async def wait_receipt(
+        self, message_id: str, kind: str = "", timeout: float = 10.0
+    ) -> SimReceipt:
+        """Wait for a receipt (``""`` = delivered, ``"read"``...) for one of our messages."""
+
+        async def find() -> SimReceipt:
+            while True:
+                for receipt in self.receipts:
+                    if receipt.id == message_id and receipt.type == kind:
+                        return receipt
+                self._receipt_event.clear()
+                await self._receipt_event.wait()
+
+        return await asyncio.wait_for(find(), timeout)
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(self, to: JID, message: e2e_pb2.Message, message_id: str | None = None) -> str:
+        server = self.server
+        message_id = message_id or new_message_id(self.phone.number)
+        self.sent[message_id] = (to, message)
+        plaintext = message.SerializeToString()
+        attrs = {"id": message_id, "to": str(to), "type": message_type(message)}
+        if to.server == GROUP_SERVER:
+            group = server.groups.get(to.user)
+            if group is None:
+                raise WamdError(f"no such group {to}")
+            devices = [
+                d.jid
+                for n in group.participants
+                if n in server.phones
+                for d in server.phones[n].devices()
+                if d is not self.device
+            ]
+            holders = self._key_holders.setdefault(str(to), set())
+            needing = [d for d in devices if d not in holders]
+            children: list[Node] = []
+            if needing:
+                distribution = await self.repo.group_distribution(str(to), self.device.lid)
+                skdm = _with_skdm(e2e_pb2.Message(), str(to), distribution)
+                enc = await encrypt_for_devices(
+                    self.repo,
+                    needing,
+                    skdm.SerializeToString(),
+                    fetch_bundles=self._fetch,
+                    session_jid=server.session_jid,
+                )
+                holders.update(enc.devices)
+                children.append(Node("participants", {}, enc.nodes))
+            ciphertext = await self.repo.group_encrypt(str(to), self.device.lid, pad(plaintext))
+            children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
+            attrs["phash"] = participant_hash(devices)
+        else:
+            recipient = server.account_of(to)
+            if recipient is None:
+                raise WamdError(f"{to} is not on the sim")
+            devices = [d.jid for d in recipient.devices()] + [
+                d.jid for d in self.phone.devices() if d is not self.device
+            ]
+            enc = await encrypt_for_devices(
+                self.repo,
+                devices,
+                plaintext,
+                fetch_bundles=self._fetch,
+                own_users=frozenset({self.phone.number}),
+                dsm_plaintext=_device_sent(to, message).SerializeToString(),
+                session_jid=server.session_jid,
+            )
+            children = [Node("participants", {}, enc.nodes)]
+            attrs["phash"] = participant_hash(devices)
+        await server.router.handle(self.device, Node("message", attrs, children))
+        return message_id
+
+    def forget_sender_key(self, group: JID) -> None:
+        """Members changed: the next message to the group distributes a new key."""
+        self._key_holders.pop(str(group), None)
+
+    async def rotate_sender_key(self, group: JID) -> None:
+        self.forget_sender_key(group)
+        with contextlib.suppress(WamdError):
+            await self.repo.reset_group_key(str(group), self.device.lid)
+
+
+def _has_content(message: e2e_pb2.Message) -> bool:
+    return any(f.name != "senderKeyDistributionMessage" for f, _ in message.ListFields())
+
+
+def _device_sent(chat: JID, message: e2e_pb2.Message) -> e2e_pb2.Message:
+    return e2e_pb2.Message(
+        deviceSentMessage=e2e_pb2.DeviceSentMessage(destinationJID=str(chat), message=message)
+    )
+
+
+def _with_skdm(message: e2e_pb2.Message, group: str, distribution: bytes) -> e2e_pb2.Message:
+    out = e2e_pb2.Message()
+    out.CopyFrom(message)
+    out.senderKeyDistributionMessage.groupID = group
+    out.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = distribution
+    return out
+
+
+def text_message(
+    text: str, *, quoted: SimMessage | None = None, mentions: Sequence[str] = ()
+) -> e2e_pb2.Message:
+    """A text message, as an extended text when it quotes or mentions."""
+    if quoted is None and not mentions:
+        return e2e_pb2.Message(conversation=text)
+    message = e2e_pb2.Message()
+    ext = message.extendedTextMessage
+    ext.text = text
+    if quoted is not None:
+        ext.contextInfo.stanzaID = quoted.id
+        ext.contextInfo.participant = str(quoted.sender.to_non_ad())
+        ext.contextInfo.quotedMessage.CopyFrom(quoted.message)
+    ext.contextInfo.mentionedJID.extend(mentions)
+    return message
+
+
+def reaction_message(target: MessageKey, emoji: str, now_ms: int) -> e2e_pb2.Message:
+    key = common_pb2.MessageKey(remoteJID=target.remote_jid, fromMe=target.from_me, ID=target.id)
+    if target.participant:
+        key.participant = target.participant
+    return e2e_pb2.Message(
+        reactionMessage=e2e_pb2.ReactionMessage(key=key, text=emoji, senderTimestampMS=now_ms)
+    )

@@ -1,0 +1,362 @@
+"""Stanza routing inside the sim: messages, receipts, acks, presence and chatstates.
+
+What the real server does, as the public clients observe it:
+
+- A ``message`` from a device carries one ``<to jid=DEVICE><enc/></to>`` per addressed
+  device inside ``<participants>`` (plus, in a group, one ``<enc type="skmsg">`` for
+  everybody and ``<device-identity>`` when any copy is a ``pkmsg``). The server answers
+  the sender with ``<ack class="message" id=.. from=TO t=..>`` (whatsmeow ``send.go``
+  waits for it; ``phash`` in it is the server's participant hash when the client's
+  differs) and delivers to each device a stanza of its own:
+  1:1 ``<message from=SENDER_DEVICE id t type notify [sender_lid|sender_pn]>``,
+  own other devices ``... recipient=CHAT``, group ``from=GROUP participant=SENDER_DEVICE``
+  (whatsmeow ``message.go`` parseMessageSource reads exactly these).
+  A stanza addressed to one device with a bare ``<enc>`` is a retry resend.
+- Everything delivered stays in the device's outbox until the device acknowledges it
+  (a ``receipt`` for a message, an ``ack`` for the rest) and is delivered again after
+  the next login, before ``<ib><offline/></ib>``.
+- A ``receipt`` is acknowledged with ``<ack class="receipt">`` and forwarded to the
+  device that sent the message (delivery, retry) or to all of that user's devices
+  (read, played), as ``<receipt from=READER_DEVICE id t [type] [participant]>``.
+  ``type="sender"`` (our own device confirming) is not forwarded.
+- ``presence`` and ``chatstate`` are forwarded live, never queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.errors import ConnectionClosed
+from wamd.messaging.core import participant_hash
+
+if TYPE_CHECKING:
+    from wamd.sim.server import SimDevice, SimPhone, SimServer
+
+__all__ = ["OUTBOX_LIMIT", "Router", "outbox_key"]
+
+log = logging.getLogger("wamd.sim.router")
+
+OUTBOX_LIMIT = 20_000  # stanzas kept per offline device before the oldest are dropped
+SENT_MEMORY = 200_000  # message ids remembered for routing receipts back to their sender
+SERVER = DEFAULT_USER_SERVER
+
+
+def _norm(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return str(JID.parse(value))
+    except InvalidJID:
+        return value
+
+
+def outbox_key(
+    tag: str, node_id: str, peer: str | None, participant: str | None
+) -> tuple[str, ...]:
+    """What an ack names: the stanza class, its id, the peer and the group participant."""
+    return (tag, node_id, _norm(peer), _norm(participant))
+
+
+class Router:
+    def __init__(self, server: SimServer) -> None:
+        self.server = server
+        # message id -> (sending device, chat) so that receipts find their way back
+        self.sent: OrderedDict[str, tuple[JID, JID]] = OrderedDict()
+        self.presence: dict[str, tuple[str, int]] = {}  # pn user -> (available|unavailable, t)
+        self.subscribers: dict[str, set[tuple[str, int]]] = {}  # pn user -> {(pn user, device)}
+
+    # ------------------------------------------------------------------ delivery
+
+    async def deliver(self, device: SimDevice, node: Node, *, queue: bool = True) -> None:
+        """Give ``node`` to ``device`` now if it is reachable; keep it until acked."""
+        if queue:
+            key = outbox_key(
+                node.tag,
+                node.attrs.get("id", ""),
+                node.attrs.get("from"),
+                node.attrs.get("participant"),
+            )
+            device.outbox[key] = node
+            device.outbox.move_to_end(key)
+            while len(device.outbox) > OUTBOX_LIMIT:
+                dropped, _ = device.outbox.popitem(last=False)
+                log.warning("outbox of %s is full: dropped %s", device.jid, dropped[:2])
+        if device.endpoint is not None:
+            device.endpoint(node)
+            return
+        conn = device.connection
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(node)
+
+    def acknowledge(self, device: SimDevice, tag: str, node: Node) -> None:
+        """The device confirmed a stanza: drop it (and any listed ids) from its outbox."""
+        peer = node.attrs.get("to")
+        participant = node.attrs.get("participant")
+        ids = [node.attrs.get("id", "")]
+        listed = node.get_child("list")
+        if listed is not None:
+            ids += [item.attrs.get("id", "") for item in listed.get_children("item")]
+        for node_id in ids:
+            device.outbox.pop(outbox_key(tag, node_id, peer, participant), None)
+
+    def _remember(self, message_id: str, sender: JID, chat: JID) -> None:
+        self.sent[message_id] = (sender, chat)
+        while len(self.sent) > SENT_MEMORY:
+            self.sent.popitem(last=False)
+
+    # ------------------------------------------------------------------ inbound stanzas
+
+    async def handle(self, device: SimDevice, node: Node) -> None:
+        tag = node.tag
+        if tag == "message":
+            await self.on_message(device, node)
+        elif tag == "receipt":
+            await self.on_receipt(device, node)
+        elif tag == "ack":
+            self.acknowledge(device, node.attrs.get("class", ""), node)
+        elif tag == "presence":
+            await self.on_presence(device, node)
+        elif tag == "chatstate":
+            await self.on_chatstate(device, node)
+
+    async def _ack(self, device: SimDevice, attrs: dict[str, str]) -> None:
+        ack = Node("ack", attrs)
+        if device.endpoint is not None:
+            device.endpoint(ack)
+            return
+        conn = device.connection
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(ack)
+
+    async def on_message(self, device: SimDevice, node: Node) -> None:
+        server = self.server
+        message_id = node.attrs.get("id", "")
+        try:
+            to = node.jid_attr("to")
+        except Exception:
+            to = None
+        if not message_id or to is None:
+            await self._ack(device, {"class": "message", "id": message_id, "error": "400"})
+            return
+        now = str(int(server.clock()))
+        ack = {"class": "message", "id": message_id, "from": str(to), "t": now}
+        sender_phone = device.phone
+        base = {"id": message_id, "t": now, "type": node.attrs.get("type", "text")}
+        for extra in ("edit", "category", "mediatype"):
+            if extra in node.attrs:
+                base[extra] = node.attrs[extra]
+        if sender_phone.name:
+            base["notify"] = sender_phone.name
+        identity = node.get_child("device-identity")
+        copies: dict[SimDevice, Node] = {}
+        participants = node.get_child("participants")
+        per_device: dict[str, Node] = {}
+        if participants is not None:
+            for to_node in participants.get_children("to"):
+                enc = to_node.get_child("enc")
+                if enc is not None:
+                    per_device[_norm(to_node.attrs.get("jid"))] = enc
+
+        if to.server == GROUP_SERVER:
+            group = server.groups.get(to.user)
+            if group is None:
+                await self._ack(device, ack | {"error": "404"})
+                return
+            if sender_phone.number not in group.participants:
+                await self._ack(device, ack | {"error": "403"})
+                return
+            skmsg = next(
+                (e for e in node.get_children("enc") if e.attrs.get("type") == "skmsg"), None
+            )
+            members = [server.phones[n] for n in group.participants if n in server.phones]
+            expected = []
+            for member in members:
+                for target in member.devices():
+                    if target is device:
+                        continue
+                    expected.append(target.jid)
+                    children: list[Node] = []
+                    enc = per_device.get(str(target.jid)) or per_device.get(str(target.lid))
+                    if enc is not None:
+                        children.append(enc)
+                    if skmsg is not None:
+                        children.append(skmsg)
+                    if not children:
+                        continue
+                    if identity is not None and any(
+                        c.attrs.get("type") == "pkmsg" for c in children
+                    ):
+                        children.append(identity)
+                    attrs = base | {
+                        "from": str(to),
+                        "participant": str(device.jid),
+                        "participant_lid": str(device.lid),
+                    }
+                    copies[target] = Node("message", attrs, children)
+            self._remember(message_id, device.jid, to)
+        else:
+            recipient = server.account_of(to)
+            if recipient is None:
+                await self._ack(device, ack | {"error": "404"})
+                return
+            use_lid = to.server == HIDDEN_USER_SERVER
+            me_as = device.lid if use_lid else device.jid
+            chat = to.to_non_ad()
+            expected = [d.jid for d in recipient.devices()] + [
+                d.jid for d in sender_phone.devices() if d is not device
+            ]
+            if to.device or (participants is None and node.get_child("enc") is not None):
+                # a resend to one device (retry): a bare <enc>
+                target_device = server.device_of(to)
+                encs = node.get_children("enc")
+                if target_device is not None and encs:
+                    children = list(encs)
+                    if identity is not None:
+                        children.append(identity)
+                    attrs = base | {"from": str(me_as)}
+                    if target_device.phone is sender_phone and "recipient" in node.attrs:
+                        attrs["recipient"] = node.attrs["recipient"]
+                    copies[target_device] = Node("message", attrs, children)
+                expected = []
+            else:
+                for jid_text, enc in per_device.items():
+                    try:
+                        target_jid = JID.parse(jid_text)
+                    except InvalidJID:
+                        continue
+                    target_device = server.device_of(target_jid)
+                    if target_device is None or target_device is device:
+                        continue
+                    children = [enc]
+                    if identity is not None and enc.attrs.get("type") == "pkmsg":
+                        children.append(identity)
+                    attrs = base | {"from": str(me_as)}
+                    if target_device.phone is sender_phone:
+                        attrs["recipient"] = str(chat)
+                    elif use_lid:
+                        attrs["sender_pn"] = str(device.jid)
+                    else:
+                        attrs["sender_lid"] = str(device.lid)
+                    copies[target_device] = Node("message", attrs, children)
+                self._remember(message_id, device.jid, chat)
+        phash = node.attrs.get("phash")
+        if phash and expected:
+            server_hash = participant_hash(expected)
+            with_sender = participant_hash([*expected, device.jid])
+            if phash not in (server_hash, with_sender):
+                ack["phash"] = server_hash  # the client's device list is out of date
+        await self._ack(device, ack)
+        for target, copy in copies.items():
+            await self.deliver(target, copy)
+
+    async def on_receipt(self, device: SimDevice, node: Node) -> None:
+        server = self.server
+        kind = node.attrs.get("type", "")
+        self.acknowledge(device, "message", node)
+        ack = {"class": "receipt", "id": node.attrs.get("id", ""), "from": node.attrs.get("to", "")}
+        if kind:
+            ack["type"] = kind
+        await self._ack(device, ack)
+        if kind in ("sender", "peer_msg", "read-self", "hist_sync", "server-error"):
+            return
+        try:
+            to = node.jid_attr("to")
+            participant = node.jid_attr("participant")
+        except Exception:
+            return
+        if to is None:
+            return
+        original = to if to.server != GROUP_SERVER else participant
+        if original is None:
+            return
+        origin_phone = server.account_of(original)
+        if origin_phone is None:
+            return
+        reader = device.lid if original.server == HIDDEN_USER_SERVER else device.jid
+        attrs = {"id": node.attrs.get("id", ""), "t": str(int(server.clock()))}
+        if kind:
+            attrs["type"] = kind
+        if to.server == GROUP_SERVER:
+            attrs |= {"from": str(to), "participant": str(reader)}
+        else:
+            attrs["from"] = str(reader)
+        forwarded = Node("receipt", attrs, node.content if isinstance(node.content, list) else None)
+        if kind in ("", "retry", "inactive", "enc_rekey_retry"):
+            targets = [d for d in [server.device_of(original)] if d is not None]
+        else:
+            targets = list(origin_phone.devices())
+        for target in targets:
+            if target is not device:
+                await self.deliver(target, forwarded)
+
+    # ------------------------------------------------------------------ presence
+
+    async def on_presence(self, device: SimDevice, node: Node) -> None:
+        kind = node.attrs.get("type", "available")
+        user = device.phone.number
+        if kind == "subscribe":
+            try:
+                target = node.jid_attr("to")
+            except Exception:
+                return
+            target_phone = self.server.account_of(target) if target is not None else None
+            if target_phone is None:
+                return
+            self.subscribers.setdefault(target_phone.number, set()).add((user, device.jid.device))
+            await self.deliver(device, self._presence_node(target_phone), queue=False)
+        elif kind in ("available", "unavailable"):
+            self.presence[user] = (kind, int(self.server.clock()))
+            await self.broadcast_presence(device.phone)
+
+    def _presence_node(self, phone: SimPhone) -> Node:
+        kind, since = self.presence.get(phone.number, ("unavailable", int(self.server.clock())))
+        attrs = {"from": str(phone.jid)}
+        if kind == "unavailable":
+            attrs |= {"type": "unavailable", "last": str(since)}
+        return Node("presence", attrs)
+
+    async def broadcast_presence(self, phone: SimPhone) -> None:
+        stanza = self._presence_node(phone)
+        for user, device_id in list(self.subscribers.get(phone.number, ())):
+            subscriber = self.server.device_of(JID(user, SERVER, device_id))
+            if subscriber is not None:
+                await self.deliver(subscriber, stanza, queue=False)
+
+    async def on_chatstate(self, device: SimDevice, node: Node) -> None:
+        try:
+            to = node.jid_attr("to")
+        except Exception:
+            return
+        if to is None:
+            return
+        states = node.get_children()
+        if not states:
+            return
+        server = self.server
+        if to.server == GROUP_SERVER:
+            group = server.groups.get(to.user)
+            if group is None or device.phone.number not in group.participants:
+                return
+            stanza = Node(
+                "chatstate", {"from": str(to), "participant": str(device.phone.jid)}, states
+            )
+            phones = [server.phones[n] for n in group.participants if n in server.phones]
+        else:
+            target = server.account_of(to)
+            if target is None:
+                return
+            sender = device.phone.lid if to.server == HIDDEN_USER_SERVER else device.phone.jid
+            stanza = Node("chatstate", {"from": str(sender)}, states)
+            phones = [target]
+        for phone in phones:
+            if phone is device.phone:
+                continue
+            for target_device in phone.devices():
+                await self.deliver(target_device, stanza, queue=False)

@@ -1,0 +1,296 @@
+"""The sim's answers to usync, prekey-bundle and group queries.
+
+Shapes as the public clients send and read them:
+
+- usync (whatsmeow ``user.go`` usync/parseDeviceList, Baileys ``USyncQuery``):
+  ``<iq xmlns="usync" type="get"><usync sid mode context last index><query>PROTOCOLS</query>
+  <list><user jid=J/>|<user><contact>+N</contact></user>...</list></usync></iq>``. The
+  answer echoes ``<usync>`` with ``<result/>`` and ``<list>`` holding one ``<user jid>``
+  per queried user, with a child per protocol: ``<devices><device-list><device id
+  [key-index]/>..</device-list><key-index-list ts>signed</key-index-list></devices>``,
+  ``<lid val=L@lid/>``, ``<contact type="in"|"out">query</contact>``, ``<status t>text</status>``.
+- Prekey bundles (whatsmeow ``prekeys.go`` fetchPreKeys): ``<key><user jid=DEVICE
+  reason="identity"/>..</key>`` answered by ``<list><user jid><registration/><type/>
+  <identity/><skey/>[<key/>]</user>..</list>``; each one-time prekey is handed out once;
+  a device the server does not know gets ``<error code="404" text="item-not-found"/>``.
+- Groups (whatsmeow ``group.go``, namespace ``w:g2``): ``create`` to ``g.us``; ``query``,
+  ``add``/``remove``/``promote``/``demote`` and ``subject`` to the group. Members receive
+  ``<notification type="w:gp2" from=GROUP participant=ACTOR>`` with the same child.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.crypto import DJB_TYPE
+from wamd.proto import adv_pb2
+
+if TYPE_CHECKING:
+    from wamd.sim.server import SimDevice, SimPhone, SimServer
+
+__all__ = [
+    "SimGroup",
+    "answer_group",
+    "answer_keys",
+    "answer_usync",
+    "bundle_node",
+    "group_node",
+    "new_group_id",
+]
+
+SERVER = DEFAULT_USER_SERVER
+KEY_INDEX_LIST_PREFIX = b"\x06\x02"  # signature prefix of an ADV key-index list (WhatsApp Web)
+MAX_GROUP_SIZE = 1024  # WhatsApp's group size limit
+
+
+@dataclass
+class SimGroup:
+    id: str  # user part of the group JID
+    subject: str
+    creator: str  # pn user
+    creation: int
+    participants: dict[str, str | None] = field(default_factory=dict)  # pn user -> admin role
+    subject_owner: str = ""
+    subject_time: int = 0
+
+    @property
+    def jid(self) -> JID:
+        return JID(self.id, GROUP_SERVER)
+
+
+def _error(iq_id: str, code: int, text: str) -> Node:
+    return Node(
+        "iq",
+        {"from": SERVER, "type": "error", "id": iq_id},
+        [Node("error", {"code": str(code), "text": text})],
+    )
+
+
+def _result(node: Node, children: list[Node] | None = None) -> Node:
+    attrs = {"from": node.attrs.get("to", SERVER), "type": "result", "id": node.attrs.get("id", "")}
+    return Node("iq", attrs, children)
+
+
+# ---------------------------------------------------------------------- usync
+
+
+def key_index_list(server: SimServer, phone: SimPhone) -> Node:
+    """The account-signed list of valid key indexes (ADVSignedKeyIndexList)."""
+    details = adv_pb2.ADVKeyIndexList(
+        rawID=int(phone.number) & 0xFFFFFFFF,
+        timestamp=int(server.clock()),
+        currentIndex=phone._key_index,
+        validIndexes=[d.key_index for d in phone.devices() if d.key_index],
+    ).SerializeToString()
+    signature = phone.account_key.sign(KEY_INDEX_LIST_PREFIX + details)
+    signed = adv_pb2.ADVSignedKeyIndexList(details=details, accountSignature=signature)
+    return Node("key-index-list", {"ts": str(int(server.clock()))}, signed.SerializeToString())
+
+
+def answer_usync(server: SimServer, node: Node) -> Node:
+    iq_id = node.attrs.get("id", "")
+    usync = node.get_child("usync")
+    query = usync.get_child("query") if usync is not None else None
+    users = usync.get_child("list") if usync is not None else None
+    if usync is None or query is None or users is None:
+        return _error(iq_id, 400, "bad-request")
+    protocols = {child.tag: child for child in query.get_children()}
+    out: list[Node] = []
+    for user in users.get_children("user"):
+        contact = user.get_child("contact")
+        phone: SimPhone | None = None
+        query_text = ""
+        asked: JID | None = None
+        if "jid" in user.attrs:
+            try:
+                asked = JID.parse(user.attrs["jid"]).to_non_ad()
+            except InvalidJID:
+                return _error(iq_id, 400, "bad-request")
+            phone = server.account_of(asked)
+        elif contact is not None:
+            raw = contact.content
+            query_text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+            number = query_text.split("@")[0].lstrip("+").replace(" ", "")
+            phone = server.phones.get(number)
+            asked = JID(number, SERVER) if number.isdigit() else None
+        if asked is None:
+            continue
+        lid_mode = protocols.get("contact") is not None and (
+            protocols["contact"].attrs.get("addressing_mode") == "lid"
+        )
+        attrs = {"jid": str(asked)}
+        if phone is not None and lid_mode and contact is not None:
+            attrs = {"jid": str(phone.lid), "pn_jid": str(phone.jid)}
+        children: list[Node] = []
+        if "devices" in protocols:
+            devices: list[Node] = []
+            if phone is not None:
+                for device in phone.devices():
+                    device_attrs = {"id": str(device.jid.device)}
+                    if device.key_index:
+                        device_attrs["key-index"] = str(device.key_index)
+                    devices.append(Node("device", device_attrs))
+            content = [Node("device-list", {}, devices)]
+            if phone is not None:
+                content.append(key_index_list(server, phone))
+            children.append(Node("devices", {}, content))
+        if "lid" in protocols and phone is not None:
+            children.append(Node("lid", {"val": str(phone.lid)}))
+        if "contact" in protocols:
+            kind = "in" if phone is not None else "out"
+            children.append(Node("contact", {"type": kind}, query_text or None))
+        if "status" in protocols and phone is not None:
+            children.append(
+                Node("status", {"t": str(phone.status_time)}, phone.status.encode() or None)
+            )
+        out.append(Node("user", attrs, children))
+    answer = Node("usync", dict(usync.attrs), [Node("result"), Node("list", {}, out)])
+    return _result(node, [answer])
+
+
+# ---------------------------------------------------------------------- prekey bundles
+
+
+def bundle_node(device: SimDevice, jid: str) -> Node:
+    """A device's prekey bundle as a fetch answers it (uses up one one-time prekey)."""
+    children = [
+        Node("registration", {}, device.registration_id.to_bytes(4, "big")),
+        Node("type", {}, bytes((DJB_TYPE,))),
+        Node("identity", {}, device.identity),
+        Node(
+            "skey",
+            {},
+            [
+                Node("id", {}, device.signed_prekey_id.to_bytes(3, "big")),
+                Node("value", {}, device.signed_prekey),
+                Node("signature", {}, device.signed_prekey_signature),
+            ],
+        ),
+    ]
+    if device.prekeys:
+        key_id = min(device.prekeys)
+        value = device.prekeys.pop(key_id)  # a one-time prekey is handed out once
+        children.append(
+            Node("key", {}, [Node("id", {}, key_id.to_bytes(3, "big")), Node("value", {}, value)])
+        )
+    return Node("user", {"jid": jid}, children)
+
+
+async def answer_keys(server: SimServer, node: Node) -> Node:
+    key = node.get_child("key")
+    if key is None:
+        return _error(node.attrs.get("id", ""), 400, "bad-request")
+    out = []
+    for user in key.get_children("user"):
+        jid_text = user.attrs.get("jid", "")
+        try:
+            device = server.device_of(JID.parse(jid_text))
+        except InvalidJID:
+            device = None
+        if device is None:
+            error = Node("error", {"code": "404", "text": "item-not-found"})
+            out.append(Node("user", {"jid": jid_text}, [error]))
+        else:
+            if device.phone.endpoint is not None and device is device.phone.primary:
+                await device.phone.endpoint.refill_prekeys()
+            out.append(bundle_node(device, jid_text))
+    return _result(node, [Node("list", {}, out)])
+
+
+# ---------------------------------------------------------------------- groups
+
+
+def group_node(server: SimServer, group: SimGroup) -> Node:
+    participants = []
+    for number, role in group.participants.items():
+        attrs = {"jid": f"{number}@{SERVER}"}
+        phone = server.phones.get(number)
+        if phone is not None:
+            attrs["lid"] = str(phone.lid)
+        if role:
+            attrs["type"] = role
+        participants.append(Node("participant", attrs))
+    attrs = {
+        "id": group.id,
+        "creator": f"{group.creator}@{SERVER}",
+        "subject": group.subject,
+        "s_t": str(group.subject_time),
+        "s_o": f"{group.subject_owner or group.creator}@{SERVER}",
+        "creation": str(group.creation),
+        "size": str(len(group.participants)),
+    }
+    return Node("group", attrs, participants)
+
+
+def _members(server: SimServer, node: Node) -> list[str] | None:
+    """pn users named by <participant jid> children (lids resolved), None if malformed."""
+    out = []
+    for child in node.get_children("participant"):
+        try:
+            jid = JID.parse(child.attrs.get("jid", ""))
+        except InvalidJID:
+            return None
+        if jid.server == HIDDEN_USER_SERVER:
+            phone = server.account_of(jid)
+            out.append(phone.number if phone is not None else jid.user)
+        else:
+            out.append(jid.user)
+    return out
+
+
+async def answer_group(server: SimServer, device: SimDevice, node: Node) -> Node:
+    iq_id = node.attrs.get("id", "")
+    actor = device.phone.number
+    children = node.get_children()
+    if not children:
+        return _error(iq_id, 400, "bad-request")
+    action = children[0]
+    try:
+        to = JID.parse(node.attrs.get("to", ""))
+    except InvalidJID:
+        return _error(iq_id, 400, "bad-request")
+    if action.tag == "create":
+        members = _members(server, action)
+        subject = action.attrs.get("subject", "")
+        if members is None or not subject:
+            return _error(iq_id, 400, "bad-request")
+        if len(members) + 1 > MAX_GROUP_SIZE:
+            return _error(iq_id, 406, "not-acceptable")
+        created = await server.create_group(device.phone, subject, members)
+        return _result(node, [group_node(server, created)])
+    group = server.groups.get(to.user) if to.server == GROUP_SERVER else None
+    if group is None:
+        return _error(iq_id, 404, "item-not-found")
+    if actor not in group.participants:
+        return _error(iq_id, 403, "forbidden")
+    if action.tag == "query":
+        return _result(node, [group_node(server, group)])
+    if not group.participants.get(actor):
+        return _error(iq_id, 401, "not-authorized")  # only admins change a group
+    if action.tag == "subject":
+        raw = action.content
+        text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+        if not text:
+            return _error(iq_id, 400, "bad-request")
+        await server.set_group_subject(group, device.phone, text)
+        return _result(node)
+    if action.tag in ("add", "remove", "promote", "demote"):
+        members = _members(server, action)
+        if members is None or not members:
+            return _error(iq_id, 400, "bad-request")
+        results = await server.change_participants(group, device.phone, action.tag, members)
+        listed = [
+            Node("participant", {"jid": f"{n}@{SERVER}"} | ({"error": str(e)} if e else {}))
+            for n, e in results
+        ]
+        return _result(node, [Node(action.tag, {}, listed)])
+    return _error(iq_id, 501, "feature-not-implemented")
+
+
+def new_group_id() -> str:
+    """A group id of the current form (``120363`` + digits)."""
+    return "120363" + str(int.from_bytes(os.urandom(6), "big")).zfill(12)
