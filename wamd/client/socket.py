@@ -20,12 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER
+from wamd.client.devices import DeviceDirectory
+from wamd.client.groups import GroupDirectory
+from wamd.client.ordered import KeyedWorkers
+from wamd.client.receive import Receiver, chat_key
+from wamd.client.send import Sender
 from wamd.defaults import DEFAULT_BROWSER, WA_URL, WA_VERSION, WHATSAPP_ROOT_PUBLIC_KEY
 from wamd.errors import (
     ConnectionClosed,
@@ -36,6 +42,7 @@ from wamd.errors import (
     WamdError,
 )
 from wamd.events import ConnectionUpdate, EventEmitter, LastDisconnect
+from wamd.messaging.types import GroupMetadata, MessageKey, WAMessage
 from wamd.noise.payload import login_payload, registration_payload
 from wamd.pairing import (
     PAIR_CLIENT_CHROME,
@@ -43,6 +50,7 @@ from wamd.pairing import (
     make_qr_string,
     verify_pair_success,
 )
+from wamd.proto import e2e_pb2
 from wamd.signal import SignalRepository
 from wamd.signal.prekeys import upload_children
 from wamd.store.auth import AuthState
@@ -111,10 +119,16 @@ class WASocket:
         self._new_login = False
         self._ended = False
         self._open = False
-        self._offline_done = False
+        self._opened = asyncio.Event()  # this connection reached "open"
         self._code: tuple[CodePairingCompanion, str, bytes] | None = None  # pairing in progress
         self._registered = asyncio.Event()  # the server sent pair-device: pairing can start
         self._background: set[asyncio.Task[Any]] = set()
+        self._workers = KeyedWorkers()  # incoming stanzas, in order per chat
+        self.marked_online = False  # delivery receipts are "inactive" until we are online
+        self.devices = DeviceDirectory(auth.keys, self.query, self._new_sid)
+        self.groups = GroupDirectory(self)
+        self.sender = Sender(self)
+        self.receiver = Receiver(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -207,7 +221,7 @@ class WASocket:
         while True:
             self._final = None
             self._open = False
-            self._offline_done = False
+            self._opened = asyncio.Event()
             self.ev.emit("connection.update", ConnectionUpdate(connection="connecting"))
             try:
                 self.conn = await connect_client(
@@ -259,6 +273,70 @@ class WASocket:
         if self.conn is not None:
             await self.conn.close(reason, message)
 
+    # ------------------------------------------------------------------ messaging API
+
+    async def send_message(
+        self,
+        jid: JID | str,
+        content: Mapping[str, Any] | e2e_pb2.Message,
+        *,
+        quoted: WAMessage | None = None,
+        mentions: Sequence[str] = (),
+        message_id: str | None = None,
+    ) -> WAMessage:
+        """Send ``content`` (``{"text": ...}``, ``{"react": ...}``, ``{"edit": key, "text": ...}``,
+        ``{"delete": key}`` or a ``Message``) to a user or group; returns the sent message."""
+        return await self.sender.send_message(
+            jid, content, quoted=quoted, mentions=mentions, message_id=message_id
+        )
+
+    def sent_here(self, message_id: str) -> bool:
+        """Whether this socket sent the message (tells our sends from other devices')."""
+        return self.sender.sent_here(message_id)
+
+    async def read_messages(self, keys: Sequence[MessageKey]) -> None:
+        await self.sender.read_messages(keys)
+
+    async def send_receipt(
+        self, jid: str, participant: str | None, ids: Sequence[str], kind: str = "read"
+    ) -> None:
+        await self.sender.send_receipt(jid, participant, ids, kind)
+
+    async def send_presence_update(self, state: str, jid: str | None = None) -> None:
+        await self.sender.send_presence_update(state, jid)
+
+    async def presence_subscribe(self, jid: str) -> None:
+        await self.sender.presence_subscribe(jid)
+
+    async def group_create(self, subject: str, participants: Sequence[str]) -> GroupMetadata:
+        return await self.groups.create(subject, participants)
+
+    async def group_metadata(self, jid: str) -> GroupMetadata:
+        return await self.groups.metadata(jid)
+
+    async def group_participants_update(
+        self, jid: str, participants: Sequence[str], action: str
+    ) -> list[tuple[str, int]]:
+        return await self.groups.participants_update(jid, participants, action)
+
+    async def group_update_subject(self, jid: str, subject: str) -> None:
+        await self.groups.update_subject(jid, subject)
+
+    async def idle(self) -> None:
+        """Wait until every stanza received so far has been handled."""
+        await self._workers.join()
+        await self.ev.drain()
+
+    def _new_sid(self) -> str:
+        return self.conn.new_id() if self.conn is not None else os.urandom(6).hex()
+
+    async def _offline_backlog_done(self) -> None:
+        opened = self._opened
+        await opened.wait()
+        await self._workers.join()
+        if self._opened is opened:
+            self.ev.emit("connection.update", ConnectionUpdate(received_pending_notifications=True))
+
     # ------------------------------------------------------------------ incoming nodes
 
     async def _on_node(self, node: Node) -> None:
@@ -279,17 +357,22 @@ class WASocket:
             await self._close_with(mapped, message, ConnectionClosed(mapped, message))
         elif tag == "stream:error":
             await self._on_stream_error(node)
+        elif tag == "message":
+            self._workers.submit(chat_key(node), lambda: self.receiver.on_message(node))
+        elif tag == "receipt":
+            self._workers.submit(" receipts", lambda: self.receiver.on_receipt(node))
+        elif tag == "presence":
+            await self.receiver.on_presence(node)
+        elif tag == "chatstate":
+            await self.receiver.on_chatstate(node)
         elif tag == "ib":
             if node.get_child("offline") is not None:
-                # the backlog is delivered; say so once the connection is announced open
-                if self._open:
-                    self.ev.emit(
-                        "connection.update", ConnectionUpdate(received_pending_notifications=True)
-                    )
-                else:
-                    self._offline_done = True
+                # the backlog is delivered: say so once it is handled and the socket is open
+                self._spawn(self._offline_backlog_done())
         elif tag == "notification":
             await self._on_notification(node)
+        elif tag == "ack":
+            pass  # acks of stanzas we did not wait for (receipts, retries)
         elif tag == "xmlstreamend":
             await self._close_with(DisconnectReason.CONNECTION_CLOSED, "server ended the stream")
         else:
@@ -511,19 +594,11 @@ class WASocket:
         return companion.code
 
     async def _on_notification(self, node: Node) -> None:
-        conn = self.conn
-        if conn is None:
-            return
-        ack = {
-            "class": "notification",
-            "id": node.attrs.get("id", ""),
-            "to": node.attrs.get("from", SERVER),
-        }
-        if "type" in node.attrs:
-            ack["type"] = node.attrs["type"]
-        await conn.send(Node("ack", ack))  # whatsmeow receipt.go sendAck
         if node.attrs.get("type") == "link_code_companion_reg":
+            await self.receiver.ack(node)  # whatsmeow receipt.go sendAck
             self._spawn(self._finish_code_pairing(node))
+        else:
+            self._workers.submit(" notifications", lambda: self.receiver.on_notification(node))
 
     async def _finish_code_pairing(self, node: Node) -> None:
         reg = node.get_child("link_code_companion_reg")
@@ -586,10 +661,12 @@ class WASocket:
             await self.query(
                 Node("iq", {"to": SERVER, "type": "set", "xmlns": "passive"}, [Node("active")])
             )
+            if creds.me is not None and creds.me.lid:
+                await self.devices.learn(
+                    JID.parse(creds.me.id).to_non_ad(), JID.parse(creds.me.lid).to_non_ad()
+                )
             if self.options.mark_online_on_connect:
-                name = creds.me.name if creds.me and creds.me.name else None
-                attrs = {"type": "available"} | ({"name": name} if name else {})
-                await self.conn.send(Node("presence", attrs))  # type: ignore[union-attr]
+                await self.sender.send_presence_update("available")
         except (WamdError, RequestError) as exc:
             self.log.warning("post-login setup failed: %s", exc)
             if self.conn is not None and self.conn.closed:
@@ -603,9 +680,7 @@ class WASocket:
         )
         self._new_login = False
         self._open = True
-        if self._offline_done:
-            self._offline_done = False
-            self.ev.emit("connection.update", ConnectionUpdate(received_pending_notifications=True))
+        self._opened.set()
 
     async def _upkeep_prekeys(self) -> None:
         answer = await self.query(

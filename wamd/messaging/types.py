@@ -17,7 +17,9 @@ __all__ = [
     "GroupMetadata",
     "GroupParticipant",
     "GroupParticipantsUpdate",
+    "GroupUpdate",
     "MessageKey",
+    "MessageReaction",
     "MessageReceipt",
     "MessageUpdate",
     "PresenceUpdate",
@@ -136,3 +138,22 @@ class GroupParticipantsUpdate:
     author: str | None
     participants: tuple[str, ...]
     action: Literal["add", "remove", "promote", "demote"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReaction:
+    """``messages.reaction``: ``reaction.text`` put on (or, when empty, taken off) ``key``."""
+
+    key: MessageKey  # the message reacted to
+    reaction_key: MessageKey  # the reaction message itself (who reacted, its id)
+    text: str
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUpdate:
+    """``groups.update``: a changed group property (today: the subject)."""
+
+    id: str
+    author: str | None
+    subject: str | None = None

@@ -51,6 +51,8 @@ KeyType = Literal[
     "app-state-sync-key",
     "app-state-sync-version",
     "lid-mapping",
+    "event-buffer",
+    "sent-message",
 ]
 
 KEY_TYPES: Final[tuple[str, ...]] = (
@@ -62,6 +64,8 @@ KEY_TYPES: Final[tuple[str, ...]] = (
     "app-state-sync-key",
     "app-state-sync-version",
     "lid-mapping",
+    "event-buffer",  # decrypted, not yet handled incoming messages (crash recovery)
+    "sent-message",  # messages we sent, kept for peers' retry receipts
 )
 
 

@@ -1,0 +1,162 @@
+"""Turning what the application asks to send into a ``Message`` protobuf.
+
+The content forms are Baileys' (``sock.sendMessage(jid, {text})`` and friends), as dicts:
+
+- ``{"text": "hi"}`` — a plain text; with ``quoted=`` or ``mentions=`` (or a
+  ``"mentions"`` key) it becomes an ``extendedTextMessage`` with a ``contextInfo``;
+- ``{"react": {"key": MessageKey, "text": "👍"}}`` — a reaction (empty text removes it);
+- ``{"text": "fixed", "edit": MessageKey}`` — an edit of a message we sent
+  (``editedMessage`` → ``protocolMessage`` MESSAGE_EDIT, whatsmeow ``BuildEdit``);
+- ``{"delete": MessageKey}`` — delete for everyone (``protocolMessage`` REVOKE,
+  whatsmeow ``BuildRevoke``);
+- ``{"disappearing_messages_in_chat": seconds}`` — the chat's ephemeral timer;
+- a ready ``e2e_pb2.Message`` is sent as it is.
+
+The stanza's ``edit`` attribute follows whatsmeow ``getEditAttribute``: ``1`` message
+edit, ``7`` sender revoke, ``8`` admin revoke (a revoke of someone else's message in a
+group); a removed reaction is also ``7``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wamd.binary.jid import JID, InvalidJID
+from wamd.messaging.types import MessageKey, WAMessage
+from wamd.proto import common_pb2, e2e_pb2
+
+__all__ = ["ContentError", "build_message", "edit_attribute"]
+
+EDIT_MESSAGE = "1"  # <message edit="1">: an edited message
+EDIT_SENDER_REVOKE = "7"  # delete for everyone by its sender (or a removed reaction)
+EDIT_ADMIN_REVOKE = "8"  # a group admin deletes someone else's message
+
+_KNOWN_KEYS = {"text", "react", "edit", "delete", "mentions", "disappearing_messages_in_chat"}
+
+
+class ContentError(ValueError):
+    """The content given to ``send_message`` cannot be turned into a message."""
+
+
+def _key_proto(key: MessageKey | Mapping[str, Any]) -> common_pb2.MessageKey:
+    if isinstance(key, MessageKey):
+        return key.to_proto()
+    if isinstance(key, Mapping):
+        try:
+            return MessageKey(
+                str(key["remote_jid"]),
+                bool(key.get("from_me", False)),
+                str(key["id"]),
+                key.get("participant"),
+            ).to_proto()
+        except KeyError as exc:
+            raise ContentError(f"a message key needs {exc.args[0]!r}") from None
+    raise ContentError(f"expected a MessageKey, got {type(key).__name__}")
+
+
+def _context(quoted: WAMessage | None, mentions: Sequence[str]) -> e2e_pb2.ContextInfo | None:
+    if quoted is None and not mentions:
+        return None
+    info = e2e_pb2.ContextInfo()
+    if quoted is not None:
+        info.stanzaID = quoted.key.id
+        sender = quoted.key.participant or (
+            quoted.sender if quoted.key.from_me else quoted.key.remote_jid
+        )
+        if sender:
+            try:
+                info.participant = str(JID.parse(sender).to_non_ad())
+            except InvalidJID:
+                info.participant = sender
+        if quoted.message is not None:
+            info.quotedMessage.CopyFrom(quoted.content or quoted.message)
+    info.mentionedJID.extend(mentions)
+    return info
+
+
+def build_message(
+    content: Mapping[str, Any] | e2e_pb2.Message,
+    *,
+    quoted: WAMessage | None = None,
+    mentions: Sequence[str] = (),
+    now_ms: int | None = None,
+) -> e2e_pb2.Message:
+    """The ``Message`` for ``content`` (see the module docstring); ``ContentError`` if unusable."""
+    if isinstance(content, e2e_pb2.Message):
+        return content
+    if not isinstance(content, Mapping):
+        raise ContentError(f"content must be a dict or a Message, not {type(content).__name__}")
+    unknown = set(content) - _KNOWN_KEYS
+    if unknown:
+        raise ContentError(f"unknown content keys: {', '.join(sorted(unknown))}")
+    stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    mentions = [*mentions, *content.get("mentions", ())]
+    if "react" in content:
+        react = content["react"]
+        if not isinstance(react, Mapping) or "key" not in react:
+            raise ContentError('a reaction is {"react": {"key": MessageKey, "text": emoji}}')
+        return e2e_pb2.Message(
+            reactionMessage=e2e_pb2.ReactionMessage(
+                key=_key_proto(react["key"]),
+                text=str(react.get("text", "")),
+                senderTimestampMS=stamp,
+            )
+        )
+    if "delete" in content:
+        return e2e_pb2.Message(
+            protocolMessage=e2e_pb2.ProtocolMessage(
+                key=_key_proto(content["delete"]), type=e2e_pb2.ProtocolMessage.REVOKE
+            )
+        )
+    if "disappearing_messages_in_chat" in content:
+        seconds = content["disappearing_messages_in_chat"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ContentError("disappearing_messages_in_chat is a number of seconds (0 = off)")
+        return e2e_pb2.Message(
+            protocolMessage=e2e_pb2.ProtocolMessage(
+                type=e2e_pb2.ProtocolMessage.EPHEMERAL_SETTING, ephemeralExpiration=seconds
+            )
+        )
+    text = content.get("text")
+    if not isinstance(text, str):
+        raise ContentError('nothing to send: give {"text": ...}, "react", "edit" or "delete"')
+    context = _context(quoted, mentions)
+    if context is None:
+        body = e2e_pb2.Message(conversation=text)
+    else:
+        body = e2e_pb2.Message(
+            extendedTextMessage=e2e_pb2.ExtendedTextMessage(text=text, contextInfo=context)
+        )
+    if "edit" in content:
+        key = _key_proto(content["edit"])
+        key.fromMe = True
+        return e2e_pb2.Message(
+            editedMessage=e2e_pb2.FutureProofMessage(
+                message=e2e_pb2.Message(
+                    protocolMessage=e2e_pb2.ProtocolMessage(
+                        key=key,
+                        type=e2e_pb2.ProtocolMessage.MESSAGE_EDIT,
+                        editedMessage=body,
+                        timestampMS=stamp,
+                    )
+                )
+            )
+        )
+    return body
+
+
+def edit_attribute(message: e2e_pb2.Message) -> str | None:
+    """The stanza's ``edit`` attribute for this message, or ``None``."""
+    if message.HasField("editedMessage") and message.editedMessage.HasField("message"):
+        return edit_attribute(message.editedMessage.message)
+    if message.HasField("protocolMessage") and message.protocolMessage.HasField("key"):
+        proto = message.protocolMessage
+        if proto.type == e2e_pb2.ProtocolMessage.REVOKE:
+            return EDIT_SENDER_REVOKE if proto.key.fromMe else EDIT_ADMIN_REVOKE
+        if proto.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT and proto.HasField("editedMessage"):
+            return EDIT_MESSAGE
+    if message.HasField("reactionMessage") and not message.reactionMessage.text:
+        return EDIT_SENDER_REVOKE
+    return None

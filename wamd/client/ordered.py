@@ -1,0 +1,63 @@
+"""Ordered work per key: one task per busy key, so one slow chat never stalls the others.
+
+Stanzas of one chat are handled in arrival order (and sends to one chat keep their
+order); different chats run concurrently. A lesson from whatsmeow's single global
+queue, where one slow handler stalls every chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+__all__ = ["KeyedWorkers"]
+
+log = logging.getLogger("wamd.client")
+
+Job = Callable[[], Awaitable[None]]
+
+
+class KeyedWorkers:
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[Job]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, key: str, job: Job) -> None:
+        """Run ``job`` after every job already submitted under ``key``."""
+        queue = self._queues.setdefault(key, deque())
+        queue.append(job)
+        if key not in self._tasks:
+            self._idle.clear()
+            self._tasks[key] = asyncio.get_running_loop().create_task(self._run(key, queue))
+
+    async def _run(self, key: str, queue: deque[Job]) -> None:
+        try:
+            while queue:
+                job = queue.popleft()
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("handling work for %s failed", key)
+        finally:
+            self._tasks.pop(key, None)
+            if not queue:
+                self._queues.pop(key, None)
+            if not self._tasks:
+                self._idle.set()
+
+    async def join(self) -> None:
+        """Wait until every submitted job has run."""
+        await self._idle.wait()
+
+    def cancel(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        self._tasks.clear()
+        self._queues.clear()
+        self._idle.set()

@@ -1,0 +1,535 @@
+"""Incoming ``message``, ``receipt`` and ``notification`` stanzas.
+
+Messages (whatsmeow ``message.go`` parseMessageSource/decryptMessages):
+
+- the chat and sender come from ``from``/``participant``/``recipient``; a message from
+  one of our own devices (``from`` is our user) is ``from_me`` and its chat is
+  ``recipient``; ``sender_lid``/``participant_lid`` (or ``*_pn`` in lid-addressed chats)
+  name the other form of the sender, which is learnt as a lid mapping;
+- each ``enc`` is decrypted with the sender's *encryption identity* (its lid when
+  known); a sender key distribution inside is processed before the next ``enc``;
+- crash safety (at-least-once, never twice after a commit): the decrypted ``Message``
+  is written to the ``event-buffer`` in the same store transaction that advances the
+  Signal state. The event is emitted, the buffer entry deleted, and only then is the
+  delivery receipt (which is also the server's ack of a message) sent. A redelivered
+  stanza whose entry is still buffered is emitted from the buffer (its keys are
+  already used up); one whose entry is gone fails as ``DuplicateMessage`` and is only
+  acknowledged — the Signal state itself remembers that it was handled;
+- a message that cannot be decrypted gets a retry receipt (``type="retry"`` with
+  ``<retry count id t v="1"/><registration/>``, plus ``<keys>`` with a fresh one-time
+  prekey from the second attempt on; at most ``MAX_RETRY_RECEIPTS`` per message,
+  whatsmeow ``retry.go`` sendRetryReceipt), is acked, and a stub (``stub_type=
+  "CIPHERTEXT"``) is emitted so that the application knows;
+- the receipt is ``type="sender"`` for messages from our own devices, plain (delivered)
+  when we are marked online, else ``type="inactive"`` (whatsmeow sendMessageReceipt).
+
+Receipts become ``message-receipt.update`` and ``messages.update``; a retry receipt is
+answered by re-encrypting the message we sent (``wamd.client.send``). Every receipt and
+notification is acked with ``<ack class id to [participant] [type]>`` (whatsmeow sendAck).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import (
+    BROADCAST_SERVER,
+    DEFAULT_USER_SERVER,
+    GROUP_SERVER,
+    HIDDEN_USER_SERVER,
+    InvalidJID,
+)
+from wamd.crypto import DJB_TYPE
+from wamd.errors import (
+    ConnectionClosed,
+    DuplicateMessage,
+    ProtocolError,
+    SignalError,
+    WamdError,
+)
+from wamd.events import MessagesUpsert
+from wamd.messaging.crypt import open_enc, parse_message
+from wamd.messaging.types import (
+    GroupParticipantsUpdate,
+    GroupUpdate,
+    MessageKey,
+    MessageReaction,
+    MessageReceipt,
+    MessageUpdate,
+    PresenceUpdate,
+    WAMessage,
+)
+from wamd.proto import e2e_pb2
+from wamd.signal.prekeys import prekey_node, signed_prekey_node
+
+if TYPE_CHECKING:
+    from wamd.client.socket import WASocket
+
+__all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
+
+log = logging.getLogger("wamd.client.receive")
+
+MAX_RETRY_RECEIPTS = 5  # retry receipts for one message before giving up (whatsmeow: 5)
+NACK_PARSING_ERROR = "487"  # <ack error=...>: the stanza could not be parsed
+NACK_UNRECOGNIZED = "488"  # nothing in it we know how to handle
+NACK_INVALID_PROTOBUF = "491"  # decrypted, but not a Message
+
+_RECEIPT_STATUS: dict[str, Literal["delivery_ack", "read", "played"]] = {
+    "": "delivery_ack",
+    "read": "read",
+    "read-self": "read",
+    "played": "played",
+    "played-self": "played",
+}
+_RECEIPT_TYPES = {"", "read", "played", "inactive", "sender", "retry"}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSource:
+    chat: JID
+    sender: JID  # the sending device
+    sender_alt: JID | None  # the other form (lid <-> pn) of the sender, when given
+    from_me: bool
+    is_group: bool
+
+
+def chat_key(node: Node) -> str:
+    """What orders stanzas: the chat they belong to (cheap, no validation)."""
+    attrs = node.attrs
+    return attrs.get("recipient") or attrs.get("from", "").split(":")[0].split("@")[0]
+
+
+def _buffer_key(enc: Node, sender: JID, chat: JID) -> str:
+    digest = hashlib.sha256()
+    for part in (
+        enc.content_bytes() or b"",
+        enc.attrs.get("type", "").encode(),
+        str(sender).encode(),
+        str(chat).encode(),
+    ):
+        digest.update(part)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _has_content(message: e2e_pb2.Message) -> bool:
+    """Anything besides the sender key distribution and message context?"""
+    return any(
+        f.name not in ("senderKeyDistributionMessage", "messageContextInfo")
+        for f, _ in message.ListFields()
+    )
+
+
+class Receiver:
+    def __init__(self, sock: WASocket) -> None:
+        self.sock = sock
+        self._retries: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def _own(self) -> tuple[JID, JID | None]:
+        me = self.sock.auth.creds.me
+        if me is None:
+            raise ProtocolError("a message arrived before login")
+        return JID.parse(me.id), JID.parse(me.lid) if me.lid else None
+
+    async def _send(self, node: Node) -> None:
+        conn = self.sock.conn
+        if conn is None or conn.closed:
+            return
+        try:
+            await conn.send(node)
+        except ConnectionClosed:
+            log.debug("connection closed before <%s> could be sent", node.tag)
+
+    async def ack(self, node: Node, error: str | None = None) -> None:
+        attrs = {
+            "class": node.tag,
+            "id": node.attrs.get("id", ""),
+            "to": node.attrs.get("from", ""),
+        }
+        for name in ("participant", "recipient"):
+            if name in node.attrs:
+                attrs[name] = node.attrs[name]
+        if node.tag != "message" and "type" in node.attrs:
+            attrs["type"] = node.attrs["type"]
+        if error:
+            attrs["error"] = error
+        await self._send(Node("ack", attrs))
+
+    def source(self, node: Node) -> MessageSource:
+        own, own_lid = self._own
+        own_users = {own.user} | ({own_lid.user} if own_lid else set())
+        frm = node.jid_attr("from")
+        if frm is None:
+            raise ProtocolError("<message> without from")
+        if frm.server in (GROUP_SERVER, BROADCAST_SERVER):
+            sender = node.jid_attr("participant")
+            if sender is None:
+                raise ProtocolError("group <message> without participant")
+            lid_mode = node.attrs.get("addressing_mode") == "lid"
+            alt = node.jid_attr("participant_pn" if lid_mode else "participant_lid")
+            return MessageSource(frm, sender, alt, sender.user in own_users, True)
+        if frm.user in own_users:
+            recipient = node.jid_attr("recipient")
+            chat = recipient.to_non_ad() if recipient is not None else frm.to_non_ad()
+            alt = None
+            if own_lid is not None:
+                alt = (
+                    own_lid.with_device(frm.device)
+                    if frm.server == DEFAULT_USER_SERVER
+                    else own.with_device(frm.device)
+                )
+            return MessageSource(chat, frm, alt, True, False)
+        alt = node.jid_attr("sender_pn" if frm.server == HIDDEN_USER_SERVER else "sender_lid")
+        return MessageSource(frm.to_non_ad(), frm, alt, False, False)
+
+    async def _encryption_jid(self, src: MessageSource) -> JID:
+        sender = src.sender
+        devices = self.sock.devices
+        if src.sender_alt is not None:
+            alt = src.sender_alt
+            if alt.device == 0 and sender.device:
+                alt = alt.with_device(sender.device)
+            if sender.server == DEFAULT_USER_SERVER and alt.server == HIDDEN_USER_SERVER:
+                await devices.learn(sender.to_non_ad(), alt.to_non_ad())
+                return alt
+            if sender.server == HIDDEN_USER_SERVER and alt.server == DEFAULT_USER_SERVER:
+                await devices.learn(alt.to_non_ad(), sender.to_non_ad())
+        if sender.server == DEFAULT_USER_SERVER:
+            return await devices.lid_for(sender) or sender
+        return sender
+
+    # ------------------------------------------------------------------ messages
+
+    async def on_message(self, node: Node) -> None:
+        try:
+            src = self.source(node)
+            message_id = node.require_attr("id")
+            timestamp = node.attr_int("t", 0) or 0
+        except (ProtocolError, InvalidJID) as exc:
+            log.warning("unparseable <message>: %s", exc)
+            await self.ack(node, NACK_PARSING_ERROR)
+            return
+        encs = node.get_children("enc")
+        if not encs:
+            await self.ack(node, None if node.get_child("unavailable") else NACK_UNRECOGNIZED)
+            return
+        sender = await self._encryption_jid(src)
+        keys = self.sock.auth.keys
+        group = str(src.chat) if src.is_group else None
+        decrypted: list[tuple[str, e2e_pb2.Message]] = []
+        for enc in encs:
+            buffer_id = _buffer_key(enc, sender, src.chat)
+            buffered = (await keys.get("event-buffer", [buffer_id])).get(buffer_id)
+            if isinstance(buffered, dict) and isinstance(buffered.get("plaintext"), bytes):
+                try:
+                    decrypted.append((buffer_id, parse_message(buffered["plaintext"])))
+                except WamdError:
+                    await keys.set({"event-buffer": {buffer_id: None}})
+                continue
+            try:
+                async with keys.transaction():
+                    opened = await open_enc(self.sock.signal, enc, sender, group)
+                    await keys.set(
+                        {
+                            "event-buffer": {
+                                buffer_id: {
+                                    "plaintext": opened.message.SerializeToString(),
+                                    "id": message_id,
+                                    "t": timestamp,
+                                }
+                            }
+                        }
+                    )
+            except DuplicateMessage:
+                log.debug("message %s was already handled", message_id)
+                continue
+            except (SignalError, ProtocolError) as exc:
+                log.warning("cannot decrypt message %s from %s: %s", message_id, src.sender, exc)
+                await self._send_retry(node, src, message_id)
+                await self.ack(node)
+                self._emit_messages(
+                    [
+                        WAMessage(
+                            key=self._key(src, message_id),
+                            message=None,
+                            message_timestamp=timestamp,
+                            push_name=node.attrs.get("notify"),
+                            sender=str(src.sender),
+                            stub_type="CIPHERTEXT",
+                            offline="offline" in node.attrs,
+                        )
+                    ],
+                    node,
+                )
+                return
+            decrypted.append((buffer_id, opened.message))
+        self._retries.pop(message_id, None)
+        out = []
+        for _, message in decrypted:
+            if not _has_content(message):
+                continue
+            msg = WAMessage(
+                key=self._key(src, message_id),
+                message=message,
+                message_timestamp=timestamp,
+                push_name=node.attrs.get("notify"),
+                sender=str(src.sender),
+                category=node.attrs.get("category"),
+                edit=node.attrs.get("edit"),
+                offline="offline" in node.attrs,
+            )
+            out.append(msg)
+            self._protocol_events(msg)
+        self._emit_messages(out, node)
+        if decrypted:
+            await keys.set({"event-buffer": {buffer_id: None for buffer_id, _ in decrypted}})
+        await self._receipt(node, src, message_id)
+
+    def _key(self, src: MessageSource, message_id: str) -> MessageKey:
+        participant = str(src.sender.to_non_ad()) if src.is_group else None
+        return MessageKey(str(src.chat), src.from_me, message_id, participant)
+
+    def _emit_messages(self, messages: list[WAMessage], node: Node) -> None:
+        if messages:
+            kind: Literal["notify", "append"] = "append" if "offline" in node.attrs else "notify"
+            self.sock.ev.emit("messages.upsert", MessagesUpsert(tuple(messages), kind))
+
+    def _protocol_events(self, msg: WAMessage) -> None:
+        content = msg.content
+        if content is None:
+            return
+        ev = self.sock.ev
+        chat = msg.key.remote_jid
+        if content.HasField("reactionMessage"):
+            reaction = content.reactionMessage
+            target = reaction.key
+            ev.emit(
+                "messages.reaction",
+                MessageReaction(
+                    key=MessageKey(
+                        target.remoteJID or chat,
+                        target.fromMe,
+                        target.ID,
+                        target.participant or None,
+                    ),
+                    reaction_key=msg.key,
+                    text=reaction.text,
+                    timestamp_ms=reaction.senderTimestampMS,
+                ),
+            )
+        edited = content
+        if content.HasField("editedMessage") and content.editedMessage.HasField("message"):
+            edited = content.editedMessage.message
+        if edited.HasField("protocolMessage"):
+            proto = edited.protocolMessage
+            target = proto.key
+            # the target's from_me is as *we* see it: our message if its sender was us
+            key = MessageKey(
+                target.remoteJID or chat,
+                msg.key.from_me if not target.participant else target.fromMe,
+                target.ID,
+                target.participant or None,
+            )
+            if proto.type == e2e_pb2.ProtocolMessage.REVOKE:
+                ev.emit("messages.update", [MessageUpdate(key, "revoked")])
+            elif proto.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT:
+                ev.emit("messages.update", [MessageUpdate(key, "edited", proto.editedMessage)])
+            elif proto.type == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION:
+                log.debug("history sync notification (handled by the history sync feature)")
+
+    async def _receipt(self, node: Node, src: MessageSource, message_id: str) -> None:
+        attrs = {"id": message_id, "to": node.attrs.get("from", "")}
+        for name in ("recipient", "participant"):
+            if name in node.attrs:
+                attrs[name] = node.attrs[name]
+        if src.from_me:
+            attrs["type"] = "sender"
+        elif not self.sock.marked_online:
+            attrs["type"] = "inactive"
+        await self._send(Node("receipt", attrs))
+
+    async def _send_retry(self, node: Node, src: MessageSource, message_id: str) -> None:
+        count = self._retries.get(message_id, 0) + 1
+        enc = node.get_children("enc")
+        if count == 1 and len(enc) == 1:
+            try:
+                in_message = enc[0].attr_int("count", 0) or 0
+            except ProtocolError:
+                in_message = 0
+            if in_message:  # a resend after we restarted: continue its count
+                count = in_message + 1
+        self._retries[message_id] = count
+        if count >= MAX_RETRY_RECEIPTS:
+            log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
+            return
+        creds = self.sock.auth.creds
+        attrs = {"id": message_id, "to": node.attrs.get("from", ""), "type": "retry"}
+        for name in ("recipient", "participant"):
+            if name in node.attrs:
+                attrs[name] = node.attrs[name]
+        children = [
+            Node(
+                "retry",
+                {"count": str(count), "id": message_id, "t": node.attrs.get("t", ""), "v": "1"},
+            ),
+            Node("registration", {}, creds.registration_id.to_bytes(4, "big")),
+        ]
+        if count > 1:
+            key_id = creds.next_pre_key_id
+            keys = await self.sock.signal.new_prekeys(key_id, 1)
+            changes = {"next_pre_key_id": keys[0][0] + 1}
+            creds.update(changes)
+            self.sock.ev.emit("creds.update", changes)
+            keys_children = [
+                Node("type", {}, bytes((DJB_TYPE,))),
+                Node("identity", {}, creds.signed_identity_key.public),
+                prekey_node(keys[0][0], keys[0][1].public),
+                signed_prekey_node(creds.signed_pre_key),
+            ]
+            if creds.account:
+                keys_children.append(Node("device-identity", {}, creds.account))
+            children.append(Node("keys", {}, keys_children))
+        await self._send(Node("receipt", attrs, children))
+
+    # ------------------------------------------------------------------ receipts
+
+    async def on_receipt(self, node: Node) -> None:
+        kind = node.attrs.get("type", "")
+        try:
+            frm = node.jid_attr("from")
+            participant = node.jid_attr("participant")
+            message_id = node.require_attr("id")
+        except (ProtocolError, InvalidJID) as exc:
+            log.warning("unparseable <receipt>: %s", exc)
+            await self.ack(node, NACK_PARSING_ERROR)
+            return
+        if frm is None:
+            await self.ack(node, NACK_PARSING_ERROR)
+            return
+        if kind == "retry":
+            try:
+                await self.sock.sender.handle_retry(node)
+            except WamdError as exc:
+                log.warning("could not answer a retry receipt for %s: %s", message_id, exc)
+            await self.ack(node)
+            return
+        ids = [message_id]
+        listed = node.get_child("list")
+        if listed is not None:
+            ids += [i.attrs["id"] for i in listed.get_children("item") if "id" in i.attrs]
+        is_group = frm.server == GROUP_SERVER
+        reader = participant if is_group and participant is not None else frm
+        own, own_lid = self._own
+        from_own_device = reader.user in ({own.user} | ({own_lid.user} if own_lid else set()))
+        chat = frm.to_non_ad()
+        recipient = node.jid_attr("recipient")
+        if from_own_device and recipient is not None:
+            chat = recipient.to_non_ad()
+        timestamp = node.attr_int("t", 0) or int(time.time())
+        receipt_type: Any = kind if kind in _RECEIPT_TYPES else "other"
+        if kind == "":
+            receipt_type = "delivery"
+        receipts = []
+        updates = []
+        status = _RECEIPT_STATUS.get(kind)
+        for mid in ids:
+            key = MessageKey(str(chat), True, mid, None)
+            receipts.append(
+                MessageReceipt(key, str(reader.to_non_ad()), receipt_type, timestamp, tuple(ids))
+            )
+            if status is not None and not from_own_device:
+                updates.append(MessageUpdate(key, status))
+        self.sock.ev.emit("message-receipt.update", receipts)
+        if updates:
+            self.sock.ev.emit("messages.update", updates)
+        await self.ack(node)
+
+    # ------------------------------------------------------------------ notifications
+
+    async def on_notification(self, node: Node) -> None:
+        kind = node.attrs.get("type", "")
+        await self.ack(node)
+        try:
+            if kind == "devices":
+                frm = node.jid_attr("from")
+                if frm is not None:
+                    self.sock.devices.invalidate(frm)
+            elif kind == "encrypt":
+                count = node.get_child("count")
+                if count is not None and node.attrs.get("from") == DEFAULT_USER_SERVER:
+                    self.sock._spawn(self.sock._upkeep_prekeys())
+                elif node.get_child("identity") is not None:
+                    frm = node.jid_attr("from")
+                    if frm is not None:
+                        self.sock.devices.invalidate(frm)
+            elif kind == "w:gp2":
+                await self._group_notification(node)
+        except (ProtocolError, InvalidJID) as exc:
+            log.warning("malformed <notification type=%r>: %s", kind, exc)
+
+    async def _group_notification(self, node: Node) -> None:
+        group = node.jid_attr("from")
+        actor = node.jid_attr("participant")
+        if group is None:
+            return
+        author = str(actor.to_non_ad()) if actor is not None else None
+        own, _ = self._own
+        for child in node.get_children():
+            if child.tag in ("add", "remove", "promote", "demote"):
+                members = tuple(
+                    p.attrs["jid"] for p in child.get_children("participant") if "jid" in p.attrs
+                )
+                action: Any = child.tag
+                self.sock.groups.forget(group)
+                if child.tag in ("add", "remove"):
+                    # new or departed members: the next send distributes a fresh key
+                    await self.sock.sender.membership_changed(group, removed=child.tag == "remove")
+                self.sock.ev.emit(
+                    "group-participants.update",
+                    GroupParticipantsUpdate(str(group), author, members, action),
+                )
+            elif child.tag == "subject":
+                self.sock.groups.forget(group)
+                self.sock.ev.emit(
+                    "groups.update",
+                    [GroupUpdate(str(group), author, subject=child.attrs.get("subject"))],
+                )
+            elif child.tag == "create":
+                info = child.get_child("group")
+                if info is not None:
+                    metadata = self.sock.groups.parse_metadata(info)
+                    self.sock.groups.remember(metadata)
+                    self.sock.ev.emit("groups.upsert", [metadata])
+        del own
+
+    # ------------------------------------------------------------------ presence
+
+    async def on_presence(self, node: Node) -> None:
+        frm = node.attrs.get("from")
+        if not frm:
+            return
+        kind = node.attrs.get("type", "available")
+        last = node.attr_int("last", None) if node.attrs.get("last", "").isdigit() else None
+        state = "unavailable" if kind == "unavailable" else "available"
+        self.sock.ev.emit("presence.update", PresenceUpdate(frm, {frm: state}, last))
+
+    async def on_chatstate(self, node: Node) -> None:
+        frm = node.attrs.get("from")
+        if not frm:
+            return
+        who = node.attrs.get("participant") or frm
+        states = node.get_children()
+        if not states:
+            return
+        state = states[0].tag
+        if state == "composing" and states[0].attrs.get("media") == "audio":
+            state = "recording"
+        self.sock.ev.emit("presence.update", PresenceUpdate(frm, {who: state}))

@@ -1,0 +1,441 @@
+"""Sending messages: device fan-out, sender keys for groups, retries, receipts, presence.
+
+1:1 (whatsmeow ``send.go`` sendDM/prepareMessageNode): the devices of the recipient and
+of our own account come from usync; devices without a session get one from a batch
+prekey fetch; each gets ``<to jid><enc v="2" type="pkmsg"|"msg"/></to>`` inside
+``<participants>`` — our own other devices get the message wrapped as a
+``deviceSentMessage`` — and ``<device-identity>`` (our ADV identity) is attached when
+any ``pkmsg`` is in the stanza. The server acks with ``<ack class="message" id>``; an
+``error`` attribute there means it refused the message; a ``phash`` there means our
+device lists were stale, so they are dropped and fetched again next time.
+
+Groups (whatsmeow sendGroup, Baileys relayMessage): the message is encrypted once with
+our sender key (``skmsg``); member devices that do not have our key yet get a
+``SenderKeyDistributionMessage`` in a pairwise ``enc`` in the same stanza. Who has our
+key is kept under ``sender-key-memory`` (Baileys' layout); when members leave, our key
+is replaced so that they cannot read what follows. The stanza carries ``phash``, the
+hash of every device the group message is for (``wamd.messaging.core``).
+
+Every message we send is kept (``sent-message``, the last ``SENT_KEEP``) so that a
+peer's retry receipt can be answered by re-encrypting it for that one device
+(whatsmeow ``retry.go`` handleRetryReceipt; at most ``MAX_INCOMING_RETRIES`` per
+device and message). Sends to one chat keep their order (a lock per chat); the Signal
+state of one peer device is only touched under the repository's per-device lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.client.content import build_message, edit_attribute
+from wamd.errors import NoSession, ProtocolError, WamdError
+from wamd.messaging.core import message_type, new_message_id, pad, participant_hash
+from wamd.messaging.crypt import encrypt_for_devices, parse_message
+from wamd.messaging.types import MessageKey, MessageUpdate, WAMessage
+from wamd.proto import e2e_pb2
+from wamd.signal.prekeys import parse_bundle
+from wamd.signal.session import PreKeyBundle
+
+if TYPE_CHECKING:
+    from wamd.client.socket import WASocket
+
+__all__ = ["MAX_INCOMING_RETRIES", "SENT_KEEP", "SendError", "Sender"]
+
+log = logging.getLogger("wamd.client.send")
+
+SENT_KEEP = 2048  # sent messages kept for retry receipts
+MAX_INCOMING_RETRIES = 10  # retries answered per device and message (whatsmeow)
+ACK_TIMEOUT = 30.0  # seconds to wait for the server's ack of a message
+PRESENCE_STATES = {"available", "unavailable", "composing", "paused", "recording"}
+
+
+class SendError(WamdError):
+    """The server refused a message (its ack carried an error code)."""
+
+    def __init__(self, message_id: str, code: str) -> None:
+        super().__init__(f"the server refused message {message_id}: error {code}")
+        self.message_id = message_id
+        self.code = code
+
+
+def _as_jid(value: JID | str) -> JID:
+    return value if isinstance(value, JID) else JID.parse(value)
+
+
+class Sender:
+    def __init__(self, sock: WASocket) -> None:
+        self.sock = sock
+        self._chat_locks: dict[JID, asyncio.Lock] = {}
+        self._incoming_retries: dict[tuple[JID, str], int] = {}
+        self._sent_here: dict[str, None] = {}  # ids this socket sent (bounded, oldest first)
+
+    # ------------------------------------------------------------------ identity
+
+    def _me(self) -> tuple[JID, JID | None]:
+        me = self.sock.auth.creds.me
+        if me is None:
+            raise WamdError("not logged in: pair the device first")
+        return JID.parse(me.id), JID.parse(me.lid) if me.lid else None
+
+    def sent_here(self, message_id: str) -> bool:
+        """Did this socket (this process) send the message with this id?"""
+        return message_id in self._sent_here
+
+    # ------------------------------------------------------------------ public API
+
+    async def send_message(
+        self,
+        jid: JID | str,
+        content: Mapping[str, Any] | e2e_pb2.Message,
+        *,
+        quoted: WAMessage | None = None,
+        mentions: Sequence[str] = (),
+        message_id: str | None = None,
+    ) -> WAMessage:
+        to = _as_jid(jid).to_non_ad()
+        if to.server not in (DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, GROUP_SERVER):
+            raise WamdError(f"cannot send to {to}: only users and groups are supported")
+        message = build_message(content, quoted=quoted, mentions=mentions)
+        own, _ = self._me()
+        mid = message_id or new_message_id(own.user)
+        now = int(time.time())
+        lock = self._chat_locks.setdefault(to, asyncio.Lock())
+        async with lock:
+            await self._remember_sent(mid, to, message, now)
+            self._sent_here[mid] = None
+            while len(self._sent_here) > SENT_KEEP:
+                del self._sent_here[next(iter(self._sent_here))]
+            if to.server == GROUP_SERVER:
+                await self._send_group(to, mid, message)
+            else:
+                await self._send_dm(to, mid, message)
+        return WAMessage(
+            key=MessageKey(str(to), True, mid),
+            message=message,
+            message_timestamp=now,
+            push_name=self.sock.auth.creds.me.name if self.sock.auth.creds.me else None,
+            sender=str(own),
+        )
+
+    # ------------------------------------------------------------------ 1:1
+
+    async def _fetch_bundles(self, devices: Sequence[JID]) -> dict[JID, PreKeyBundle | Exception]:
+        request = Node(
+            "iq",
+            {"to": DEFAULT_USER_SERVER, "type": "get", "xmlns": "encrypt"},
+            [
+                Node(
+                    "key",
+                    {},
+                    [Node("user", {"jid": str(d), "reason": "identity"}) for d in devices],
+                )
+            ],
+        )
+        answer = await self.sock.query(request)
+        listed = answer.get_child("list")
+        out: dict[JID, PreKeyBundle | Exception] = {}
+        if listed is None:
+            return out
+        for user in listed.get_children("user"):
+            try:
+                jid = JID.parse(user.attrs.get("jid", ""))
+            except InvalidJID:
+                continue
+            try:
+                out[jid] = parse_bundle(user, jid.device)
+            except WamdError as exc:
+                out[jid] = exc
+        return out
+
+    async def _encrypt(
+        self,
+        devices: Sequence[JID],
+        plaintext: bytes,
+        *,
+        dsm_plaintext: bytes | None = None,
+        enc_attrs: Mapping[str, str] | None = None,
+    ) -> tuple[list[Node], bool, list[JID]]:
+        own, own_lid = self._me()
+        skip = {own, own_lid} if own_lid else {own}
+        targets = [d for d in devices if d not in skip]
+        encryption = await self.sock.devices.encryption_jids(targets)
+
+        async def fetch(missing: Sequence[JID]) -> Mapping[JID, PreKeyBundle | Exception]:
+            return await self._fetch_bundles(missing)
+
+        own_users = frozenset({own.user} | ({own_lid.user} if own_lid else set()))
+        result = await encrypt_for_devices(
+            self.sock.signal,
+            targets,
+            plaintext,
+            fetch_bundles=fetch,
+            own_users=own_users,
+            dsm_plaintext=dsm_plaintext,
+            session_jid=lambda d: encryption.get(d, d),
+            enc_attrs=enc_attrs,
+        )
+        return result.nodes, result.include_identity, result.devices
+
+    async def _send_dm(self, to: JID, mid: str, message: e2e_pb2.Message) -> None:
+        own, own_lid = self._me()
+        own_user = (own_lid if to.server == HIDDEN_USER_SERVER and own_lid else own).to_non_ad()
+        devices = await self.sock.devices.get_devices([to, own_user])
+        dsm = e2e_pb2.Message(
+            deviceSentMessage=e2e_pb2.DeviceSentMessage(destinationJID=str(to), message=message)
+        )
+        enc_attrs = self._enc_attrs(message)
+        nodes, include_identity, _ = await self._encrypt(
+            devices,
+            message.SerializeToString(),
+            dsm_plaintext=dsm.SerializeToString(),
+            enc_attrs=enc_attrs,
+        )
+        if not any(JID.parse(n.attrs["jid"]).user == to.user for n in nodes):
+            raise NoSession(f"could not encrypt for any device of {to}")
+        await self._relay(to, mid, message, [Node("participants", {}, nodes)], include_identity)
+
+    def _enc_attrs(self, message: e2e_pb2.Message) -> dict[str, str]:
+        # whatsmeow prepareMessageNode: edits, reactions and poll votes "hide" on failure
+        if edit_attribute(message) or message.HasField("reactionMessage"):
+            return {"decrypt-fail": "hide"}
+        return {}
+
+    async def _relay(
+        self,
+        to: JID,
+        mid: str,
+        message: e2e_pb2.Message,
+        children: list[Node],
+        include_identity: bool,
+        extra_attrs: Mapping[str, str] | None = None,
+    ) -> Node:
+        attrs = {"id": mid, "type": message_type(message), "to": str(to)}
+        edit = edit_attribute(message)
+        if edit:
+            attrs["edit"] = edit
+        if extra_attrs:
+            attrs.update(extra_attrs)
+        if include_identity and self.sock.auth.creds.account:
+            children = [*children, Node("device-identity", {}, self.sock.auth.creds.account)]
+        conn = self.sock.conn
+        if conn is None or conn.closed:
+            raise WamdError("not connected")
+        ack = await conn.request(Node("message", attrs, children), ACK_TIMEOUT)
+        if "error" in ack.attrs:
+            raise SendError(mid, ack.attrs["error"])
+        if "phash" in ack.attrs:
+            log.info("server says our device list for %s was stale; refreshing it", to)
+            self.sock.devices.invalidate(to)
+            if to.server == GROUP_SERVER:
+                self.sock.groups.forget(to)
+        self.sock.ev.emit(
+            "messages.update", [MessageUpdate(MessageKey(str(to), True, mid), "server_ack")]
+        )
+        return ack
+
+    # ------------------------------------------------------------------ groups
+
+    async def _send_group(self, to: JID, mid: str, message: e2e_pb2.Message) -> None:
+        own, own_lid = self._me()
+        me = own_lid or own
+        metadata = await self.sock.groups.metadata(to)
+        users = [JID.parse(p.id) for p in metadata.participants]
+        devices = await self.sock.devices.get_devices(users)
+        group = str(to)
+        keys = self.sock.auth.keys
+        memory_raw = (await keys.get("sender-key-memory", [group])).get(group)
+        memory: dict[str, Any] = dict(memory_raw) if isinstance(memory_raw, dict) else {}
+        targets = [d for d in devices if d not in (own, own_lid)]
+        needing = [d for d in targets if not memory.get(str(d))]
+        children: list[Node] = []
+        include_identity = False
+        if needing:
+            distribution = await self.sock.signal.group_distribution(group, me)
+            skdm = e2e_pb2.Message(
+                senderKeyDistributionMessage=e2e_pb2.SenderKeyDistributionMessage(
+                    groupID=group, axolotlSenderKeyDistributionMessage=distribution
+                )
+            )
+            nodes, include_identity, got = await self._encrypt(needing, skdm.SerializeToString())
+            if nodes:
+                children.append(Node("participants", {}, nodes))
+            for device in got:
+                memory[str(device)] = True
+        ciphertext = await self.sock.signal.group_encrypt(
+            group, me, pad(message.SerializeToString())
+        )
+        children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
+        await self._relay(
+            to, mid, message, children, include_identity, {"phash": participant_hash(devices)}
+        )
+        if needing:
+            await keys.set({"sender-key-memory": {group: memory}})
+
+    async def membership_changed(self, group: JID, *, removed: bool) -> None:
+        """Members changed: departed ones must not read on, new ones need our key."""
+        own, own_lid = self._me()
+        if removed:
+            await self.sock.signal.reset_group_key(str(group), own_lid or own)
+        # new members are simply absent from the sender-key memory: nothing to do
+
+    # ------------------------------------------------------------------ sent messages
+
+    async def _remember_sent(self, mid: str, chat: JID, message: e2e_pb2.Message, now: int) -> None:
+        keys = self.sock.auth.keys
+        async with keys.transaction():
+            ring = (await keys.get("sent-message", ["ring"])).get("ring")
+            seq = int(ring["next"]) if isinstance(ring, dict) and "next" in ring else 0
+            slot = f"slot-{seq % SENT_KEEP}"
+            old = (await keys.get("sent-message", [slot])).get(slot)
+            writes: dict[str, Any] = {
+                mid: {"chat": str(chat), "message": message.SerializeToString(), "t": now},
+                slot: mid,
+                "ring": {"next": seq + 1},
+            }
+            if isinstance(old, str) and old != mid:
+                writes[old] = None
+            await keys.set({"sent-message": writes})
+
+    async def sent_message(self, mid: str) -> tuple[JID, e2e_pb2.Message] | None:
+        stored = (await self.sock.auth.keys.get("sent-message", [mid])).get(mid)
+        if not isinstance(stored, dict):
+            return None
+        try:
+            return JID.parse(stored["chat"]), parse_message(stored["message"])
+        except (KeyError, TypeError, WamdError):
+            log.warning("stored sent message %s is unreadable", mid)
+            return None
+
+    # ------------------------------------------------------------------ retries
+
+    async def handle_retry(self, node: Node) -> None:
+        """A peer device could not decrypt one of our messages: send it again, to it only."""
+        retry = node.require_child("retry")
+        mid = retry.require_attr("id")
+        count = retry.attr_int("count", 1) or 1
+        frm = node.jid_attr("from")
+        participant = node.jid_attr("participant")
+        device = participant if participant is not None else frm
+        if device is None or frm is None:
+            raise ProtocolError("retry receipt without from")
+        key = (device, mid)
+        self._incoming_retries[key] = self._incoming_retries.get(key, 0) + 1
+        if self._incoming_retries[key] >= MAX_INCOMING_RETRIES:
+            log.warning("dropping retry %d from %s for %s", count, device, mid)
+            return
+        found = await self.sent_message(mid)
+        if found is None:
+            raise WamdError(f"retry receipt for {mid}, which we no longer have")
+        chat, message = found
+        own, own_lid = self._me()
+        is_group = frm.server == GROUP_SERVER
+        if is_group:
+            distribution = await self.sock.signal.group_distribution(str(chat), own_lid or own)
+            resend = e2e_pb2.Message()
+            resend.CopyFrom(message)
+            resend.senderKeyDistributionMessage.groupID = str(chat)
+            resend.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = distribution
+        elif device.user in (own.user, own_lid.user if own_lid else None):
+            resend = e2e_pb2.Message(
+                deviceSentMessage=e2e_pb2.DeviceSentMessage(
+                    destinationJID=str(chat), message=message
+                )
+            )
+        else:
+            resend = message
+        encryption = (await self.sock.devices.encryption_jids([device]))[device]
+        if node.get_child("keys") is not None:
+            await self.sock.signal.inject_bundle(encryption, parse_bundle(node, device.device))
+        elif count >= 2 or not await self.sock.signal.has_session(encryption):
+            bundles = await self._fetch_bundles([device])
+            bundle = bundles.get(device)
+            if isinstance(bundle, PreKeyBundle):
+                await self.sock.signal.inject_bundle(encryption, bundle)
+        kind, ciphertext = await self.sock.signal.encrypt(
+            encryption, pad(resend.SerializeToString())
+        )
+        enc_attrs = {"v": "2", "type": kind, "count": str(count)} | self._enc_attrs(message)
+        children = [Node("enc", enc_attrs, ciphertext)]
+        if kind == "pkmsg" and self.sock.auth.creds.account:
+            children.append(Node("device-identity", {}, self.sock.auth.creds.account))
+        attrs = {
+            "to": node.attrs.get("from", ""),
+            "type": message_type(message),
+            "id": mid,
+            "t": retry.attrs.get("t", str(int(time.time()))),
+        }
+        if not is_group:
+            attrs["device_fanout"] = "false"
+        for name in ("participant", "recipient", "edit"):
+            if name in node.attrs:
+                attrs[name] = node.attrs[name]
+        conn = self.sock.conn
+        if conn is None or conn.closed:
+            raise WamdError("not connected")
+        await conn.send(Node("message", attrs, children))
+        log.debug("answered retry %d for %s from %s", count, mid, device)
+
+    # ------------------------------------------------------------------ receipts, presence
+
+    async def read_messages(self, keys: Sequence[MessageKey]) -> None:
+        """Send read receipts (blue ticks), one stanza per chat and sender."""
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for key in keys:
+            if key.from_me:
+                continue
+            groups.setdefault((key.remote_jid, key.participant), []).append(key.id)
+        for (chat, participant), ids in groups.items():
+            await self.send_receipt(chat, participant, ids, "read")
+
+    async def send_receipt(
+        self, jid: str, participant: str | None, ids: Sequence[str], kind: str = "read"
+    ) -> None:
+        if not ids:
+            raise ValueError("no message ids given")
+        attrs = {"id": ids[0], "to": jid, "t": str(int(time.time()))}
+        if kind:
+            attrs["type"] = kind
+        if participant and _as_jid(jid).server == GROUP_SERVER:
+            attrs["participant"] = participant
+        children = None
+        if len(ids) > 1:
+            children = [Node("list", {}, [Node("item", {"id": i}) for i in ids[1:]])]
+        conn = self.sock.conn
+        if conn is None or conn.closed:
+            raise WamdError("not connected")
+        await conn.send(Node("receipt", attrs, children))
+
+    async def send_presence_update(self, state: str, jid: str | None = None) -> None:
+        if state not in PRESENCE_STATES:
+            raise ValueError(f"presence must be one of {', '.join(sorted(PRESENCE_STATES))}")
+        conn = self.sock.conn
+        if conn is None or conn.closed:
+            raise WamdError("not connected")
+        if state in ("available", "unavailable"):
+            me = self.sock.auth.creds.me
+            attrs = {"type": state}
+            if me is not None and me.name:
+                attrs["name"] = me.name
+            await conn.send(Node("presence", attrs))
+            self.sock.marked_online = state == "available"
+            return
+        if jid is None:
+            raise ValueError(f"{state!r} is a chat state: give the chat's jid")
+        own, _ = self._me()
+        if state == "recording":
+            child = Node("composing", {"media": "audio"})
+        else:
+            child = Node(state)
+        await conn.send(Node("chatstate", {"from": str(own.to_non_ad()), "to": jid}, [child]))
+
+    async def presence_subscribe(self, jid: str) -> None:
+        conn = self.sock.conn
+        if conn is None or conn.closed:
+            raise WamdError("not connected")
+        await conn.send(Node("presence", {"type": "subscribe", "to": jid}))
