@@ -39,3 +39,135 @@ async def test_text_both_ways_with_a_phone(sim: SimServer) -> None:
     own = next(m for m in bot_phone.received if m.id == sent.key.id)
     assert own.from_me and own.text == "hello Alice"
     await sock.end()
+
+
+async def test_contact_with_two_companions_sees_everything_on_every_device(
+    sim: SimServer,
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    alice_web = await link(sim, alice)
+    alice_desk = await link(sim, alice)
+    bot_inbox, web_inbox, desk_inbox = Inbox(bot), Inbox(alice_web), Inbox(alice_desk)
+
+    # from Alice's companion to the bot; Alice's other companion sees it as her own
+    sent = await alice_web.send_message(bot_phone.jid, {"text": "from the web"})
+    got = await bot_inbox.wait(lambda m: m.key.id == sent.key.id)
+    assert got.text == "from the web" and got.sender == "15550002222:1@s.whatsapp.net"
+    mirror = await desk_inbox.wait(lambda m: m.key.id == sent.key.id)
+    assert mirror.key.from_me and mirror.key.remote_jid == "15550001111@s.whatsapp.net"
+    assert mirror.text == "from the web"
+    on_phone = next(m for m in alice.received if m.id == sent.key.id)
+    assert on_phone.from_me
+
+    # from the bot to Alice: her phone and both companions get it
+    reply = await bot.send_message("15550002222@s.whatsapp.net", {"text": "to all of you"})
+    for inbox in (web_inbox, desk_inbox):
+        echoed = await inbox.wait(lambda m: m.key.id == reply.key.id)
+        assert echoed.text == "to all of you" and not echoed.key.from_me
+    phone_copy = await alice.next_message()
+    while phone_copy.id != reply.key.id:
+        phone_copy = await alice.next_message()
+    assert phone_copy.text == "to all of you"
+    for s in (bot, alice_web, alice_desk):
+        await s.end()
+
+
+async def test_reply_reaction_edit_and_revoke_round_trip(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    inbox = Inbox(bot)
+    reactions: list[object] = []
+    updates: list[object] = []
+    bot.ev.on("messages.reaction", reactions.append)
+    bot.ev.on("messages.update", lambda us: updates.extend(us))
+
+    first = await alice.send_text(bot_phone.jid, "question")
+    question = await inbox.wait(lambda m: m.key.id == first)
+    answer = await bot.send_message(question.key.remote_jid, {"text": "answr"}, quoted=question)
+    got = await alice.next_message()
+    assert got.message.extendedTextMessage.contextInfo.stanzaID == first
+
+    # the phone reacts to the bot's answer; the bot sees a reaction event
+    await alice.react(got, "👍")
+    await inbox.wait(lambda m: m.content is not None and m.content.HasField("reactionMessage"))
+    assert reactions and reactions[-1].text == "👍"  # type: ignore[attr-defined]
+    assert reactions[-1].key.id == answer.key.id  # type: ignore[attr-defined]
+
+    # the bot reacts, edits and revokes; the phone sees each
+    await bot.send_message(
+        question.key.remote_jid, {"react": {"key": question.key, "text": "❤"}}
+    )
+    reaction = await alice.next_message()
+    assert reaction.message.reactionMessage.text == "❤"
+    assert reaction.message.reactionMessage.key.ID == first
+    await bot.send_message(question.key.remote_jid, {"text": "answer", "edit": answer.key})
+    edit = await alice.next_message()
+    proto = edit.message.editedMessage.message.protocolMessage
+    assert proto.key.ID == answer.key.id and proto.editedMessage.conversation == "answer"
+    await bot.send_message(question.key.remote_jid, {"delete": answer.key})
+    revoke = await alice.next_message()
+    assert revoke.message.protocolMessage.key.ID == answer.key.id
+    assert revoke.message.protocolMessage.type == 0  # REVOKE
+
+    # and the other way: the phone edits and revokes its own message
+    from wamd.proto import common_pb2, e2e_pb2
+
+    key = common_pb2.MessageKey(remoteJID=str(bot_phone.jid), fromMe=True, ID=first)
+    await alice.send_message(
+        bot_phone.jid,
+        e2e_pb2.Message(
+            protocolMessage=e2e_pb2.ProtocolMessage(key=key, type=e2e_pb2.ProtocolMessage.REVOKE)
+        ),
+    )
+    await inbox.wait(lambda m: m.content is not None and m.content.HasField("protocolMessage"))
+    revoked = [u for u in updates if getattr(u, "status", None) == "revoked"]
+    assert revoked and revoked[0].key.id == first  # type: ignore[attr-defined]
+    await bot.end()
+
+
+async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    members = [sim.add_phone(f"1555000{n}000", f"Member {n}") for n in range(2, 5)]
+    bot = await link(sim, bot_phone)
+    inbox = Inbox(bot)
+    group = await members[0].create_group("Support", [bot_phone.jid, *(m.jid for m in members[1:])])
+    gid = f"{group.id}@g.us"
+
+    first = await members[1].send_text(gid, "hi group")
+    got = await inbox.wait(lambda m: m.key.id == first)
+    assert got.key.remote_jid == gid and got.key.participant == str(members[1].jid)
+    assert got.text == "hi group"
+
+    sent = await bot.send_message(gid, {"text": "hello members"})
+    for member in members:
+        msg = await member.next_message()
+        while msg.id != sent.key.id:
+            msg = await member.next_message()
+        assert msg.text == "hello members" and str(msg.chat) == gid
+    # a second message needs no new distribution: every member decrypts the skmsg alone
+    again = await bot.send_message(gid, {"text": "second"})
+    for member in members:
+        msg = await member.next_message()
+        while msg.id != again.key.id:
+            msg = await member.next_message()
+        assert msg.text == "second"
+
+    # membership change: a removed member cannot read on, the rest can
+    removed = members[2]
+    await members[0].remove_from_group(group, [removed.jid])
+    await bot.ev.wait_for(
+        "group-participants.update", lambda u: u.action == "remove", timeout=10
+    )
+    before = len(removed.received)
+    after = await bot.send_message(gid, {"text": "after the change"})
+    for member in members[:2]:
+        msg = await member.next_message()
+        while msg.id != after.key.id:
+            msg = await member.next_message()
+        assert msg.text == "after the change"
+    await asyncio.sleep(0.2)
+    assert all(m.id != after.key.id for m in removed.received[before:])
+    await bot.end()
