@@ -300,6 +300,8 @@ class PhoneEndpoint:
         if not enc.nodes:
             return
         to_node = enc.nodes[0]
+        # whatsmeow retry.go: the resend goes back where the receipt came from (the
+        # device in a chat, the group with participant=device in a group)
         attrs = {
             "to": str(device_jid),
             "id": message_id,
@@ -307,7 +309,10 @@ class PhoneEndpoint:
             "t": str(int(self.server.clock())),
         }
         if chat.server == GROUP_SERVER:
-            attrs["participant"] = str(self.device.jid)
+            attrs["to"] = str(chat)
+            attrs["participant"] = str(device_jid)
+        elif device_jid.user == self.phone.number and "recipient" not in attrs:
+            attrs["recipient"] = str(chat)
         children = to_node.get_children("enc")
         await self.server.router.handle(self.device, Node("message", attrs, children))
 

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
-from wamd.errors import ConnectionClosed
+from wamd.errors import ConnectionClosed, ProtocolError
 from wamd.messaging.core import participant_hash
 
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ __all__ = ["OUTBOX_LIMIT", "Router", "outbox_key"]
 log = logging.getLogger("wamd.sim.router")
 
 OUTBOX_LIMIT = 20_000  # stanzas kept per offline device before the oldest are dropped
-SENT_MEMORY = 200_000  # message ids remembered for routing receipts back to their sender
 SERVER = DEFAULT_USER_SERVER
 
 
@@ -55,6 +53,18 @@ def _norm(value: str | None) -> str:
         return value
 
 
+def _per_device(node: Node) -> dict[str, Node]:
+    """``<participants><to jid=DEVICE><enc/></to>..`` as {normalised device JID: enc}."""
+    out: dict[str, Node] = {}
+    participants = node.get_child("participants")
+    if participants is not None:
+        for to_node in participants.get_children("to"):
+            enc = to_node.get_child("enc")
+            if enc is not None:
+                out[_norm(to_node.attrs.get("jid"))] = enc
+    return out
+
+
 def outbox_key(
     tag: str, node_id: str, peer: str | None, participant: str | None
 ) -> tuple[str, ...]:
@@ -65,8 +75,6 @@ def outbox_key(
 class Router:
     def __init__(self, server: SimServer) -> None:
         self.server = server
-        # message id -> (sending device, chat) so that receipts find their way back
-        self.sent: OrderedDict[str, tuple[JID, JID]] = OrderedDict()
         self.presence: dict[str, tuple[str, int]] = {}  # pn user -> (available|unavailable, t)
         self.subscribers: dict[str, set[tuple[str, int]]] = {}  # pn user -> {(pn user, device)}
 
@@ -105,11 +113,6 @@ class Router:
         for node_id in ids:
             device.outbox.pop(outbox_key(tag, node_id, peer, participant), None)
 
-    def _remember(self, message_id: str, sender: JID, chat: JID) -> None:
-        self.sent[message_id] = (sender, chat)
-        while len(self.sent) > SENT_MEMORY:
-            self.sent.popitem(last=False)
-
     # ------------------------------------------------------------------ inbound stanzas
 
     async def handle(self, device: SimDevice, node: Node) -> None:
@@ -140,121 +143,162 @@ class Router:
         message_id = node.attrs.get("id", "")
         try:
             to = node.jid_attr("to")
-        except Exception:
+        except ProtocolError:
             to = None
         if not message_id or to is None:
             await self._ack(device, {"class": "message", "id": message_id, "error": "400"})
             return
         now = str(int(server.clock()))
         ack = {"class": "message", "id": message_id, "from": str(to), "t": now}
-        sender_phone = device.phone
         base = {"id": message_id, "t": now, "type": node.attrs.get("type", "text")}
         for extra in ("edit", "category", "mediatype"):
             if extra in node.attrs:
                 base[extra] = node.attrs[extra]
-        if sender_phone.name:
-            base["notify"] = sender_phone.name
-        identity = node.get_child("device-identity")
-        copies: dict[SimDevice, Node] = {}
-        participants = node.get_child("participants")
-        per_device: dict[str, Node] = {}
-        if participants is not None:
-            for to_node in participants.get_children("to"):
-                enc = to_node.get_child("enc")
-                if enc is not None:
-                    per_device[_norm(to_node.attrs.get("jid"))] = enc
-
+        if device.phone.name:
+            base["notify"] = device.phone.name
         if to.server == GROUP_SERVER:
-            group = server.groups.get(to.user)
-            if group is None:
-                await self._ack(device, ack | {"error": "404"})
-                return
-            if sender_phone.number not in group.participants:
-                await self._ack(device, ack | {"error": "403"})
-                return
-            skmsg = next(
-                (e for e in node.get_children("enc") if e.attrs.get("type") == "skmsg"), None
-            )
-            members = [server.phones[n] for n in group.participants if n in server.phones]
-            expected = []
-            for member in members:
-                for target in member.devices():
-                    if target is device:
-                        continue
-                    expected.append(target.jid)
-                    children: list[Node] = []
-                    enc = per_device.get(str(target.jid)) or per_device.get(str(target.lid))
-                    if enc is not None:
-                        children.append(enc)
-                    if skmsg is not None:
-                        children.append(skmsg)
-                    if not children:
-                        continue
-                    if identity is not None and any(
-                        c.attrs.get("type") == "pkmsg" for c in children
-                    ):
-                        children.append(identity)
-                    attrs = base | {
-                        "from": str(to),
-                        "participant": str(device.jid),
-                        "participant_lid": str(device.lid),
-                    }
-                    copies[target] = Node("message", attrs, children)
-            self._remember(message_id, device.jid, to)
+            routed = self._route_group(device, node, to, base)
+        elif to.server in (DEFAULT_USER_SERVER, HIDDEN_USER_SERVER):
+            routed = self._route_direct(device, node, to, base)
         else:
-            recipient = server.account_of(to)
-            if recipient is None:
-                await self._ack(device, ack | {"error": "404"})
-                return
-            use_lid = to.server == HIDDEN_USER_SERVER
-            me_as = device.lid if use_lid else device.jid
-            chat = to.to_non_ad()
-            expected = [d.jid for d in recipient.devices()] + [
-                d.jid for d in sender_phone.devices() if d is not device
-            ]
-            if to.device or (participants is None and node.get_child("enc") is not None):
-                # a resend to one device (retry): a bare <enc>
-                target_device = server.device_of(to)
-                encs = node.get_children("enc")
-                if target_device is not None and encs:
-                    children = list(encs)
-                    if identity is not None:
-                        children.append(identity)
-                    attrs = base | {"from": str(me_as)}
-                    if target_device.phone is sender_phone and "recipient" in node.attrs:
-                        attrs["recipient"] = node.attrs["recipient"]
-                    copies[target_device] = Node("message", attrs, children)
-                expected = []
-            else:
-                for jid_text, enc in per_device.items():
-                    try:
-                        target_jid = JID.parse(jid_text)
-                    except InvalidJID:
-                        continue
-                    target_device = server.device_of(target_jid)
-                    if target_device is None or target_device is device:
-                        continue
-                    children = [enc]
-                    if identity is not None and enc.attrs.get("type") == "pkmsg":
-                        children.append(identity)
-                    attrs = base | {"from": str(me_as)}
-                    if target_device.phone is sender_phone:
-                        attrs["recipient"] = str(chat)
-                    elif use_lid:
-                        attrs["sender_pn"] = str(device.jid)
-                    else:
-                        attrs["sender_lid"] = str(device.lid)
-                    copies[target_device] = Node("message", attrs, children)
-                self._remember(message_id, device.jid, chat)
+            routed = 400
+        if isinstance(routed, int):
+            await self._ack(device, ack | {"error": str(routed)})
+            return
+        copies, expected = routed
         phash = node.attrs.get("phash")
-        if phash and expected:
-            server_hash = participant_hash(expected)
+        if phash and expected is not None:
+            # whatsmeow send.go hashes every device it encrypted for plus its own (usync
+            # lists it); Baileys leaves its own device out: both are accepted. A differing
+            # list is answered with the server's hash in whatsmeow's form.
             with_sender = participant_hash([*expected, device.jid])
-            if phash not in (server_hash, with_sender):
-                ack["phash"] = server_hash  # the client's device list is out of date
+            if phash not in (with_sender, participant_hash(expected)):
+                ack["phash"] = with_sender
         await self._ack(device, ack)
         for target, copy in copies.items():
             await self.deliver(target, copy)
+
+    def _route_group(
+        self, device: SimDevice, node: Node, to: JID, base: dict[str, str]
+    ) -> int | tuple[dict[SimDevice, Node], list[JID] | None]:
+        """Copies of a group message per member device (or an ack error code)."""
+        server = self.server
+        group = server.groups.get(to.user)
+        if group is None:
+            return 404
+        if device.phone.number not in group.participants:
+            return 403
+        identity = node.get_child("device-identity")
+        attrs = base | {
+            "from": str(to),
+            "participant": str(device.jid),
+            "participant_lid": str(device.phone.lid),
+        }
+        copies: dict[SimDevice, Node] = {}
+        encs = [e for e in node.get_children("enc") if e.attrs.get("type") != "skmsg"]
+        if "participant" in node.attrs and encs and node.get_child("participants") is None:
+            # whatsmeow retry.go: a resend to one member device is <message to=GROUP
+            # participant=THAT_DEVICE> with a bare pairwise <enc>
+            try:
+                target_jid = node.jid_attr("participant")
+            except ProtocolError:
+                return 400
+            target = server.device_of(target_jid) if target_jid is not None else None
+            if target is None or target.phone.number not in group.participants:
+                return 404
+            retry_children = [*encs, *([identity] if identity is not None else [])]
+            copies[target] = Node("message", attrs, retry_children)
+            return copies, None
+        skmsg = next((e for e in node.get_children("enc") if e.attrs.get("type") == "skmsg"), None)
+        per_device = _per_device(node)
+        expected: list[JID] = []
+        for number in group.participants:
+            member = server.phones.get(number)
+            if member is None:
+                continue
+            for target in member.devices():
+                if target is device:
+                    continue
+                expected.append(target.jid)
+                children: list[Node] = []
+                enc = per_device.get(str(target.jid)) or per_device.get(str(target.lid))
+                if enc is not None:
+                    children.append(enc)
+                if skmsg is not None:
+                    children.append(skmsg)
+                if not children:
+                    continue
+                if identity is not None and any(c.attrs.get("type") == "pkmsg" for c in children):
+                    children.append(identity)
+                copies[target] = Node("message", attrs, children)
+        return copies, expected
+
+    def _route_direct(
+        self, device: SimDevice, node: Node, to: JID, base: dict[str, str]
+    ) -> int | tuple[dict[SimDevice, Node], list[JID] | None]:
+        """Copies of a 1:1 message per addressed device (or an ack error code)."""
+        server = self.server
+        sender_phone = device.phone
+        recipient = server.account_of(to)
+        if recipient is None:
+            return 404
+        identity = node.get_child("device-identity")
+        use_lid = to.server == HIDDEN_USER_SERVER
+        me_as = device.lid if use_lid else device.jid
+        chat = to.to_non_ad()
+        copies: dict[SimDevice, Node] = {}
+
+        def attrs_for(target: SimDevice) -> dict[str, str]:
+            attrs = base | {"from": str(me_as)}
+            if target.phone is sender_phone:
+                # whatsmeow parseMessageSource: own devices learn the chat from recipient
+                # and its other form from peer_recipient_lid / peer_recipient_pn
+                attrs["recipient"] = str(chat)
+                if use_lid:
+                    attrs["peer_recipient_pn"] = str(recipient.jid)
+                else:
+                    attrs["peer_recipient_lid"] = str(recipient.lid)
+            elif use_lid:
+                # the alternative address is the user, without the device (whatsmeow
+                # copies the device over from the sender when it is 0)
+                attrs["sender_pn"] = str(sender_phone.jid)
+            else:
+                attrs["sender_lid"] = str(sender_phone.lid)
+            return attrs
+
+        participants = node.get_child("participants")
+        bare = node.get_children("enc")
+        if participants is None and bare:
+            # a resend to one device after a retry receipt (whatsmeow retry.go): to=DEVICE
+            target = server.device_of(to)
+            if target is None:
+                return 404
+            children = [*bare, *([identity] if identity is not None else [])]
+            attrs = attrs_for(target)
+            if target.phone is sender_phone:
+                # the chat of a resend to our own device is named by the sender
+                attrs = base | {"from": str(me_as)}
+                if "recipient" in node.attrs:
+                    attrs["recipient"] = node.attrs["recipient"]
+            copies[target] = Node("message", attrs, children)
+            return copies, None
+        for jid_text, enc in _per_device(node).items():
+            try:
+                target_jid = JID.parse(jid_text)
+            except InvalidJID:
+                continue
+            target = server.device_of(target_jid)
+            if target is None or target is device:
+                continue
+            if target.phone is not recipient and target.phone is not sender_phone:
+                continue  # a device of a third account has no business in this chat
+            children = [enc]
+            if identity is not None and enc.attrs.get("type") == "pkmsg":
+                children.append(identity)
+            copies[target] = Node("message", attrs_for(target), children)
+        accounts = [recipient] if recipient is sender_phone else [recipient, sender_phone]
+        expected = [d.jid for a in accounts for d in a.devices() if d is not device]
+        return copies, expected
 
     async def on_receipt(self, device: SimDevice, node: Node) -> None:
         server = self.server
@@ -269,7 +313,7 @@ class Router:
         try:
             to = node.jid_attr("to")
             participant = node.jid_attr("participant")
-        except Exception:
+        except ProtocolError:
             return
         if to is None:
             return
@@ -304,7 +348,7 @@ class Router:
         if kind == "subscribe":
             try:
                 target = node.jid_attr("to")
-            except Exception:
+            except ProtocolError:
                 return
             target_phone = self.server.account_of(target) if target is not None else None
             if target_phone is None:
@@ -332,7 +376,7 @@ class Router:
     async def on_chatstate(self, device: SimDevice, node: Node) -> None:
         try:
             to = node.jid_attr("to")
-        except Exception:
+        except ProtocolError:
             return
         if to is None:
             return

@@ -427,6 +427,11 @@ class SimServer:
             for device in phone.devices():
                 await self.router.deliver(device, stanza)
 
+    def _participant_node(self, number: str, attrs: dict[str, str] | None = None) -> Node:
+        phone = self.phones.get(number)
+        lid = {"lid": str(phone.lid)} if phone is not None else {}
+        return Node("participant", {"jid": f"{number}@{SERVER}"} | lid | (attrs or {}))
+
     async def create_group(
         self, creator: SimPhone, subject: str, members: Sequence[str]
     ) -> SimGroup:
@@ -471,7 +476,8 @@ class SimServer:
             if not error:
                 done.append(number)
         if done:
-            child = Node(action, {}, [Node("participant", {"jid": f"{n}@{SERVER}"}) for n in done])
+            # whatsmeow group.go parseParticipantList reads jid and, for pn ones, lid
+            child = Node(action, {}, [self._participant_node(n) for n in done])
             await self._notify_group(group, actor, child, extra=done if action == "remove" else ())
             if action in ("add", "remove"):
                 for phone in self.phones.values():
@@ -757,10 +763,19 @@ class SimServer:
     # ------------------------------------------------------------------ iq
 
     async def _serve_logged_in(self, conn: NodeConnection, node: Node, device: SimDevice) -> None:
-        if node.tag == "iq":
-            await self._serve_iq(conn, node, device)
-        else:
-            await self.router.handle(device, node)
+        try:
+            if node.tag == "iq":
+                await self._serve_iq(conn, node, device)
+            else:
+                await self.router.handle(device, node)
+        except ConnectionClosed:
+            raise
+        except Exception:
+            # a stanza the sim cannot handle must not leave the client waiting forever
+            log.exception("sim failed on <%s> from %s", node.tag, device.jid)
+            iq_id = node.attrs.get("id")
+            if node.tag == "iq" and iq_id and node.attrs.get("type") in ("get", "set"):
+                await conn.send(_iq_error(iq_id, 500, "internal-server-error"))
 
     async def _serve_iq(self, conn: NodeConnection, node: Node, device: SimDevice | None) -> None:
         if node.tag != "iq" or node.attrs.get("type") not in ("get", "set"):

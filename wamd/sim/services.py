@@ -283,10 +283,7 @@ async def answer_group(server: SimServer, device: SimDevice, node: Node) -> Node
         if members is None or not members:
             return _error(iq_id, 400, "bad-request")
         results = await server.change_participants(group, device.phone, action.tag, members)
-        listed = [
-            Node("participant", {"jid": f"{n}@{SERVER}"} | ({"error": str(e)} if e else {}))
-            for n, e in results
-        ]
+        listed = [server._participant_node(n, {"error": str(e)} if e else None) for n, e in results]
         return _result(node, [Node(action.tag, {}, listed)])
     return _error(iq_id, 501, "feature-not-implemented")
 
