@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from wamd.client import WASocket
-from wamd.sim import SimServer
-
 from tests.client.conftest import Inbox, link
+from wamd.sim import SimServer
 
 
 async def test_text_both_ways_with_a_phone(sim: SimServer) -> None:
@@ -97,9 +95,7 @@ async def test_reply_reaction_edit_and_revoke_round_trip(sim: SimServer) -> None
     assert reactions[-1].key.id == answer.key.id  # type: ignore[attr-defined]
 
     # the bot reacts, edits and revokes; the phone sees each
-    await bot.send_message(
-        question.key.remote_jid, {"react": {"key": question.key, "text": "❤"}}
-    )
+    await bot.send_message(question.key.remote_jid, {"react": {"key": question.key, "text": "❤"}})
     reaction = await alice.next_message()
     assert reaction.message.reactionMessage.text == "❤"
     assert reaction.message.reactionMessage.key.ID == first
@@ -158,9 +154,7 @@ async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -
     # membership change: a removed member cannot read on, the rest can
     removed = members[2]
     await members[0].remove_from_group(group, [removed.jid])
-    await bot.ev.wait_for(
-        "group-participants.update", lambda u: u.action == "remove", timeout=10
-    )
+    await bot.ev.wait_for("group-participants.update", lambda u: u.action == "remove", timeout=10)
     before = len(removed.received)
     after = await bot.send_message(gid, {"text": "after the change"})
     for member in members[:2]:

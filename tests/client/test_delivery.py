@@ -1,0 +1,135 @@
+"""Delivery guarantees: duplicates, undecryptable messages, crashes, ordering."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.client.conftest import Inbox, link
+from wamd.binary import JID, Node
+from wamd.sim import SimServer
+from wamd.store import use_multi_file_auth_state
+
+CRASH_BOT = Path(__file__).with_name("crash_bot.py")
+ROOT = Path(__file__).parents[2]
+
+
+async def test_a_redelivered_message_is_emitted_once(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    sock = await link(sim, bot_phone)
+    inbox = Inbox(sock)
+    stanzas: list[Node] = []
+    real = sock.receiver.on_message
+
+    async def record(node: Node) -> None:
+        stanzas.append(node)
+        await real(node)
+
+    sock.receiver.on_message = record  # type: ignore[method-assign]
+    for text in ("first", "second"):  # the second is a "msg" on the established session
+        mid = await alice.send_text(bot_phone.jid, text)
+        await inbox.wait(lambda m, mid=mid: m.key.id == mid)
+    await sock.idle()
+    for node in stanzas:  # the server sends both again (as after a lost receipt)
+        await real(node)
+    await sock.idle()
+    assert [m.text for m in inbox.messages] == ["first", "second"]
+    await sock.end()
+
+
+async def test_undecryptable_message_gets_a_retry_receipt_and_is_recovered(
+    sim: SimServer,
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    sock = await link(sim, bot_phone)
+    inbox = Inbox(sock)
+    first = await alice.send_text(bot_phone.jid, "establish")
+    await inbox.wait(lambda m: m.key.id == first)
+    # lose our session with Alice's phone: her next "msg" cannot be decrypted
+    await sock.signal.delete_session(JID(alice.lid_user, "lid", 0))
+    sent: list[Node] = []
+    conn = sock.conn
+    assert conn is not None
+    real_send = conn.send
+
+    async def spy(node: Node) -> None:
+        sent.append(node)
+        await real_send(node)
+
+    conn.send = spy  # type: ignore[method-assign]
+    lost = await alice.send_text(bot_phone.jid, "can you read me?")
+    stub = await inbox.wait(lambda m: m.key.id == lost and m.stub_type == "CIPHERTEXT")
+    assert stub.message is None
+    recovered = await inbox.wait(lambda m: m.key.id == lost and m.message is not None)
+    assert recovered.text == "can you read me?"
+    retries = [n for n in sent if n.tag == "receipt" and n.attrs.get("type") == "retry"]
+    assert len(retries) == 1
+    retry = retries[0].require_child("retry")
+    assert retry.attrs["id"] == lost and retry.attrs["count"] == "1" and retry.attrs["v"] == "1"
+    assert len(retries[0].require_child("registration").content_bytes() or b"") == 4
+    await sock.end()
+
+
+async def test_a_burst_of_1000_messages_keeps_its_order(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    sock = await link(sim, bot_phone)
+    inbox = Inbox(sock)
+    for n in range(1000):
+        await alice.send_text(bot_phone.jid, f"m{n}")
+    await inbox.wait(lambda m: m.text == "m999", timeout=60)
+    await sock.idle()
+    assert [m.text for m in inbox.messages] == [f"m{n}" for n in range(1000)]
+    # and 200 sends from the bot arrive in order too
+    sends = [sock.send_message(alice.jid, {"text": f"r{n}"}) for n in range(200)]
+    await asyncio.gather(*sends)
+    texts: list[str | None] = []
+    while len(texts) < 200:
+        texts.append((await alice.next_message()).text)
+    assert texts == [f"r{n}" for n in range(200)]
+    await sock.end()
+
+
+async def _run_bot(sim: SimServer, folder: Path, mode: str) -> tuple[int, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(CRASH_BOT),
+        sim.url,
+        sim.root_public_key.hex(),
+        str(folder),
+        mode,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()
+
+
+@pytest.mark.parametrize("mode", ["kill-before-commit", "kill-after-commit", "kill-before-receipt"])
+async def test_sigkill_while_handling_a_message_loses_nothing_and_duplicates_nothing(
+    sim: SimServer, tmp_path: Path, mode: str
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    folder = tmp_path / "auth"
+    state, save_creds = await use_multi_file_auth_state(folder)
+    sock = await link(sim, bot_phone, state)
+    await save_creds()
+    await sock.end()
+    # the message waits on the server while the bot is away
+    await alice.send_text(bot_phone.jid, "exactly once")
+    code, first = await _run_bot(sim, folder, mode)
+    assert code == -9, first  # SIGKILL
+    code, second = await _run_bot(sim, folder, "run")
+    assert code == 0, second
+    got = [line for line in (first + second).splitlines() if line.startswith(("GOT ", "STUB "))]
+    assert got == ["GOT exactly once"], first + second
