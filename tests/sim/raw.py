@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from wamd.binary import JID, Node
@@ -171,9 +171,17 @@ class RawCompanion:
 
 
 async def pair_companion(
-    sim: SimServer, phone: SimPhone, *, version: int = 3, login: bool = True
+    sim: SimServer,
+    phone: SimPhone,
+    *,
+    version: int = 3,
+    login: bool = True,
+    scanner: Callable[[str], Awaitable[object]] | None = None,
 ) -> RawCompanion:
-    """Link a new raw device to ``phone`` through the QR flow (and log it in)."""
+    """Link a new raw device to ``phone`` through the QR flow (and log it in).
+
+    ``scanner`` shows the QR string to the phone (``phone.scan_qr`` unless given).
+    """
     creds = init_auth_creds()
     conn = await open_raw(sim, registration(creds), version, creds.noise_key)
     pair_device = await asyncio.wait_for(conn.receive(), WAIT)
@@ -185,7 +193,7 @@ async def pair_companion(
         creds.signed_identity_key.public,
         creds.adv_secret_key,
     )
-    scan = asyncio.ensure_future(phone.scan_qr(qr))
+    scan = asyncio.ensure_future((scanner or phone.scan_qr)(qr))
     success = await asyncio.wait_for(conn.receive(), WAIT)
     child = success.require_child("pair-success")
     identity = child.require_child("device-identity").content_bytes() or b""
@@ -198,8 +206,12 @@ async def pair_companion(
     await conn.send(Node("iq", {"to": SERVER, "type": "result", "id": success.attrs["id"]}, [sign]))
     restart = await asyncio.wait_for(conn.receive(), WAIT)
     assert restart.tag == "stream:error" and restart.attrs.get("code") == "515", restart
-    device = await asyncio.wait_for(scan, WAIT)
+    await asyncio.wait_for(scan, WAIT)
     await conn.close()
+    device = max(
+        (d for d in phone.companions.values() if d.identity == creds.signed_identity_key.public),
+        key=lambda d: d.jid.device,
+    )
     companion = RawCompanion(sim, phone, creds, device, version)
     if login:
         await companion.login()

@@ -101,6 +101,7 @@ class PhoneEndpoint:
         self.notifications: list[Node] = []
         self.sent: dict[str, tuple[JID, e2e_pb2.Message]] = {}
         self._inbox: asyncio.Queue[SimMessage] = asyncio.Queue()
+        self._arrived = asyncio.Condition()
         self._receipt_event = asyncio.Event()
         self._queue: asyncio.Queue[Node] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -233,6 +234,9 @@ class PhoneEndpoint:
             )
             self.received.append(received)
             self._inbox.put_nowait(received)
+        if opened:
+            async with self._arrived:
+                self._arrived.notify_all()
         await router.handle(self.device, Node("receipt", base))
 
     async def _send_retry(self, node: Node, base: dict[str, str]) -> None:
@@ -321,6 +325,14 @@ class PhoneEndpoint:
     async def next_message(self, timeout: float = 10.0) -> SimMessage:
         """The next message this phone receives (``TimeoutError`` if none comes)."""
         return await asyncio.wait_for(self._inbox.get(), timeout)
+
+    async def wait_received(self, count: int, timeout: float) -> None:
+        """Wait until more than ``count`` messages were received (``TimeoutError``).
+
+        Unlike ``next_message`` this consumes nothing: any number of waiters may watch.
+        """
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.received) > count)
 
     async def wait_receipt(
         self, message_id: str, kind: str = "", timeout: float = 10.0

@@ -313,7 +313,8 @@ class SimServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.clock = clock
+        self._base_clock = clock
+        self.clock_offset = 0.0  # seconds added to the clock (the control interface sets it)
         self.min_version = min_version
         self.qr_ref_seconds = qr_ref_seconds
         self.handshake_timeout = handshake_timeout
@@ -330,6 +331,10 @@ class SimServer:
         self._by_lid: dict[str, SimPhone] = {}
 
     # ------------------------------------------------------------------ lifecycle
+
+    def clock(self) -> float:
+        """The sim's notion of now: the injected clock plus ``clock_offset``."""
+        return self._base_clock() + self.clock_offset
 
     @property
     def url(self) -> str:

@@ -1,0 +1,294 @@
+"""The sim's HTTP/JSON control interface, over real sockets on 127.0.0.1, and ``wamd sim``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.sim.raw import WAIT, pair_companion, registration
+from wamd.cli import main
+from wamd.crypto import generate_keypair
+from wamd.sim import SimServer
+from wamd.sim.control import MAX_BODY, ControlServer, is_loopback
+from wamd.store import init_auth_creds
+from wamd.transport import connect_client
+
+
+class Control:
+    def __init__(self, sim: SimServer, control: ControlServer) -> None:
+        self.sim = sim
+        self.port = control.port
+
+    async def raw(self, data: bytes) -> tuple[int, Any]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(data)
+        writer.write_eof()  # a short body then fails at once instead of timing out
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), WAIT)
+        writer.close()
+        head, _, payload = response.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        assert lines[0].startswith("HTTP/1.1 ")
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        assert headers["Content-Type"] == "application/json"
+        assert int(headers["Content-Length"]) == len(payload)
+        return int(lines[0].split()[1]), json.loads(payload)
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}\r\n"
+        return await self.raw(head.encode() + b"\r\n" + data)
+
+    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        got, payload = await self.call(method, path, body)
+        assert got == status, payload
+        return payload
+
+
+@pytest.fixture
+async def control() -> AsyncIterator[Control]:
+    async with SimServer() as sim, ControlServer(sim) as server:
+        yield Control(sim, server)
+
+
+async def test_info_and_phones(control: Control) -> None:
+    info = await control.ok("GET", "/")
+    assert info["url"] == control.sim.url
+    assert bytes.fromhex(info["root_public_key"]) == control.sim.root_public_key
+    assert info["root_serial"] == 0
+    alice = await control.ok("POST", "/phones", {"number": "+15550001111", "name": "Alice"}, 201)
+    assert alice["jid"] == "15550001111@s.whatsapp.net" and alice["name"] == "Alice"
+    assert alice["lid"].endswith("@lid") and alice["companions"] == []
+    assert control.sim.phones["15550001111"].name == "Alice"
+    listed = await control.ok("GET", "/phones")
+    assert [p["number"] for p in listed["phones"]] == ["15550001111"]
+    assert (await control.ok("GET", "/phones/15550001111"))["online"] is True
+    assert (await control.ok("POST", "/phones/15550001111/offline"))["online"] is False
+    assert (await control.ok("POST", "/phones/15550001111/online"))["online"] is True
+    clock = await control.ok("POST", "/clock", {"offset": 86400})
+    assert clock["clock_offset"] == 86400 and control.sim.clock_offset == 86400
+
+
+async def test_bad_requests_get_json_errors_and_never_crash(control: Control) -> None:
+    control.sim.add_phone("15550001111")
+    cases: list[tuple[str, str, Any, int]] = [
+        ("POST", "/phones", {"number": "15550001111"}, 409),  # exists
+        ("POST", "/phones", {"number": "abc"}, 400),
+        ("POST", "/phones", {"name": 3, "number": "15550002222"}, 400),
+        ("POST", "/phones", ["not", "an", "object"], 400),
+        ("GET", "/phones/19999999999", None, 404),
+        ("POST", "/phones/19999999999/scan", {"qr": "x"}, 404),
+        ("POST", "/phones/15550001111/scan", {}, 400),
+        ("POST", "/phones/15550001111/scan", {"qr": "not,a,qr"}, 400),
+        ("POST", "/phones/15550001111/scan", {"qr": "2@abc,AAAA,BBBB,CCCC"}, 400),
+        ("POST", "/phones/15550001111/code", {"code": "ABCDEFGH"}, 409),  # nobody waiting
+        ("POST", "/phones/15550001111/unlink", {"device": 3}, 409),
+        ("POST", "/phones/15550001111/unlink", {"device": "@@"}, 400),
+        ("POST", "/phones/15550001111/unlink", {"device": True}, 400),
+        ("POST", "/phones/15550001111/send", {"to": "15550009999", "text": "hi"}, 404),
+        ("POST", "/phones/15550001111/send", {"to": "15550001111"}, 400),
+        ("POST", "/phones/15550001111/send", {"to": "1@g.us", "text": "hi"}, 404),
+        ("POST", "/phones/15550001111/groups", {"subject": "x", "members": "bob"}, 400),
+        ("POST", "/phones/15550001111/groups", {"subject": "x", "members": ["1555"]}, 404),
+        ("GET", "/phones/15550001111/messages?after=x", None, 400),
+        ("GET", "/phones/15550001111/messages/next?timeout=1000", None, 400),
+        ("POST", "/clock", {"offset": "soon"}, 400),
+        ("POST", "/clock", {"offset": 10**12}, 400),
+        ("GET", "/nowhere", None, 404),
+        ("DELETE", "/phones", None, 405),
+    ]
+    for method, path, body, status in cases:
+        got, payload = await control.call(method, path, body)
+        assert got == status, (method, path, payload)
+        assert isinstance(payload["error"], str) and payload["error"]
+    bad_json = b"POST /phones HTTP/1.1\r\nContent-Length: 5\r\n\r\n{nope"
+    assert (await control.raw(bad_json))[0] == 400
+    huge = f"POST /phones HTTP/1.1\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n".encode()
+    assert (await control.raw(huge))[0] == 413
+    assert (await control.raw(b"\x00\x01garbage\r\n\r\n"))[0] == 400
+    chunked = b"POST /phones HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert (await control.raw(chunked))[0] == 400
+    assert (await control.raw(b"GET / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}"))[0] == 400
+    # still serving
+    assert (await control.ok("GET", "/"))["url"] == control.sim.url
+
+
+async def test_pair_by_control_then_message_both_ways(control: Control) -> None:
+    sim = control.sim
+    await control.ok("POST", "/phones", {"number": "15550001111", "name": "Alice"}, 201)
+    await control.ok("POST", "/phones", {"number": "15550002222", "name": "Bob"}, 201)
+    bob = sim.phones["15550002222"]
+    scanned: list[Any] = []
+
+    async def scan(qr: str) -> None:
+        scanned.append(await control.ok("POST", "/phones/15550002222/scan", {"qr": qr}))
+
+    b1 = await pair_companion(sim, bob, scanner=scan)
+    assert scanned[0]["jid"] == str(b1.jid)
+    listed = (await control.ok("GET", "/phones/15550002222"))["companions"]
+    assert listed == [{"jid": str(b1.jid), "lid": str(b1.lid), "connected": True}]
+    await b1.upload_prekeys(5)
+
+    # a contact writes to the linked device's account: the companion gets its copy
+    sent = await control.ok(
+        "POST", "/phones/15550001111/send", {"to": "15550002222", "text": "hello"}
+    )
+    got = await b1.next("message")
+    assert got.attrs["id"] == sent["id"] and got.attrs["from"] == "15550001111@s.whatsapp.net"
+    assert got.require_child("enc").attrs["type"] == "pkmsg"
+
+    # phone to phone: Bob's phone decrypts it and the control interface shows it
+    reply = await control.ok(
+        "POST", "/phones/15550002222/send", {"to": "15550001111", "text": "yo"}
+    )
+    nxt = await control.ok("GET", "/phones/15550001111/messages/next?timeout=10")
+    assert nxt["id"] == reply["id"] and nxt["text"] == "yo" and nxt["index"] == 0
+    assert nxt["chat"] == "15550002222@s.whatsapp.net" and nxt["from_me"] is False
+    assert nxt["kinds"] == ["conversation"]
+    listing = await control.ok("GET", "/phones/15550001111/messages")
+    assert [m["id"] for m in listing["messages"]] == [reply["id"]] and listing["next"] == 1
+    assert (await control.ok("GET", "/phones/15550001111/messages?after=1"))["messages"] == []
+    status, payload = await control.call("GET", "/phones/15550001111/messages/next?timeout=0.05")
+    assert status == 408 and "no message" in payload["error"]
+
+    # a group created and written to by a contact
+    group = await control.ok(
+        "POST", "/phones/15550001111/groups", {"subject": "Team", "members": ["15550002222"]}, 201
+    )
+    assert group["subject"] == "Team" and "15550002222@s.whatsapp.net" in group["participants"]
+    created = await b1.next("notification")
+    assert created.attrs["from"] == group["jid"] and created.get_child("create") is not None
+    sent = await control.ok(
+        "POST", "/phones/15550001111/send", {"to": group["jid"], "text": "hi all"}
+    )
+    in_group = await b1.next("message")
+    assert in_group.attrs["from"] == group["jid"] and in_group.attrs["id"] == sent["id"]
+    assert in_group.attrs["participant"] == "15550001111@s.whatsapp.net"
+    assert "skmsg" in [e.attrs["type"] for e in in_group.get_children("enc")]
+    # /next hands Bob's phone messages out in order: first the 1:1 one, then the group's
+    first = await control.ok("GET", "/phones/15550002222/messages/next?timeout=10")
+    assert first["text"] == "hello" and first["index"] == 0
+    text = await control.ok("GET", "/phones/15550002222/messages/next?timeout=10")
+    assert text["text"] == "hi all" and text["chat"] == group["jid"] and text["index"] == 1
+
+    # unlinking from the phone logs the companion out
+    await control.ok("POST", "/phones/15550002222/unlink", {"device": str(b1.jid)})
+    kicked = await b1.next("stream:error")
+    assert kicked.attrs["code"] == "401"
+    assert kicked.require_child("conflict").attrs["type"] == "device_removed"
+    assert (await control.ok("GET", "/phones/15550002222"))["companions"] == []
+
+
+def test_control_refuses_non_loopback_addresses() -> None:
+    sim = SimServer()
+    for host in ("0.0.0.0", "192.168.1.10", "example.com", "::"):
+        with pytest.raises(ValueError, match="loopback"):
+            ControlServer(sim, host)
+    for host in ("127.0.0.1", "127.1.2.3", "::1", "localhost"):
+        assert is_loopback(host)
+        ControlServer(sim, host)
+    ControlServer(sim, "0.0.0.0", allow_remote=True)  # told explicitly: accepted (not bound)
+
+
+# ---------------------------------------------------------------------- wamd sim
+
+
+async def read_banner(proc: asyncio.subprocess.Process) -> dict[str, list[str]]:
+    assert proc.stdout is not None
+    lines: dict[str, list[str]] = {}
+    while True:
+        raw = await asyncio.wait_for(proc.stdout.readline(), 30)
+        line = raw.decode().strip()
+        assert raw, "wamd sim exited before it was ready"
+        if line == "ready":
+            return lines
+        name, _, value = line.partition(": ")
+        lines.setdefault(name, []).append(value)
+
+
+async def test_wamd_sim_subprocess_prints_a_usable_url_and_key() -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wamd.cli",
+        "sim",
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        "--phone",
+        "15550001111:Alice",
+        "--phone",
+        "15550002222",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        banner = await read_banner(proc)
+        url = banner["url"][0]
+        assert url.startswith("ws://127.0.0.1:") and url.endswith("/ws/chat")
+        key = bytes.fromhex(banner["root_public_key"][0])
+        serial = int(banner["root_serial"][0])
+        assert len(key) == 32 and serial == 0
+        assert banner["phone"] == ["15550001111 Alice", "15550002222 15550002222"]
+        # the printed key and serial are all a client needs: the handshake verifies
+        creds = init_auth_creds()
+        conn = await connect_client(
+            url,
+            noise_key=generate_keypair(),
+            client_payload=registration(creds),
+            trusted_root=key,
+            root_serial=serial,
+            origin="http://127.0.0.1",
+        )
+        first = await asyncio.wait_for(conn.receive(), WAIT)
+        assert first.get_child("pair-device") is not None
+        await conn.close()
+        control_url = banner["control"][0]
+        port = int(control_url.rsplit(":", 1)[1].strip("/"))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /phones HTTP/1.1\r\n\r\n")
+        body = (await asyncio.wait_for(reader.read(), WAIT)).partition(b"\r\n\r\n")[2]
+        writer.close()
+        assert [p["name"] for p in json.loads(body)["phones"]] == ["Alice", "15550002222"]
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_wamd_sim_refuses_a_remote_control_address() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wamd.cli",
+        "sim",
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        "--control-host",
+        "0.0.0.0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and b"loopback" in err and out == b""
+
+
+def test_cli_without_a_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "sim" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sim", "--phone", "12"])

@@ -1,0 +1,464 @@
+"""A small HTTP/JSON control interface to a running sim, for clients under test that
+are not written in Python (``wamd sim --control-port N``).
+
+Plain HTTP/1.1 over asyncio streams, one request per connection, JSON in and out. It
+binds to loopback only unless ``allow_remote=True``: anyone who reaches it can link
+devices to the simulated accounts and read every message they receive.
+
+Routes (``N`` is a phone number, digits only)::
+
+    GET  /                          url, root public key (hex), root serial, clock
+    GET  /phones                    every phone with its devices
+    POST /phones                    {"number": N, "name": "Alice"}            -> 201
+    GET  /phones/N                  one phone
+    POST /phones/N/scan             {"qr": "https://wa.me/settings/linked_devices#..."}
+    POST /phones/N/code             {"code": "ABCD-EFGH"}   (phone-number pairing)
+    POST /phones/N/unlink           {"device": "N:1@s.whatsapp.net" | 1}
+    POST /phones/N/offline          the primary phone goes offline (14-day expiry counts)
+    POST /phones/N/online
+    POST /phones/N/send             {"to": "M" | "M@s.whatsapp.net" | "G@g.us", "text": "hi"}
+    POST /phones/N/groups           {"subject": "Team", "members": ["M", ...]}  -> 201
+    GET  /phones/N/messages         ?after=K: what the phone received from index K on
+    GET  /phones/N/messages/next    ?timeout=S: the next message not yet handed out by
+                                    this route (waits up to S seconds, then 408)
+    POST /clock                     {"offset": seconds}  moves the sim's clock
+
+Errors are ``{"error": "..."}`` with 400 (bad request or JSON), 404 (no such phone or
+route), 405 (method), 408 (nothing arrived in time), 409 (the service refuses, e.g. a
+fifth companion or an expired QR), 413 (body too large).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from wamd.binary import JID
+from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, InvalidJID
+from wamd.errors import PairingError
+from wamd.sim.phone import SimMessage
+from wamd.sim.server import SimError, SimPhone, SimServer
+
+__all__ = ["ControlServer", "is_loopback"]
+
+log = logging.getLogger("wamd.sim.control")
+
+MAX_BODY = 64 * 1024  # bytes of JSON a request may carry
+MAX_WAIT = 60.0  # longest a request may wait for a message (seconds)
+READ_TIMEOUT = 10.0  # for the request line, headers and body
+MAX_HEADERS = 64
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+}
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+Query = dict[str, list[str]]
+Body = dict[str, Any]
+Handler = Callable[[re.Match[str], Query, Body], Awaitable[tuple[int, Any]]]
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def _text(body: Body, name: str, *, limit: int = 4096) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise HTTPError(400, f"{name!r} must be a non-empty string")
+    if len(value) > limit:
+        raise HTTPError(400, f"{name!r} is longer than {limit} characters")
+    return value
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise HTTPError(400, f"{what} must be a number")
+    return float(value)
+
+
+def _user_jid(value: str) -> JID:
+    """A phone number ("15550001111", "+1 555...") or a JID as a JID."""
+    digits = value.lstrip("+").replace(" ", "")
+    if digits.isdigit():
+        return JID(digits, DEFAULT_USER_SERVER)
+    try:
+        return JID.parse(value)
+    except InvalidJID:
+        raise HTTPError(400, f"{value[:64]!r} is neither a phone number nor a JID") from None
+
+
+def message_json(index: int, message: SimMessage) -> dict[str, Any]:
+    content = message.message
+    kinds = [field.name for field, _ in content.ListFields()]
+    return {
+        "index": index,
+        "id": message.id,
+        "chat": str(message.chat),
+        "sender": str(message.sender),
+        "from_me": message.from_me,
+        "timestamp": message.timestamp,
+        "text": message.text,
+        "kinds": kinds,
+    }
+
+
+class ControlServer:
+    """``ControlServer(sim, port=8766)``; ``await start()``; ``url``; ``await stop()``."""
+
+    def __init__(
+        self, sim: SimServer, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to serve the sim's control interface on {host!r}: it is not a "
+                "loopback address (pass allow_remote=True / --control-allow-remote to insist)"
+            )
+        self.sim = sim
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._cursors: dict[str, int] = {}  # phone -> next index /messages/next hands out
+        self._routes = [
+            _Route("GET", re.compile(r"/"), self._info),
+            _Route("GET", re.compile(r"/phones"), self._list_phones),
+            _Route("POST", re.compile(r"/phones"), self._add_phone),
+            _Route("GET", re.compile(r"/phones/(\d+)"), self._get_phone),
+            _Route("POST", re.compile(r"/phones/(\d+)/scan"), self._scan),
+            _Route("POST", re.compile(r"/phones/(\d+)/code"), self._code),
+            _Route("POST", re.compile(r"/phones/(\d+)/unlink"), self._unlink),
+            _Route("POST", re.compile(r"/phones/(\d+)/offline"), self._offline),
+            _Route("POST", re.compile(r"/phones/(\d+)/online"), self._online),
+            _Route("POST", re.compile(r"/phones/(\d+)/send"), self._send),
+            _Route("POST", re.compile(r"/phones/(\d+)/groups"), self._create_group),
+            _Route("GET", re.compile(r"/phones/(\d+)/messages"), self._messages),
+            _Route("GET", re.compile(r"/phones/(\d+)/messages/next"), self._next_message),
+            _Route("POST", re.compile(r"/clock"), self._set_clock),
+        ]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=8192)
+        if self.port == 0:
+            self.port = self._server.sockets[0].getsockname()[1]
+        log.info("sim control interface on %s", self.url)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> ControlServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        status, payload = 500, {"error": "internal error"}
+        try:
+            method, target, body = await asyncio.wait_for(self._read(reader), READ_TIMEOUT)
+            status, payload = await self._dispatch(method, target, body)
+        except HTTPError as exc:
+            status, payload = exc.status, {"error": exc.message}
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+            status, payload = 400, {"error": "incomplete or malformed request"}
+        except Exception:
+            log.exception("control request failed")
+        try:
+            data = json.dumps(payload).encode()
+            head = (
+                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n"
+                "Connection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + data)
+            await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+        try:
+            line = (await reader.readline()).decode("latin-1").rstrip("\r\n")
+        except asyncio.LimitOverrunError:
+            raise HTTPError(400, "request line too long") from None
+        parts = line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise HTTPError(400, "not an HTTP/1.x request")
+        method, target, _ = parts
+        length = 0
+        for _ in range(MAX_HEADERS + 1):
+            header = (await reader.readline()).decode("latin-1").rstrip("\r\n")
+            if not header:
+                break
+            name, sep, value = header.partition(":")
+            if not sep:
+                raise HTTPError(400, "malformed header line")
+            if name.strip().lower() == "content-length":
+                if not value.strip().isdigit():
+                    raise HTTPError(400, "bad Content-Length")
+                length = int(value.strip())
+            elif name.strip().lower() == "transfer-encoding":
+                raise HTTPError(400, "chunked bodies are not supported: send Content-Length")
+        else:
+            raise HTTPError(400, "too many headers")
+        if length > MAX_BODY:
+            raise HTTPError(413, f"request body over {MAX_BODY} bytes")
+        body = await reader.readexactly(length) if length else b""
+        return method, target, body
+
+    async def _dispatch(self, method: str, target: str, raw: bytes) -> tuple[int, Any]:
+        split = urlsplit(target)
+        path = split.path.rstrip("/") or "/"
+        query = parse_qs(split.query)
+        matching = [(r, m) for r in self._routes if (m := r.pattern.fullmatch(path))]
+        if not matching:
+            raise HTTPError(404, f"no route {path[:100]!r}")
+        route = next(((r, m) for r, m in matching if r.method == method), None)
+        if route is None:
+            raise HTTPError(405, f"{method[:10]} is not allowed on {path[:100]!r}")
+        body: Body = {}
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise HTTPError(400, "the body is not valid JSON") from None
+            if not isinstance(parsed, dict):
+                raise HTTPError(400, "the body must be a JSON object")
+            body = parsed
+        try:
+            return await route[0].handler(route[1], query, body)
+        except SimError as exc:
+            raise HTTPError(409, str(exc)) from None
+        except TimeoutError:
+            raise HTTPError(408, "the sim gave up waiting (the companion did not answer)") from None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _phone(self, match: re.Match[str]) -> SimPhone:
+        phone = self.sim.phones.get(match.group(1))
+        if phone is None:
+            raise HTTPError(404, f"no phone {match.group(1)} on this sim")
+        return phone
+
+    def _phone_json(self, phone: SimPhone) -> dict[str, Any]:
+        devices = [
+            {
+                "jid": str(d.jid),
+                "lid": str(d.lid),
+                "connected": d.connection is not None and not d.connection.closed,
+            }
+            for d in phone.companions.values()
+            if not d.unlinked
+        ]
+        return {
+            "number": phone.number,
+            "name": phone.name,
+            "jid": str(phone.jid),
+            "lid": str(phone.lid),
+            "online": phone.online,
+            "companions": devices,
+            "received": len(phone.received),
+        }
+
+    # ------------------------------------------------------------------ routes
+
+    async def _info(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        return 200, {
+            "url": self.sim.url,
+            "root_public_key": self.sim.root_public_key.hex(),
+            "root_serial": self.sim.ca.root_serial,
+            "clock": self.sim.clock(),
+            "clock_offset": self.sim.clock_offset,
+        }
+
+    async def _list_phones(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        return 200, {"phones": [self._phone_json(p) for p in self.sim.phones.values()]}
+
+    async def _add_phone(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        number = _text(body, "number", limit=20).lstrip("+")
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > 100):
+            raise HTTPError(400, "'name' must be a string of at most 100 characters")
+        if not number.isdigit() or len(number) < 7:
+            raise HTTPError(400, "'number' must be a phone number in international form")
+        if number in self.sim.phones:
+            raise HTTPError(409, f"{number} already has an account on this sim")
+        return 201, self._phone_json(self.sim.add_phone(number, name or None))
+
+    async def _get_phone(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        return 200, self._phone_json(self._phone(match))
+
+    async def _scan(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        qr = _text(body, "qr")
+        try:
+            device = await phone.scan_qr(qr)
+        except PairingError as exc:  # the string is not a QR code
+            raise HTTPError(400, f"not a pairing QR code: {exc}") from None
+        return 200, {"jid": str(device.jid), "lid": str(device.lid)}
+
+    async def _code(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        device = await phone.link_with_code(_text(body, "code", limit=16))
+        return 200, {"jid": str(device.jid), "lid": str(device.lid)}
+
+    async def _unlink(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        value = body.get("device")
+        if isinstance(value, int) and not isinstance(value, bool):
+            target: str | JID = JID(phone.number, DEFAULT_USER_SERVER, value)
+        elif isinstance(value, str) and value:
+            try:
+                target = JID.parse(value)
+            except InvalidJID:
+                raise HTTPError(400, "'device' is not a device JID") from None
+        else:
+            raise HTTPError(400, "'device' must be a device JID or a device number")
+        await phone.unlink(target)
+        return 200, self._phone_json(phone)
+
+    async def _offline(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        phone.go_offline()
+        return 200, self._phone_json(phone)
+
+    async def _online(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        phone.go_online()
+        return 200, self._phone_json(phone)
+
+    async def _send(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        to = _user_jid(_text(body, "to", limit=200))
+        text = _text(body, "text", limit=65536)
+        if to.server == GROUP_SERVER:
+            group = self.sim.groups.get(to.user)
+            if group is None:
+                raise HTTPError(404, f"no group {to}")
+            if phone.number not in group.participants:
+                raise HTTPError(409, f"{phone.number} is not a member of {to}")
+        elif self.sim.account_of(to) is None:
+            raise HTTPError(404, f"{to} has no account on this sim")
+        message_id = await phone.send_text(to.to_non_ad(), text)
+        return 200, {"id": message_id, "to": str(to.to_non_ad())}
+
+    async def _create_group(
+        self, match: re.Match[str], query: Query, body: Body
+    ) -> tuple[int, Any]:
+        phone = self._phone(match)
+        subject = _text(body, "subject", limit=100)
+        members = body.get("members", [])
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise HTTPError(400, "'members' must be a list of phone numbers or JIDs")
+        jids = [_user_jid(m) for m in members]
+        unknown = [str(j) for j in jids if self.sim.account_of(j) is None]
+        if unknown:
+            raise HTTPError(404, f"not on this sim: {', '.join(unknown[:5])}")
+        group = await phone.create_group(subject, jids)
+        return 201, {
+            "jid": str(group.jid),
+            "subject": group.subject,
+            "participants": [f"{n}@{DEFAULT_USER_SERVER}" for n in group.participants],
+        }
+
+    async def _messages(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        after = self._int_param(query, "after", 0)
+        received = phone.received
+        return 200, {
+            "messages": [message_json(i, m) for i, m in enumerate(received) if i >= after],
+            "next": len(received),
+        }
+
+    async def _next_message(
+        self, match: re.Match[str], query: Query, body: Body
+    ) -> tuple[int, Any]:
+        phone = self._phone(match)
+        timeout = self._float_param(query, "timeout", 10.0)
+        cursor = self._cursors.get(phone.number, 0)
+        try:
+            await phone.endpoint.wait_received(cursor, timeout)
+        except TimeoutError:
+            raise HTTPError(408, f"no message for {phone.number} within {timeout:g} s") from None
+        self._cursors[phone.number] = cursor + 1
+        return 200, message_json(cursor, phone.received[cursor])
+
+    async def _set_clock(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        offset = _number(body.get("offset"), "'offset'")
+        if abs(offset) > 10 * 365 * 86400:
+            raise HTTPError(400, "'offset' is more than ten years")
+        self.sim.clock_offset = offset
+        return 200, {"clock": self.sim.clock(), "clock_offset": offset}
+
+    @staticmethod
+    def _int_param(query: Query, name: str, default: int) -> int:
+        values = query.get(name)
+        if not values:
+            return default
+        if not values[0].isdigit():
+            raise HTTPError(400, f"{name!r} must be a non-negative integer")
+        return int(values[0])
+
+    @staticmethod
+    def _float_param(query: Query, name: str, default: float) -> float:
+        values = query.get(name)
+        if not values:
+            return default
+        try:
+            value = float(values[0])
+        except ValueError:
+            raise HTTPError(400, f"{name!r} must be a number of seconds") from None
+        if not 0 <= value <= MAX_WAIT:
+            raise HTTPError(400, f"{name!r} must be between 0 and {MAX_WAIT:g} seconds")
+        return value
