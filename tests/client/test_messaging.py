@@ -109,8 +109,6 @@ async def test_reply_reaction_edit_and_revoke_round_trip(sim: SimServer) -> None
     assert revoke.message.protocolMessage.type == 0  # REVOKE
 
     # and the other way: the phone edits and revokes its own message
-    from wamd.proto import common_pb2, e2e_pb2
-
     key = common_pb2.MessageKey(remoteJID=str(bot_phone.jid), fromMe=True, ID=first)
     await alice.send_message(
         bot_phone.jid,
@@ -164,4 +162,69 @@ async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -
         assert msg.text == "after the change"
     await asyncio.sleep(0.2)
     assert all(m.id != after.key.id for m in removed.received[before:])
+    await bot.end()
+
+
+async def test_read_receipts_chatstates_and_presence(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    alice_web = await link(sim, alice)
+    inbox = Inbox(bot)
+    mid = await alice.send_text(bot_phone.jid, "please read me")
+    msg = await inbox.wait(lambda m: m.key.id == mid)
+    await bot.read_messages([msg.key])
+    receipt = await alice.wait_receipt(mid, "read")
+    assert receipt.sender.user == "15550001111"
+
+    # the phone reads the bot's reply: the bot sees "read" for it
+    statuses: list[object] = []
+    bot.ev.on("messages.update", lambda us: statuses.extend(us))
+    sent = await bot.send_message(alice.jid, {"text": "did you see this?"})
+    got = await alice.next_message()
+    while got.id != sent.key.id:
+        got = await alice.next_message()
+    await alice.read(got)
+    await bot.ev.wait_for(
+        "messages.update", lambda us: any(u.status == "read" for u in us), timeout=10
+    )
+    assert any(u.key.id == sent.key.id and u.status == "read" for u in statuses)  # type: ignore[attr-defined]
+
+    # typing indicators reach Alice's companion; presence subscriptions answer
+    await bot.send_presence_update("composing", str(alice.jid))
+    typing = await alice_web.ev.wait_for(
+        "presence.update", lambda p: "composing" in p.presences.values(), timeout=10
+    )
+    assert typing.id.startswith("15550001111")
+    await alice_web.presence_subscribe(str(bot_phone.jid))
+    presence = await alice_web.ev.wait_for(
+        "presence.update", lambda p: p.id == str(bot_phone.jid), timeout=10
+    )
+    assert presence.presences[str(bot_phone.jid)] in ("available", "unavailable")
+    with pytest.raises(ValueError, match="presence must be one of"):
+        await bot.send_presence_update("dancing")
+    with pytest.raises(ValueError, match="give the chat's jid"):
+        await bot.send_presence_update("composing")
+    await bot.end()
+    await alice_web.end()
+
+
+async def test_bad_content_and_targets_are_refused_with_clear_errors(sim: SimServer) -> None:
+
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    with pytest.raises(ContentError, match="unknown content keys: txt"):
+        await bot.send_message("15550002222@s.whatsapp.net", {"txt": "typo"})
+    with pytest.raises(ContentError, match="nothing to send"):
+        await bot.send_message("15550002222@s.whatsapp.net", {})
+    with pytest.raises(ContentError, match="a message key needs 'id'"):
+        await bot.send_message(
+            "15550002222@s.whatsapp.net", {"delete": {"remote_jid": "x@s.whatsapp.net"}}
+        )
+    with pytest.raises(WamdError, match="only users and groups"):
+        await bot.send_message("status@broadcast", {"text": "no"})
+    # nobody has this number: there is no device to encrypt for
+    with pytest.raises((SendError, WamdError)):
+        await bot.send_message("19990000000@s.whatsapp.net", {"text": "anyone?"})
     await bot.end()
