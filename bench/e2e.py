@@ -265,7 +265,7 @@ def main() -> None:
     for name, label in labels.items():
         value = results[name]
         line = f"{label:58} {value:10.1f}"
-        if name in before and before[name]:
+        if before.get(name):
             line += f"   (previous {before[name]:.1f}, {value / before[name] - 1:+.0%})"
         print(line)
     previous[key] = results

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.client.conftest import Inbox, link
+from wamd.client.content import ContentError
+from wamd.client.send import SendError
+from wamd.errors import WamdError
+from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import SimServer
 
 
