@@ -108,6 +108,10 @@ class FakeAccount:
             sock.deliver(*msgs, type=type)
 
     async def drain(self) -> None:
-        for _ in range(3):  # echoes emitted while draining are drained next round
+        """Wait for every handler, including those of echoes sent while waiting."""
+        while True:
+            before = sum(len(s.sent) for s in self.sockets)
             for sock in self.sockets:
                 await sock.ev.drain()
+            if sum(len(s.sent) for s in self.sockets) == before:
+                return

@@ -1,20 +1,23 @@
 """``SQLiteAssignments``: the registry in one SQLite file, shared by processes on one machine.
 
-Every operation is one SQLite transaction; those that write open with ``BEGIN IMMEDIATE``,
-which takes the database's write lock up front, so the read-decide-write of a claim is
-serialised against every other process using the file (``busy_timeout`` makes the others
-wait rather than fail). The file is in WAL mode, so readers never block the writer. All
-calls run on one worker thread per object, off the event loop (as ``wamd.store.sqlite``).
+Every operation, reads included, is one SQLite transaction opened with ``BEGIN
+IMMEDIATE``, which takes the database's write lock up front: the read-decide-write of a
+claim is serialised against every other process using the file (``busy_timeout`` makes
+the others wait rather than fail). WAL mode with ``synchronous=NORMAL`` keeps each commit
+an append without fsync: a committed claim survives a process crash; a power loss may
+forget the last ones. All calls run on one worker thread per object, off the event loop
+(as ``wamd.store.sqlite``).
 
 Time: the clock is read *inside* the transaction that decides, and the highest time any
-process has used is stored in the file (``meta.clock``); ``now`` is the larger of the two.
-So the file's time never goes back, whatever a process's clock says: a process whose clock
-is behind (or that stepped back) cannot see a live claim as free, nor revive an expired one.
-A process whose clock is *ahead* moves the file's time forward for everyone, which can
-only end claims early — never give a chat two live rows. Claims therefore expire by one
-shared, non-decreasing clock, and the fencing token (``meta.token``, one counter for the
-file) tells a holder whose claim ended early that it lost the chat. ``synchronous=NORMAL``:
-a committed claim survives a process crash; a power loss may forget the last ones.
+process has used is stored in the file (``meta.clock``); ``now`` is the larger of the two,
+and it is stored back. So the file's time never goes back, whatever a process's clock
+says: a process whose clock is behind (or stepped back) cannot see a live claim as free,
+and once any process has seen a claim expire no later reading revives it (this is why
+reads write too). A process whose clock is *ahead* moves the file's time forward for
+everyone, which can only end claims early — never give a chat two live rows. Claims
+therefore expire by one shared, non-decreasing clock, and the fencing token
+(``meta.token``, one counter for the file) tells a holder whose claim ended early that it
+lost the chat.
 """
 
 from __future__ import annotations
@@ -111,25 +114,24 @@ class SQLiteAssignments(AssignmentBackend):
             self._db = db
         return self._db
 
-    def _now(self, db: sqlite3.Connection, *, write: bool) -> int:
+    def _now(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()
         stored = int(row[0]) if row is not None else 0
         now = max(stored, int(self._clock() * 1000))
-        if write and now > stored:
+        if now > stored:
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('clock', ?)", (now,))
         return now
 
-    def _transaction(self, fn: Callable[[sqlite3.Connection, int], T], *, write: bool) -> T:
+    def _transaction(self, fn: Callable[[sqlite3.Connection, int], T]) -> T:
         db = self._connect()
-        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            now = self._now(db, write=write)
+            now = self._now(db)
             result = fn(db, now)
-            if write:
-                self._writes += 1
-                if self._writes % SWEEP_EVERY == 1:
-                    db.execute("DELETE FROM marks WHERE expires_at <= ?", (now,))
-                    db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+            self._writes += 1
+            if self._writes % SWEEP_EVERY == 1:
+                db.execute("DELETE FROM marks WHERE expires_at <= ?", (now,))
+                db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
             db.execute("COMMIT")
             return result
         except BaseException:
@@ -138,10 +140,9 @@ class SQLiteAssignments(AssignmentBackend):
             raise
 
     async def _write(self, fn: Callable[[sqlite3.Connection, int], T]) -> T:
-        return await self._run(lambda: self._transaction(fn, write=True))
+        return await self._run(lambda: self._transaction(fn))
 
-    async def _read(self, fn: Callable[[sqlite3.Connection, int], T]) -> T:
-        return await self._run(lambda: self._transaction(fn, write=False))
+    _read = _write  # reads store the clock they used as well (see the module docstring)
 
     async def open(self) -> None:
         """Open (and create) the file now rather than on first use."""
