@@ -31,10 +31,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
-from wamd.crypto import KeyPair, generate_keypair
+from wamd.crypto import KeyPair, SignedKeyPair, generate_keypair
 from wamd.errors import (
     ConnectionClosed,
     DecodeError,
+    DisconnectReason,
     HandshakeError,
     PairingError,
     ProtocolError,
@@ -48,6 +49,7 @@ from wamd.pairing import (
     primary_finish_code_pairing,
     primary_start_code_pairing,
     verify_device_signature,
+    verify_pair_success,
 )
 from wamd.proto import e2e_pb2
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
@@ -65,6 +67,7 @@ from wamd.transport import NodeConnection, accept_server
 __all__ = [
     "MAX_COMPANIONS",
     "PRIMARY_OFFLINE_LIMIT",
+    "ProvisionedCompanion",
     "SimDevice",
     "SimError",
     "SimGroup",
@@ -82,6 +85,32 @@ QR_REF_COUNT = 6  # refs in one pair-device (whatsmeow qrchan.go expects 6)
 FIRST_REF_SECONDS = 60.0  # the first ref lives 60 s, the others 20 s (whatsmeow qrchan.go)
 NEXT_REF_SECONDS = 20.0
 SERVER = DEFAULT_USER_SERVER
+# Flood limit per connection: a token bucket of STANZA_BURST stanzas refilled at
+# STANZA_RATE per second; a client beyond it is disconnected (and the reason logged).
+# WhatsApp's own limits are not public; these are far above what a well-behaved client
+# sends (the load test stays below a tenth of them per connection).
+STANZA_RATE = 500.0
+STANZA_BURST = 2000.0
+
+
+class _Bucket:
+    """A token bucket on the sim's clock (a frozen clock never refills it)."""
+
+    def __init__(self, clock: Callable[[], float], rate: float, burst: float) -> None:
+        self.clock = clock
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.last = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 class SimError(Exception):
@@ -107,6 +136,19 @@ class SimDevice:
     # everything delivered and not yet acknowledged, redelivered after each login
     outbox: OrderedDict[tuple[str, ...], Node] = field(default_factory=OrderedDict)
     endpoint: Callable[[Node], None] | None = None  # the phone itself, for device 0
+
+
+@dataclass(frozen=True)
+class ProvisionedCompanion:
+    """What ``SimServer.provision_companion`` hands back: a client's creds after pairing."""
+
+    device: SimDevice
+    account: bytes  # ADVSignedDeviceIdentity incl. the device signature (creds "account")
+    account_signature_key: bytes  # the primary's identity key
+    adv_secret: bytes
+
+    def __repr__(self) -> str:  # the ADV secret is a credential
+        return f"ProvisionedCompanion({self.device.jid})"
 
 
 @dataclass
@@ -310,6 +352,7 @@ class SimServer:
         min_version: tuple[int, int, int] | None = None,
         qr_ref_seconds: tuple[float, float] = (FIRST_REF_SECONDS, NEXT_REF_SECONDS),
         handshake_timeout: float = 20.0,
+        stanza_limit: tuple[float, float] = (STANZA_RATE, STANZA_BURST),
     ) -> None:
         self.host = host
         self.port = port
@@ -318,6 +361,7 @@ class SimServer:
         self.min_version = min_version
         self.qr_ref_seconds = qr_ref_seconds
         self.handshake_timeout = handshake_timeout
+        self.stanza_limit = stanza_limit  # (stanzas per second, burst) per connection
         self.ca = CertificateAuthority.generate()
         self.static = generate_keypair()
         self.certificate = self.ca.issue(self.static.public)
@@ -380,6 +424,57 @@ class SimServer:
         self.phones[number] = phone
         self._by_lid[phone.lid_user] = phone
         return phone
+
+    def provision_companion(
+        self,
+        phone: SimPhone,
+        identity: KeyPair,
+        *,
+        registration_id: int,
+        signed_prekey: SignedKeyPair,
+        prekeys: Sequence[tuple[int, bytes]] = (),
+        respect_limit: bool = False,
+    ) -> ProvisionedCompanion:
+        """Register a device as if it had just been paired, without the QR dance.
+
+        For load tests and fixtures that need many logged-in companions; the pairing
+        path (``scan_qr``, ``link_with_code``) stays the way real clients link. The
+        account signs a genuine ADV identity for ``identity`` and the device signature
+        is made with its private key, so what comes back is exactly what a client
+        stores after ``pair-success``: log in with ``login_payload(phone.number,
+        device.jid.device)``. The companion limit is not enforced unless asked
+        (a load test wants more than four devices per account).
+        """
+        active = [d for d in phone.companions.values() if not d.unlinked]
+        if respect_limit and len(active) >= MAX_COMPANIONS:
+            raise SimError(f"this account already has {MAX_COMPANIONS} linked devices")
+        device_id = phone._next_device
+        phone._next_device += 1
+        phone._key_index += 1
+        adv_secret = os.urandom(32)
+        container = make_device_identity(
+            phone.account_key,
+            identity.public,
+            adv_secret,
+            raw_id=int(phone.number) & 0xFFFFFFFF,
+            key_index=phone._key_index,
+            timestamp=int(self.clock()),
+        )
+        signed = verify_pair_success(container, adv_secret, identity)
+        device = SimDevice(
+            phone,
+            jid=JID(phone.number, DEFAULT_USER_SERVER, device_id),
+            lid=JID(phone.lid_user, HIDDEN_USER_SERVER, device_id),
+            identity=identity.public,
+            registration_id=registration_id,
+            signed_prekey_id=signed_prekey.key_id,
+            signed_prekey=signed_prekey.key_pair.public,
+            signed_prekey_signature=signed_prekey.signature,
+            key_index=signed.key_index,
+            prekeys=dict(prekeys),
+        )
+        phone.companions[device_id] = device
+        return ProvisionedCompanion(device, signed.account, phone.account_key.public, adv_secret)
 
     # ------------------------------------------------------------------ directory
 
@@ -531,7 +626,16 @@ class SimServer:
         pending = _Pending(conn, payload, refs)
         for ref in refs:
             self._pending_by_ref[ref] = pending
-        conn.start(lambda node: self._serve_registration(pending, node))
+        bucket = _Bucket(self.clock, *self.stanza_limit)
+
+        async def serve(node: Node) -> None:
+            if not bucket.take():
+                log.warning("disconnecting an unpaired client: flooding")
+                await conn.close(DisconnectReason.BAD_SESSION, "flooding")
+                return
+            await self._serve_registration(pending, node)
+
+        conn.start(serve)
         try:
             # whatsmeow pair.go handlePairDevice: <iq from=s.whatsapp.net><pair-device><ref>..
             iq = Node(
@@ -652,7 +756,11 @@ class SimServer:
         if payload.identity_public != identity:
             raise SimError("the QR code's identity key does not match the connected device")
         conn = pending.connection
+        active = [d for d in phone.companions.values() if not d.unlinked]
+        if len(active) >= MAX_COMPANIONS:
+            raise SimError(f"this account already has {MAX_COMPANIONS} linked devices")
         device_id = phone._next_device
+        phone._next_device += 1  # taken now: two pairings at once get different numbers
         phone._key_index += 1
         key_index = phone._key_index
         container = make_device_identity(
@@ -710,7 +818,6 @@ class SimServer:
             key_index=details.keyIndex,
         )
         phone.companions[device_id] = device
-        phone._next_device += 1
         pending.done.set()
         # the server restarts the stream so that the client logs in as the new device
         await conn.send(Node("stream:error", {"code": "515"}))
@@ -760,8 +867,23 @@ class SimServer:
         await conn.send(
             Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(backlog))})])
         )
-        conn.start(lambda node: self._serve_logged_in(conn, node, device))
-        await conn.wait_closed()
+        bucket = _Bucket(self.clock, *self.stanza_limit)
+
+        async def serve(node: Node) -> None:
+            if not bucket.take():
+                log.warning(
+                    "disconnecting %s: more than %g stanzas per second (burst %g): flooding",
+                    device.jid,
+                    *self.stanza_limit,
+                )
+                await conn.close(DisconnectReason.BAD_SESSION, "flooding")
+                return
+            await self._serve_logged_in(conn, node, device)
+
+        conn.start(serve)
+        closed = await conn.wait_closed()
+        if closed.reason == DisconnectReason.BAD_SESSION and str(closed) != "flooding":
+            log.warning("disconnected %s: %s", device.jid, closed)
         if device.connection is conn:
             device.connection = None
 
