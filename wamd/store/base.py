@@ -25,6 +25,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from wamd.crypto import KeyPair
 from wamd.store.types import KEY_TYPES
 
 __all__ = ["TransactionalKeyStore", "Writes"]
@@ -78,7 +79,7 @@ class TransactionalKeyStore:
                 if value is None:
                     result.pop(i, None)
                 else:
-                    result[i] = copy.deepcopy(value)
+                    result[i] = copy_value(value)
         return result
 
     async def set(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
@@ -87,7 +88,7 @@ class TransactionalKeyStore:
         tx = self._current.get()
         if tx is not None:
             for type, values in data.items():
-                tx.writes.setdefault(type, {}).update(copy.deepcopy(dict(values)))
+                tx.writes.setdefault(type, {}).update(copy_value(dict(values)))
             return
         async with self.transaction():
             await self.set(data)
@@ -117,6 +118,24 @@ class TransactionalKeyStore:
     @property
     def in_transaction(self) -> bool:
         return self._current.get() is not None
+
+
+_IMMUTABLE = (bytes, str, int, float, bool, type(None), KeyPair)
+
+
+def copy_value(value: Any) -> Any:
+    """A copy of a stored value that shares nothing mutable with the original.
+
+    Faster than ``copy.deepcopy`` for what stores hold (bytes, strings, numbers and
+    key pairs, in dicts and lists): immutable leaves are shared, not copied.
+    """
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, dict):
+        return {k: copy_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_value(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def _check_type(type: str) -> None:

@@ -8,12 +8,12 @@ the store (the usual bot), not where several processes write the same keys.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from wamd.store.base import copy_value
 from wamd.store.types import SignalKeyStore
 
 __all__ = ["CachedKeyStore"]
@@ -41,13 +41,13 @@ class CachedKeyStore:
             if value is _ABSENT:
                 missing.append(key_id)
             elif value is not None:
-                out[key_id] = copy.deepcopy(value)
+                out[key_id] = copy_value(value)
         if missing:
             fetched = await self.inner.get(type, missing)
             for key_id in missing:
                 value = fetched.get(key_id)
                 if key_id not in pending:
-                    cache[key_id] = copy.deepcopy(value)  # None remembers "absent"
+                    cache[key_id] = copy_value(value)  # None remembers "absent"
                 if value is not None:
                     out[key_id] = value
         return out
@@ -57,7 +57,7 @@ class CachedKeyStore:
         await self.inner.set(data)
         if pending is not None:
             for type, values in data.items():
-                pending.setdefault(type, {}).update(copy.deepcopy(dict(values)))
+                pending.setdefault(type, {}).update(copy_value(dict(values)))
         else:
             self._apply(data)
 
@@ -77,7 +77,7 @@ class CachedKeyStore:
 
     def _apply(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
         for type, values in data.items():
-            self._cache.setdefault(type, {}).update(copy.deepcopy(dict(values)))
+            self._cache.setdefault(type, {}).update(copy_value(dict(values)))
 
     def clear(self) -> None:
         self._cache.clear()

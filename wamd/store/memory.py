@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
-from wamd.store.base import TransactionalKeyStore, Writes
+from wamd.store.base import TransactionalKeyStore, Writes, copy_value
 
 __all__ = ["MemoryKeyStore"]
 
@@ -20,7 +19,7 @@ class MemoryKeyStore(TransactionalKeyStore):
 
     async def _read(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         table = self.data.get(type, {})
-        return {i: copy.deepcopy(table[i]) for i in ids if i in table}
+        return {i: copy_value(table[i]) for i in ids if i in table}
 
     async def _commit(self, writes: Writes) -> None:
         for type, values in writes.items():
