@@ -352,7 +352,8 @@ class WASocket:
             if reason == 405:
                 message = (
                     "client outdated (405): WhatsApp refused this web version "
-                    f"{'.'.join(map(str, self.options.version))}; update wamd or pass version="
+                    f"{'.'.join(map(str, self.options.version))}; update wamd, or pass "
+                    "version=await wamd.client.fetch_latest_version()"
                 )
             await self._close_with(mapped, message, ConnectionClosed(mapped, message))
         elif tag == "stream:error":
