@@ -133,3 +133,37 @@ async def test_sigkill_while_handling_a_message_loses_nothing_and_duplicates_not
     assert code == 0, second
     got = [line for line in (first + second).splitlines() if line.startswith(("GOT ", "STUB "))]
     assert got == ["GOT exactly once"], first + second
+
+
+async def test_a_peer_retry_receipt_is_answered_by_resending_to_that_device(
+    sim: SimServer,
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    sock = await link(sim, bot_phone)
+    inbox = Inbox(sock)
+    first = await alice.send_text(bot_phone.jid, "hi")
+    await inbox.wait(lambda m: m.key.id == first)
+    resent: list[Node] = []
+    conn = sock.conn
+    assert conn is not None
+    real_send = conn.send
+
+    async def spy(node: Node) -> None:
+        if node.tag == "message" and node.get_child("participants") is None:
+            resent.append(node)  # a resend: one bare <enc>, not a fan-out
+        await real_send(node)
+
+    conn.send = spy  # type: ignore[method-assign]
+    alice.endpoint.fail_decrypt_from.add("15550001111")  # her phone "cannot" read the next one
+    sent = await sock.send_message(alice.jid, {"text": "second try"})
+    got = await alice.next_message()
+    while got.id != sent.key.id:
+        got = await alice.next_message()
+    assert got.text == "second try"
+    assert sum(1 for m in alice.received if m.id == sent.key.id) == 1
+    # one resend, to her phone alone, marked as the answer to retry 1
+    assert len(resent) == 1 and resent[0].attrs["id"] == sent.key.id
+    assert resent[0].attrs["to"] == str(alice.jid) and resent[0].attrs["device_fanout"] == "false"
+    assert resent[0].require_child("enc").attrs["count"] == "1"
+    await sock.end()
