@@ -568,3 +568,61 @@ async def test_unknown_iqs_get_error_answers(sim: SimServer, world: World, versi
     assert err.value.code == 400
     ping = await a1.query(Node("iq", {"type": "get", "xmlns": "w:p"}, [Node("ping")]))
     assert ping.attrs["type"] == "result" and ping.attrs["from"] == "s.whatsapp.net"
+
+
+# ---------------------------------------------------------------------- signed prekey rotation
+
+
+async def test_signed_prekey_rotation_is_served_by_the_next_fetch(
+    sim: SimServer, world: World
+) -> None:
+    from wamd.crypto import SignedKeyPair, generate_keypair
+    from wamd.signal.prekeys import signed_prekey_node
+
+    (a1,) = await companions(sim, world.alice, 1)
+    (b1,) = await companions(sim, world.bob, 1)
+
+    async def served_skey() -> tuple[bytes | None, bytes | None]:
+        user = (await a1.query(fetch(b1.jid))).require_child("list").require_child("user")
+        skey = user.require_child("skey")
+        return skey.require_child("id").content_bytes(), skey.require_child("value").content_bytes()
+
+    identity = b1.creds.signed_identity_key
+    # Baileys rotateSignedPreKey: <iq xmlns=encrypt type=set><rotate><skey/></rotate></iq>
+    second = SignedKeyPair.generate(identity, 2)
+    rotate = Node("rotate", {}, [signed_prekey_node(second)])
+    await b1.query(Node("iq", {"type": "set", "xmlns": "encrypt"}, [rotate]))
+    assert await served_skey() == ((2).to_bytes(3, "big"), second.key_pair.public)
+
+    # whatsmeow's upload shape carries the skey beside the list: it replaces it as well
+    third = SignedKeyPair.generate(identity, 3)
+    b1.creds.signed_pre_key = third
+    await b1.upload_prekeys(1, start=40)
+    assert await served_skey() == ((3).to_bytes(3, "big"), third.key_pair.public)
+
+    # a key signed by some other identity is refused and changes nothing
+    forged = SignedKeyPair.generate(generate_keypair(), 4)
+    bad = Node("iq", {"type": "set", "xmlns": "encrypt"}, [signed_prekey_node(forged)])
+    with pytest.raises(RequestError) as err:
+        await b1.query(bad)
+    assert err.value.code == 400
+    assert await served_skey() == ((3).to_bytes(3, "big"), third.key_pair.public)
+
+    # an upload naming another identity is refused too
+    other = Node(
+        "iq",
+        {"type": "set", "xmlns": "encrypt"},
+        [
+            Node("identity", {}, generate_keypair().public),
+            Node("list", {}, []),
+            signed_prekey_node(third),
+        ],
+    )
+    with pytest.raises(RequestError) as err:
+        await b1.query(other)
+    assert err.value.code == 400
+
+    digest = await b1.query(Node("iq", {"type": "get", "xmlns": "encrypt"}, [Node("digest")]))
+    held = digest.require_child("digest")
+    assert held.require_child("identity").content == identity.public
+    assert held.require_child("skey").require_child("id").content == (3).to_bytes(3, "big")

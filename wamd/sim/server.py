@@ -31,7 +31,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
-from wamd.crypto import KeyPair, SignedKeyPair, generate_keypair
+from wamd.crypto import DJB_TYPE, KeyPair, SignedKeyPair, generate_keypair, verify
 from wamd.errors import (
     ConnectionClosed,
     DecodeError,
@@ -631,7 +631,7 @@ class SimServer:
         async def serve(node: Node) -> None:
             if not bucket.take():
                 log.warning("disconnecting an unpaired client: flooding")
-                await conn.close(DisconnectReason.BAD_SESSION, "flooding")
+                await _drop(conn, "flooding")
                 return
             await self._serve_registration(pending, node)
 
@@ -876,7 +876,7 @@ class SimServer:
                     device.jid,
                     *self.stanza_limit,
                 )
-                await conn.close(DisconnectReason.BAD_SESSION, "flooding")
+                await _drop(conn, "flooding")
                 return
             await self._serve_logged_in(conn, node, device)
 
@@ -944,47 +944,105 @@ class SimServer:
     async def _serve_keys(
         self, conn: NodeConnection, node: Node, device: SimDevice, result: Node
     ) -> None:
-        if node.attrs.get("type") == "get" and node.get_child("count") is not None:
-            # whatsmeow prekeys.go getServerPreKeyCount reads <count value=N/>
+        """``xmlns="encrypt"``: prekey count, upload, signed prekey rotation.
+
+        whatsmeow prekeys.go uploads ``registration type identity list skey`` and reads
+        ``<count value=N/>``; Baileys rotates the signed prekey alone with
+        ``<rotate><skey/></rotate>``. A bare ``<skey>`` child is taken as a rotation too.
+        The new signed prekey must be signed by the device's identity (whoever fetches a
+        bundle checks that signature, so the server refusing a bad one loses nothing).
+        """
+        iq_id = result.attrs["id"]
+        kind = node.attrs.get("type")
+        if kind == "get" and node.get_child("count") is not None:
             result.content = [Node("count", {"value": str(len(device.prekeys))})]
             await conn.send(result)
             return
-        if node.attrs.get("type") == "set":
-            try:
-                keys = node.require_child("list").get_children("key")
-                for key in keys:
-                    key_id = int.from_bytes(key.require_child("id").content_bytes() or b"", "big")
-                    value = key.require_child("value").content_bytes() or b""
-                    if len(value) != 32:
-                        raise ProtocolError("prekey value must be 32 bytes")
-                    device.prekeys[key_id] = value
-                skey = node.get_child("skey")
-                if skey is not None:
-                    device.signed_prekey_id = int.from_bytes(
-                        skey.require_child("id").content_bytes() or b"", "big"
-                    )
-                    device.signed_prekey = skey.require_child("value").content_bytes() or b""
-                    device.signed_prekey_signature = (
-                        skey.require_child("signature").content_bytes() or b""
-                    )
-            except ProtocolError as exc:
-                await conn.send(
-                    Node(
-                        "iq",
-                        {"from": SERVER, "type": "error", "id": result.attrs["id"]},
-                        [Node("error", {"code": "400", "text": f"bad-request: {exc}"})],
-                    )
-                )
-                return
-            await conn.send(result)
+        if kind == "get" and node.get_child("digest") is not None:
+            await conn.send(self._digest(device, result))
             return
-        await conn.send(
+        rotate = node.get_child("rotate")
+        listed = node.get_child("list")
+        skey = (rotate or node).get_child("skey")
+        if kind != "set" or (listed is None and skey is None):
+            await conn.send(_iq_error(iq_id, 501, "feature-not-implemented"))
+            return
+        try:
+            identity = node.get_child("identity")
+            if identity is not None and identity.content_bytes() != device.identity:
+                raise ProtocolError("the identity is not this device's")
+            keys: dict[int, bytes] = {}
+            for key in listed.get_children("key") if listed is not None else []:
+                key_id, value = _key_fields(key)
+                keys[key_id] = value
+            if listed is not None and not keys and skey is None:
+                raise ProtocolError("an upload without keys")
+            signed: tuple[int, bytes, bytes] | None = None
+            if skey is not None:
+                key_id, value = _key_fields(skey)
+                signature = skey.require_child("signature").content_bytes() or b""
+                if not verify(device.identity, b"\x05" + value, signature):
+                    raise ProtocolError("the signed prekey's signature does not verify")
+                signed = key_id, value, signature
+        except ProtocolError as exc:
+            await conn.send(_iq_error(iq_id, 400, "bad-request"))
+            log.info("refused a key upload from %s: %s", device.jid, exc)
+            return
+        device.prekeys.update(keys)
+        if signed is not None:
+            device.signed_prekey_id, device.signed_prekey, device.signed_prekey_signature = signed
+        await conn.send(result)
+
+    @staticmethod
+    def _digest(device: SimDevice, result: Node) -> Node:
+        """A key-bundle digest: what the server holds for the device.
+
+        Neither reference documents the real answer's children (Baileys digestKeyBundle
+        only checks that ``<digest>`` is there; whatsmeow does not ask), so this lists the
+        registration, identity, signed prekey id and one-time prekey ids, and no hash.
+        """
+        ids = [Node("id", {}, key_id.to_bytes(3, "big")) for key_id in sorted(device.prekeys)]
+        result.content = [
             Node(
-                "iq",
-                {"from": SERVER, "type": "error", "id": result.attrs["id"]},
-                [Node("error", {"code": "501", "text": "feature-not-implemented"})],
+                "digest",
+                {},
+                [
+                    Node("registration", {}, device.registration_id.to_bytes(4, "big")),
+                    Node("type", {}, bytes((DJB_TYPE,))),
+                    Node("identity", {}, device.identity),
+                    Node(
+                        "skey",
+                        {},
+                        [Node("id", {}, device.signed_prekey_id.to_bytes(3, "big"))],
+                    ),
+                    Node("list", {}, ids),
+                ],
             )
-        )
+        ]
+        return result
+
+
+def _key_fields(key: Node) -> tuple[int, bytes]:
+    """``<id>`` (3 bytes) and ``<value>`` (32 bytes) of a ``<key>``/``<skey>``."""
+    raw_id = key.require_child("id").content_bytes() or b""
+    value = key.require_child("value").content_bytes() or b""
+    if len(raw_id) != 3:
+        raise ProtocolError(f"<{key.tag}> id must be 3 bytes")
+    if len(value) != 32:
+        raise ProtocolError(f"<{key.tag}> value must be 32 bytes")
+    return int.from_bytes(raw_id, "big"), value
+
+
+async def _drop(conn: NodeConnection, why: str) -> None:
+    """Hang up on a misbehaving client at once.
+
+    A graceful websocket close would wait for the peer's closing frame behind every
+    frame it has already pushed at us (the flood itself), for the close timeout.
+    """
+    transport = getattr(conn.ws, "transport", None)
+    if transport is not None:
+        transport.abort()
+    await conn.close(DisconnectReason.BAD_SESSION, why)
 
 
 def _iq_error(iq_id: str, code: int, text: str) -> Node:
