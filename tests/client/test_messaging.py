@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.client.conftest import Inbox, link
+from wamd.binary import Node
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
 from wamd.errors import WamdError
@@ -233,4 +234,57 @@ async def test_bad_content_and_targets_are_refused_with_clear_errors(sim: SimSer
     # nobody has this number: there is no device to encrypt for
     with pytest.raises((SendError, WamdError)):
         await bot.send_message("19990000000@s.whatsapp.net", {"text": "anyone?"})
+    await bot.end()
+
+
+async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    inbox = Inbox(bot)
+    calls: list[object] = []
+    bot.ev.on("call", lambda cs: calls.extend(cs))
+    sent: list[Node] = []
+    conn = bot.conn
+    assert conn is not None
+    real_send = conn.send
+
+    async def spy(node: Node) -> None:
+        sent.append(node)
+        await real_send(node)
+
+    conn.send = spy  # type: ignore[method-assign]
+    bad = [
+        Node("message", {"id": "A1", "from": "not a jid@@"}, [Node("enc", {"type": "msg"}, b"x")]),
+        Node("message", {"id": "A2", "from": "123@g.us"}, [Node("enc", {"type": "skmsg"}, b"x")]),
+        Node(
+            "message",
+            {"id": "A3", "from": "15550002222@s.whatsapp.net", "t": "1"},
+            [Node("enc", {"type": "msg", "v": "2"}, b"\x33garbage")],
+        ),
+        Node("message", {"id": "A4", "from": "15550002222@s.whatsapp.net", "t": "1"}),
+        Node("receipt", {"from": "15550002222@s.whatsapp.net"}),
+        Node("notification", {"id": "N1", "from": "15550002222@s.whatsapp.net", "type": "devices"}),
+        Node(
+            "call",
+            {"id": "C1", "from": "15550002222@s.whatsapp.net", "t": "5"},
+            [Node("offer", {"call-id": "CALL1", "call-creator": "15550002222@s.whatsapp.net"})],
+        ),
+    ]
+    for node in bad:
+        await bot._on_node(node)
+    await bot.idle()
+    acks = {n.attrs.get("id"): n.attrs.get("error") for n in sent if n.tag == "ack"}
+    assert acks["A1"] == "487" and acks["A2"] == "487"  # unparseable source
+    assert acks["A4"] == "488"  # nothing to decrypt in it
+    assert "A3" in acks  # undecryptable: acked after the retry receipt
+    retries = [n for n in sent if n.tag == "receipt" and n.attrs.get("type") == "retry"]
+    assert [n.attrs["id"] for n in retries] == ["A3"]
+    assert acks["N1"] is None and acks["C1"] is None
+    assert calls and calls[0].call_id == "CALL1" and calls[0].status == "offer"  # type: ignore[attr-defined]
+    stubs = [m for m in inbox.messages if m.stub_type == "CIPHERTEXT"]
+    assert [m.key.id for m in stubs] == ["A3"]
+    # the socket still works
+    mid = await alice.send_text(bot_phone.jid, "still there?")
+    assert (await inbox.wait(lambda m: m.key.id == mid)).text == "still there?"
     await bot.end()

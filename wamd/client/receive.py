@@ -55,6 +55,7 @@ from wamd.errors import (
 from wamd.events import MessagesUpsert
 from wamd.messaging.crypt import open_enc, parse_message
 from wamd.messaging.types import (
+    CallEvent,
     GroupParticipantsUpdate,
     GroupUpdate,
     MessageKey,
@@ -509,6 +510,34 @@ class Receiver:
                     self.sock.groups.remember(metadata)
                     self.sock.ev.emit("groups.upsert", [metadata])
         del own
+
+    # ------------------------------------------------------------------ calls
+
+    async def on_call(self, node: Node) -> None:
+        """Calls are not answered (no media here); they are acked and reported."""
+        await self.ack(node)
+        children = node.get_children()
+        if len(children) != 1:
+            return
+        signal = children[0]
+        try:
+            timestamp = node.attr_int("t", 0) or 0
+        except ProtocolError:
+            timestamp = 0
+        self.sock.ev.emit(
+            "call",
+            [
+                CallEvent(
+                    chat_id=node.attrs.get("from", ""),
+                    call_id=signal.attrs.get("call-id", ""),
+                    status=signal.tag,
+                    creator=signal.attrs.get("call-creator"),
+                    timestamp=timestamp,
+                    group_jid=signal.attrs.get("group-jid"),
+                    is_video=signal.get_child("video") is not None,
+                )
+            ],
+        )
 
     # ------------------------------------------------------------------ presence
 

@@ -366,6 +366,8 @@ class WASocket:
             await self.receiver.on_presence(node)
         elif tag == "chatstate":
             await self.receiver.on_chatstate(node)
+        elif tag == "call":
+            self._workers.submit(" calls", lambda: self.receiver.on_call(node))
         elif tag == "ib":
             if node.get_child("offline") is not None:
                 # the backlog is delivered: say so once it is handled and the socket is open

@@ -14,6 +14,7 @@ from wamd.messaging.core import unwrap
 from wamd.proto import common_pb2, e2e_pb2
 
 __all__ = [
+    "CallEvent",
     "GroupMetadata",
     "GroupParticipant",
     "GroupParticipantsUpdate",
@@ -157,3 +158,16 @@ class GroupUpdate:
     id: str
     author: str | None
     subject: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """``call``: an incoming call offer, its end, or another call signal (whatsmeow call.go)."""
+
+    chat_id: str  # who calls (the ``from`` device)
+    call_id: str
+    status: str  # the signal's tag: "offer", "offer_notice", "accept", "reject", "terminate"...
+    creator: str | None
+    timestamp: int
+    group_jid: str | None = None
+    is_video: bool = False
