@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from wamd.binary import Node
 from wamd.client import WASocket, make_wa_socket
 from wamd.events import MessagesUpsert
 from wamd.messaging.types import WAMessage
@@ -64,3 +65,18 @@ class Inbox:
 async def sim() -> AsyncIterator[SimServer]:
     async with SimServer() as server:
         yield server
+
+
+def record_sends(sock: WASocket) -> list[Node]:
+    """Every node the socket sends from now on (on its current connection), in order."""
+    conn = sock.conn
+    assert conn is not None
+    sent: list[Node] = []
+    real_send = conn.send
+
+    async def spy(node: Node) -> None:
+        sent.append(node)
+        await real_send(node)
+
+    conn.send = spy  # type: ignore[method-assign]
+    return sent

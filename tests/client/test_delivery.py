@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Inbox, link
+from tests.client.conftest import Inbox, link, record_sends
 from wamd.binary import JID, Node
 from wamd.sim import SimServer
 from wamd.store import use_multi_file_auth_state
@@ -53,16 +53,7 @@ async def test_undecryptable_message_gets_a_retry_receipt_and_is_recovered(
     await inbox.wait(lambda m: m.key.id == first)
     # lose our session with Alice's phone: her next "msg" cannot be decrypted
     await sock.signal.delete_session(JID(alice.lid_user, "lid", 0))
-    sent: list[Node] = []
-    conn = sock.conn
-    assert conn is not None
-    real_send = conn.send
-
-    async def spy(node: Node) -> None:
-        sent.append(node)
-        await real_send(node)
-
-    conn.send = spy  # type: ignore[method-assign]
+    sent = record_sends(sock)
     lost = await alice.send_text(bot_phone.jid, "can you read me?")
     stub = await inbox.wait(lambda m: m.key.id == lost and m.stub_type == "CIPHERTEXT")
     assert stub.message is None
@@ -144,17 +135,7 @@ async def test_a_peer_retry_receipt_is_answered_by_resending_to_that_device(
     inbox = Inbox(sock)
     first = await alice.send_text(bot_phone.jid, "hi")
     await inbox.wait(lambda m: m.key.id == first)
-    resent: list[Node] = []
-    conn = sock.conn
-    assert conn is not None
-    real_send = conn.send
-
-    async def spy(node: Node) -> None:
-        if node.tag == "message" and node.get_child("participants") is None:
-            resent.append(node)  # a resend: one bare <enc>, not a fan-out
-        await real_send(node)
-
-    conn.send = spy  # type: ignore[method-assign]
+    nodes = record_sends(sock)
     alice.endpoint.fail_decrypt_from.add("15550001111")  # her phone "cannot" read the next one
     sent = await sock.send_message(alice.jid, {"text": "second try"})
     got = await alice.next_message()
@@ -162,7 +143,8 @@ async def test_a_peer_retry_receipt_is_answered_by_resending_to_that_device(
         got = await alice.next_message()
     assert got.text == "second try"
     assert sum(1 for m in alice.received if m.id == sent.key.id) == 1
-    # one resend, to her phone alone, marked as the answer to retry 1
+    # one resend (one bare <enc>, not a fan-out), to her phone alone, answering retry 1
+    resent = [n for n in nodes if n.tag == "message" and n.get_child("participants") is None]
     assert len(resent) == 1 and resent[0].attrs["id"] == sent.key.id
     assert resent[0].attrs["to"] == str(alice.jid) and resent[0].attrs["device_fanout"] == "false"
     assert resent[0].require_child("enc").attrs["count"] == "1"

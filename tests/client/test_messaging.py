@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.client.conftest import Inbox, link
+from tests.client.conftest import Inbox, link, record_sends
 from wamd.binary import Node
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
@@ -244,16 +244,7 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
     inbox = Inbox(bot)
     calls: list[object] = []
     bot.ev.on("call", lambda cs: calls.extend(cs))
-    sent: list[Node] = []
-    conn = bot.conn
-    assert conn is not None
-    real_send = conn.send
-
-    async def spy(node: Node) -> None:
-        sent.append(node)
-        await real_send(node)
-
-    conn.send = spy  # type: ignore[method-assign]
+    sent = record_sends(bot)
     bad = [
         Node("message", {"id": "A1", "from": "not a jid@@"}, [Node("enc", {"type": "msg"}, b"x")]),
         Node("message", {"id": "A2", "from": "123@g.us"}, [Node("enc", {"type": "skmsg"}, b"x")]),
