@@ -3,6 +3,8 @@
 from wamd.sim.server import (
     MAX_COMPANIONS,
     PRIMARY_OFFLINE_LIMIT,
+    HistorySyncPolicy,
+    ProvisionedCompanion,
     SimDevice,
     SimError,
     SimPhone,
@@ -12,6 +14,8 @@ from wamd.sim.server import (
 __all__ = [
     "MAX_COMPANIONS",
     "PRIMARY_OFFLINE_LIMIT",
+    "HistorySyncPolicy",
+    "ProvisionedCompanion",
     "SimDevice",
     "SimError",
     "SimPhone",

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from wamd.errors import SignalError, WamdError
 from wamd.messaging.core import message_type, new_message_id, pad, participant_hash
 from wamd.messaging.crypt import encrypt_for_devices, open_enc
 from wamd.messaging.types import MessageKey
-from wamd.proto import common_pb2, e2e_pb2
+from wamd.proto import common_pb2, e2e_pb2, history_sync_pb2, web_pb2
 from wamd.signal import SignalRepository, generate_prekeys, parse_bundle
 from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.signal.session import PreKeyBundle
@@ -97,6 +98,7 @@ class PhoneEndpoint:
         device.signed_prekey_signature = self.signed.signature
         self._next_prekey = 1
         self.received: list[SimMessage] = []
+        self.history: list[SimMessage] = []  # what the phone received and sent, in order
         self.receipts: list[SimReceipt] = []
         self.notifications: list[Node] = []
         self.sent: dict[str, tuple[JID, e2e_pb2.Message]] = {}
@@ -233,6 +235,7 @@ class PhoneEndpoint:
                 from_me=sender.user in (self.phone.number, self.phone.lid_user),
             )
             self.received.append(received)
+            self.history.append(received)
             self._inbox.put_nowait(received)
         if opened:
             async with self._arrived:
@@ -355,6 +358,10 @@ class PhoneEndpoint:
         server = self.server
         message_id = message_id or new_message_id(self.phone.number)
         self.sent[message_id] = (to, message)
+        sender = self.device.jid
+        self.history.append(
+            SimMessage(message_id, to, sender, message, int(server.clock()), from_me=True)
+        )
         plaintext = message.SerializeToString()
         attrs = {"id": message_id, "to": str(to), "type": message_type(message)}
         if to.server == GROUP_SERVER:
@@ -405,6 +412,78 @@ class PhoneEndpoint:
             children = [Node("participants", {}, enc.nodes)]
             attrs["phash"] = participant_hash(devices)
         await server.router.handle(self.device, Node("message", attrs, children))
+        return message_id
+
+    async def send_history(self, device: SimDevice, *, days: float, max_messages: int) -> str:
+        """Send a newly linked companion the recent history, as the phone does.
+
+        whatsmeow message.go: a ``protocolMessage`` of type HISTORY_SYNC_NOTIFICATION
+        from the account's own phone carries a ``HistorySyncNotification``; with
+        ``initialHistBootstrapInlinePayload`` set, that field holds the zlib-compressed
+        ``HistorySync`` itself (no media download); the companion answers with a
+        ``hist_sync`` receipt. Sent as a peer message (``category="peer"``, send.go
+        preparePeerMessageNode) to that one device. Bounded: only messages from the last
+        ``days`` days, at most ``max_messages`` of the newest, never the full history.
+        """
+        now = self.server.clock()
+        recent = [m for m in self.history if m.timestamp >= now - days * 86400]
+        recent = recent[-max_messages:] if max_messages > 0 else []
+        chats: dict[str, list[SimMessage]] = {}
+        for item in recent:
+            chats.setdefault(str(item.chat.to_non_ad()), []).append(item)
+        sync = history_sync_pb2.HistorySync(
+            syncType=history_sync_pb2.HistorySync.INITIAL_BOOTSTRAP, chunkOrder=0, progress=100
+        )
+        order = 0
+        for chat_id, items in chats.items():
+            conversation = sync.conversations.add(ID=chat_id)
+            conversation.lastMsgTimestamp = items[-1].timestamp
+            conversation.conversationTimestamp = items[-1].timestamp
+            for item in items:
+                order += 1
+                key = item.key
+                info = web_pb2.WebMessageInfo(
+                    key=key.to_proto(), message=item.message, messageTimestamp=item.timestamp
+                )
+                if not item.from_me:
+                    sender = self.server.account_of(item.sender)
+                    if sender is not None and sender.name:
+                        info.pushName = sender.name
+                conversation.messages.add(message=info, msgOrderID=order)
+        for number in {m.sender.user for m in recent} | {self.phone.number}:
+            phone = self.server.phones.get(number)
+            if phone is not None:
+                sync.pushnames.add(ID=str(phone.jid), pushname=phone.name)
+                sync.phoneNumberToLidMappings.add(pnJID=str(phone.jid), lidJID=str(phone.lid))
+        raw = sync.SerializeToString()
+        notification = e2e_pb2.HistorySyncNotification(
+            syncType=e2e_pb2.HistorySyncType.INITIAL_BOOTSTRAP,
+            fileLength=len(raw),
+            chunkOrder=0,
+            progress=100,
+            initialHistBootstrapInlinePayload=zlib.compress(raw),
+        )
+        if recent:
+            notification.oldestMsgInChunkTimestampSec = recent[0].timestamp
+        message = e2e_pb2.Message(
+            protocolMessage=e2e_pb2.ProtocolMessage(
+                type=e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION,
+                historySyncNotification=notification,
+            )
+        )
+        message_id = new_message_id(self.phone.number)
+        enc = await encrypt_for_devices(
+            self.repo,
+            [device.jid],
+            message.SerializeToString(),
+            fetch_bundles=self._fetch,
+            session_jid=self.server.session_jid,
+        )
+        if not enc.nodes:
+            raise WamdError(f"could not encrypt the history for {device.jid}")
+        attrs = {"to": str(device.jid), "id": message_id, "type": "text", "category": "peer"}
+        children = enc.nodes[0].get_children("enc")
+        await self.server.router.handle(self.device, Node("message", attrs, children))
         return message_id
 
     def forget_sender_key(self, group: JID) -> None:

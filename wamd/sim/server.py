@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,7 @@ from wamd.transport import NodeConnection, accept_server
 __all__ = [
     "MAX_COMPANIONS",
     "PRIMARY_OFFLINE_LIMIT",
+    "HistorySyncPolicy",
     "ProvisionedCompanion",
     "SimDevice",
     "SimError",
@@ -136,6 +137,15 @@ class SimDevice:
     # everything delivered and not yet acknowledged, redelivered after each login
     outbox: OrderedDict[tuple[str, ...], Node] = field(default_factory=OrderedDict)
     endpoint: Callable[[Node], None] | None = None  # the phone itself, for device 0
+    logged_in: bool = False  # has logged in at least once (history sync follows the first)
+
+
+@dataclass(frozen=True)
+class HistorySyncPolicy:
+    """What the phone sends a companion after its first login: recent history only."""
+
+    days: float = 7.0  # messages older than this are not sent
+    messages: int = 100  # at most this many of the newest messages
 
 
 @dataclass(frozen=True)
@@ -353,6 +363,7 @@ class SimServer:
         qr_ref_seconds: tuple[float, float] = (FIRST_REF_SECONDS, NEXT_REF_SECONDS),
         handshake_timeout: float = 20.0,
         stanza_limit: tuple[float, float] = (STANZA_RATE, STANZA_BURST),
+        history_sync: HistorySyncPolicy | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -362,6 +373,7 @@ class SimServer:
         self.qr_ref_seconds = qr_ref_seconds
         self.handshake_timeout = handshake_timeout
         self.stanza_limit = stanza_limit  # (stanzas per second, burst) per connection
+        self.history_sync = history_sync  # None: phones send no history to new companions
         self.ca = CertificateAuthority.generate()
         self.static = generate_keypair()
         self.certificate = self.ca.issue(self.static.public)
@@ -414,6 +426,17 @@ class SimServer:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+
+    def _spawn(self, work: Coroutine[Any, Any, object], what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("sim: %s failed", what)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def add_phone(self, number: str, name: str | None = None) -> SimPhone:
         if not number.isdigit():
@@ -881,6 +904,14 @@ class SimServer:
             await self._serve_logged_in(conn, node, device)
 
         conn.start(serve)
+        first_login = not device.logged_in
+        device.logged_in = True
+        policy = self.history_sync
+        if first_login and policy is not None and phone.online:
+            self._spawn(
+                phone.endpoint.send_history(device, days=policy.days, max_messages=policy.messages),
+                f"history sync for {device.jid}",
+            )
         closed = await conn.wait_closed()
         if closed.reason == DisconnectReason.BAD_SESSION and str(closed) != "flooding":
             log.warning("disconnected %s: %s", device.jid, closed)
