@@ -27,6 +27,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from wamd.commands import demo, echo, pair
+
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 
 
@@ -148,9 +150,12 @@ def _run_sim(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: list[Subcommand] = [
+    Subcommand("pair", pair.HELP, pair.add_arguments, pair.run),
+    Subcommand("echo", echo.HELP, echo.add_arguments, echo.run),
     Subcommand(
         "sim", "run a local WhatsApp server with simulated phones", _sim_arguments, _run_sim
     ),
+    Subcommand("demo", demo.HELP, demo.add_arguments, demo.run),
 ]
 
 

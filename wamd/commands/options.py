@@ -1,0 +1,204 @@
+"""Command-line options shared by the ``wamd`` subcommands and the examples.
+
+Server: WhatsApp by default; a local ``wamd sim`` with ``--sim-url`` and ``--sim-root-key``
+(what ``wamd sim`` prints as ``url:`` and ``root_public_key:``), or the environment
+variables ``WAMD_SIM_URL``, ``WAMD_SIM_ROOT_KEY`` and ``WAMD_SIM_ROOT_SERIAL``. A sim has
+its own certificate authority: the client pins the sim's root key instead of WhatsApp's,
+so a client pointed at a sim cannot talk to WhatsApp by mistake, nor the other way round.
+
+Auth state: one SQLite file (``--auth``, default ``wamd.sqlite``) or a folder in Baileys'
+multi-file layout (``--auth-dir``). The tools create a new file with mode 0600 and a new
+folder with mode 0700: whoever can read them can act as the linked device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from wamd.store.auth import AuthState
+
+__all__ = [
+    "DEFAULT_AUTH_FILE",
+    "ENV_AUTH",
+    "ENV_SIM_ROOT_KEY",
+    "ENV_SIM_ROOT_SERIAL",
+    "ENV_SIM_URL",
+    "OpenedAuth",
+    "UsageError",
+    "add_auth_arguments",
+    "add_connection_arguments",
+    "open_auth",
+    "prepare_auth_path",
+    "server_name",
+    "socket_options",
+]
+
+ENV_SIM_URL = "WAMD_SIM_URL"
+ENV_SIM_ROOT_KEY = "WAMD_SIM_ROOT_KEY"
+ENV_SIM_ROOT_SERIAL = "WAMD_SIM_ROOT_SERIAL"
+ENV_AUTH = "WAMD_AUTH"
+DEFAULT_AUTH_FILE = "wamd.sqlite"
+
+
+class UsageError(ValueError):
+    """Options that do not fit together (reported like an argparse error, exit status 2)."""
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"{text!r}: a sim URL starts with ws:// or wss://")
+    return text
+
+
+def _root_key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("the sim root key is 64 hexadecimal digits") from None
+    if len(key) != 32:
+        raise argparse.ArgumentTypeError(
+            f"the sim root key is 32 bytes (64 hex digits), not {len(key)}"
+        )
+    return key
+
+
+def _serial(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the root serial is a number") from None
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--sim-url``, ``--sim-root-key``, ``--sim-root-serial`` (defaults from the environment)."""
+    group = parser.add_argument_group(
+        "server", "WhatsApp by default; a local `wamd sim` with --sim-url and --sim-root-key"
+    )
+    group.add_argument(
+        "--sim-url",
+        type=_url,
+        default=os.environ.get(ENV_SIM_URL) or None,
+        metavar="URL",
+        help=f"websocket URL of a wamd sim, e.g. ws://127.0.0.1:8765/ws/chat (env {ENV_SIM_URL})",
+    )
+    group.add_argument(
+        "--sim-root-key",
+        type=_root_key,
+        default=os.environ.get(ENV_SIM_ROOT_KEY) or None,
+        metavar="HEX",
+        help=f"the sim's root public key, as `wamd sim` prints it (env {ENV_SIM_ROOT_KEY})",
+    )
+    group.add_argument(
+        "--sim-root-serial",
+        type=_serial,
+        default=os.environ.get(ENV_SIM_ROOT_SERIAL) or "0",
+        metavar="N",
+        help=f"the serial of the sim's root certificate (0; env {ENV_SIM_ROOT_SERIAL})",
+    )
+
+
+def socket_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for ``make_wa_socket`` from the server options.
+
+    Empty for WhatsApp. Options that do not fit together raise ``UsageError``, or go
+    through ``parser.error`` (exit status 2) when a parser is given.
+    """
+    url: str | None = getattr(args, "sim_url", None)
+    key: bytes | None = getattr(args, "sim_root_key", None)
+    problem = None
+    if url and key is None:
+        problem = (
+            f"--sim-url needs --sim-root-key (or {ENV_SIM_ROOT_KEY}): the root_public_key "
+            "line that `wamd sim` prints"
+        )
+    elif key is not None and not url:
+        problem = f"--sim-root-key needs --sim-url (or {ENV_SIM_URL})"
+    if problem is not None:
+        if parser is not None:
+            _error(parser, problem)
+        raise UsageError(problem)
+    if not url or key is None:
+        return {}
+    return {
+        "url": url,
+        "server_root_key": key,
+        "server_root_serial": int(getattr(args, "sim_root_serial", 0) or 0),
+    }
+
+
+def _error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    parser.error(message)
+
+
+def server_name(options: dict[str, Any]) -> str:
+    """How status lines name the server: ``WhatsApp`` or ``the sim at ws://...``."""
+    url = options.get("url")
+    return f"the sim at {url}" if url else "WhatsApp"
+
+
+def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--auth FILE`` (SQLite, the default) or ``--auth-dir DIR`` (multi-file)."""
+    group = parser.add_argument_group("auth state").add_mutually_exclusive_group()
+    group.add_argument(
+        "--auth",
+        metavar="FILE",
+        default=None,
+        help=f"SQLite auth state file ({DEFAULT_AUTH_FILE}; env {ENV_AUTH})",
+    )
+    group.add_argument(
+        "--auth-dir",
+        metavar="DIR",
+        default=None,
+        help="a folder in Baileys' multi-file layout instead of a SQLite file",
+    )
+
+
+@dataclass
+class OpenedAuth:
+    state: AuthState
+    save_creds: Callable[..., Awaitable[None]]
+    where: str  # the file or folder, for status lines
+    close: Callable[[], Awaitable[None]]
+
+
+def prepare_auth_path(path: str | os.PathLike[str], *, folder: bool) -> Path:
+    """Create a missing auth file (0600) or folder (0700) so that only its owner reads it."""
+    target = Path(path)
+    if folder:
+        if not target.exists():
+            target.mkdir(mode=0o700, parents=True)
+        return target
+    if target.parent and not target.parent.exists():
+        target.parent.mkdir(mode=0o700, parents=True)
+    if not target.exists():
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    return target
+
+
+async def open_auth(args: argparse.Namespace) -> OpenedAuth:
+    """Open the auth state the options name (SQLite unless ``--auth-dir``)."""
+    from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
+
+    folder: str | None = getattr(args, "auth_dir", None)
+    if folder:
+        where = prepare_auth_path(folder, folder=True)
+        state, save_creds = await use_multi_file_auth_state(where)
+    else:
+        file = getattr(args, "auth", None) or os.environ.get(ENV_AUTH) or DEFAULT_AUTH_FILE
+        where = prepare_auth_path(file, folder=False)
+        state, save_creds = await use_sqlite_auth_state(where)
+
+    async def close() -> None:
+        closer = getattr(state.keys, "close", None)
+        if closer is not None:
+            await closer()
+
+    return OpenedAuth(state, save_creds, str(where), close)

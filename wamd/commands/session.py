@@ -1,0 +1,165 @@
+"""One socket as the command-line tools run it: credentials saved, status lines, pairing.
+
+``new_socket`` makes a ``WASocket`` whose ``creds.update`` events are saved and whose
+``connection.update`` events become status lines a person can follow::
+
+    12:00:01  connecting to WhatsApp
+    12:00:02  waiting for scan: scan the QR code above with WhatsApp on your phone ...
+    12:00:09  paired as 15551234567:3@s.whatsapp.net
+    12:00:09  restart required after pairing (515): logging in as the new device
+    12:00:10  online as 15551234567:3@s.whatsapp.net
+
+With ``phone=`` (an unpaired device) it asks for a pairing code instead of showing QR
+codes, prints it, and pairing completes when the code is typed on the phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from wamd.client import WASocket, make_wa_socket
+from wamd.commands.options import server_name
+from wamd.commands.status import Status, describe_reason, hint_for
+from wamd.errors import DisconnectReason, WamdError
+from wamd.events import ConnectionUpdate
+from wamd.store.auth import AuthState
+
+__all__ = ["SessionLines", "new_socket"]
+
+log = logging.getLogger("wamd.commands")
+
+SCAN_HELP = (
+    "scan the QR code above with WhatsApp on your phone "
+    "(Settings > Linked devices > Link a device); a new code comes every 20 s"
+)
+CODE_HELP = (
+    "on your phone: WhatsApp > Settings > Linked devices > Link a device > "
+    "Link with phone number instead, then type the code"
+)
+
+
+class SessionLines:
+    """Status lines for one socket, and the pairing-code request when asked for one."""
+
+    def __init__(
+        self,
+        sock: WASocket,
+        status: Status,
+        *,
+        actor: str = "",
+        server: str = "WhatsApp",
+        phone: str | None = None,
+        qr_text: bool = False,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.sock = sock
+        self.status = status
+        self.actor = actor
+        self.server = server
+        self.phone = phone
+        self.qr_text = qr_text
+        self.on_fatal = on_fatal
+        self.qr_count = 0
+        self.code: str | None = None
+        self.fatal: BaseException | None = None
+        self._restarting = False
+        self._code_task: asyncio.Task[None] | None = None
+
+    def say(self, text: str) -> None:
+        self.status.line(text, self.actor)
+
+    def on_connection(self, update: ConnectionUpdate) -> None:
+        if update.connection == "connecting":
+            if self._restarting:
+                self.say("logging in as the new device")
+            else:
+                self.say(f"connecting to {self.server}")
+            self._restarting = False
+            if self.phone and self.sock.user is None and self._code_task is None:
+                self._code_task = asyncio.ensure_future(self._request_code(self.phone))
+        if update.qr is not None and not self.phone:
+            self.qr_count += 1
+            if self.qr_text:
+                self.say(f"qr text: {update.qr}")
+            if self.qr_count == 1:
+                self.say(f"waiting for scan: {SCAN_HELP}")
+            else:
+                self.say("waiting for scan: new QR code above (the previous one expired)")
+        if update.connection == "open":
+            me = self.sock.user
+            who = me.id if me is not None else "?"
+            name = f" ({me.name})" if me is not None and me.name else ""
+            self.say(f"online as {who}{name}")
+        if update.received_pending_notifications:
+            self.say("up to date: what arrived while offline is handled")
+        if update.connection == "close" and update.last_disconnect is not None:
+            last = update.last_disconnect
+            if last.status_code == DisconnectReason.RESTART_REQUIRED:
+                self._restarting = True
+                self.say("restart required (515): reconnecting at once")
+                return
+            self.say(f"disconnected: {describe_reason(last.status_code, last.error)}")
+            hint = hint_for(last.status_code)
+            if hint is not None:
+                self.say(hint)
+
+    def on_creds(self, changes: dict[str, Any]) -> None:
+        me = changes.get("me")
+        if me is not None and changes.get("registered"):
+            self.say(f"paired as {me.id}")
+
+    async def _request_code(self, phone: str) -> None:
+        try:
+            code = await self.sock.request_pairing_code(phone)
+        except (WamdError, ValueError, TimeoutError) as exc:
+            detail = str(exc) or type(exc).__name__
+            self.say(f"could not get a pairing code for {phone}: {detail}")
+            self.fatal = exc
+            if self.on_fatal is not None:
+                self.on_fatal(exc)
+            await self.sock.end(exc)
+            return
+        self.code = code
+        self.say(f"pairing code: {code[:4]}-{code[4:]}")
+        self.say(f"waiting for the code: {CODE_HELP}")
+
+
+def new_socket(
+    auth: AuthState,
+    save_creds: Callable[..., Awaitable[None]],
+    status: Status,
+    options: dict[str, Any],
+    *,
+    actor: str = "",
+    phone: str | None = None,
+    qr_text: bool | None = None,
+    on_fatal: Callable[[BaseException], None] | None = None,
+) -> tuple[WASocket, SessionLines]:
+    """A socket that saves its credentials and reports itself on ``status``.
+
+    QR codes are printed (through ``status``) unless ``phone`` asks for a pairing code;
+    ``qr_text`` also prints what the QR code encodes (default: when talking to a sim,
+    whose control interface takes it for a scan).
+    """
+    sock = make_wa_socket(
+        auth,
+        print_qr_in_terminal=phone is None,
+        qr_output=status.block,
+        **options,
+    )
+    lines = SessionLines(
+        sock,
+        status,
+        actor=actor,
+        server=server_name(options),
+        phone=phone,
+        qr_text=bool(options.get("url")) if qr_text is None else qr_text,
+        on_fatal=on_fatal,
+    )
+    sock.ev.on("creds.update", save_creds)
+    sock.ev.on("creds.update", lines.on_creds)
+    sock.ev.on("connection.update", lines.on_connection)
+    return sock, lines
