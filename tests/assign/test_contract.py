@@ -31,7 +31,11 @@ async def test_claim_free_chat_then_others_are_refused(backend: AssignmentBacken
     assert got.token >= 1 and 0 < got.ttl <= 60 and 0 < got.remaining <= 60
     assert await backend.claim(CHAT, "bob", 60) is None
     held = await backend.holder(CHAT)
-    assert held is not None and (held.handler, held.token, held.fresh) == ("alice", got.token, False)
+    assert held is not None and (held.handler, held.token, held.fresh) == (
+        "alice",
+        got.token,
+        False,
+    )
     again = await backend.claim(CHAT, "alice", 120)  # our own: extended, same tenure
     assert again is not None and again.token == got.token and not again.fresh
     assert again.ttl > 60
@@ -49,7 +53,7 @@ async def test_force_takes_the_chat_with_a_new_token(backend: AssignmentBackend)
 
 
 async def test_renew(backend: AssignmentBackend) -> None:
-    got = await backend.claim(CHAT, "alice", 1)
+    got = await backend.claim(CHAT, "alice", 30)
     assert got is not None
     renewed = await backend.renew(CHAT, "alice", 300, token=got.token)
     assert renewed is not None and renewed.token == got.token and not renewed.fresh
@@ -184,15 +188,15 @@ async def test_fencing_tokens_increase_on_every_change_of_owner(
 ) -> None:
     backend, timeline = timed
     tokens = []
-    got = await backend.claim(CHAT, "a", 0.3)
+    got = await backend.claim(CHAT, "a", 30)
     assert got is not None
     tokens.append(got.token)
-    renewed = await backend.renew(CHAT, "a", 0.3)
+    renewed = await backend.renew(CHAT, "a", 30)
     assert renewed is not None and renewed.token == got.token
     steps: list[Callable[[], Any]] = [
-        lambda: backend.claim(CHAT, "b", 0.3, force=True),
-        lambda: backend.transfer(CHAT, "c", 0.3),
-        lambda: backend.claim(CHAT, "d", 0.3, force=True),
+        lambda: backend.claim(CHAT, "b", 30, force=True),
+        lambda: backend.transfer(CHAT, "c", 30),
+        lambda: backend.claim(CHAT, "d", 30, force=True),
     ]
     for step in steps:
         claim = await step()
@@ -206,7 +210,7 @@ async def test_fencing_tokens_increase_on_every_change_of_owner(
     claim = await backend.claim(CHAT, "d", 0.3)  # expired: a new tenure for the same handler
     assert claim is not None and claim.fresh
     tokens.append(claim.token)
-    other = await backend.claim("other-chat", "a", 0.3)
+    other = await backend.claim("other-chat", "a", 30)
     assert other is not None and other.token > tokens[-1]  # one counter for all chats
     assert tokens == sorted(set(tokens)) and len(tokens) == 6
 
