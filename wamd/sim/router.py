@@ -9,9 +9,13 @@ What the real server does, as the public clients observe it:
   waits for it; ``phash`` in it is the server's participant hash when the client's
   differs) and delivers to each device a stanza of its own:
   1:1 ``<message from=SENDER_DEVICE id t type notify [sender_lid|sender_pn]>``,
-  own other devices ``... recipient=CHAT``, group ``from=GROUP participant=SENDER_DEVICE``
-  (whatsmeow ``message.go`` parseMessageSource reads exactly these).
-  A stanza addressed to one device with a bare ``<enc>`` is a retry resend.
+  own other devices ``... recipient=CHAT peer_recipient_lid|peer_recipient_pn``, group
+  ``from=GROUP participant=SENDER_DEVICE participant_lid`` (whatsmeow ``message.go``
+  parseMessageSource reads exactly these). The alternative addresses are the *user*
+  (no device): whatsmeow copies the sender's device onto them when it is 0, and Baileys
+  has the same step (commented out) in ``decode-wa-message.ts``.
+  A retry resend (whatsmeow ``retry.go``) is a bare ``<enc>`` either ``to=DEVICE`` or
+  ``to=GROUP participant=DEVICE``; it reaches that one device.
 - Everything delivered stays in the device's outbox until the device acknowledges it
   (a ``receipt`` for a message, an ``ack`` for the rest) and is delivered again after
   the next login, before ``<ib><offline/></ib>``.

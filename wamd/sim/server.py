@@ -10,8 +10,11 @@ with a genuine ADV identity, ``pair-device-sign`` check, ``stream:error 515``), 
 (``success``; ``failure 401`` for unknown/unlinked/expired devices; ``failure 405`` for
 clients older than ``min_version``; ``stream:error conflict replaced`` for a second
 connection of the same device), unlinking (``stream:error 401 device_removed``), the
-companion limit, prekey upload and count, keepalive pings, passive mode, and an error
-answer for every other iq (clients stall on unanswered queries).
+companion limit, prekey upload, count, rotation and digest, keepalive pings, passive
+mode, an error answer for every other iq (clients stall on unanswered queries), a flood
+limit per connection, opt-in history sync after a first login, and
+``provision_companion`` for load tests. Messaging lives in ``router.py``, usync, bundles
+and groups in ``services.py``, the phones in ``phone.py``; ``docs/sim.md`` is the guide.
 """
 
 from __future__ import annotations
