@@ -279,3 +279,20 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
     mid = await alice.send_text(bot_phone.jid, "still there?")
     assert (await inbox.wait(lambda m: m.key.id == mid)).text == "still there?"
     await bot.end()
+
+
+async def test_history_sync_notification_is_not_a_chat_message() -> None:
+    from wamd.sim import HistorySyncPolicy
+
+    async with SimServer(history_sync=HistorySyncPolicy(days=7, messages=50)) as sim:
+        bot_phone = sim.add_phone("15550001111", "Bot")
+        alice = sim.add_phone("15550002222", "Alice")
+        await alice.send_text(bot_phone.jid, "before the bot was linked")
+        bot = await link(sim, bot_phone)
+        inbox = Inbox(bot)
+        await asyncio.sleep(0.3)  # the phone's history message arrives after login
+        await bot.idle()
+        mid = await alice.send_text(bot_phone.jid, "live")
+        await inbox.wait(lambda m: m.key.id == mid)
+        assert [m.text for m in inbox.messages] == ["live"]
+        await bot.end()

@@ -118,8 +118,27 @@ def _buffer_key(enc: Node, sender: JID, chat: JID) -> str:
     return digest.hexdigest()
 
 
+# protocol messages between our own devices that are not chat content (whatsmeow
+# handleProtocolMessage consumes them; they never reach the chat list)
+_INTERNAL_PROTOCOL = frozenset(
+    {
+        e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION,
+        e2e_pb2.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE,
+        e2e_pb2.ProtocolMessage.APP_STATE_SYNC_KEY_REQUEST,
+        e2e_pb2.ProtocolMessage.INITIAL_SECURITY_NOTIFICATION_SETTING_SYNC,
+        e2e_pb2.ProtocolMessage.APP_STATE_FATAL_EXCEPTION_NOTIFICATION,
+        e2e_pb2.ProtocolMessage.PEER_DATA_OPERATION_REQUEST_MESSAGE,
+        e2e_pb2.ProtocolMessage.PEER_DATA_OPERATION_REQUEST_RESPONSE_MESSAGE,
+        e2e_pb2.ProtocolMessage.LID_MIGRATION_MAPPING_SYNC,
+    }
+)
+
+
 def _has_content(message: e2e_pb2.Message) -> bool:
-    """Anything besides the sender key distribution and message context?"""
+    """Is this chat content (not only a key distribution or a device-to-device signal)?"""
+    inner = message.deviceSentMessage.message if message.HasField("deviceSentMessage") else message
+    if inner.HasField("protocolMessage") and inner.protocolMessage.type in _INTERNAL_PROTOCOL:
+        return False
     return any(
         f.name not in ("senderKeyDistributionMessage", "messageContextInfo")
         for f, _ in message.ListFields()
@@ -276,6 +295,13 @@ class Receiver:
         out = []
         for _, message in decrypted:
             if not _has_content(message):
+                if (
+                    message.protocolMessage.type
+                    == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+                ):
+                    log.debug(
+                        "history sync notification %s (for the history sync feature)", message_id
+                    )
                 continue
             msg = WAMessage(
                 key=self._key(src, message_id),
@@ -343,8 +369,6 @@ class Receiver:
                 ev.emit("messages.update", [MessageUpdate(key, "revoked")])
             elif proto.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT:
                 ev.emit("messages.update", [MessageUpdate(key, "edited", proto.editedMessage)])
-            elif proto.type == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION:
-                log.debug("history sync notification (handled by the history sync feature)")
 
     async def _receipt(self, node: Node, src: MessageSource, message_id: str) -> None:
         attrs = {"id": message_id, "to": node.attrs.get("from", "")}
