@@ -62,10 +62,12 @@ class DemoFailed(Exception):
 
 
 class _Demo:
-    def __init__(self, status: Status, step_timeout: float) -> None:
+    def __init__(self, status: Status, step_timeout: float, progress: list[str]) -> None:
         self.status = status
         self.step_timeout = step_timeout
-        self.step = "starting"
+        self.progress = progress
+        self.step = "starting the sim"
+        progress.append(self.step)
         self.checks = 0
         self.bot_task: asyncio.Task[EchoResult] | None = None
         self.sockets: list[WASocket] = []
@@ -84,6 +86,7 @@ class _Demo:
     async def expect(self, awaitable: Awaitable[T], what: str) -> T:
         """``awaitable``'s result; ``DemoFailed`` when it takes too long or the bot stops."""
         self.step = what
+        self.progress.append(what)
         task = asyncio.ensure_future(awaitable)
         waiting: set[asyncio.Future[object]] = {task}  # type: ignore[arg-type]
         if self.bot_task is not None:
@@ -134,13 +137,19 @@ async def _wait_received(phone: object, predicate: Callable[[object], bool]) -> 
         await phone.endpoint.wait_received(seen, timeout=3600)
 
 
-async def run_demo(status: Status, *, step_timeout: float = STEP_TIMEOUT) -> int:
-    """Run the scenario; raises ``DemoFailed`` on a failed check, returns the check count."""
+async def run_demo(
+    status: Status, *, step_timeout: float = STEP_TIMEOUT, progress: list[str] | None = None
+) -> int:
+    """Run the scenario; raises ``DemoFailed`` on a failed check, returns the check count.
+
+    ``progress`` (when given) gets the name of each step as it starts: after a timeout
+    from outside, its last entry says where the demo was.
+    """
     from wamd.sim import SimPhone, SimServer
     from wamd.sim.phone import SimMessage
     from wamd.store import use_sqlite_auth_state
 
-    demo = _Demo(status, step_timeout)
+    demo = _Demo(status, step_timeout, progress if progress is not None else [])
     sim = SimServer(LOOPBACK, 0)
     await sim.start()
     stop = asyncio.Event()
@@ -340,11 +349,15 @@ async def _main(args: argparse.Namespace) -> int:
         f"(only {LOOPBACK}, nothing leaves this machine)\n"
     )
     started = time.monotonic()
+    progress: list[str] = []
     try:
         async with asyncio.timeout(args.timeout):
-            checks = await run_demo(status, step_timeout=min(STEP_TIMEOUT, args.timeout))
+            checks = await run_demo(
+                status, step_timeout=min(STEP_TIMEOUT, args.timeout), progress=progress
+            )
     except TimeoutError:
-        status.block(f"\ndemo FAILED: not finished within {args.timeout:g} s")
+        at = progress[-1] if progress else "starting"
+        status.block(f"\ndemo FAILED: not finished within {args.timeout:g} s (at: {at})")
         return 1
     except DemoFailed as exc:
         status.block(f"\ndemo FAILED: {exc}")

@@ -1,0 +1,91 @@
+"""Echo bot: every text a contact sends comes back to the same chat, quoted.
+
+The flow of Baileys' example, in Python:
+
+- the auth state lives in a folder (``auth_info``, Baileys' multi-file layout) and every
+  ``creds.update`` is saved, so the next start logs in without a new QR code;
+- the QR code is printed in the terminal: scan it with WhatsApp on the phone
+  (Settings > Linked devices > Link a device);
+- on a disconnect the bot reconnects (``run_forever``), unless it was logged out;
+- the echo rules (not our own messages, not status updates, not stubs, text only) are
+  ``wamd.commands.echo.echo_handler``: the code behind ``wamd echo`` and ``wamd demo``.
+
+Against WhatsApp::
+
+    python examples/echo_bot.py
+
+Against a local sim (``wamd sim --phone 15550001111:Bot`` prints the url and key)::
+
+    python examples/echo_bot.py --sim-url ws://127.0.0.1:8765/ws/chat --sim-root-key <hex>
+
+(or set ``WAMD_SIM_URL`` and ``WAMD_SIM_ROOT_KEY``). Against a sim the QR code's text is
+printed too: ``POST`` it to the sim's control interface (``/phones/N/scan``) to scan.
+Stop with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from wamd import DisconnectReason, WASocket, make_wa_socket, run_forever, use_multi_file_auth_state
+from wamd.commands.echo import echo_handler, preview
+from wamd.commands.options import add_connection_arguments, prepare_auth_path, socket_options
+from wamd.events import ConnectionUpdate
+from wamd.messaging.types import WAMessage
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--auth-dir", default="auth_info", help="auth state folder (auth_info)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
+    add_connection_arguments(parser)  # --sim-url, --sim-root-key (or WAMD_SIM_* variables)
+    args = parser.parse_args()
+    options = socket_options(args, parser)  # {} for WhatsApp, the sim's url and key otherwise
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("wamd.client.supervisor").setLevel(logging.INFO)  # "reconnecting in N s"
+
+    # a new folder is made readable by its owner only: it holds the device's keys
+    state, save_creds = await use_multi_file_auth_state(
+        prepare_auth_path(args.auth_dir, folder=True)
+    )
+
+    def start_socket() -> WASocket:
+        sock = make_wa_socket(state, print_qr_in_terminal=True, **options)
+        sock.ev.on("creds.update", save_creds)
+
+        @sock.ev.on("connection.update")
+        def on_connection(update: ConnectionUpdate) -> None:
+            if update.qr:
+                print("scan the QR code above: WhatsApp > Settings > Linked devices", flush=True)
+                if options:
+                    print(f"qr text: {update.qr}", flush=True)
+            if update.connection == "open":
+                me = sock.user
+                print(f"online as {me.id if me else '?'}", flush=True)
+            if update.connection == "close" and update.last_disconnect is not None:
+                code = update.last_disconnect.status_code
+                if code == DisconnectReason.LOGGED_OUT:
+                    print(f"logged out: delete {args.auth_dir} and run again to pair", flush=True)
+                elif code != DisconnectReason.RESTART_REQUIRED:
+                    print(f"connection closed ({code})", flush=True)
+
+        def on_echo(original: WAMessage, reply: WAMessage) -> None:
+            print(f"echoed {preview(original.text)} to {original.key.remote_jid}", flush=True)
+
+        sock.ev.on("messages.upsert", echo_handler(sock, on_echo=on_echo))
+        return sock
+
+    # reconnects with backoff; returns when logged out (or replaced, banned, outdated)
+    last = await run_forever(start_socket)
+    if last is not None:
+        print(f"stopped: not reconnecting after status {last.status_code}", flush=True)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
