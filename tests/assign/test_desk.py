@@ -303,6 +303,27 @@ async def test_a_failing_backend_skips_messages(caplog: pytest.LogCaptureFixture
     assert any("skipping message" in r.message for r in caplog.records)
 
 
+async def test_chat_key_joins_two_names_of_one_chat() -> None:
+    pn, lid = customer(15), "98765432101234@lid"
+    names = {lid: pn}
+
+    async def to_pn(jid: str) -> str:
+        return names.get(jid, jid)
+
+    account = FakeAccount()
+    bot = Bot(account, BOT_A, MemoryAssignments(), chat_key=to_pn)
+    bot.sock.deliver(from_me(pn, "the owner, by phone number", sender=device(ADMIN_WEB)))
+    bot.sock.deliver(incoming(lid, "the customer, by LID"))
+    await account.drain()
+    assert bot.handled == []
+    held = await bot.desk.quiet_in(lid)
+    assert held is not None and held.chat == pn
+    with pytest.raises(ChatHeld):
+        await bot.desk.reply(incoming(lid), {"text": "no"})
+    assert await bot.desk.hand_back(lid)
+    assert await bot.desk.quiet_in(pn) is None
+
+
 async def test_close_stops_watching() -> None:
     account = FakeAccount()
     sock = account.link(BOT_A)

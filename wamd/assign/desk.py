@@ -120,7 +120,10 @@ class Desk:
     the bot's); ``instance`` names this process in marks and send records (diagnostics).
     ``types`` are the ``messages.upsert`` types acted on (``"append"`` is history).
     ``bot_devices`` lists device JIDs whose messages are never a takeover even if sent
-    without the desk (this socket's own device is always included).
+    without the desk (this socket's own device is always included). ``chat_key`` maps a
+    chat JID to the key it is assigned under, for chats that arrive under two names (a
+    customer's phone-number JID and LID): give it the client's LID-to-PN mapping so a
+    reply addressed one way silences the bot for messages arriving the other way.
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class Desk:
         types: Collection[str] = ("notify",),
         on_takeover: TakeoverHandler | None = None,
         admin_reply: Callable[[WAMessage], bool] = is_admin_reply,
+        chat_key: Callable[[str], str | Awaitable[str]] | None = None,
         subscribe: bool = True,
     ) -> None:
         if not isinstance(assignments, AssignmentBackend):
@@ -166,6 +170,7 @@ class Desk:
         self.types = frozenset(types)
         self.on_takeover = on_takeover
         self._admin_reply = admin_reply
+        self._chat_key = chat_key
         self._seen: OrderedDict[tuple[str, str, str], asyncio.Future[Claim | None]] = OrderedDict()
         self._listener = self._on_upsert
         self._subscribed = subscribe
@@ -232,7 +237,7 @@ class Desk:
                 return None  # a bot recorded it before sending
             admin = self.admin_name(msg.sender)
             claim = await self.assignments.claim(
-                msg.key.remote_jid, admin, self.takeover_ttl, force=True
+                await self.chat_of(msg.key.remote_jid), admin, self.takeover_ttl, force=True
             )
         except Exception:
             log.exception("could not judge message %s in %s", msg.key.id, msg.key.remote_jid)
@@ -248,9 +253,19 @@ class Desk:
                     log.exception("on_takeover handler %r raised", self.on_takeover)
         return claim
 
+    async def chat_of(self, jid: str) -> str:
+        """The key ``jid`` is assigned under (``chat_key`` applied, when given)."""
+        chat = check_name(jid, "chat")
+        if self._chat_key is None:
+            return chat
+        key = self._chat_key(chat)
+        if inspect.isawaitable(key):
+            key = await key
+        return check_name(key, "chat key")
+
     async def quiet_in(self, chat: str) -> Claim | None:
         """The claim of someone else (an admin) on ``chat``, when the bot must stay quiet."""
-        held = await self.assignments.holder(chat)
+        held = await self.assignments.holder(await self.chat_of(chat))
         return held if held is not None and held.handler != self.name else None
 
     async def mark_handled(self, msg: WAMessage) -> bool:
@@ -349,7 +364,7 @@ class Desk:
         if check_name(admin, "admin") == self.name:
             raise AssignmentError(f"{admin!r} is the bot's name, not an admin")
         claim = await self.assignments.claim(
-            chat, admin, self.takeover_ttl if ttl is None else ttl, force=True
+            await self.chat_of(chat), admin, self.takeover_ttl if ttl is None else ttl, force=True
         )
         if claim is None:  # a forced claim always succeeds
             raise AssignmentError(f"could not assign {chat} to {admin!r}")
@@ -360,4 +375,4 @@ class Desk:
         held = await self.quiet_in(chat)
         if held is None:
             return False
-        return await self.assignments.release(chat, held.handler, token=held.token)
+        return await self.assignments.release(held.chat, held.handler, token=held.token)
