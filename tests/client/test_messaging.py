@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.client.conftest import Inbox, link, record_sends
+from tests.client.conftest import Inbox, link, new_state, record_sends, socket_for
 from wamd.binary import Node
+from wamd.client import WASocket
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
 from wamd.errors import WamdError
@@ -281,6 +282,20 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
     await bot.end()
 
 
+def record_history(sock: WASocket) -> list[Node]:
+    """Peer message stanzas (the phone's history sync) the socket handles from now on."""
+    seen: list[Node] = []
+    real = sock.receiver.on_message
+
+    async def spy(node: Node) -> None:
+        if node.attrs.get("category") == "peer":  # the phone's history comes as a peer message
+            seen.append(node)
+        await real(node)
+
+    sock.receiver.on_message = spy  # type: ignore[method-assign]
+    return seen
+
+
 async def test_history_sync_notification_is_not_a_chat_message() -> None:
     from wamd.sim import HistorySyncPolicy
 
@@ -288,10 +303,19 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
         bot_phone = sim.add_phone("15550001111", "Bot")
         alice = sim.add_phone("15550002222", "Alice")
         await alice.send_text(bot_phone.jid, "before the bot was linked")
-        bot = await link(sim, bot_phone)
-        inbox = Inbox(bot)
-        await asyncio.sleep(0.3)  # the phone's history message arrives after login
+        bot = socket_for(sim, new_state())
+        inbox = Inbox(bot)  # from the start: the history comes right after the first login
+        history = record_history(bot)
+        await bot.connect()
+        update = await bot.ev.wait_for("connection.update", lambda u: u.qr is not None, timeout=10)
+        await bot_phone.scan_qr(update.qr)
+        await bot.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=20)
+        for _ in range(100):  # the phone's history message arrives after login
+            if history:
+                break
+            await asyncio.sleep(0.05)
         await bot.idle()
+        assert history, "the sim sent no history sync notification"
         mid = await alice.send_text(bot_phone.jid, "live")
         await inbox.wait(lambda m: m.key.id == mid)
         assert [m.text for m in inbox.messages] == ["live"]
