@@ -59,7 +59,7 @@ def _which_redis() -> str | None:
 def _apt(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     return subprocess.run(
-        ["apt-get", *args],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=120", *args],  # wait out another apt
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,

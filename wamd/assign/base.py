@@ -195,8 +195,8 @@ class AssignmentBackend(ABC):
         """
         from wamd.assign.policy import LeastLoaded
 
-        chat, names, ttl_ms = _chat(chat), _handlers(candidates), check_ttl(ttl)
-        del ttl_ms  # checked up front; claim() converts again
+        chat, names = _chat(chat), _handlers(candidates)
+        check_ttl(ttl)  # refuse a bad TTL before the policy runs
         chooser = policy if policy is not None else LeastLoaded()
         for _ in range(5):
             current = await self.holder(chat)

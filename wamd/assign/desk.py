@@ -167,7 +167,7 @@ class Desk:
         self.handled_ttl = handled_ttl
         self.sent_ttl = sent_ttl
         self.bot_devices = frozenset(check_name(d, "bot device") for d in bot_devices)
-        self.types = frozenset(types)
+        self.types = frozenset((types,) if isinstance(types, str) else types)
         self.on_takeover = on_takeover
         self._admin_reply = admin_reply
         self._chat_key = chat_key

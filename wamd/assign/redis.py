@@ -238,7 +238,8 @@ class RedisAssignments(AssignmentBackend):
 
     async def close(self) -> None:
         if self._own_client:
-            await self.client.aclose()
+            closer: Any = getattr(self.client, "aclose", None) or self.client.close  # redis 5.0.0
+            await closer()
 
     # ------------------------------------------------------------------ primitives
 
