@@ -55,7 +55,6 @@ async def main() -> None:
         sock = make_wa_socket(state, print_qr_in_terminal=True, **options)
         sock.ev.on("creds.update", save_creds)
 
-        @sock.ev.on("connection.update")
         def on_connection(update: ConnectionUpdate) -> None:
             if update.qr:
                 print("scan the QR code above: WhatsApp > Settings > Linked devices", flush=True)
@@ -70,6 +69,8 @@ async def main() -> None:
                     print(f"logged out: delete {args.auth_dir} and run again to pair", flush=True)
                 elif code != DisconnectReason.RESTART_REQUIRED:
                     print(f"connection closed ({code})", flush=True)
+
+        sock.ev.on("connection.update", on_connection)
 
         def on_echo(original: WAMessage, reply: WAMessage) -> None:
             print(f"echoed {preview(original.text)} to {original.key.remote_jid}", flush=True)

@@ -1,0 +1,149 @@
+"""The other examples against a sim: pairing by code, the group bot, the support bot."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.cli.proc import ROOT, Proc
+from tests.client.conftest import link
+from tests.examples.load import load_example
+from wamd.assign import MemoryAssignments
+from wamd.sim import SimPhone, SimServer
+from wamd.sim.phone import SimMessage
+
+
+async def next_matching(
+    phone: SimPhone, predicate: Callable[[SimMessage], bool], timeout: float = 10
+) -> SimMessage:
+    async with asyncio.timeout(timeout):
+        while True:
+            got = await phone.next_message(timeout=timeout)
+            if predicate(got):
+                return got
+
+
+def reply_to(message_id: str) -> Callable[[SimMessage], bool]:
+    return lambda m: m.message.extendedTextMessage.contextInfo.stanzaID == message_id
+
+
+async def nothing_more(phone: SimPhone, seconds: float = 0.3) -> None:
+    before = len(phone.received)
+    await asyncio.sleep(seconds)
+    extra = [m.text for m in phone.received[before:]]
+    assert not extra, extra
+
+
+async def test_pair_with_code_example(tmp_path: Path) -> None:
+    async with SimServer() as sim:
+        phone = sim.add_phone("15550001111", "Bot")
+        argv = (sys.executable, str(ROOT / "examples" / "pair_with_code.py"), "+15550001111")
+        key = sim.root_public_key.hex()
+        extra = ("--auth-dir", str(tmp_path / "auth"), "--sim-url", sim.url, "--sim-root-key", key)
+        async with Proc(*argv, *extra) as run:
+            code = (await run.expect("pairing code: ")).split(": ", 1)[1]
+            assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", code)
+            await phone.link_with_code(code)
+            await run.expect("paired as 15550001111:1@s.whatsapp.net")
+            assert await run.wait() == 0, run.output
+        async with Proc(*argv, *extra) as again:
+            assert await again.wait() == 0
+        assert "is already paired as 15550001111:1@s.whatsapp.net" in again.output
+
+
+async def test_group_bot_commands_welcome_and_hello() -> None:
+    group_bot = load_example("group_bot")
+    async with SimServer() as sim:
+        bot_phone = sim.add_phone("15550001111", "Bot")
+        alice = sim.add_phone("15550002222", "Alice")
+        bob = sim.add_phone("15550003333", "Bob")
+        carol = sim.add_phone("15550004444", "Carol")
+        sock = await link(sim, bot_phone)
+        group_bot.setup(sock)
+        in_group: Callable[[SimMessage], bool] = lambda m: m.chat == group.jid  # noqa: E731
+
+        group = await alice.create_group("Book club", [bot_phone.jid, bob.jid])
+        hello = await next_matching(alice, in_group)
+        assert hello.text is not None and hello.text.startswith("Hello Book club!")
+
+        ping = await alice.send_text(group.jid, "!ping")
+        assert (await next_matching(alice, reply_to(ping))).text == "pong"
+
+        ask = await alice.send_text(group.jid, "!members")
+        members = await next_matching(alice, reply_to(ask))
+        assert members.text is not None
+        lines = members.text.splitlines()
+        assert lines[0] == "Book club: 3 members"
+        assert "@15550002222 (superadmin)" in lines and "@15550003333" in lines
+        mentioned = set(members.message.extendedTextMessage.contextInfo.mentionedJID)
+        assert "15550003333@s.whatsapp.net" in mentioned and len(mentioned) == 3
+
+        await alice.add_to_group(group, [carol.jid])
+        welcome = await next_matching(carol, in_group)
+        assert welcome.text == "Welcome, @15550004444!"
+        ctx = welcome.message.extendedTextMessage.contextInfo
+        assert list(ctx.mentionedJID) == ["15550004444@s.whatsapp.net"]
+
+        # the bot is no admin: the sim refuses the rename and the bot says so
+        rename = await bob.send_text(group.jid, "!subject New name")
+        refused = await next_matching(bob, reply_to(rename))
+        assert refused.text is not None and refused.text.startswith("That did not work")
+
+        # not commands, not groups: ignored
+        await alice.send_text(group.jid, "just chatting")
+        await alice.send_text(bot_phone.jid, "!ping")
+        await sock.idle()
+        await nothing_more(alice)
+        await sock.end()
+
+
+async def test_support_bot_menu_assignment_takeover_and_hand_back() -> None:
+    support_bot = load_example("support_bot")
+    async with SimServer() as sim:
+        bot_phone = sim.add_phone("15550001111", "Shop")
+        alice = sim.add_phone("15550002222", "Alice")
+        sock = await link(sim, bot_phone)
+        assignments = MemoryAssignments()
+        desk = support_bot.setup(sock, assignments, agents=["Dana", "Sam"])
+
+        first = await alice.send_text(bot_phone.jid, "hello")
+        menu = await next_matching(alice, reply_to(first))
+        assert menu.text == support_bot.MENU
+        hours = await alice.send_text(bot_phone.jid, "1")
+        assert (await next_matching(alice, reply_to(hours))).text == support_bot.ANSWERS["1"]
+
+        person = await alice.send_text(bot_phone.jid, "0")
+        told = await next_matching(alice, reply_to(person))
+        assert told.text in (
+            "Dana will answer you here shortly.",
+            "Sam will answer you here shortly.",
+        )
+        chat = "15550002222@s.whatsapp.net"
+        held = await assignments.holder(chat)
+        assert held is not None and held.handler in ("Dana", "Sam")
+        await alice.send_text(bot_phone.jid, "are you there?")
+        await sock.idle()
+        await nothing_more(alice)  # the agent holds the chat: the bot is quiet
+
+        # the agent gives the chat back from the phone; the bot answers again
+        await bot_phone.send_text(alice.jid, "#bot")
+        await next_matching(alice, lambda m: m.text == "#bot")
+        await sock.idle()
+        assert await assignments.holder(chat) is None
+        order = await alice.send_text(bot_phone.jid, "2")
+        assert (await next_matching(alice, reply_to(order))).text == support_bot.ANSWERS["2"]
+
+        # an agent simply writes from the phone: automatic takeover, the bot stays quiet
+        await bot_phone.send_text(alice.jid, "Hi Alice, Dana here. How can I help?")
+        await next_matching(alice, lambda m: m.text is not None and "Dana here" in m.text)
+        await sock.idle()
+        taken = await assignments.holder(chat)
+        assert taken is not None and taken.handler != "bot"
+        await alice.send_text(bot_phone.jid, "1")
+        await sock.idle()
+        await nothing_more(alice)
+        desk.close()
+        await sock.end()
