@@ -320,3 +320,21 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
         await inbox.wait(lambda m: m.key.id == mid)
         assert [m.text for m in inbox.messages] == ["live"]
         await bot.end()
+
+
+async def test_a_contact_linking_a_new_device_gets_the_next_message_there(
+    sim: SimServer,
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    await bot.send_message(alice.jid, {"text": "one"})  # caches Alice's devices: her phone
+    alice_web = await link(sim, alice)  # ... then she links a companion
+    inbox = Inbox(alice_web)
+    await asyncio.sleep(0.2)  # the devices notification reaches the bot
+    await bot.idle()
+    sent = await bot.send_message(alice.jid, {"text": "two"})
+    got = await inbox.wait(lambda m: m.key.id == sent.key.id)
+    assert got.text == "two"
+    await bot.end()
+    await alice_web.end()

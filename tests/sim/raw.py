@@ -29,6 +29,11 @@ SERVER = "s.whatsapp.net"
 WAIT = 10.0  # generous upper bound for one stanza to arrive (never a speed assertion)
 
 
+def GP2(node: Node) -> bool:
+    """A group notification (``w:gp2``), not one of the other kinds (``devices``...)."""
+    return node.attrs.get("type") == "w:gp2"
+
+
 async def open_raw(
     sim: SimServer, payload: bytes, version: int = 3, noise: KeyPair | None = None
 ) -> NodeConnection:

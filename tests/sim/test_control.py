@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.sim.raw import WAIT, pair_companion, registration
+from tests.sim.raw import GP2, WAIT, pair_companion, registration
 from wamd.cli import main
 from wamd.crypto import generate_keypair
 from wamd.sim import SimServer
@@ -163,7 +163,7 @@ async def test_pair_by_control_then_message_both_ways(control: Control) -> None:
         "POST", "/phones/15550001111/groups", {"subject": "Team", "members": ["15550002222"]}, 201
     )
     assert group["subject"] == "Team" and "15550002222@s.whatsapp.net" in group["participants"]
-    created = await b1.next("notification")
+    created = await b1.next("notification", where=GP2)
     assert created.attrs["from"] == group["jid"] and created.get_child("create") is not None
     sent = await control.ok(
         "POST", "/phones/15550001111/send", {"to": group["jid"], "text": "hi all"}

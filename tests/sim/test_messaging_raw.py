@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.sim.raw import RawCompanion, pair_companion
+from tests.sim.raw import GP2, RawCompanion, pair_companion
 from wamd.binary import JID, Node
 from wamd.errors import RequestError
 from wamd.messaging.core import new_message_id, participant_hash
@@ -353,7 +353,7 @@ async def test_group_iqs_and_w_gp2_notifications(sim: SimServer, world: World) -
     roles = {p.attrs["jid"]: p.attrs.get("type") for p in group.get_children("participant")}
     assert roles == {str(world.alice.jid): "superadmin", str(world.bob.jid): None}
 
-    created = await b1.next("notification")
+    created = await b1.next("notification", where=GP2)
     assert created.attrs["type"] == "w:gp2" and created.attrs["from"] == gjid
     assert created.attrs["participant"] == str(world.alice.jid)
     assert created.require_child("create").require_child("group").attrs["id"] == gid
@@ -384,7 +384,7 @@ async def test_group_iqs_and_w_gp2_notifications(sim: SimServer, world: World) -
     results = {p.attrs["jid"]: p.attrs.get("error") for p in added.require_child("add")}
     assert results == {str(world.carol.jid): None, str(world.bob.jid): "409"}
     for device in (b1, c1):
-        note = await device.next("notification")
+        note = await device.next("notification", where=GP2)
         listed = note.require_child("add").get_children("participant")
         assert [p.attrs["jid"] for p in listed] == [str(world.carol.jid)]
         assert listed[0].attrs["lid"] == str(world.carol.lid)
@@ -396,18 +396,18 @@ async def test_group_iqs_and_w_gp2_notifications(sim: SimServer, world: World) -
         await b1.query(subject)  # only admins change the group
     assert err.value.code == 401
     await a1.query(change("promote", world.bob.jid))
-    promoted = await c1.next("notification")
+    promoted = await c1.next("notification", where=GP2)
     assert promoted.require_child("promote").get_children()[0].attrs["jid"] == str(world.bob.jid)
     await b1.query(subject)
-    renamed = await c1.next("notification")
+    renamed = await c1.next("notification", where=GP2)
     attrs = renamed.require_child("subject").attrs
     assert attrs["subject"] == "Renamed" and attrs["s_o"] == str(world.bob.jid)
     assert renamed.attrs["participant"] == str(world.bob.jid)
     await a1.query(change("demote", world.bob.jid))
-    assert (await c1.next("notification")).get_child("demote") is not None
+    assert (await c1.next("notification", where=GP2)).get_child("demote") is not None
 
     await a1.query(change("remove", world.carol.jid))
-    removed = await c1.next("notification")  # the removed member hears it too
+    removed = await c1.next("notification", where=GP2)  # the removed member hears it too
     assert removed.require_child("remove").get_children()[0].attrs["jid"] == str(world.carol.jid)
     with pytest.raises(RequestError) as err:
         await c1.query(query)
@@ -626,3 +626,20 @@ async def test_signed_prekey_rotation_is_served_by_the_next_fetch(
     held = digest.require_child("digest")
     assert held.require_child("identity").content == identity.public
     assert held.require_child("skey").require_child("id").content == (3).to_bytes(3, "big")
+
+
+async def test_device_list_changes_are_notified(sim: SimServer, world: World) -> None:
+    (a1,) = await companions(sim, world.alice, 1)
+    b1 = await pair_companion(sim, world.bob)
+    note = await a1.next("notification", where=lambda n: n.attrs.get("type") == "devices")
+    assert note.attrs["from"] == str(world.bob.jid)
+    added = note.require_child("add")
+    assert added.require_child("device").attrs["jid"] == str(b1.jid)
+    assert added.require_child("device").attrs["lid"] == str(b1.lid)
+    assert added.attrs["device_hash"] == participant_hash([d.jid for d in world.bob.devices()])
+    await a1.ack(note)
+    await world.bob.unlink(b1.jid)
+    gone = await a1.next("notification", where=lambda n: n.attrs.get("type") == "devices")
+    removed = gone.require_child("remove")
+    assert removed.require_child("device").attrs["jid"] == str(b1.jid)
+    assert removed.attrs["device_hash"] == participant_hash([world.bob.jid])

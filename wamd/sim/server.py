@@ -44,6 +44,7 @@ from wamd.errors import (
     ProtocolError,
     RequestError,
 )
+from wamd.messaging.core import participant_hash
 from wamd.noise import CertificateAuthority
 from wamd.noise.payload import ParsedClientPayload, parse_client_payload
 from wamd.pairing import (
@@ -339,6 +340,7 @@ class SimPhone:
         if target is None:
             raise SimError(f"{device} is not linked to {self.number}")
         target.unlinked = True
+        await self.server.notify_devices(self, "remove", target)
         conn = target.connection
         if conn is not None and not conn.closed:
             # whatsmeow connectionevents.go: code 401 with <conflict type="device_removed"/>
@@ -527,6 +529,39 @@ class SimServer:
         if phone is None:
             return jid
         return JID(phone.lid_user, HIDDEN_USER_SERVER, jid.device)
+
+    # ------------------------------------------------------------------ device lists
+
+    async def notify_devices(self, phone: SimPhone, action: str, changed: SimDevice) -> None:
+        """Tell everyone that ``phone``'s device list changed (a companion linked or left).
+
+        whatsmeow notification.go handleDeviceNotification reads ``<notification
+        type="devices" from=USER><add|remove device_hash=H><device jid lid/></add>``,
+        where ``H`` is the participant hash of the user's new device list; clients drop
+        their cached list (or patch it when the hash matches). Sent to every device of
+        every other account and to the account's own other devices.
+        """
+        device_node = Node("device", {"jid": str(changed.jid), "lid": str(changed.lid)})
+        stanza = Node(
+            "notification",
+            {
+                "from": str(phone.jid),
+                "type": "devices",
+                "id": str(int.from_bytes(os.urandom(4), "big")),
+                "t": str(int(self.clock())),
+            },
+            [
+                Node(
+                    action,
+                    {"device_hash": participant_hash([d.jid for d in phone.devices()])},
+                    [device_node],
+                )
+            ],
+        )
+        for other in self.phones.values():
+            for target in other.devices():
+                if target is not changed:
+                    await self.router.deliver(target, stanza)
 
     # ------------------------------------------------------------------ groups
 
@@ -848,6 +883,7 @@ class SimServer:
         # the server restarts the stream so that the client logs in as the new device
         await conn.send(Node("stream:error", {"code": "515"}))
         await conn.close()
+        await self.notify_devices(phone, "add", device)
         return device
 
     # ------------------------------------------------------------------ login
@@ -857,8 +893,9 @@ class SimServer:
         device = phone.companions.get(payload.device or 0) if phone else None
         expired = phone is not None and phone.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
         if phone is None or device is None or device.unlinked or expired:
-            if device is not None and expired:
+            if device is not None and expired and not device.unlinked:
                 device.unlinked = True
+                await self.notify_devices(device.phone, "remove", device)
             # whatsmeow connectionevents.go: <failure reason="401"> = logged out
             await conn.send(Node("failure", {"reason": "401", "location": "sim"}))
             await conn.close()
@@ -966,6 +1003,7 @@ class SimServer:
             await conn.send(result)
             device.unlinked = True
             await conn.close()
+            await self.notify_devices(device.phone, "remove", device)
         else:
             await conn.send(
                 Node(
