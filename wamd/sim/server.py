@@ -91,7 +91,9 @@ FIRST_REF_SECONDS = 60.0  # the first ref lives 60 s, the others 20 s (whatsmeow
 NEXT_REF_SECONDS = 20.0
 SERVER = DEFAULT_USER_SERVER
 # Flood limit per connection: a token bucket of STANZA_BURST stanzas refilled at
-# STANZA_RATE per second; a client beyond it is disconnected (and the reason logged).
+# STANZA_RATE per second of real (monotonic) time, not the sim's scriptable clock: a test
+# that freezes or jumps the clock must not starve or flood-exempt a client. A client
+# beyond it is disconnected (and the reason logged).
 # WhatsApp's own limits are not public; these are far above what a well-behaved client
 # sends (the load test stays below a tenth of them per connection).
 STANZA_RATE = 500.0
@@ -99,7 +101,7 @@ STANZA_BURST = 2000.0
 
 
 class _Bucket:
-    """A token bucket on the sim's clock (a frozen clock never refills it)."""
+    """A token bucket refilled on ``clock`` (the sim passes ``time.monotonic``)."""
 
     def __init__(self, clock: Callable[[], float], rate: float, burst: float) -> None:
         self.clock = clock
@@ -687,7 +689,7 @@ class SimServer:
         pending = _Pending(conn, payload, refs)
         for ref in refs:
             self._pending_by_ref[ref] = pending
-        bucket = _Bucket(self.clock, *self.stanza_limit)
+        bucket = _Bucket(time.monotonic, *self.stanza_limit)
 
         async def serve(node: Node) -> None:
             if not bucket.take():
@@ -930,7 +932,7 @@ class SimServer:
         await conn.send(
             Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(backlog))})])
         )
-        bucket = _Bucket(self.clock, *self.stanza_limit)
+        bucket = _Bucket(time.monotonic, *self.stanza_limit)
 
         async def serve(node: Node) -> None:
             if not bucket.take():
