@@ -338,3 +338,25 @@ async def test_a_contact_linking_a_new_device_gets_the_next_message_there(
     assert got.text == "two"
     await bot.end()
     await alice_web.end()
+
+
+async def test_the_server_warning_of_few_prekeys_makes_the_socket_upload_more(
+    sim: SimServer,
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    contacts = [sim.add_phone(f"1555000{n}000", f"C{n}") for n in range(2, 5)]
+    bot = await link(sim, bot_phone)
+    device = bot_phone.companions[1]
+    for key_id in sorted(device.prekeys)[5:]:  # the server has five left
+        del device.prekeys[key_id]
+    inbox = Inbox(bot)
+    for contact in contacts:  # each first message uses one up: 2 left, and a warning
+        mid = await contact.send_text(bot_phone.jid, "hello")
+        await inbox.wait(lambda m, mid=mid: m.key.id == mid)
+    for _ in range(100):
+        if len(device.prekeys) > 5:
+            break
+        await asyncio.sleep(0.05)
+    assert len(device.prekeys) == 2 + 50  # the socket uploaded a refill of 50
+    assert bot.auth.creds.next_pre_key_id == bot.auth.creds.first_unuploaded_pre_key_id
+    await bot.end()

@@ -124,6 +124,7 @@ class WASocket:
         self._registered = asyncio.Event()  # the server sent pair-device: pairing can start
         self._background: set[asyncio.Task[Any]] = set()
         self._workers = KeyedWorkers()  # incoming stanzas, in order per chat
+        self._prekey_lock = asyncio.Lock()
         self.marked_online = False  # delivery receipts are "inactive" until we are online
         self.devices = DeviceDirectory(auth.keys, self.query, self._new_sid)
         self.groups = GroupDirectory(self)
@@ -686,6 +687,10 @@ class WASocket:
         self._opened.set()
 
     async def _upkeep_prekeys(self) -> None:
+        async with self._prekey_lock:  # a login and a low-prekey notification may overlap
+            await self._upkeep_prekeys_locked()
+
+    async def _upkeep_prekeys_locked(self) -> None:
         answer = await self.query(
             Node("iq", {"to": SERVER, "type": "get", "xmlns": "encrypt"}, [Node("count")])
         )

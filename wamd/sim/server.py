@@ -90,6 +90,7 @@ QR_REF_COUNT = 6  # refs in one pair-device (whatsmeow qrchan.go expects 6)
 FIRST_REF_SECONDS = 60.0  # the first ref lives 60 s, the others 20 s (whatsmeow qrchan.go)
 NEXT_REF_SECONDS = 20.0
 SERVER = DEFAULT_USER_SERVER
+LOW_PREKEYS = 5  # fewer one-time prekeys than this left: the device is told to upload
 # Flood limit per connection: a token bucket of STANZA_BURST stanzas refilled at
 # STANZA_RATE per second of real (monotonic) time, not the sim's scriptable clock: a test
 # that freezes or jumps the clock must not starve or flood-exempt a client. A client
@@ -144,6 +145,7 @@ class SimDevice:
     outbox: OrderedDict[tuple[str, ...], Node] = field(default_factory=OrderedDict)
     endpoint: Callable[[Node], None] | None = None  # the phone itself, for device 0
     logged_in: bool = False  # has logged in at least once (history sync follows the first)
+    low_prekeys_told: bool = False  # an encrypt notification went out since the last upload
 
 
 @dataclass(frozen=True)
@@ -531,6 +533,33 @@ class SimServer:
         if phone is None:
             return jid
         return JID(phone.lid_user, HIDDEN_USER_SERVER, jid.device)
+
+    # ------------------------------------------------------------------ prekeys
+
+    def prekey_taken(self, device: SimDevice) -> None:
+        """A one-time prekey was handed out: warn a companion that is running low.
+
+        whatsmeow notification.go handleEncryptNotification: ``<notification
+        type="encrypt" from="s.whatsapp.net"><count value=N/></notification>`` makes the
+        client upload more when N is below its minimum (5 in both references). Sent once
+        until the device uploads again.
+        """
+        if device.endpoint is not None or device.low_prekeys_told:
+            return
+        if len(device.prekeys) >= LOW_PREKEYS:
+            return
+        device.low_prekeys_told = True
+        stanza = Node(
+            "notification",
+            {
+                "from": SERVER,
+                "type": "encrypt",
+                "id": str(int.from_bytes(os.urandom(4), "big")),
+                "t": str(int(self.clock())),
+            },
+            [Node("count", {"value": str(len(device.prekeys))})],
+        )
+        self._spawn(self.router.deliver(device, stanza), f"prekey warning for {device.jid}")
 
     # ------------------------------------------------------------------ device lists
 
@@ -1063,6 +1092,8 @@ class SimServer:
             log.info("refused a key upload from %s: %s", device.jid, exc)
             return
         device.prekeys.update(keys)
+        if keys:
+            device.low_prekeys_told = False
         if signed is not None:
             device.signed_prekey_id, device.signed_prekey, device.signed_prekey_signature = signed
         await conn.send(result)

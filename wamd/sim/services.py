@@ -174,6 +174,7 @@ def bundle_node(device: SimDevice, jid: str) -> Node:
     if device.prekeys:
         key_id = min(device.prekeys)
         value = device.prekeys.pop(key_id)  # a one-time prekey is handed out once
+        device.phone.server.prekey_taken(device)
         children.append(
             Node("key", {}, [Node("id", {}, key_id.to_bytes(3, "big")), Node("value", {}, value)])
         )
