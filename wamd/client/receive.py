@@ -8,7 +8,8 @@ Messages (whatsmeow ``message.go`` parseMessageSource/decryptMessages):
   name the other form of the sender, which is learnt as a lid mapping;
 - each ``enc`` is decrypted with the sender's *encryption identity* (its lid when
   known); a sender key distribution inside is processed before the next ``enc``;
-- crash safety (at-least-once, never twice after a commit): the decrypted ``Message``
+- crash safety (at-least-once, never twice after a commit; skipped for stores that
+  are not ``durable``, such as the memory store): the decrypted ``Message``
   is written to the ``event-buffer`` in the same store transaction that advances the
   Signal state. The event is emitted, the buffer entry deleted, and only then is the
   delivery receipt (which is also the server's ack of a message) sent. A redelivered
@@ -67,6 +68,7 @@ from wamd.messaging.types import (
 )
 from wamd.proto import e2e_pb2
 from wamd.signal.prekeys import prekey_node, signed_prekey_node
+from wamd.store.types import is_durable
 
 if TYPE_CHECKING:
     from wamd.client.socket import WASocket
@@ -245,9 +247,12 @@ class Receiver:
         keys = self.sock.auth.keys
         group = str(src.chat) if src.is_group else None
         decrypted: list[tuple[str, e2e_pb2.Message]] = []
+        durable = is_durable(keys)  # a memory store has no crash to recover from
         for enc in encs:
-            buffer_id = _buffer_key(enc, sender, src.chat)
-            buffered = (await keys.get("event-buffer", [buffer_id])).get(buffer_id)
+            buffer_id = _buffer_key(enc, sender, src.chat) if durable else ""
+            buffered = (
+                (await keys.get("event-buffer", [buffer_id])).get(buffer_id) if durable else None
+            )
             if isinstance(buffered, dict) and isinstance(buffered.get("plaintext"), bytes):
                 try:
                     decrypted.append((buffer_id, parse_message(buffered["plaintext"])))
@@ -257,17 +262,18 @@ class Receiver:
             try:
                 async with keys.transaction():
                     opened = await open_enc(self.sock.signal, enc, sender, group)
-                    await keys.set(
-                        {
-                            "event-buffer": {
-                                buffer_id: {
-                                    "plaintext": opened.message.SerializeToString(),
-                                    "id": message_id,
-                                    "t": timestamp,
+                    if durable:
+                        await keys.set(
+                            {
+                                "event-buffer": {
+                                    buffer_id: {
+                                        "plaintext": opened.message.SerializeToString(),
+                                        "id": message_id,
+                                        "t": timestamp,
+                                    }
                                 }
                             }
-                        }
-                    )
+                        )
             except DuplicateMessage:
                 log.debug("message %s was already handled", message_id)
                 continue
@@ -316,7 +322,7 @@ class Receiver:
             out.append(msg)
             self._protocol_events(msg)
         self._emit_messages(out, node)
-        if decrypted:
+        if decrypted and durable:
             await keys.set({"event-buffer": {buffer_id: None for buffer_id, _ in decrypted}})
         await self._receipt(node, src, message_id)
 

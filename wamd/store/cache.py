@@ -24,6 +24,7 @@ _ABSENT = object()
 class CachedKeyStore:
     def __init__(self, inner: SignalKeyStore) -> None:
         self.inner = inner
+        self.durable: bool = getattr(inner, "durable", True)
         self._cache: dict[str, dict[str, Any]] = {}
         self._pending: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar(
             f"wamd-cache-{id(self)}", default=None
