@@ -74,6 +74,12 @@ async def test_pair_by_qr_then_echo_then_logged_out(tmp_path: Path) -> None:
             assert await echo.wait() == 1, echo.output
         assert "not reconnecting: logged out (401)" in echo.output
 
+        # the stored state is no good any more: pair says so
+        async with Proc(*wamd, "pair", "--auth", str(auth), *sim_args(sim)) as stale:
+            assert await stale.wait() == 1, stale.output
+        assert "disconnected: logged out (401)" in stale.output
+        assert "the stored login did not work" in stale.output
+
 
 async def test_pair_with_a_phone_code(tmp_path: Path) -> None:
     folder = tmp_path / "auth_info"

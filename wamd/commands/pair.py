@@ -102,7 +102,9 @@ async def _pair(args: argparse.Namespace) -> int:
         await sock.ev.drain()
         await opened.save_creds()
         if lines.fatal is None and last is not None:
-            if last.status_code == DisconnectReason.TIMED_OUT and opened.state.creds.me is None:
+            if me is not None:
+                status.line("the stored login did not work: see the reason above")
+            elif last.status_code == DisconnectReason.TIMED_OUT:
                 status.line("not paired: nobody scanned in time; run `wamd pair` again")
             else:
                 status.line("not paired: see the reason above")
