@@ -151,7 +151,10 @@ async def run_demo(
 
     demo = _Demo(status, step_timeout, progress if progress is not None else [])
     sim = SimServer(LOOPBACK, 0)
-    await sim.start()
+    try:
+        await sim.start()
+    except OSError as exc:
+        raise DemoFailed(f"the sim cannot listen on {LOOPBACK}: {exc}") from exc
     stop = asyncio.Event()
     try:
         host = urlsplit(sim.url).hostname
@@ -363,6 +366,12 @@ async def _main(args: argparse.Namespace) -> int:
         status.block(f"\ndemo FAILED: {exc}")
         if args.verbose and exc.__cause__ is not None:
             log.error("cause", exc_info=exc.__cause__)
+        return 1
+    except Exception as exc:  # a bug: say so plainly, the traceback with --verbose
+        at = progress[-1] if progress else "starting"
+        status.block(f"\ndemo FAILED (at: {at}): {type(exc).__name__}: {exc}")
+        if args.verbose:
+            log.error("unexpected error", exc_info=exc)
         return 1
     took = time.monotonic() - started
     status.block(
