@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -75,6 +76,12 @@ class _Demo:
         self.offline = asyncio.Event()
         self.skip_seen = asyncio.Event()
         self.skipped: list[tuple[str, str]] = []  # (message id, reason) the bot did not echo
+        self.broken: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def fail(self, reason: str) -> None:
+        """A failure seen outside a step (in a callback): the current step fails with it."""
+        if not self.broken.done():
+            self.broken.set_result(reason)
 
     def say(self, actor: str, text: str) -> None:
         self.status.line(text, actor)
@@ -88,7 +95,7 @@ class _Demo:
         self.step = what
         self.progress.append(what)
         task = asyncio.ensure_future(awaitable)
-        waiting: set[asyncio.Future[object]] = {task}  # type: ignore[arg-type]
+        waiting: set[asyncio.Future[object]] = {task, self.broken}  # type: ignore[arg-type]
         if self.bot_task is not None:
             waiting.add(self.bot_task)  # type: ignore[arg-type]
         done, _ = await asyncio.wait(
@@ -99,6 +106,8 @@ class _Demo:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        if self.broken in done:
+            raise DemoFailed(f"{what}: {self.broken.result()}")
         if self.bot_task is not None and self.bot_task in done:
             raise DemoFailed(f"{what}: the echo bot stopped ({_bot_end(self.bot_task)})")
         raise DemoFailed(f"{what}: nothing happened within {self.step_timeout:g} s")
@@ -156,6 +165,8 @@ async def run_demo(
     except OSError as exc:
         raise DemoFailed(f"the sim cannot listen on {LOOPBACK}: {exc}") from exc
     stop = asyncio.Event()
+    folder = tempfile.mkdtemp(prefix="wamd-demo-")
+    closers: list[object] = []
     try:
         host = urlsplit(sim.url).hostname
         if host != LOOPBACK:  # the demo never talks to anything but this machine
@@ -166,156 +177,153 @@ async def run_demo(
         accounts = ", ".join(f"{p.name} +{p.number}" for p in (bot_phone, alice, bob, carol))
         demo.say("sim", f"accounts: {accounts}")
 
-        with tempfile.TemporaryDirectory(prefix="wamd-demo-") as folder:
-            path = prepare_auth_path(Path(folder) / "wamd.sqlite", folder=False)
-            state, save_creds = await use_sqlite_auth_state(path)
-            demo.say("bot", f"auth state: {path} (SQLite, removed at the end)")
-            scans: list[asyncio.Task[None]] = []
+        path = prepare_auth_path(Path(folder) / "wamd.sqlite", folder=False)
+        state, save_creds = await use_sqlite_auth_state(path)
+        closers.append(state.keys)
+        demo.say("bot", f"auth state: {path} (SQLite, removed at the end)")
+        scans: list[asyncio.Task[None]] = []
 
-            async def scan(qr: str) -> None:
-                demo.say("phone", f"{bot_phone.name}'s phone scans the QR code")
+        async def scan(qr: str) -> None:
+            demo.say("phone", f"{bot_phone.name}'s phone scans the QR code")
+            try:
                 await bot_phone.scan_qr(qr)
+            except Exception as exc:
+                demo.fail(f"the phone could not scan the QR code: {exc}")
 
-            def on_update(update: ConnectionUpdate) -> None:
-                if update.qr is not None and not scans:
-                    scans.append(asyncio.ensure_future(scan(update.qr)))
-                if update.connection == "open":
-                    demo.online.set()
-                    demo.offline.clear()
-                elif update.connection == "close":
-                    demo.online.clear()
-                    demo.offline.set()
+        def on_update(update: ConnectionUpdate) -> None:
+            if update.qr is not None and not scans:
+                scans.append(asyncio.ensure_future(scan(update.qr)))
+            if update.connection == "open":
+                demo.online.set()
+                demo.offline.clear()
+            elif update.connection == "close":
+                demo.online.clear()
+                demo.offline.set()
 
-            def on_socket(sock: WASocket) -> None:
-                demo.sockets.append(sock)
-                sock.ev.on("connection.update", on_update)
+        def on_socket(sock: WASocket) -> None:
+            demo.sockets.append(sock)
+            sock.ev.on("connection.update", on_update)
 
-            def on_message(msg: WAMessage, reason: str | None) -> None:
-                who = msg.push_name or msg.key.remote_jid
-                if reason is None:
-                    where = " in the group" if msg.key.remote_jid.endswith("@g.us") else ""
-                    demo.say("bot", f"gets {who}'s {preview(msg.text)}{where}: echoing it")
-                    return
-                demo.skipped.append((msg.key.id, reason))
-                demo.skip_seen.set()
-                sender = "its own account" if msg.key.from_me else who
-                demo.say("bot", f"gets a message from {sender}: not echoed ({reason})")
+        def on_message(msg: WAMessage, reason: str | None) -> None:
+            who = msg.push_name or msg.key.remote_jid
+            if reason is None:
+                where = " in the group" if msg.key.remote_jid.endswith("@g.us") else ""
+                demo.say("bot", f"gets {who}'s {preview(msg.text)}{where}: echoing it")
+                return
+            demo.skipped.append((msg.key.id, reason))
+            demo.skip_seen.set()
+            sender = "its own account" if msg.key.from_me else who
+            demo.say("bot", f"gets a message from {sender}: not echoed ({reason})")
 
-            def on_echo(original: WAMessage, reply: WAMessage) -> None:
-                pass  # the contacts' lines show the echoes arriving
+        def on_echo(original: WAMessage, reply: WAMessage) -> None:
+            pass  # the contacts' lines show the echoes arriving
 
-            demo.bot_task = asyncio.ensure_future(
-                run_echo_bot(
-                    state,
-                    save_creds,
-                    status,
-                    {"url": sim.url, "server_root_key": sim.root_public_key},
-                    actor="bot",
-                    stop=stop,
-                    initial_delay=0.5,
-                    max_delay=2.0,
-                    on_socket=on_socket,
-                    on_echo=on_echo,
-                    on_message=on_message,
-                    qr_text=False,
-                )
+        demo.bot_task = asyncio.ensure_future(
+            run_echo_bot(
+                state,
+                save_creds,
+                status,
+                {"url": sim.url, "server_root_key": sim.root_public_key},
+                actor="bot",
+                stop=stop,
+                initial_delay=0.5,
+                max_delay=2.0,
+                on_socket=on_socket,
+                on_echo=on_echo,
+                on_message=on_message,
+                qr_text=False,
             )
-            await demo.expect(demo.online.wait(), "the bot pairs and comes online")
-            if state.creds.me is None or not state.creds.me.id.startswith(BOT[0] + ":"):
-                raise DemoFailed("the bot came online without being paired to its account")
-            demo.passed(f"paired and online as {state.creds.me.id}")
+        )
+        await demo.expect(demo.online.wait(), "the bot pairs and comes online")
+        if state.creds.me is None or not state.creds.me.id.startswith(BOT[0] + ":"):
+            raise DemoFailed("the bot came online without being paired to its account")
+        demo.passed(f"paired and online as {state.creds.me.id}")
 
-            async def exchange(sender: SimPhone, chat: JID, text: str, label: str) -> SimMessage:
-                started = time.monotonic()
-                sent_id = await sender.send_text(chat, text)
-                demo.say(sender.name, f"to {label}: {preview(text)}")
+        async def exchange(sender: SimPhone, chat: JID, text: str, label: str) -> SimMessage:
+            started = time.monotonic()
+            sent_id = await sender.send_text(chat, text)
+            demo.say(sender.name, f"to {label}: {preview(text)}")
 
-                def is_echo(message: object) -> bool:
-                    assert isinstance(message, SimMessage)
-                    ext = message.message.extendedTextMessage
-                    return (
-                        message.sender.user == BOT[0]
-                        and ext.contextInfo.stanzaID == sent_id
-                        and not message.from_me
-                    )
-
-                got = await demo.expect(
-                    _wait_received(sender, is_echo), f"{sender.name} gets the echo of {text!r}"
+            def is_echo(message: object) -> bool:
+                assert isinstance(message, SimMessage)
+                ext = message.message.extendedTextMessage
+                return (
+                    message.sender.user == BOT[0]
+                    and ext.contextInfo.stanzaID == sent_id
+                    and not message.from_me
                 )
-                assert isinstance(got, SimMessage)
-                took = (time.monotonic() - started) * 1000
-                if got.text != text:
-                    raise DemoFailed(f"{sender.name} got {got.text!r} back, not {text!r}")
-                if got.chat.to_non_ad() != chat.to_non_ad():
-                    raise DemoFailed(f"the echo went to {got.chat}, not to {chat}")
-                demo.say(
-                    sender.name, f"from Echo Bot: {preview(got.text)} (quoting, {took:.0f} ms)"
-                )
-                demo.passed(f"the echo of {preview(text)} is in the same chat, quoting it")
-                return got
 
-            # 1:1 chats
-            first = await exchange(alice, bot_phone.jid, "Hi! Is this the echo bot?", "Echo Bot")
-            await exchange(bob, bot_phone.jid, "¿Hablas español? 👋", "Echo Bot")
-
-            # a group
-            group = await alice.create_group("Book club", [bot_phone.jid, bob.jid, carol.jid])
-            demo.say("Alice", "creates the group 'Book club' with Echo Bot, Bob and Carol")
-            echo = await exchange(
-                carol, group.jid, "Hello everyone, what are we reading?", "Book club"
+            got = await demo.expect(
+                _wait_received(sender, is_echo), f"{sender.name} gets the echo of {text!r}"
             )
-            await demo.expect(
-                _wait_received(bob, lambda m: getattr(m, "id", None) == echo.id),
-                "Bob sees the bot's echo in the group",
-            )
-            demo.passed("the other members see the echo in the group too")
+            assert isinstance(got, SimMessage)
+            took = (time.monotonic() - started) * 1000
+            if got.text != text:
+                raise DemoFailed(f"{sender.name} got {got.text!r} back, not {text!r}")
+            if got.chat.to_non_ad() != chat.to_non_ad():
+                raise DemoFailed(f"the echo went to {got.chat}, not to {chat}")
+            demo.say(sender.name, f"from Echo Bot: {preview(got.text)} (quoting, {took:.0f} ms)")
+            demo.passed(f"the echo of {preview(text)} is in the same chat, quoting it")
+            return got
 
-            # what is not echoed: our own message, a reaction
-            async def not_echoed(
-                send: Callable[[], Awaitable[str]], what: str, reason: str
-            ) -> None:
-                before = len(demo.skipped)
-                message_id = await send()
+        # 1:1 chats
+        first = await exchange(alice, bot_phone.jid, "Hi! Is this the echo bot?", "Echo Bot")
+        await exchange(bob, bot_phone.jid, "¿Hablas español? 👋", "Echo Bot")
 
-                async def skipped() -> None:
-                    while not any(mid == message_id for mid, _ in demo.skipped[before:]):
-                        demo.skip_seen.clear()
-                        await demo.skip_seen.wait()
+        # a group
+        group = await alice.create_group("Book club", [bot_phone.jid, bob.jid, carol.jid])
+        demo.say("Alice", "creates the group 'Book club' with Echo Bot, Bob and Carol")
+        echo = await exchange(carol, group.jid, "Hello everyone, what are we reading?", "Book club")
+        await demo.expect(
+            _wait_received(bob, lambda m: getattr(m, "id", None) == echo.id),
+            "Bob sees the bot's echo in the group",
+        )
+        demo.passed("the other members see the echo in the group too")
 
-                await demo.expect(skipped(), f"the bot sees {what}")
-                got = next(r for mid, r in demo.skipped[before:] if mid == message_id)
-                if got != reason:
-                    raise DemoFailed(f"{what} was skipped as {got!r}, expected {reason!r}")
-                await asyncio.sleep(QUIET)
-                for phone in (alice, bot_phone):
-                    for message in phone.received:
-                        quoted = message.message.extendedTextMessage.contextInfo.stanzaID
-                        if quoted == message_id:
-                            raise DemoFailed(f"the bot answered {what}")
-                demo.passed(f"{what} was not echoed ({reason})")
+        # what is not echoed: our own message, a reaction
+        async def not_echoed(send: Callable[[], Awaitable[str]], what: str, reason: str) -> None:
+            before = len(demo.skipped)
+            message_id = await send()
 
-            async def owner_writes() -> str:
-                demo.say("phone", "the bot account's owner writes to Alice from the phone")
-                return await bot_phone.send_text(alice.jid, "Hi Alice, a human here.")
+            async def skipped() -> None:
+                while not any(mid == message_id for mid, _ in demo.skipped[before:]):
+                    demo.skip_seen.clear()
+                    await demo.skip_seen.wait()
 
-            async def alice_reacts() -> str:
-                demo.say("Alice", "reacts with a thumbs-up to the bot's first echo")
-                return await alice.react(first, "👍")
+            await demo.expect(skipped(), f"the bot sees {what}")
+            got = next(r for mid, r in demo.skipped[before:] if mid == message_id)
+            if got != reason:
+                raise DemoFailed(f"{what} was skipped as {got!r}, expected {reason!r}")
+            await asyncio.sleep(QUIET)
+            for phone in (alice, bot_phone):
+                for message in phone.received:
+                    quoted = message.message.extendedTextMessage.contextInfo.stanzaID
+                    if quoted == message_id:
+                        raise DemoFailed(f"the bot answered {what}")
+            demo.passed(f"{what} was not echoed ({reason})")
 
-            await not_echoed(owner_writes, "the owner's own message", "our own message")
-            await not_echoed(alice_reacts, "a reaction", "no text")
+        async def owner_writes() -> str:
+            demo.say("phone", "the bot account's owner writes to Alice from the phone")
+            return await bot_phone.send_text(alice.jid, "Hi Alice, a human here.")
 
-            # a reconnect, with a message waiting
-            device = bot_phone.companions.get(1)
-            if device is None or device.connection is None:
-                raise DemoFailed("the sim has no connection of the bot to drop")
-            demo.say("sim", "drops the bot's connection (a network failure)")
-            await device.connection.close()
-            await demo.expect(demo.offline.wait(), "the bot notices the dropped connection")
-            await exchange(bob, bot_phone.jid, "Are you still there?", "Echo Bot, while it is away")
-            if not demo.online.is_set() or len(demo.sockets) < 2:
-                raise DemoFailed("the echo came back without a reconnect")
-            demo.passed("the bot reconnected and echoed what arrived while it was away")
+        async def alice_reacts() -> str:
+            demo.say("Alice", "reacts with a thumbs-up to the bot's first echo")
+            return await alice.react(first, "👍")
+
+        await not_echoed(owner_writes, "the owner's own message", "our own message")
+        await not_echoed(alice_reacts, "a reaction", "no text")
+
+        # a reconnect, with a message waiting
+        device = bot_phone.companions.get(1)
+        if device is None or device.connection is None:
+            raise DemoFailed("the sim has no connection of the bot to drop")
+        demo.say("sim", "drops the bot's connection (a network failure)")
+        await device.connection.close()
+        await demo.expect(demo.offline.wait(), "the bot notices the dropped connection")
+        await exchange(bob, bot_phone.jid, "Are you still there?", "Echo Bot, while it is away")
+        if not demo.online.is_set() or len(demo.sockets) < 2:
+            raise DemoFailed("the echo came back without a reconnect")
+        demo.passed("the bot reconnected and echoed what arrived while it was away")
         stop.set()
         await demo.expect(asyncio.shield(demo.bot_task), "the bot stops")
         return demo.checks
@@ -331,6 +339,12 @@ async def run_demo(
             except (TimeoutError, Exception):
                 demo.bot_task.cancel()
         await sim.stop()
+        for store in closers:
+            close = getattr(store, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
