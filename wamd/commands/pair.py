@@ -105,7 +105,7 @@ async def _pair(args: argparse.Namespace) -> int:
             if me is not None:
                 status.line("the stored login did not work: see the reason above")
             elif last.status_code == DisconnectReason.TIMED_OUT:
-                status.line("not paired: nobody scanned in time; run `wamd pair` again")
+                status.line("not paired in time: run `wamd pair` again")
             else:
                 status.line("not paired: see the reason above")
         return 1

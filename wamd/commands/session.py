@@ -101,6 +101,13 @@ class SessionLines:
                 self._restarting = True
                 self.say("restart required (515): reconnecting at once")
                 return
+            if last.status_code == DisconnectReason.TIMED_OUT and self.sock.user is None:
+                if self.code is not None:
+                    self.say("disconnected: the pairing code was not entered in time (408)")
+                    return
+                if self.qr_count:
+                    self.say("disconnected: the QR codes ran out without a scan (408)")
+                    return
             self.say(f"disconnected: {describe_reason(last.status_code, last.error)}")
             hint = hint_for(last.status_code)
             if hint is not None:
