@@ -97,6 +97,14 @@ async def test_pair_with_a_phone_code(tmp_path: Path) -> None:
         assert "scan the QR code" not in pair.output and "█" not in pair.output
         assert (folder / "creds.json").exists() and folder.stat().st_mode & 0o777 == 0o700
 
+        # the echo bot on that folder; Ctrl-C stops it cleanly
+        argv = (*wamd_command(), "echo", "--auth-dir", str(folder))
+        async with Proc(*argv, *sim_args(sim)) as echo:
+            await echo.expect(f"auth state: {folder} (paired as 15550003333:1@s.whatsapp.net)")
+            await echo.expect("online as 15550003333:1@s.whatsapp.net")
+            assert await echo.interrupt() == 0, echo.output
+        assert echo.lines[-1].endswith("  stopped"), echo.output
+
 
 async def test_pair_fails_with_a_reason(tmp_path: Path) -> None:
     async with SimServer() as sim:
