@@ -280,3 +280,14 @@ async def test_pairing_code_input_validation(sim: SimServer) -> None:
         await sock.request_pairing_code("12345")
     with pytest.raises(ValueError, match="international"):
         await sock.request_pairing_code("0555123456")
+
+
+async def test_each_close_carries_its_own_error_not_the_pairing_restart(sim: SimServer) -> None:
+    sock, rec, _ = await pair(sim)
+    device = sim.phones["15550001111"].companions[1]
+    assert device.connection is not None
+    await device.connection.close()  # the link drops after the 515 restart
+    last = await sock.wait_closed()
+    assert last is not None and last.status_code != DisconnectReason.RESTART_REQUIRED
+    assert "515" not in str(last.error)
+    assert rec.closes() == [DisconnectReason.RESTART_REQUIRED, last.status_code]

@@ -221,6 +221,8 @@ class WASocket:
     async def _run(self) -> None:
         while True:
             self._final = None
+            if not self._ended:
+                self._close_error = None  # each connection ends for its own reason
             self._open = False
             self._opened = asyncio.Event()
             self.ev.emit("connection.update", ConnectionUpdate(connection="connecting"))
@@ -672,9 +674,10 @@ class WASocket:
             if self.options.mark_online_on_connect:
                 await self.sender.send_presence_update("available")
         except (WamdError, RequestError) as exc:
-            self.log.warning("post-login setup failed: %s", exc)
             if self.conn is not None and self.conn.closed:
+                self.log.debug("connection closed during post-login setup: %s", exc)
                 return
+            self.log.warning("post-login setup failed: %s", exc)
         if self.conn is not None and not self.conn.closed:
             self.conn.start_keepalive(
                 self.options.keepalive_interval, self.options.keepalive_timeout
