@@ -111,17 +111,17 @@ class _AsyncHandler:
     def __init__(self, name: str, handler: Handler) -> None:
         self.name = name
         self.handler = handler
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Any, asyncio.Future[None] | None]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
-    def push(self, payload: Any) -> None:
-        self.queue.put_nowait(payload)
+    def push(self, payload: Any, done: asyncio.Future[None] | None = None) -> None:
+        self.queue.put_nowait((payload, done))
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while not self.queue.empty():
-            payload = self.queue.get_nowait()
+            payload, done = self.queue.get_nowait()
             try:
                 result = self.handler(payload)
                 if inspect.isawaitable(result):
@@ -130,6 +130,8 @@ class _AsyncHandler:
                 log.exception("handler %r for %r raised", self.handler, self.name)
             finally:
                 self.queue.task_done()
+                if done is not None and not done.done():
+                    done.set_result(None)
 
 
 class EventEmitter:
@@ -180,6 +182,24 @@ class EventEmitter:
 
     def emit(self, name: str, payload: Any) -> None:
         """Deliver ``payload`` to every handler of ``name`` (and to streams)."""
+        self._emit(name, payload, None)
+
+    def emit_tracked(self, name: str, payload: Any) -> asyncio.Future[Any]:
+        """``emit``, returning a future done once every handler has run on ``payload``.
+
+        Plain handlers have run when this returns; the future also waits for the
+        coroutine handlers' calls with this payload (a handler that raised counts as
+        run). Streams are not waited for: their readers take events at their own pace.
+        """
+        waits: list[asyncio.Future[Any]] = []
+        self._emit(name, payload, waits)
+        if not waits:
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return asyncio.gather(*waits, return_exceptions=True)
+
+    def _emit(self, name: str, payload: Any, waits: list[asyncio.Future[Any]] | None) -> None:
         self._check(name)
         if self._closed:
             return
@@ -188,7 +208,10 @@ class EventEmitter:
             if once:
                 self.off(name, handler)
             if runner is not None:
-                runner.push(payload)
+                done = asyncio.get_running_loop().create_future() if waits is not None else None
+                runner.push(payload, done)
+                if done is not None and waits is not None:
+                    waits.append(done)
                 continue
             try:
                 result = handler(payload)
@@ -196,6 +219,8 @@ class EventEmitter:
                     task = asyncio.ensure_future(result)
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)
+                    if waits is not None:
+                        waits.append(task)
             except Exception:
                 log.exception("handler %r for %r raised", handler, name)
         for names, queue in self._streams:

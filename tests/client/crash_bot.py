@@ -3,7 +3,8 @@
 MODE ``kill-before-commit``: SIGKILL itself after decrypting the first message, inside
 the store transaction (nothing is committed). MODE ``kill-after-commit``: SIGKILL
 itself once the decrypted message and the Signal state are committed, before the event
-is emitted. MODE ``kill-before-receipt``: SIGKILL
+is emitted. MODE ``kill-in-async-handler``: a coroutine handler is killed half-way through the
+message (it prints only when it has finished). MODE ``kill-before-receipt``: SIGKILL
 itself after the message was emitted and just before the delivery receipt. MODE
 ``run``: handle the offline backlog, then exit. Every mode prints each received text
 as ``GOT <text>``.
@@ -56,7 +57,15 @@ async def main(url: str, root_hex: str, folder: str, mode: str) -> None:
             elif message.stub_type:
                 print("STUB", message.stub_type, flush=True)
 
-    sock.ev.on("messages.upsert", on_messages)
+    async def slow_handler(update: MessagesUpsert) -> None:
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGKILL)
+        await asyncio.sleep(5)
+        on_messages(update)
+
+    if mode == "kill-in-async-handler":
+        sock.ev.on("messages.upsert", slow_handler)
+    else:
+        sock.ev.on("messages.upsert", on_messages)
     sock.ev.on(
         "connection.update",
         lambda u: done.set() if u.received_pending_notifications else None,

@@ -105,7 +105,10 @@ async def _run_bot(sim: SimServer, folder: Path, mode: str) -> tuple[int, str]:
     return proc.returncode, out.decode() + err.decode()
 
 
-@pytest.mark.parametrize("mode", ["kill-before-commit", "kill-after-commit", "kill-before-receipt"])
+@pytest.mark.parametrize(
+    "mode",
+    ["kill-before-commit", "kill-after-commit", "kill-in-async-handler", "kill-before-receipt"],
+)
 async def test_sigkill_while_handling_a_message_loses_nothing_and_duplicates_nothing(
     sim: SimServer, tmp_path: Path, mode: str
 ) -> None:

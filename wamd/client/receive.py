@@ -11,9 +11,10 @@ Messages (whatsmeow ``message.go`` parseMessageSource/decryptMessages):
 - crash safety (at-least-once, never twice after a commit; skipped for stores that
   are not ``durable``, such as the memory store): the decrypted ``Message``
   is written to the ``event-buffer`` in the same store transaction that advances the
-  Signal state. The event is emitted, the buffer entry deleted, and only then is the
-  delivery receipt (which is also the server's ack of a message) sent. A redelivered
-  stanza whose entry is still buffered is emitted from the buffer (its keys are
+  Signal state. The event is emitted; once every handler has run on it (coroutine
+  handlers included, without holding up the chat) the buffer entry is deleted, and
+  only then is the delivery receipt (which is also the server's ack of a message)
+  sent. A redelivered stanza whose entry is still buffered is emitted from the buffer (its keys are
   already used up); one whose entry is gone fails as ``DuplicateMessage`` and is only
   acknowledged — the Signal state itself remembers that it was handled;
 - a message that cannot be decrypted gets a retry receipt (``type="retry"`` with
@@ -31,6 +32,7 @@ notification is acked with ``<ack class id to [participant] [type]>`` (whatsmeow
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -151,6 +153,7 @@ class Receiver:
     def __init__(self, sock: WASocket) -> None:
         self.sock = sock
         self._retries: dict[str, int] = {}
+        self._settling: set[asyncio.Task[None]] = set()  # receipts waiting for handlers
 
     # ------------------------------------------------------------------ helpers
 
@@ -321,19 +324,51 @@ class Receiver:
             )
             out.append(msg)
             self._protocol_events(msg)
-        self._emit_messages(out, node)
-        if decrypted and durable:
-            await keys.set({"event-buffer": {buffer_id: None for buffer_id, _ in decrypted}})
-        await self._receipt(node, src, message_id)
+        handled = self._emit_messages(out, node)
+        buffered_ids = [buffer_id for buffer_id, _ in decrypted] if durable else []
+
+        async def settle() -> None:
+            # the application has the message: forget the saved copy, then confirm it
+            await handled
+            if buffered_ids:
+                await keys.set({"event-buffer": dict.fromkeys(buffered_ids)})
+            await self._receipt(node, src, message_id)
+
+        if handled.done():
+            await settle()
+        else:  # coroutine handlers still at work: the chat goes on, the receipt waits
+            task = asyncio.get_running_loop().create_task(settle())
+            self._settling.add(task)
+            task.add_done_callback(self._settled)
 
     def _key(self, src: MessageSource, message_id: str) -> MessageKey:
         participant = str(src.sender.to_non_ad()) if src.is_group else None
         return MessageKey(str(src.chat), src.from_me, message_id, participant)
 
-    def _emit_messages(self, messages: list[WAMessage], node: Node) -> None:
+    def _emit_messages(self, messages: list[WAMessage], node: Node) -> asyncio.Future[Any]:
+        """Emit ``messages.upsert``; the future is done when every handler has run."""
+        kind: Literal["notify", "append"] = "append" if "offline" in node.attrs else "notify"
         if messages:
-            kind: Literal["notify", "append"] = "append" if "offline" in node.attrs else "notify"
-            self.sock.ev.emit("messages.upsert", MessagesUpsert(tuple(messages), kind))
+            return self.sock.ev.emit_tracked(
+                "messages.upsert", MessagesUpsert(tuple(messages), kind)
+            )
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("confirming a handled message failed", exc_info=task.exception())
+
+    async def settle_pending(self) -> None:
+        """Wait until every handled message has been confirmed to the server."""
+        while self._settling:
+            await asyncio.gather(*list(self._settling), return_exceptions=True)
+
+    def cancel_pending(self) -> None:
+        for task in list(self._settling):
+            task.cancel()
 
     def _protocol_events(self, msg: WAMessage) -> None:
         content = msg.content

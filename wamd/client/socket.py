@@ -159,6 +159,7 @@ class WASocket:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.receiver.cancel_pending()  # unconfirmed messages come again next time
 
     async def wait_closed(self) -> LastDisconnect | None:
         """Wait until the socket has closed for good; returns the final reason."""
@@ -329,6 +330,7 @@ class WASocket:
         """Wait until every stanza received so far has been handled."""
         await self._workers.join()
         await self.ev.drain()
+        await self.receiver.settle_pending()
 
     def _new_sid(self) -> str:
         return self.conn.new_id() if self.conn is not None else os.urandom(6).hex()
