@@ -130,3 +130,34 @@ async def test_cancelled_wait_and_raising_predicate_clean_up() -> None:
     with pytest.raises(RuntimeError, match="predicate failed"):
         await pending
     assert not ev._handlers["call"]
+
+
+async def test_emit_tracked_waits_for_every_handler_of_that_payload() -> None:
+    from wamd.events import EventEmitter
+
+    ev = EventEmitter()
+    seen: list[str] = []
+    gate = asyncio.Event()
+
+    def plain(payload: object) -> None:
+        seen.append(f"plain {payload}")
+
+    async def slow(payload: object) -> None:
+        await gate.wait()
+        seen.append(f"slow {payload}")
+
+    async def broken(payload: object) -> None:
+        raise RuntimeError("handler bug")
+
+    ev.on("messages.upsert", plain)
+    ev.on("messages.upsert", slow)
+    ev.on("messages.upsert", broken)
+    done = ev.emit_tracked("messages.upsert", 1)
+    assert seen == ["plain 1"] and not done.done()
+    await asyncio.sleep(0.01)
+    assert not done.done()  # the slow handler is still at it
+    gate.set()
+    await asyncio.wait_for(done, 1)
+    assert seen == ["plain 1", "slow 1"]  # a raising handler counts as run
+    nobody = ev.emit_tracked("presence.update", 2)
+    assert nobody.done()
