@@ -17,6 +17,7 @@ import json
 import os
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from wamd.events import MessagesUpsert
 from wamd.messaging.types import MessageKey, WAMessage
 
 from .fakes import content, device
+
+PACE = 0.002  # seconds between two messages of the desk scenario
 
 
 def make_backend(kind: str, target: str, prefix: str) -> AssignmentBackend:
@@ -148,9 +151,11 @@ async def desk_bot(
             sock.deliver(WAMessage(key, content(line["text"]), 0, sender=device(other)))
 
     events = json.loads(await asyncio.to_thread(script.read_text))
-    jitter = random.Random(me)
     print("ready", flush=True)
-    await asyncio.to_thread(sys.stdin.readline)  # both bots start together
+    # "go START": the messages arrive at both bots at a steady pace from START (epoch
+    # seconds), as they would from the server, so that either may see each one first
+    start = float((await asyncio.to_thread(sys.stdin.readline)).split()[1])
+    jitter = random.Random()
     for i, event in enumerate(events):
         pump()
         if event["t"] == "in":
@@ -161,8 +166,9 @@ async def desk_bot(
             sock.deliver(WAMessage(key, content(event["text"]), 0, sender=event["sender"]))
         if i % 5 == 0:
             await sock.ev.drain()
-        # jitter, as real processes have, so that neither bot stays ahead for good
-        await asyncio.sleep(jitter.uniform(0, 0.004) if jitter.random() < 0.1 else 0)
+        # and each process is sometimes a little late (scheduling, GC): neither leads for good
+        late = jitter.uniform(0, 2 * PACE) if jitter.random() < 0.5 else 0.0
+        await asyncio.sleep(max(0.0, start + (i + 1) * PACE + late - time.time()))
     await sock.ev.drain()
     (outdir / f"done-{me}").touch()
     while not (outdir / f"done-{other}").exists():
