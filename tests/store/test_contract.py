@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from wamd.crypto import KeyPair, generate_keypair
+from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
 from wamd.store.types import SignalKeyStore
 
 
@@ -88,3 +92,23 @@ async def test_concurrent_tasks_do_not_lose_updates(store: SignalKeyStore) -> No
 
     await asyncio.gather(bump(), bump())
     assert (await store.get("app-state-sync-version", ["counter"]))["counter"]["n"] == 20
+
+
+async def test_stores_create_owner_only_files(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # a typical umask would otherwise leave keys world-readable
+    try:
+        state, save = await use_multi_file_auth_state(tmp_path / "auth")
+        await state.keys.set({"session": {"a.0": b"secret"}})
+        await save()
+        folder = tmp_path / "auth"
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        files = [p for p in folder.iterdir() if p.is_file()]
+        assert len(files) >= 2 and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+        sql_state, sql_save = await use_sqlite_auth_state(tmp_path / "db" / "wamd.sqlite")
+        await sql_state.keys.set({"session": {"a.0": b"secret"}})
+        await sql_save()
+        db_files = list((tmp_path / "db").iterdir())
+        assert db_files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in db_files)
+        assert stat.S_IMODE((tmp_path / "db").stat().st_mode) == 0o700
+    finally:
+        os.umask(old)

@@ -6,7 +6,20 @@ import os
 import threading
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir", "id_from_filename", "id_to_filename"]
+__all__ = [
+    "FILE_MODE",
+    "FOLDER_MODE",
+    "atomic_write",
+    "create_private_file",
+    "fsync_dir",
+    "id_from_filename",
+    "id_to_filename",
+]
+
+# Key material is for this user alone: new files are owner read/write, new folders
+# owner only (the process umask can only narrow these).
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
@@ -61,10 +74,20 @@ def fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new contents."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as handle:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     if sync_dir:
         fsync_dir(path.parent)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and owner-only if it does not exist (an existing file is kept)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -28,7 +28,7 @@ from typing import Any
 from wamd.errors import CorruptedStore
 from wamd.store.base import TransactionalKeyStore, Writes
 from wamd.store.creds import AuthenticationCreds, init_auth_creds
-from wamd.store.files import atomic_write, fsync_dir, id_to_filename
+from wamd.store.files import FILE_MODE, FOLDER_MODE, atomic_write, fsync_dir, id_to_filename
 from wamd.store.serialize import dumps, loads
 
 try:
@@ -48,7 +48,7 @@ class MultiFileKeyStore(TransactionalKeyStore):
         super().__init__()
         self._creds_lock = asyncio.Lock()
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
         self._lock_fd: int | None = None
         self._with_lock(exclusive=True, action=self._open_locked)
 
@@ -68,7 +68,7 @@ class MultiFileKeyStore(TransactionalKeyStore):
     def _with_lock(self, *, exclusive: bool, action: Callable[[], Any]) -> Any:
         if fcntl is None:
             return action()
-        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             return action()
@@ -78,7 +78,7 @@ class MultiFileKeyStore(TransactionalKeyStore):
     def _acquire(self) -> None:
         if fcntl is None:
             return
-        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, FILE_MODE)
         fcntl.flock(fd, fcntl.LOCK_EX)
         self._lock_fd = fd
 

@@ -14,11 +14,13 @@ import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from wamd.errors import CorruptedStore, StoreError
 from wamd.store.base import TransactionalKeyStore, Writes
 from wamd.store.creds import AuthenticationCreds, init_auth_creds
+from wamd.store.files import FOLDER_MODE, create_private_file
 from wamd.store.serialize import dumps, loads
 
 __all__ = ["SQLiteKeyStore", "use_sqlite_auth_state"]
@@ -56,6 +58,10 @@ class SQLiteKeyStore(TransactionalKeyStore):
 
     async def open(self) -> None:
         def connect() -> None:
+            if str(self.path) != ":memory:":
+                # owner-only from the start; SQLite gives -wal and -shm the same mode
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+                create_private_file(Path(self.path))
             db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
