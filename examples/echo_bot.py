@@ -31,7 +31,7 @@ import logging
 
 from wamd import DisconnectReason, WASocket, make_wa_socket, run_forever, use_multi_file_auth_state
 from wamd.commands.echo import echo_handler, preview
-from wamd.commands.options import add_connection_arguments, prepare_auth_path, socket_options
+from wamd.commands.options import add_connection_arguments, socket_options
 from wamd.events import ConnectionUpdate
 from wamd.messaging.types import WAMessage
 
@@ -46,10 +46,8 @@ async def main() -> None:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     logging.getLogger("wamd.client.supervisor").setLevel(logging.INFO)  # "reconnecting in N s"
 
-    # a new folder is made readable by its owner only: it holds the device's keys
-    state, save_creds = await use_multi_file_auth_state(
-        prepare_auth_path(args.auth_dir, folder=True)
-    )
+    # the store makes a new folder and its files readable by their owner only (keys)
+    state, save_creds = await use_multi_file_auth_state(args.auth_dir)
 
     def start_socket() -> WASocket:
         sock = make_wa_socket(state, print_qr_in_terminal=True, **options)

@@ -16,7 +16,7 @@ import asyncio
 import sys
 
 from wamd import DisconnectReason, WamdError, make_wa_socket, use_multi_file_auth_state
-from wamd.commands.options import add_connection_arguments, prepare_auth_path, socket_options
+from wamd.commands.options import add_connection_arguments, socket_options
 from wamd.events import ConnectionUpdate
 
 
@@ -40,9 +40,7 @@ async def main() -> int:
     args = parser.parse_args()
     options = socket_options(args, parser)
 
-    state, save_creds = await use_multi_file_auth_state(
-        prepare_auth_path(args.auth_dir, folder=True)
-    )
+    state, save_creds = await use_multi_file_auth_state(args.auth_dir)
     if state.creds.me is not None:
         print(f"{args.auth_dir} is already paired as {state.creds.me.id}")
         return 0

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 from wamd import WASocket, run_forever, use_multi_file_auth_state
 from wamd.assign import AssignmentBackend, Claim, Desk, LeastLoaded, SQLiteAssignments
-from wamd.commands.options import add_connection_arguments, prepare_auth_path, socket_options
+from wamd.commands.options import add_connection_arguments, socket_options
 from wamd.commands.session import new_socket
 from wamd.commands.status import Status, configure_logging
 from wamd.events import MessagesUpsert
@@ -123,9 +123,7 @@ async def main() -> None:
     options = socket_options(args, parser)
     status = Status()
     configure_logging(args.verbose, status)
-    state, save_creds = await use_multi_file_auth_state(
-        prepare_auth_path(args.auth_dir, folder=True)
-    )
+    state, save_creds = await use_multi_file_auth_state(args.auth_dir)
     assignments = SQLiteAssignments(args.desk)
     await assignments.open()
     desks: list[Desk] = []

@@ -39,7 +39,6 @@ from urllib.parse import urlsplit
 from wamd.binary import JID
 from wamd.client import WASocket
 from wamd.commands.echo import EchoResult, preview, run_echo_bot
-from wamd.commands.options import prepare_auth_path
 from wamd.commands.status import Status, configure_logging
 from wamd.events import ConnectionUpdate
 from wamd.messaging.types import WAMessage
@@ -177,7 +176,7 @@ async def run_demo(
         accounts = ", ".join(f"{p.name} +{p.number}" for p in (bot_phone, alice, bob, carol))
         demo.say("sim", f"accounts: {accounts}")
 
-        path = prepare_auth_path(Path(folder) / "wamd.sqlite", folder=False)
+        path = Path(folder) / "wamd.sqlite"
         state, save_creds = await use_sqlite_auth_state(path)
         closers.append(state.keys)
         demo.say("bot", f"auth state: {path} (SQLite, removed at the end)")

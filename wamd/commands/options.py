@@ -33,7 +33,6 @@ __all__ = [
     "add_auth_arguments",
     "add_connection_arguments",
     "open_auth",
-    "prepare_auth_path",
     "server_name",
     "socket_options",
 ]
@@ -168,32 +167,17 @@ class OpenedAuth:
     close: Callable[[], Awaitable[None]]
 
 
-def prepare_auth_path(path: str | os.PathLike[str], *, folder: bool) -> Path:
-    """Create a missing auth file (0600) or folder (0700) so that only its owner reads it."""
-    target = Path(path)
-    if folder:
-        if not target.exists():
-            target.mkdir(mode=0o700, parents=True)
-        return target
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(mode=0o700, parents=True)
-    if not target.exists():
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-    return target
-
-
 async def open_auth(args: argparse.Namespace) -> OpenedAuth:
     """Open the auth state the options name (SQLite unless ``--auth-dir``)."""
     from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
 
     folder: str | None = getattr(args, "auth_dir", None)
     if folder:
-        where = prepare_auth_path(folder, folder=True)
+        where = Path(folder)
         state, save_creds = await use_multi_file_auth_state(where)
     else:
         file = getattr(args, "auth", None) or os.environ.get(ENV_AUTH) or DEFAULT_AUTH_FILE
-        where = prepare_auth_path(file, folder=False)
+        where = Path(file)
         state, save_creds = await use_sqlite_auth_state(where)
 
     async def close() -> None:
