@@ -35,7 +35,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 __all__ = [
     "EVENT_NAMES",
@@ -74,6 +74,7 @@ EVENT_NAMES = frozenset(
 )
 
 Handler = Callable[[Any], Awaitable[None] | None]
+H = TypeVar("H", bound=Callable[..., Any])  # a handler, kept as its own type by ``on``
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +153,18 @@ class EventEmitter:
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ValueError(f"unknown event {name!r}{hint}")
 
-    def on(self, name: str, handler: Handler | None = None) -> Any:
+    @overload
+    def on(self, name: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, name: str, handler: H) -> H: ...
+
+    def on(self, name: str, handler: H | None = None) -> H | Callable[[H], H]:
         """Register ``handler`` for ``name``; without a handler, works as a decorator."""
         self._check(name)
         if handler is None:
 
-            def decorator(fn: Handler) -> Handler:
+            def decorator(fn: H) -> H:
                 self.on(name, fn)
                 return fn
 

@@ -221,7 +221,15 @@ async def test_supervisor_reconnects_with_the_same_keys_and_stops_on_logout(sim:
         sockets.append(s)
         return s
 
-    runner = asyncio.ensure_future(run_forever(make, initial_delay=0.01, max_delay=0.05))
+    reconnects: list[tuple[int, float]] = []
+    runner = asyncio.ensure_future(
+        run_forever(
+            make,
+            initial_delay=0.01,
+            max_delay=0.05,
+            on_reconnect=lambda last, delay: reconnects.append((last.status_code, delay)),
+        )
+    )
     await asyncio.wait_for(opened.wait(), 10)
     opened.clear()
     device = sim.phones["15550001111"].companions[1]
@@ -236,6 +244,8 @@ async def test_supervisor_reconnects_with_the_same_keys_and_stops_on_logout(sim:
     last = await asyncio.wait_for(runner, 10)
     assert last is not None and last.status_code == DisconnectReason.LOGGED_OUT
     assert len(sockets) == 2  # no reconnect after a logout
+    assert len(reconnects) == 1 and 0.01 <= reconnects[0][1] <= 0.05 * 1.3
+    assert reconnects[0][0] != DisconnectReason.LOGGED_OUT
 
 
 async def test_logout_removes_the_device(sim: SimServer) -> None:

@@ -46,8 +46,14 @@ async def run_forever(
     jitter: float = 0.3,
     stop: asyncio.Event | None = None,
     on_socket: Callable[[WASocket], None] | None = None,
+    on_reconnect: Callable[[LastDisconnect, float], None] | None = None,
 ) -> LastDisconnect | None:
-    """Run sockets from ``make_socket`` until a final reason or ``stop`` is set."""
+    """Run sockets from ``make_socket`` until a final reason or ``stop`` is set.
+
+    ``on_socket(sock)`` sees each new socket before it connects (register handlers
+    there); ``on_reconnect(last_disconnect, delay)`` is told of each reconnect before
+    its wait (for status lines such as "reconnecting in 2.0 s").
+    """
     attempt = 0
     while stop is None or not stop.is_set():
         made = make_socket()
@@ -87,5 +93,10 @@ async def run_forever(
             delay = min(max_delay, initial_delay * (2**attempt)) * (1 + random.uniform(0, jitter))
             attempt += 1
         log.info("connection closed (%d); reconnecting in %.1f s", code, delay)
+        if on_reconnect is not None:
+            try:
+                on_reconnect(last, delay)
+            except Exception:  # a status callback must not stop the reconnecting
+                log.exception("on_reconnect callback raised")
         await asyncio.sleep(delay)
     return None
