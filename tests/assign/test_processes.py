@@ -69,7 +69,7 @@ async def line(proc: asyncio.subprocess.Process, timeout: float = 60) -> Any:
     raw = await asyncio.wait_for(proc.stdout.readline(), timeout)
     assert raw, f"worker exited with {await proc.wait()}"
     text = raw.decode().strip()
-    return text if text == "ready" else json.loads(text)
+    return text if text in ("ready", "open") else json.loads(text)
 
 
 async def start_together(procs: list[asyncio.subprocess.Process]) -> None:
@@ -221,3 +221,89 @@ async def test_two_bot_processes_one_reply_per_message_and_admin_takeover(
             assert await backend.sent_by(s["id"]) in ("bot-5", "bot-6")
     finally:
         await backend.close()
+
+
+async def test_two_bot_processes_on_the_sim_500_messages_from_20_customers(
+    target: Target, tmp_path: Path
+) -> None:
+    """The issue's end-to-end check: two bot processes, two companions of one sim account.
+
+    20 customers send 25 messages each; every message is answered exactly once. Half way
+    the account's phone (a human) writes to one customer: from then on neither bot answers
+    that customer, while the others are still answered.
+    """
+    from wamd.sim import SimServer
+
+    async with SimServer() as sim:
+        account = sim.add_phone("15550001111", "Shop")
+        customers = [sim.add_phone(f"155500030{i:02d}", f"Customer {i}") for i in range(20)]
+        admins = json.dumps(
+            {str(account.jid): "owner", f"{account.number}:0@s.whatsapp.net": "owner"}
+        )
+        procs = []
+        for name in ("bot-a", "bot-b"):
+            proc = await spawn("simbot", target, name, sim.url, sim.root_public_key.hex(), admins)
+            await account.scan_qr((await line(proc))["qr"])
+            assert await line(proc) == "open"
+            procs.append(proc)
+        backend = target.backend()
+        try:
+            asked: dict[str, list[str]] = {c.number: [] for c in customers}
+            taken = customers[7]
+            silenced: list[str] = []
+
+            def answered(phone: Any) -> list[str]:
+                return [
+                    m.message.extendedTextMessage.contextInfo.stanzaID
+                    for m in phone.received
+                    if m.message.HasField("extendedTextMessage")
+                    and m.message.extendedTextMessage.contextInfo.stanzaID
+                ]
+
+            async def until(check: Any, timeout: float = 120) -> None:
+                deadline = time.monotonic() + timeout
+                while not await check():
+                    assert time.monotonic() < deadline, "timed out"
+                    await asyncio.sleep(0.05)
+
+            for round in range(25):
+                if round == 12:
+
+                    async def caught_up() -> bool:
+                        return len(answered(taken)) == len(asked[taken.number])
+
+                    await until(caught_up)
+                    await account.send_text(taken.jid, "Hi, the owner here")
+
+                    async def held() -> bool:
+                        return await backend.holder(str(taken.jid)) is not None
+
+                    await until(held)
+                for c in customers:
+                    mid = await c.send_text(account.jid, f"q{round}")
+                    (silenced if c is taken and round >= 12 else asked[c.number]).append(mid)
+
+            async def all_answered() -> bool:
+                return all(len(answered(c)) >= len(asked[c.number]) for c in customers)
+
+            await until(all_answered)
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.write(b"stop\n")
+            summaries = [await line(proc) for proc in procs]
+            assert [await proc.wait() for proc in procs] == [0, 0]
+            for c in customers:
+                got = answered(c)
+                assert len(got) == len(set(got)), f"{c.number} got a second reply"
+                assert set(got) == set(asked[c.number])
+            assert len(silenced) == 13
+            assert sum(len(v) for v in asked.values()) == 500 - 13
+            assert sum(s["handled"] for s in summaries) == 500 - 13
+            owner = await backend.holder(str(taken.jid))
+            assert owner is not None and owner.handler == "owner"
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            await backend.close()

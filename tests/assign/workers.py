@@ -8,6 +8,9 @@
   mid-write).
 - ``desk KIND TARGET PREFIX ME OTHER SCRIPT OUTDIR``: one bot process of a two-bot account
   (see ``test_processes.py``); print a summary.
+- ``simbot KIND TARGET PREFIX NAME URL ROOT_KEY ADMINS``: a real ``WASocket`` bot linked to
+  a ``wamd.sim`` account: print ``{"qr": ...}``, then ``open`` once the phone scanned it;
+  answer through a ``Desk`` until a line on stdin, then print a summary.
 """
 
 from __future__ import annotations
@@ -180,6 +183,39 @@ async def desk_bot(
     print(json.dumps({"handled": handled, "fresh_takeovers": fresh}), flush=True)
 
 
+async def sim_bot(
+    backend: AssignmentBackend, name: str, url: str, root_key: str, admins: dict[str, str]
+) -> None:
+    from wamd.client import make_wa_socket
+    from wamd.store import AuthState, MemoryKeyStore, init_auth_creds
+
+    state = AuthState(init_auth_creds(), MemoryKeyStore())
+    sock = make_wa_socket(state, url=url, server_root_key=bytes.fromhex(root_key))
+    desk = Desk(sock, backend, instance=name, admins=admins, takeover_ttl=300)
+    handled = 0
+
+    @sock.ev.on("messages.upsert")
+    @desk.once
+    async def on_messages(upsert: MessagesUpsert) -> None:
+        nonlocal handled
+        for msg in upsert.messages:
+            handled += 1
+            await desk.reply(msg, {"text": f"re: {msg.text}"})
+
+    await sock.connect()
+    update = await sock.ev.wait_for("connection.update", lambda u: u.qr is not None, timeout=30)
+    opened = asyncio.ensure_future(
+        sock.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=60)
+    )
+    print(json.dumps({"qr": update.qr}), flush=True)
+    await opened
+    print("open", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # "stop"
+    await sock.ev.drain()
+    print(json.dumps({"handled": handled}), flush=True)
+    await sock.end()
+
+
 async def main(argv: list[str]) -> None:
     mode, kind, target, prefix, *rest = argv
     backend = make_backend(kind, target, prefix)
@@ -190,6 +226,8 @@ async def main(argv: list[str]) -> None:
             await hold(backend, rest[0], int(rest[1]), float(rest[2]))
         elif mode == "churn":
             await churn(backend, rest[0])
+        elif mode == "simbot":
+            await sim_bot(backend, rest[0], rest[1], rest[2], json.loads(rest[3]))
         elif mode == "desk":
             await desk_bot(backend, int(rest[0]), int(rest[1]), Path(rest[2]), Path(rest[3]))
         else:
