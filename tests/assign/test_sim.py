@@ -61,6 +61,10 @@ async def until(check: object, timeout: float = 20) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def _free(backend: SQLiteAssignments, chat: str) -> bool:
+    return await backend.holder(chat) is None
+
+
 async def test_two_bot_companions_reply_once_and_yield_to_the_phone(
     sim: SimServer, tmp_path: Path
 ) -> None:
@@ -110,6 +114,15 @@ async def test_two_bot_companions_reply_once_and_yield_to_the_phone(
         await until(lambda: again in replies_to(taken))
         await asyncio.sleep(0.3)
         assert replies_to(taken).count(again) == 1
+
+        # a short takeover runs out by itself: then the bots answer again
+        for desk in desks:
+            desk.takeover_ttl = 2.0
+        await account.send_text(taken.jid, "owner again, briefly")
+        await until(lambda: backends[0].holder(chat))
+        await until(lambda: _free(backends[1], chat))
+        after = await taken.send_text(account.jid, "hello after the break")
+        await until(lambda: after in replies_to(taken))
     finally:
         for sock in socks:
             await sock.end()
