@@ -1,14 +1,21 @@
-"""Increments a counter key N times, each in its own transaction (for the two-process test)."""
+"""Increments a counter key N times, each in its own transaction (for the process tests).
+
+``counter_writer.py KIND PATH ROUNDS [START_AT]``: with START_AT (a unix time) every
+writer opens the store at that moment, so that several open a new file together.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 from wamd.store import MultiFileKeyStore, SQLiteKeyStore
 
 
-async def main(kind: str, path: str, rounds: int) -> None:
+async def main(kind: str, path: str, rounds: int, start_at: float) -> None:
+    if start_at:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
     if kind == "multifile":
         store: MultiFileKeyStore | SQLiteKeyStore = MultiFileKeyStore(path)
     else:
@@ -24,4 +31,5 @@ async def main(kind: str, path: str, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    start = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), start))

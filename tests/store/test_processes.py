@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,27 @@ async def test_two_processes_lose_no_update(kind: str, tmp_path: Path) -> None:
         await store.open()
     got = await store.get("app-state-sync-version", ["counter"])
     assert got["counter"]["n"] == 2 * rounds
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="cross-process locking is flock/SQLite")
+async def test_processes_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
+    # switching a new file to WAL answers "database is locked" at once to the losers
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for attempt in range(4):
+        path = tmp_path / f"fresh{attempt}.sqlite"
+        start_at = str(time.time() + 1.0)  # all four open the new file at the same moment
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, str(WRITER), "sqlite", str(path), "3", start_at, env=env
+            )
+            for _ in range(4)
+        ]
+        assert [await p.wait() for p in procs] == [0, 0, 0, 0]
+        store = SQLiteKeyStore(path)
+        await store.open()
+        got = await store.get("app-state-sync-version", ["counter"])
+        assert got["counter"]["n"] == 12
+        await store.close()
 
 
 async def test_corrupted_key_file_is_named(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -63,12 +64,36 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
                 create_private_file(Path(self.path))
             db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
+            try:
+                self._set_up(db)
+            except BaseException:
+                db.close()
+                raise
             self._db = db
 
         await self._run(connect)
+
+    def _set_up(self, db: sqlite3.Connection) -> None:
+        """WAL mode and the schema, waiting out other processes setting up the same file.
+
+        Switching a new file to WAL answers "database is locked" at once to every process
+        but one, without the busy timeout; so do schema writes racing it. Retry until the
+        busy timeout has passed.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)  # in the store's own worker thread, not on the event loop
+            delay = min(delay * 2, 0.2)
 
     async def close(self) -> None:
         def close() -> None:
