@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from wamd.assign.base import AssignmentBackend
 from wamd.assign.errors import BackendError
 from wamd.assign.rules import Decision, Row
 from wamd.assign.types import Grant
+from wamd.store.sqlite import prepare_database
 
 __all__ = ["SQLiteAssignments"]
 
@@ -106,28 +106,12 @@ class SQLiteAssignments(AssignmentBackend):
                 check_same_thread=False,
             )
             try:
-                self._prepare(db)
+                prepare_database(db, _SCHEMA, synchronous="NORMAL", busy_timeout=self._busy_timeout)
             except BaseException:
                 db.close()
                 raise
             self._db = db
         return self._db
-
-    def _prepare(self, db: sqlite3.Connection) -> None:
-        # Switching a new file to WAL answers "database is locked" at once, without the
-        # busy handler, while another process opens it too: retry until busy_timeout.
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
-                return
-            except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() > deadline:
-                    raise
-                time.sleep(random.uniform(0.005, 0.025))
 
     def _now(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()

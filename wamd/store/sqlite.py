@@ -24,7 +24,7 @@ from wamd.store.creds import AuthenticationCreds, init_auth_creds
 from wamd.store.files import FOLDER_MODE, create_private_file
 from wamd.store.serialize import dumps, loads
 
-__all__ = ["SQLiteKeyStore", "use_sqlite_auth_state"]
+__all__ = ["SQLiteKeyStore", "prepare_database", "use_sqlite_auth_state"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,34 @@ CREATE TABLE IF NOT EXISTS creds (
     value TEXT NOT NULL
 );
 """
+
+
+def prepare_database(
+    db: sqlite3.Connection, schema: str, *, synchronous: str, busy_timeout: float
+) -> None:
+    """WAL mode, ``synchronous`` and ``schema``, waiting out other processes doing the same.
+
+    Switching a new file to WAL answers "database is locked" at once to every process but
+    one, without the busy timeout; so do schema writes racing it. Retries (with a
+    growing pause, on the calling thread: a store's worker, never the event loop) until
+    ``busy_timeout`` seconds have passed.
+    """
+    if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"not a synchronous mode: {synchronous!r}")
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.executescript(schema)
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 class SQLiteKeyStore(TransactionalKeyStore):
@@ -65,35 +93,13 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 create_private_file(Path(self.path))
             db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
             try:
-                self._set_up(db)
+                prepare_database(db, _SCHEMA, synchronous="FULL", busy_timeout=self._busy_timeout)
             except BaseException:
                 db.close()
                 raise
             self._db = db
 
         await self._run(connect)
-
-    def _set_up(self, db: sqlite3.Connection) -> None:
-        """WAL mode and the schema, waiting out other processes setting up the same file.
-
-        Switching a new file to WAL answers "database is locked" at once to every process
-        but one, without the busy timeout; so do schema writes racing it. Retry until the
-        busy timeout has passed.
-        """
-        deadline = time.monotonic() + self._busy_timeout
-        delay = 0.005
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.executescript(_SCHEMA)
-                return
-            except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)  # in the store's own worker thread, not on the event loop
-            delay = min(delay * 2, 0.2)
 
     async def close(self) -> None:
         def close() -> None:
