@@ -245,6 +245,7 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
     inbox = Inbox(bot)
     calls: list[object] = []
     bot.ev.on("call", lambda cs: calls.extend(cs))
+    await bot.idle()
     sent = record_sends(bot)
     bad = [
         Node("message", {"id": "A1", "from": "not a jid@@"}, [Node("enc", {"type": "msg"}, b"x")]),
@@ -306,6 +307,14 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
         bot = socket_for(sim, new_state())
         inbox = Inbox(bot)  # from the start: the history comes right after the first login
         history = record_history(bot)
+        sent: list[Node] = []
+        real_send = bot.receiver._send
+
+        async def keep(node: Node) -> None:
+            sent.append(node)
+            await real_send(node)
+
+        bot.receiver._send = keep  # type: ignore[method-assign]
         await bot.connect()
         update = await bot.ev.wait_for("connection.update", lambda u: u.qr is not None, timeout=10)
         await bot_phone.scan_qr(update.qr)
@@ -316,6 +325,11 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
             await asyncio.sleep(0.05)
         await bot.idle()
         assert history, "the sim sent no history sync notification"
+        # answered as whatsmeow does: <receipt type="hist_sync" to=OWN_USER>
+        receipts = [n for n in sent if n.tag == "receipt" and n.attrs.get("type") == "hist_sync"]
+        assert [n.attrs for n in receipts] == [
+            {"id": history[0].attrs["id"], "type": "hist_sync", "to": str(bot_phone.jid)}
+        ]
         mid = await alice.send_text(bot_phone.jid, "live")
         await inbox.wait(lambda m: m.key.id == mid)
         assert [m.text for m in inbox.messages] == ["live"]

@@ -70,7 +70,7 @@ async def test_first_login_gets_recent_history_inline_and_only_once() -> None:
 
 
 async def test_no_history_when_disabled_or_phone_offline() -> None:
-    async with SimServer() as sim:  # the default: no history sync
+    async with SimServer(history_sync=None) as sim:  # turned off
         alice = sim.add_phone("15550001111")
         a1 = await pair_companion(sim, alice)
         await a1.close()

@@ -138,9 +138,13 @@ _INTERNAL_PROTOCOL = frozenset(
 )
 
 
+def _inner(message: e2e_pb2.Message) -> e2e_pb2.Message:
+    return message.deviceSentMessage.message if message.HasField("deviceSentMessage") else message
+
+
 def _has_content(message: e2e_pb2.Message) -> bool:
     """Is this chat content (not only a key distribution or a device-to-device signal)?"""
-    inner = message.deviceSentMessage.message if message.HasField("deviceSentMessage") else message
+    inner = _inner(message)
     if inner.HasField("protocolMessage") and inner.protocolMessage.type in _INTERNAL_PROTOCOL:
         return False
     return any(
@@ -326,6 +330,11 @@ class Receiver:
             self._protocol_events(msg)
         handled = self._emit_messages(out, node)
         buffered_ids = [buffer_id for buffer_id, _ in decrypted] if durable else []
+        history = src.from_me and any(
+            _inner(m).protocolMessage.type == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+            for _, m in decrypted
+            if _inner(m).HasField("protocolMessage")
+        )
 
         async def settle() -> None:
             # the application has the message: forget the saved copy, then confirm it
@@ -333,6 +342,11 @@ class Receiver:
             if buffered_ids:
                 await keys.set({"event-buffer": dict.fromkeys(buffered_ids)})
             await self._receipt(node, src, message_id)
+            if history:
+                # whatsmeow handleProtocolMessage: the phone is told the history arrived
+                own, _ = self._own
+                attrs = {"id": message_id, "type": "hist_sync", "to": str(own.to_non_ad())}
+                await self._send(Node("receipt", attrs))
 
         if handled.done():
             await settle()

@@ -12,7 +12,8 @@ clients older than ``min_version``; ``stream:error conflict replaced`` for a sec
 connection of the same device), unlinking (``stream:error 401 device_removed``), the
 companion limit, prekey upload, count, rotation and digest, keepalive pings, passive
 mode, an error answer for every other iq (clients stall on unanswered queries), a flood
-limit per connection, opt-in history sync after a first login, and
+limit per connection, bounded history sync after a first login (on unless
+``history_sync=None``), and
 ``provision_companion`` for load tests. Messaging lives in ``router.py``, usync, bundles
 and groups in ``services.py``, the phones in ``phone.py``; ``docs/sim.md`` is the guide.
 """
@@ -372,7 +373,7 @@ class SimServer:
         qr_ref_seconds: tuple[float, float] = (FIRST_REF_SECONDS, NEXT_REF_SECONDS),
         handshake_timeout: float = 20.0,
         stanza_limit: tuple[float, float] = (STANZA_RATE, STANZA_BURST),
-        history_sync: HistorySyncPolicy | None = None,
+        history_sync: HistorySyncPolicy | None = HistorySyncPolicy(),
     ) -> None:
         self.host = host
         self.port = port
@@ -383,6 +384,7 @@ class SimServer:
         self.handshake_timeout = handshake_timeout
         self.stanza_limit = stanza_limit  # (stanzas per second, burst) per connection
         self.history_sync = history_sync  # None: phones send no history to new companions
+        # (real phones always do: on by default, bounded to recent days and messages)
         self.ca = CertificateAuthority.generate()
         self.static = generate_keypair()
         self.certificate = self.ca.issue(self.static.public)
