@@ -351,3 +351,20 @@ def test_bad_desk_input() -> None:
             Desk(sock, backend, **kwargs)
     with pytest.raises(AssignmentError, match="AssignmentBackend"):
         Desk(sock, object())  # type: ignore[arg-type]
+
+
+async def test_a_socket_that_maps_lids_gives_the_chat_key_by_default() -> None:
+    pn, lid = customer(16), "98765432109999@lid"
+
+    class MappingSocket(FakeSocket):
+        async def phone_number_jid(self, jid: str) -> str:  # as WASocket does
+            return pn if jid == lid else jid
+
+    account = FakeAccount()
+    sock = MappingSocket(account, device(BOT_A))
+    account.sockets.append(sock)
+    desk = Desk(sock, MemoryAssignments())
+    sock.deliver(from_me(pn, "the owner, by phone number", sender=device(ADMIN_WEB)))
+    await account.drain()
+    held = await desk.quiet_in(lid)  # the customer writes under the lid: still held
+    assert held is not None and held.chat == pn

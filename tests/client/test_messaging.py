@@ -374,3 +374,24 @@ async def test_the_server_warning_of_few_prekeys_makes_the_socket_upload_more(
     assert len(device.prekeys) == 2 + 50  # the socket uploaded a refill of 50
     assert bot.auth.creds.next_pre_key_id == bot.auth.creds.first_unuploaded_pre_key_id
     await bot.end()
+
+
+async def test_a_lid_addressed_chat_maps_to_the_phone_number(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone)
+    inbox = Inbox(bot)
+    mid = await alice.send_text(bot_phone.lid, "from my lid")  # a lid-addressed chat
+    got = await inbox.wait(lambda m: m.key.id == mid)
+    assert got.key.remote_jid == str(alice.lid) and got.text == "from my lid"
+    assert await bot.phone_number_jid(got.key.remote_jid) == str(alice.jid)
+    assert await bot.phone_number_jid(str(alice.jid)) == str(alice.jid)  # already a number
+    assert await bot.phone_number_jid("999@lid") == "999@lid"  # unknown: unchanged
+    assert await bot.phone_number_jid("not a jid@@") == "not a jid@@"
+    # the reply goes back under the lid, and arrives
+    reply = await bot.send_message(got.key.remote_jid, {"text": "hi lid"})
+    received = await alice.next_message()
+    while received.id != reply.key.id:
+        received = await alice.next_message()
+    assert received.text == "hi lid"
+    await bot.end()

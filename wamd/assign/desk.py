@@ -122,8 +122,9 @@ class Desk:
     ``bot_devices`` lists device JIDs whose messages are never a takeover even if sent
     without the desk (this socket's own device is always included). ``chat_key`` maps a
     chat JID to the key it is assigned under, for chats that arrive under two names (a
-    customer's phone-number JID and LID): give it the client's LID-to-PN mapping so a
-    reply addressed one way silences the bot for messages arriving the other way.
+    customer's phone-number JID and LID), so that a reply addressed one way silences the
+    bot for messages arriving the other way; by default the socket's own
+    ``phone_number_jid`` (``WASocket`` has it: a known lid becomes its phone number).
     """
 
     def __init__(
@@ -170,7 +171,10 @@ class Desk:
         self.types = frozenset((types,) if isinstance(types, str) else types)
         self.on_takeover = on_takeover
         self._admin_reply = admin_reply
-        self._chat_key = chat_key
+        # by default a socket that knows lid <-> phone-number mappings keys chats by number
+        self._chat_key = (
+            chat_key if chat_key is not None else getattr(sock, "phone_number_jid", None)
+        )
         self._seen: OrderedDict[tuple[str, str, str], asyncio.Future[Claim | None]] = OrderedDict()
         self._listener = self._on_upsert
         self._subscribed = subscribe

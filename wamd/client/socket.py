@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wamd.binary import JID, Node
-from wamd.binary.jid import DEFAULT_USER_SERVER
+from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.devices import DeviceDirectory
 from wamd.client.groups import GroupDirectory
 from wamd.client.ordered import KeyedWorkers
@@ -293,6 +293,21 @@ class WASocket:
         return await self.sender.send_message(
             jid, content, quoted=quoted, mentions=mentions, message_id=message_id
         )
+
+    async def phone_number_jid(self, jid: str) -> str:
+        """The phone-number form of a user chat whose lid mapping is known, else ``jid``.
+
+        A customer's chat may arrive under their lid (``...@lid``) and be answered under
+        their number: key per-chat state by this to keep the two together.
+        """
+        try:
+            parsed = JID.parse(jid)
+        except InvalidJID:
+            return jid
+        if parsed.server != HIDDEN_USER_SERVER:
+            return jid
+        pn = await self.devices.pn_for(parsed.to_non_ad())
+        return str(pn) if pn is not None else jid
 
     def sent_here(self, message_id: str) -> bool:
         """Whether this socket sent the message (tells our sends from other devices')."""
