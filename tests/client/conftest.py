@@ -67,16 +67,20 @@ async def sim() -> AsyncIterator[SimServer]:
         yield server
 
 
+def spy(obj: Any, name: str) -> list[Node]:
+    """Keep the node each later call of the async method ``obj.name(node)`` is given."""
+    seen: list[Node] = []
+    real = getattr(obj, name)
+
+    async def wrapper(node: Node, *args: Any, **kwargs: Any) -> Any:
+        seen.append(node)
+        return await real(node, *args, **kwargs)
+
+    setattr(obj, name, wrapper)
+    return seen
+
+
 def record_sends(sock: WASocket) -> list[Node]:
     """Every node the socket sends from now on (on its current connection), in order."""
-    conn = sock.conn
-    assert conn is not None
-    sent: list[Node] = []
-    real_send = conn.send
-
-    async def spy(node: Node) -> None:
-        sent.append(node)
-        await real_send(node)
-
-    conn.send = spy  # type: ignore[method-assign]
-    return sent
+    assert sock.conn is not None
+    return spy(sock.conn, "send")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Inbox, link, record_sends
-from wamd.binary import JID, Node
+from tests.client.conftest import Inbox, link, record_sends, spy
+from wamd.binary import JID
 from wamd.sim import SimServer
 from wamd.store import use_multi_file_auth_state
 
@@ -23,14 +23,8 @@ async def test_a_redelivered_message_is_emitted_once(sim: SimServer) -> None:
     alice = sim.add_phone("15550002222", "Alice")
     sock = await link(sim, bot_phone)
     inbox = Inbox(sock)
-    stanzas: list[Node] = []
     real = sock.receiver.on_message
-
-    async def record(node: Node) -> None:
-        stanzas.append(node)
-        await real(node)
-
-    sock.receiver.on_message = record  # type: ignore[method-assign]
+    stanzas = spy(sock.receiver, "on_message")
     for text in ("first", "second"):  # the second is a "msg" on the established session
         mid = await alice.send_text(bot_phone.jid, text)
         await inbox.wait(lambda m, mid=mid: m.key.id == mid)

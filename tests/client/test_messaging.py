@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.client.conftest import Inbox, link, new_state, record_sends, socket_for
+from tests.client.conftest import Inbox, link, new_state, record_sends, socket_for, spy
 from wamd.binary import Node
-from wamd.client import WASocket
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
 from wamd.errors import WamdError
@@ -283,20 +282,6 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
     await bot.end()
 
 
-def record_history(sock: WASocket) -> list[Node]:
-    """Peer message stanzas (the phone's history sync) the socket handles from now on."""
-    seen: list[Node] = []
-    real = sock.receiver.on_message
-
-    async def spy(node: Node) -> None:
-        if node.attrs.get("category") == "peer":  # the phone's history comes as a peer message
-            seen.append(node)
-        await real(node)
-
-    sock.receiver.on_message = spy  # type: ignore[method-assign]
-    return seen
-
-
 async def test_history_sync_notification_is_not_a_chat_message() -> None:
     from wamd.sim import HistorySyncPolicy
 
@@ -306,20 +291,16 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
         await alice.send_text(bot_phone.jid, "before the bot was linked")
         bot = socket_for(sim, new_state())
         inbox = Inbox(bot)  # from the start: the history comes right after the first login
-        history = record_history(bot)
-        sent: list[Node] = []
-        real_send = bot.receiver._send
-
-        async def keep(node: Node) -> None:
-            sent.append(node)
-            await real_send(node)
-
-        bot.receiver._send = keep  # type: ignore[method-assign]
+        handled = spy(bot.receiver, "on_message")
+        sent = spy(bot.receiver, "_send")
         await bot.connect()
         update = await bot.ev.wait_for("connection.update", lambda u: u.qr is not None, timeout=10)
         await bot_phone.scan_qr(update.qr)
         await bot.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=20)
-        for _ in range(100):  # the phone's history message arrives after login
+        # the phone's history comes as a peer message, after the first login
+        history: list[Node] = []
+        for _ in range(100):
+            history = [n for n in handled if n.attrs.get("category") == "peer"]
             if history:
                 break
             await asyncio.sleep(0.05)
