@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,15 +32,12 @@ from typing import Any
 from wamd.binary.jid import GROUP_SERVER
 from wamd.client import WASocket, run_forever
 from wamd.commands.options import (
-    UsageError,
     add_auth_arguments,
     add_connection_arguments,
-    open_auth,
-    socket_options,
 )
-from wamd.commands.session import new_socket
-from wamd.commands.status import Status, configure_logging
-from wamd.errors import StoreError, WamdError
+from wamd.commands.session import new_socket, start_command
+from wamd.commands.status import Status
+from wamd.errors import WamdError
 from wamd.events import LastDisconnect, MessagesUpsert
 from wamd.messaging.types import WAMessage
 from wamd.store.auth import AuthState
@@ -217,18 +213,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _echo(args: argparse.Namespace) -> int:
-    status = Status()
-    configure_logging(args.verbose, status)
-    try:
-        options = socket_options(args)
-    except UsageError as exc:
-        print(f"wamd echo: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        opened = await open_auth(args)
-    except (StoreError, OSError) as exc:
-        status.line(f"cannot open the auth state: {exc}")
-        return 1
+    start = await start_command("echo", args)
+    if isinstance(start, int):
+        return start
+    status, options, opened = start.status, start.options, start.opened
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

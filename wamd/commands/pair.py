@@ -16,15 +16,11 @@ import shlex
 import sys
 
 from wamd.commands.options import (
-    UsageError,
     add_auth_arguments,
     add_connection_arguments,
-    open_auth,
-    socket_options,
 )
-from wamd.commands.session import new_socket
-from wamd.commands.status import Status, configure_logging
-from wamd.errors import DisconnectReason, StoreError
+from wamd.commands.session import new_socket, start_command
+from wamd.errors import DisconnectReason
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -54,18 +50,10 @@ def _next_command(args: argparse.Namespace) -> str:
 
 
 async def _pair(args: argparse.Namespace) -> int:
-    status = Status()
-    configure_logging(args.verbose, status)
-    try:
-        options = socket_options(args)
-    except UsageError as exc:
-        print(f"wamd pair: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        opened = await open_auth(args)
-    except (StoreError, OSError) as exc:
-        status.line(f"cannot open the auth state: {exc}")
-        return 1
+    start = await start_command("pair", args)
+    if isinstance(start, int):
+        return start
+    status, options, opened = start.status, start.options, start.opened
     try:
         me = opened.state.creds.me
         if me is not None:

@@ -15,19 +15,22 @@ codes, prints it, and pairing completes when the code is typed on the phone.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from wamd.client import WASocket, make_wa_socket
-from wamd.commands.options import server_name
-from wamd.commands.status import Status, describe_reason, hint_for
-from wamd.errors import DisconnectReason, WamdError
+from wamd.commands.options import OpenedAuth, UsageError, open_auth, server_name, socket_options
+from wamd.commands.status import Status, configure_logging, describe_reason, hint_for
+from wamd.errors import DisconnectReason, StoreError, WamdError
 from wamd.events import ConnectionUpdate
 from wamd.store.auth import AuthState
 
-__all__ = ["SessionLines", "new_socket"]
+__all__ = ["CommandStart", "SessionLines", "new_socket", "start_command"]
 
 log = logging.getLogger("wamd.commands")
 
@@ -39,6 +42,32 @@ CODE_HELP = (
     "on your phone: WhatsApp > Settings > Linked devices > Link a device > "
     "Link with phone number instead, then type the code"
 )
+
+
+@dataclass(frozen=True)
+class CommandStart:
+    """What ``wamd pair`` and ``wamd echo`` start from: status lines, options, auth state."""
+
+    status: Status
+    options: dict[str, Any]
+    opened: OpenedAuth
+
+
+async def start_command(name: str, args: argparse.Namespace) -> CommandStart | int:
+    """Logging, socket options and the auth state, or the exit code when one is wrong."""
+    status = Status()
+    configure_logging(args.verbose, status)
+    try:
+        options = socket_options(args)
+    except UsageError as exc:
+        print(f"wamd {name}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        opened = await open_auth(args)
+    except (StoreError, OSError) as exc:
+        status.line(f"cannot open the auth state: {exc}")
+        return 1
+    return CommandStart(status, options, opened)
 
 
 class SessionLines:
