@@ -145,3 +145,41 @@ def test_addresses() -> None:
     assert signal_address("15551234567:7@s.whatsapp.net") == "15551234567.7"
     assert signal_address("123456789012345:2@lid") == "123456789012345_1.2"
     assert signal_address("99@hosted") == "99_128.0"
+
+
+async def test_the_parsed_record_cache_never_outlives_a_rollback_or_a_failure() -> None:
+    alice, bob = device(), device()
+    await alice.inject_bundle(BOB, await bundle_of(bob))
+    kind, data = await alice.encrypt(BOB, b"first")
+    assert (await bob.decrypt(ALICE, kind, data)).plaintext == b"first"
+    kind, data = await bob.encrypt(ALICE, b"reply")
+    await alice.decrypt(BOB, kind, data)
+    second = await alice.encrypt(BOB, b"second")
+
+    # decrypted inside a transaction that then fails: the store keeps the old state, and
+    # so must the repository (a reused parsed record would call this a duplicate)
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with bob.store.transaction():
+            assert (await bob.decrypt(ALICE, *second)).plaintext == b"second"
+            raise Abort
+    assert (await bob.decrypt(ALICE, *second)).plaintext == b"second"
+    with pytest.raises(DuplicateMessage):
+        await bob.decrypt(ALICE, *second)
+
+    # a tampered message fails and leaves nothing behind: the next one decrypts
+    third = await alice.encrypt(BOB, b"third")
+    tampered = third[1][:-1] + bytes([third[1][-1] ^ 1])
+    with pytest.raises(InvalidMessage):
+        await bob.decrypt(ALICE, third[0], tampered)
+    assert (await bob.decrypt(ALICE, *third)).plaintext == b"third"
+
+    # a write by someone else (another process on a shared store) is seen, not the cache
+    address = signal_address(ALICE)
+    before = (await bob.store.get("session", [address]))[address]
+    fourth = await alice.encrypt(BOB, b"fourth")
+    assert (await bob.decrypt(ALICE, *fourth)).plaintext == b"fourth"
+    await bob.store.set({"session": {address: before}})  # put back the state before it
+    assert (await bob.decrypt(ALICE, *fourth)).plaintext == b"fourth"

@@ -8,6 +8,11 @@ caller already holds a transaction (handling one incoming stanza), the writes jo
 Operations on one remote device are serialised by a per-address lock, so two tasks never
 advance the same ratchet concurrently (a lost update there means "Bad MAC" later).
 
+The parsed form of each session record last written or read is kept (``PARSED_CACHE``
+of them) and reused only while the store holds exactly the bytes it was made from, so a
+rolled-back transaction or another writer is never mistaken for the current state; the
+one taking it for an operation owns it until it writes the result back.
+
 A peer device whose identity key differs from the stored one is reported: decryption
 succeeds (as on WhatsApp's phones, which show "security code changed") and the result
 says ``identity_changed=True``; with ``trust_identity_changes=False`` it raises
@@ -31,6 +36,7 @@ from wamd.store.types import SignalKeyStore
 __all__ = ["MAX_PREKEY_ID", "DecryptResult", "SignalRepository", "generate_prekeys"]
 
 MAX_PREKEY_ID = 0xFFFFFF  # prekey ids are 3 bytes on the wire and wrap before this
+PARSED_CACHE = 2048  # parsed session records kept (saves a parse per message)
 
 
 def generate_prekeys(start_id: int, count: int) -> list[tuple[int, KeyPair]]:
@@ -65,6 +71,7 @@ class SignalRepository:
         self.signed_prekey = signed_prekey
         self.trust_identity_changes = trust_identity_changes
         self._locks: dict[str, asyncio.Lock] = {}
+        self._parsed: dict[str, tuple[bytes, session.SessionRecord]] = {}  # oldest first
 
     @contextlib.asynccontextmanager
     async def _locked(self, address: str) -> AsyncIterator[None]:
@@ -75,10 +82,27 @@ class SignalRepository:
             yield
 
     async def _load(self, address: str) -> session.SessionRecord:
+        """The session record, parsed, owned by the caller (it may change it)."""
         stored = (await self.store.get("session", [address])).get(address)
         if stored is None:
             return session.SessionRecord()
+        # the parsed form of what was last written is reused only while the store still
+        # holds exactly those bytes (a rolled-back or foreign write makes them differ)
+        cached = self._parsed.pop(address, None)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
         return session.SessionRecord.parse(stored, f"session {address}")
+
+    def _keep(self, address: str, data: bytes, record: session.SessionRecord) -> None:
+        """Remember ``record`` as the parsed form of ``data`` (just written or read)."""
+        self._parsed[address] = (data, record)
+        while len(self._parsed) > PARSED_CACHE:
+            del self._parsed[next(iter(self._parsed))]
+
+    async def _save(self, address: str, record: session.SessionRecord) -> None:
+        data = record.serialize()
+        await self.store.set({"session": {address: data}})
+        self._keep(address, data, record)
 
     async def _check_identity(self, address: str, identity: bytes) -> bool:
         """Store ``identity`` for ``address``; True when it replaced a different one."""
@@ -95,7 +119,15 @@ class SignalRepository:
 
     async def has_session(self, jid: JID | str) -> bool:
         address = signal_address(jid)
-        return (await self._load(address)).current is not None
+        stored = (await self.store.get("session", [address])).get(address)
+        if stored is None:
+            return False
+        cached = self._parsed.get(address)
+        if cached is not None and cached[0] == stored:
+            return cached[1].current is not None
+        record = session.SessionRecord.parse(stored, f"session {address}")
+        self._keep(address, stored, record)
+        return record.current is not None
 
     async def inject_bundle(self, jid: JID | str, bundle: session.PreKeyBundle) -> bool:
         """Start a session from a fetched bundle; True when the identity key changed."""
@@ -104,7 +136,7 @@ class SignalRepository:
             changed = await self._check_identity(address, strip_prefix(bundle.identity_key))
             record = await self._load(address)
             session.initiate_session(record, self.identity, self.registration_id, bundle)
-            await self.store.set({"session": {address: record.serialize()}})
+            await self._save(address, record)
         return changed
 
     async def encrypt(self, jid: JID | str, plaintext: bytes) -> tuple[str, bytes]:
@@ -115,7 +147,7 @@ class SignalRepository:
             if record.current is None:
                 raise NoSession(f"no session with {address}")
             result = session.encrypt(record, plaintext)
-            await self.store.set({"session": {address: record.serialize()}})
+            await self._save(address, record)
         return result
 
     async def decrypt(self, jid: JID | str, kind: str, ciphertext: bytes) -> DecryptResult:
@@ -125,7 +157,7 @@ class SignalRepository:
             record = await self._load(address)
             if kind == "msg":
                 plaintext = session.decrypt_message(record, ciphertext)
-                await self.store.set({"session": {address: record.serialize()}})
+                await self._save(address, record)
                 return DecryptResult(plaintext)
             if kind != "pkmsg":
                 raise InvalidMessage(
@@ -145,16 +177,19 @@ class SignalRepository:
             plaintext, _ = session.decrypt_prekey_message(
                 record, self.identity, self.registration_id, ciphertext, signed, one_time
             )
-            writes: dict[str, dict[str, object]] = {"session": {address: record.serialize()}}
+            data = record.serialize()
+            writes: dict[str, dict[str, object]] = {"session": {address: data}}
             if one_time is not None and parsed.prekey_id is not None:
                 writes["pre-key"] = {str(parsed.prekey_id): None}  # a one-time prekey is used once
             await self.store.set(writes)
+            self._keep(address, data, record)
             return DecryptResult(plaintext, changed, parsed.prekey_id)
 
     async def delete_session(self, jid: JID | str) -> None:
         address = signal_address(jid)
         async with self._locked(address):
             await self.store.set({"session": {address: None}})
+            self._parsed.pop(address, None)
 
     # ------------------------------------------------------------------ groups
 
