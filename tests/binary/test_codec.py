@@ -83,6 +83,20 @@ def test_empty_attributes_are_left_out_and_device_zero_normalised() -> None:
     assert decode_node(raw) == Node("iq", {"to": "123@s.whatsapp.net"})
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_empty_attribute_value_written_as_byte_zero_decodes_as_empty(version: int) -> None:
+    # Baileys writes "" as token 0, the LIST_EMPTY byte: <props protocol="2" hash="">
+    short = encode_node(Node("props", {"protocol": "2"}), dict_version=version)
+    long = encode_node(Node("props", {"protocol": "2", "hash": "hash"}), dict_version=version)
+    pair = long[len(short) :]  # "hash" as the key, then "hash" as the value
+    key = pair[: len(pair) // 2]
+    assert short[1:3] == bytes([0xF8, 0x03])
+    raw = short[:2] + b"\x05" + short[3:] + key + b"\x00"
+    assert decode_node(raw, dict_version=version) == Node("props", {"protocol": "2", "hash": ""})
+    with pytest.raises(DecodeError, match="missing string"):  # never as a tag or a key
+        decode_node(short[:2] + b"\x03\x00" + short[4:], dict_version=version)
+
+
 def test_empty_child_list_decodes_as_no_content() -> None:
     raw = encode_node(Node("list", {}, []))
     assert raw == bytes([0, 0xF8, 0x02]) + encode_node(Node("list"))[3:] + b"\x00"

@@ -428,6 +428,8 @@ def _decode_body(data: bytes, tokens: TokenDictionary) -> Node:
             b = data[pos]
             if 0 < b < 236 and single[b]:
                 attrs[key], pos = single[b], pos + 1
+            elif b == LIST_EMPTY:  # an empty value (Baileys writes "" as byte 0)
+                attrs[key], pos = "", pos + 1
             else:
                 attrs[key], pos = string(pos)
         if size & 1:
