@@ -35,7 +35,7 @@ async def main() -> int:
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds for the run")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    async with SimServer(history_sync=None) as sim:  # routing only
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:  # routing only
         result = await run_load(
             sim,
             devices=args.devices,

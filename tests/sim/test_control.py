@@ -54,7 +54,10 @@ class Control:
 
 @pytest.fixture
 async def control() -> AsyncIterator[Control]:
-    async with SimServer(history_sync=None) as sim, ControlServer(sim) as server:
+    async with (
+        SimServer(history_sync=None, app_state_keys=False) as sim,
+        ControlServer(sim) as server,
+    ):
         yield Control(sim, server)
 
 

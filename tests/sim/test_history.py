@@ -17,7 +17,7 @@ DAY = 86400
 async def test_first_login_gets_recent_history_inline_and_only_once() -> None:
     now = [1_700_000_000.0]
     policy = HistorySyncPolicy(days=7, messages=2)
-    async with SimServer(clock=lambda: now[0], history_sync=policy) as sim:
+    async with SimServer(clock=lambda: now[0], history_sync=policy, app_state_keys=False) as sim:
         alice = sim.add_phone("15550001111", "Alice")
         bob = sim.add_phone("15550002222", "Bob")
         old = await bob.send_text(alice.jid, "ten days ago")
@@ -70,12 +70,12 @@ async def test_first_login_gets_recent_history_inline_and_only_once() -> None:
 
 
 async def test_no_history_when_disabled_or_phone_offline() -> None:
-    async with SimServer(history_sync=None) as sim:  # turned off
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:  # turned off
         alice = sim.add_phone("15550001111")
         a1 = await pair_companion(sim, alice)
         await a1.close()
         assert (await a1.login()).offline == []
-    async with SimServer(history_sync=HistorySyncPolicy()) as sim:
+    async with SimServer(history_sync=HistorySyncPolicy(), app_state_keys=False) as sim:
         alice = sim.add_phone("15550001111")
         alice.go_offline()
         a1 = await pair_companion(sim, alice)

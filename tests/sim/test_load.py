@@ -16,7 +16,7 @@ from wamd.transport import connect_client
 
 
 async def test_twenty_devices_five_hundred_messages_none_lost_or_duplicated() -> None:
-    async with SimServer(history_sync=None) as sim:
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
         result = await run_load(sim, devices=20, messages=500, deadline=120)
     assert result.errors == []
     assert result.connections == 20
@@ -26,7 +26,7 @@ async def test_twenty_devices_five_hundred_messages_none_lost_or_duplicated() ->
 
 
 async def test_provisioned_companion_logs_in_like_a_paired_one() -> None:
-    async with SimServer(history_sync=None) as sim:
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
         phone = sim.add_phone("15550001111", "Alice")
         identity = generate_keypair()
         spk = SignedKeyPair.generate(identity, 7)

@@ -24,7 +24,7 @@ GROUP = "g.us"
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
     # routing tests: no history sync message in the way of the stanzas they follow
-    async with SimServer(history_sync=None) as server:
+    async with SimServer(history_sync=None, app_state_keys=False) as server:
         yield server
 
 

@@ -110,6 +110,7 @@ class PhoneEndpoint:
         self._retries: dict[str, int] = {}
         self._key_holders: dict[str, set[JID]] = {}  # group -> devices that have our sender key
         self.fail_decrypt_from: set[str] = set()  # users whose next messages we "cannot" decrypt
+        self.app_state_key: tuple[bytes, bytes, int] | None = None  # (id, key, created ms)
 
     # ------------------------------------------------------------------ keys
 
@@ -471,6 +472,41 @@ class PhoneEndpoint:
                 historySyncNotification=notification,
             )
         )
+        return await self.send_peer(device, message)
+
+    async def send_app_state_keys(self, device: SimDevice) -> str:
+        """Share the account's app-state sync key with a newly linked companion.
+
+        Phones do this right after linking (whatsmeow message.go handleAppStateSyncKeyShare,
+        Baileys ``appStateSyncKeyShare``): a ``protocolMessage`` APP_STATE_SYNC_KEY_SHARE
+        with the key id, the 32-byte key and its fingerprint. Clients such as Baileys hold
+        back their events until they have this key and have synced the app state.
+        """
+        if self.app_state_key is None:
+            self.app_state_key = (os.urandom(6), os.urandom(32), int(self.server.clock() * 1000))
+        key_id, key_data, stamp = self.app_state_key
+        key = e2e_pb2.AppStateSyncKey(
+            keyID=e2e_pb2.AppStateSyncKeyId(keyID=key_id),
+            keyData=e2e_pb2.AppStateSyncKeyData(
+                keyData=key_data,
+                fingerprint=e2e_pb2.AppStateSyncKeyFingerprint(
+                    rawID=int.from_bytes(key_id[:4], "big"),
+                    currentIndex=device.key_index,
+                    deviceIndexes=[0, *(d.key_index for d in self.phone.devices() if d.key_index)],
+                ),
+                timestamp=stamp,
+            ),
+        )
+        message = e2e_pb2.Message(
+            protocolMessage=e2e_pb2.ProtocolMessage(
+                type=e2e_pb2.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE,
+                appStateSyncKeyShare=e2e_pb2.AppStateSyncKeyShare(keys=[key]),
+            )
+        )
+        return await self.send_peer(device, message)
+
+    async def send_peer(self, device: SimDevice, message: e2e_pb2.Message) -> str:
+        """A peer message (``category="peer"``) from the phone to one of its companions."""
         message_id = new_message_id(self.phone.number)
         enc = await encrypt_for_devices(
             self.repo,
@@ -480,7 +516,7 @@ class PhoneEndpoint:
             session_jid=self.server.session_jid,
         )
         if not enc.nodes:
-            raise WamdError(f"could not encrypt the history for {device.jid}")
+            raise WamdError(f"could not encrypt a peer message for {device.jid}")
         attrs = {"to": str(device.jid), "id": message_id, "type": "text", "category": "peer"}
         children = enc.nodes[0].get_children("enc")
         await self.server.router.handle(self.device, Node("message", attrs, children))

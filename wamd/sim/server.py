@@ -61,6 +61,7 @@ from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_messa
 from wamd.sim.router import Router
 from wamd.sim.services import (
     SimGroup,
+    answer_account,
     answer_group,
     answer_keys,
     answer_usync,
@@ -92,6 +93,7 @@ FIRST_REF_SECONDS = 60.0  # the first ref lives 60 s, the others 20 s (whatsmeow
 NEXT_REF_SECONDS = 20.0
 SERVER = DEFAULT_USER_SERVER
 LOW_PREKEYS = 5  # fewer one-time prekeys than this left: the device is told to upload
+FIRST_STANZA_DELAY = 0.01  # a round trip's worth of wait before the first stanza (see _handle)
 # Flood limit per connection: a token bucket of STANZA_BURST stanzas refilled at
 # STANZA_RATE per second of real (monotonic) time, not the sim's scriptable clock: a test
 # that freezes or jumps the clock must not starve or flood-exempt a client. A client
@@ -374,6 +376,8 @@ class SimServer:
         handshake_timeout: float = 20.0,
         stanza_limit: tuple[float, float] = (STANZA_RATE, STANZA_BURST),
         history_sync: HistorySyncPolicy | None = HistorySyncPolicy(),
+        first_stanza_delay: float = FIRST_STANZA_DELAY,
+        app_state_keys: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -383,6 +387,8 @@ class SimServer:
         self.qr_ref_seconds = qr_ref_seconds
         self.handshake_timeout = handshake_timeout
         self.stanza_limit = stanza_limit  # (stanzas per second, burst) per connection
+        self.first_stanza_delay = first_stanza_delay  # seconds between handshake and first stanza
+        self.app_state_keys = app_state_keys  # phones share their app-state key with companions
         self.history_sync = history_sync  # None: phones send no history to new companions
         # (real phones always do: on by default, bounded to recent days and messages)
         self.ca = CertificateAuthority.generate()
@@ -698,6 +704,11 @@ class SimServer:
             await ws.close()
             return
         try:
+            # A client finishes its side of the handshake only once its last handshake
+            # frame is written (Baileys: noise.finishInit after the send resolves); a
+            # stanza that comes before that is read as a handshake frame and lost. The
+            # real server is a network round trip away; the sim waits as long.
+            await asyncio.sleep(self.first_stanza_delay)
             if self.min_version is not None and payload.version < self.min_version:
                 # whatsmeow connectionevents.go handleConnectFailure: reason 405 = client outdated
                 await conn.send(Node("failure", {"reason": "405", "location": "sim"}))
@@ -979,17 +990,23 @@ class SimServer:
         conn.start(serve)
         first_login = not device.logged_in
         device.logged_in = True
-        policy = self.history_sync
-        if first_login and policy is not None and phone.online:
-            self._spawn(
-                phone.endpoint.send_history(device, days=policy.days, max_messages=policy.messages),
-                f"history sync for {device.jid}",
-            )
+        if first_login and phone.online:
+            self._spawn(self._welcome(phone, device), f"welcome for {device.jid}")
         closed = await conn.wait_closed()
         if closed.reason == DisconnectReason.BAD_SESSION and str(closed) != "flooding":
             log.warning("disconnected %s: %s", device.jid, closed)
         if device.connection is conn:
             device.connection = None
+
+    async def _welcome(self, phone: SimPhone, device: SimDevice) -> None:
+        """What the phone sends a companion after its first login: keys, then history."""
+        if self.app_state_keys:
+            await phone.endpoint.send_app_state_keys(device)
+        policy = self.history_sync
+        if policy is not None:
+            await phone.endpoint.send_history(
+                device, days=policy.days, max_messages=policy.messages
+            )
 
     # ------------------------------------------------------------------ iq
 
@@ -1028,6 +1045,8 @@ class SimServer:
             await conn.send(answer_usync(self, node))
         elif xmlns == "w:g2" and device is not None:
             await conn.send(await answer_group(self, device, node))
+        elif device is not None and (answer := answer_account(node)) is not None:
+            await conn.send(answer)
         elif (
             xmlns == "md"
             and device is not None

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SimGroup",
+    "answer_account",
     "answer_group",
     "answer_keys",
     "answer_usync",
@@ -292,3 +293,65 @@ async def answer_group(server: SimServer, device: SimDevice, node: Node) -> Node
 def new_group_id() -> str:
     """A group id of the current form (``120363`` + digits)."""
     return "120363" + str(int.from_bytes(os.urandom(6), "big")).zfill(12)
+
+
+# ---------------------------------------------------------------------- account queries
+
+PROPS_HASH = "sim1"  # the version of the (empty) server property set
+# every account's privacy settings, as a fresh WhatsApp account has them (whatsmeow types)
+DEFAULT_PRIVACY = {
+    "groupadd": "all",
+    "last": "all",
+    "status": "contacts",
+    "profile": "all",
+    "readreceipts": "all",
+    "online": "all",
+    "calladd": "all",
+    "messages": "all",
+}
+
+
+def answer_account(node: Node) -> Node | None:
+    """Props, blocklist, privacy and app-state queries, which clients send after login.
+
+    - ``<iq xmlns="w" type="get"><props protocol="2" hash/></iq>`` (Baileys fetchProps):
+      ``<props protocol="2" hash=H>`` with ``<prop name value/>`` children (none here);
+    - ``<iq xmlns="blocklist" type="get"/>`` (whatsmeow GetBlocklist): ``<list dhash>``
+      with an ``<item jid/>`` per blocked user (none);
+    - ``<iq xmlns="privacy" type="get"><privacy/></iq>`` (whatsmeow GetPrivacySettings):
+      ``<privacy>`` with ``<category name value/>`` per setting.
+
+    - ``<iq xmlns="w:sync:app:state" type="set"><sync><collection name version
+      return_snapshot/>..`` (whatsmeow appstate.go, Baileys resyncAppState): each
+      collection answered at the version asked, with no snapshot and no patches — the
+      sim's accounts keep no app state (no archived or pinned chats, no labels).
+
+    ``None`` for anything else (the caller answers 501).
+    """
+    xmlns = node.attrs.get("xmlns")
+    if xmlns == "w:sync:app:state" and node.attrs.get("type") == "set":
+        sync = node.get_child("sync")
+        if sync is None:
+            return None
+        collections = [
+            Node(
+                "collection",
+                {"name": c.attrs["name"], "version": c.attrs.get("version", "0") or "0"},
+            )
+            for c in sync.get_children("collection")
+            if c.attrs.get("name")
+        ]
+        return _result(node, [Node("sync", {}, collections)])
+    if node.attrs.get("type") != "get":
+        return None
+    if xmlns == "w" and node.get_child("props") is not None:
+        return _result(node, [Node("props", {"protocol": "2", "hash": PROPS_HASH})])
+    if xmlns == "blocklist":
+        return _result(node, [Node("list", {"dhash": "none"})])
+    if xmlns == "privacy" and node.get_child("privacy") is not None:
+        categories = [
+            Node("category", {"name": name, "value": value})
+            for name, value in DEFAULT_PRIVACY.items()
+        ]
+        return _result(node, [Node("privacy", {}, categories)])
+    return None

@@ -1,0 +1,80 @@
+// An echo bot on Baileys (an independent WhatsApp client), run unmodified against wamd.sim.
+//
+//   node baileys_bot.js WS_URL AUTH_DIR
+//
+// Prints one line per event on stdout: "QR <text>", "OPEN <our jid>", "CLOSE <code>",
+// "GOT <chat> <id> <text>", "ECHOED <id>" (its echo), "SENT <id>" (what SEND sent). Reads commands on stdin: "SEND <jid> <text>",
+// "QUIT". Reconnects after the 515 restart (the loop of Baileys' README); stops on 401.
+"use strict";
+
+const readline = require("readline");
+const { default: makeWASocket, useMultiFileAuthState, DisconnectReason } = require("baileys");
+
+const [url, authDir] = process.argv.slice(2);
+// Baileys' warnings and errors go to stderr (BAILEYS_DEBUG=1: everything)
+const loud = process.env.BAILEYS_DEBUG === "1";
+const log = (level) => (obj, msg) => {
+  if (loud || level === "warn" || level === "error" || level === "fatal") {
+    process.stderr.write(`${level} ${msg || ""} ${JSON.stringify(obj, (k, v) => (typeof v === "bigint" ? String(v) : v)).slice(0, 600)}\n`);
+  }
+};
+const silent = {
+  level: loud ? "trace" : "warn",
+  child() { return silent; },
+  trace: log("trace"), debug: log("debug"), info: log("info"),
+  warn: log("warn"), error: log("error"), fatal: log("fatal"),
+};
+let sock = null;
+
+function say(...parts) {
+  process.stdout.write(parts.join(" ") + "\n");
+}
+
+async function start() {
+  const { state, saveCreds } = await useMultiFileAuthState(authDir);
+  sock = makeWASocket({
+    auth: state,
+    waWebSocketUrl: url,
+    logger: silent,
+    printQRInTerminal: false,
+    markOnlineOnConnect: true,
+    syncFullHistory: false,
+    // the sim has no media server: history travels inline, which this Baileys cannot
+    // read (it would try to download it from WhatsApp's media hosts)
+    shouldSyncHistoryMessage: () => false,
+  });
+  sock.ev.on("creds.update", saveCreds);
+  sock.ev.on("connection.update", (update) => {
+    if (update.qr) say("QR", update.qr);
+    if (update.connection === "open") say("OPEN", sock.user.id);
+    if (update.connection === "close") {
+      const code = update.lastDisconnect?.error?.output?.statusCode ?? 0;
+      say("CLOSE", code);
+      if (code !== DisconnectReason.loggedOut) setTimeout(start, 100);
+      else process.exit(0);
+    }
+  });
+  sock.ev.on("messages.upsert", async ({ messages, type }) => {
+    for (const msg of messages) {
+      const text = msg.message?.conversation || msg.message?.extendedTextMessage?.text;
+      if (!text || msg.key.fromMe) continue;
+      say("GOT", msg.key.remoteJid, msg.key.id, JSON.stringify(text));
+      const sent = await sock.sendMessage(msg.key.remoteJid, { text: `echo: ${text}` }, { quoted: msg });
+      say("ECHOED", sent.key.id);
+    }
+  });
+}
+
+readline.createInterface({ input: process.stdin }).on("line", async (line) => {
+  const [command, jid, ...rest] = line.split(" ");
+  if (command === "QUIT") process.exit(0);
+  if (command === "SEND" && sock) {
+    const sent = await sock.sendMessage(jid, { text: rest.join(" ") });
+    say("SENT", sent.key.id);
+  }
+});
+
+start().catch((err) => {
+  say("ERROR", JSON.stringify(String(err && err.stack || err)));
+  process.exit(1);
+});

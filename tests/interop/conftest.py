@@ -1,0 +1,148 @@
+"""Baileys, an independent WhatsApp client, installed from npm and run unmodified.
+
+The first run installs ``baileys`` into the user cache (``~/.cache/wamd/baileys-VERSION``)
+with npm. Two of its dependencies are named by GitHub URL, which cannot be fetched here:
+``libsignal`` is taken from npm instead (the same library, published there), and an
+ESLint configuration it lists by mistake is replaced by an empty local package. Nothing of
+Baileys is committed. Without node, npm or the registry the tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from wamd.sim import SimPhone, SimServer
+
+BAILEYS_VERSION = "6.17.16"  # the newest on npm at the time of writing
+LIBSIGNAL_VERSION = "6.0.0"
+BOT = Path(__file__).with_name("baileys_bot.js")
+WAIT = 30.0
+
+
+def baileys_modules() -> Path:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run Baileys")
+    cache = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "wamd"
+        / f"baileys-{BAILEYS_VERSION}"
+    )
+    marker = cache / ".installed"
+    if not marker.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        empty = cache / "empty-eslint-config"
+        empty.mkdir(parents=True)
+        (empty / "package.json").write_text(
+            json.dumps({"name": "@whiskeysockets/eslint-config", "version": "0.0.0"})
+        )
+        (cache / "package.json").write_text(
+            json.dumps(
+                {
+                    "name": "wamd-interop",
+                    "private": True,
+                    "dependencies": {"baileys": BAILEYS_VERSION},
+                    "overrides": {
+                        "libsignal": LIBSIGNAL_VERSION,
+                        "@whiskeysockets/eslint-config": "file:./empty-eslint-config",
+                    },
+                }
+            )
+        )
+        result = subprocess.run(
+            [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=cache,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot install Baileys from npm: {result.stderr[-300:]}")
+        marker.write_text("ok")
+    return cache / "node_modules"
+
+
+class BaileysBot:
+    """``tests/interop/baileys_bot.js`` in a node process, read line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: asyncio.Queue[list[str]] = asyncio.Queue()
+        self.jid = ""
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, modules: Path, sim: SimServer, auth: Path) -> BaileysBot:
+        env = dict(os.environ, NODE_PATH=str(modules))
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(BOT),
+            sim.url,
+            str(auth),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        return cls(proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while raw := await self.proc.stdout.readline():
+            self.lines.put_nowait(raw.decode().rstrip("\n").split(" ", 3))
+
+    async def expect(self, kind: str) -> list[str]:
+        """The next line of that kind (others before it are skipped)."""
+        while True:
+            try:
+                line = await asyncio.wait_for(self.lines.get(), WAIT)
+            except TimeoutError:
+                raise AssertionError(f"Baileys said no {kind!r}: {await self.stderr()}") from None
+            if line[0] == kind:
+                return line
+            if line[0] == "ERROR":
+                raise AssertionError(f"Baileys failed: {line}")
+
+    async def pair(self, phone: SimPhone) -> str:
+        qr = await self.expect("QR")
+        await phone.scan_qr(" ".join(qr[1:]))
+        self.jid = (await self.expect("OPEN"))[1]
+        return self.jid
+
+    async def send(self, jid: str, text: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"SEND {jid} {text}\n".encode())
+        await self.proc.stdin.drain()
+        return (await self.expect("SENT"))[1]
+
+    async def stderr(self) -> str:
+        if self.proc.returncode is None:
+            return "(still running)"
+        assert self.proc.stderr is not None
+        return (await self.proc.stderr.read()).decode()[-2000:]
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        self._reader.cancel()
+
+
+@pytest.fixture(scope="session")
+def baileys() -> Path:
+    return baileys_modules()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with SimServer() as server:
+        yield server

@@ -1,0 +1,106 @@
+"""Baileys (TypeScript, unmodified, from npm) against wamd.sim, and talking to wamd.
+
+What this shows: the sim is a server an independent client links to and works with
+(Noise with dictionary v2, QR pairing and its ADV signatures, the 515 restart, login,
+prekeys, usync, app-state and history hand-off, messages, receipts, groups), and wamd's
+client speaks the same Signal and stanza forms as Baileys' libsignal, both ways.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.client.conftest import Inbox, link
+from tests.interop.conftest import BaileysBot
+from wamd.sim import SimServer
+
+ACCOUNT = "15550001111"  # the account Baileys is linked to
+
+
+async def test_baileys_links_to_a_sim_phone_and_echoes_a_contact(
+    baileys: Path, sim: SimServer, tmp_path: Path
+) -> None:
+    phone = sim.add_phone(ACCOUNT, "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
+    try:
+        assert await bot.pair(phone) == f"{ACCOUNT}:1@s.whatsapp.net"
+        assert phone.companions[1].identity  # the sim took Baileys' pair-device-sign
+        mid = await alice.send_text(phone.jid, "hello baileys")
+        got = await bot.expect("GOT")
+        assert got[1:3] == [str(alice.jid), mid] and json.loads(got[3]) == "hello baileys"
+        echo = await alice.next_message(timeout=15)
+        while echo.text is None or not echo.text.startswith("echo"):
+            echo = await alice.next_message(timeout=15)
+        assert echo.text == "echo: hello baileys"
+        assert echo.message.extendedTextMessage.contextInfo.stanzaID == mid  # quoted
+        await alice.wait_receipt(mid)  # Baileys' delivery receipt reached Alice
+        sent = await bot.send(str(alice.jid), "from baileys")
+        got_sent = await alice.next_message(timeout=15)
+        while got_sent.id != sent:
+            got_sent = await alice.next_message(timeout=15)
+        assert got_sent.text == "from baileys"
+        # the account's phone has Baileys' messages as its own (device-sent copies)
+        assert any(m.id == sent and m.from_me for m in phone.received)
+    finally:
+        await bot.stop()
+
+
+async def test_wamd_and_baileys_exchange_messages_both_ways(
+    baileys: Path, sim: SimServer, tmp_path: Path
+) -> None:
+    baileys_phone = sim.add_phone(ACCOUNT, "Baileys")
+    wamd_phone = sim.add_phone("15550003333", "Wamd")
+    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
+    sock = None
+    try:
+        await bot.pair(baileys_phone)
+        sock = await link(sim, wamd_phone)
+        inbox = Inbox(sock)
+        sent = await sock.send_message(baileys_phone.jid, {"text": "hello from wamd"})
+        got = await bot.expect("GOT")  # Baileys decrypted wamd's pkmsg
+        assert got[1:3] == [str(wamd_phone.jid), sent.key.id]
+        assert json.loads(got[3]) == "hello from wamd"
+        echo = await inbox.wait(lambda m: m.text == "echo: hello from wamd", timeout=15)
+        assert echo.key.remote_jid == str(baileys_phone.jid) and not echo.key.from_me
+        assert echo.sender is not None and echo.sender.startswith(f"{ACCOUNT}:1@")
+        # and a few more, so that both ratchets turn
+        for n in range(3):
+            await sock.send_message(baileys_phone.jid, {"text": f"again {n}"})
+            await inbox.wait(lambda m, n=n: m.text == f"echo: again {n}", timeout=15)
+        started = await bot.send(str(wamd_phone.jid), "baileys starts")
+        first = await inbox.wait(lambda m: m.key.id == started, timeout=15)
+        assert first.text == "baileys starts"
+    finally:
+        if sock is not None:
+            await sock.end()
+        await bot.stop()
+
+
+async def test_a_group_with_wamd_and_baileys_uses_sender_keys_both_ways(
+    baileys: Path, sim: SimServer, tmp_path: Path
+) -> None:
+    baileys_phone = sim.add_phone(ACCOUNT, "Baileys")
+    wamd_phone = sim.add_phone("15550003333", "Wamd")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
+    sock = None
+    try:
+        await bot.pair(baileys_phone)
+        sock = await link(sim, wamd_phone)
+        inbox = Inbox(sock)
+        group = await alice.create_group("Interop", [baileys_phone.jid, wamd_phone.jid])
+        gid = f"{group.id}@g.us"
+        sent = await sock.send_message(gid, {"text": "hello group"})
+        got = await bot.expect("GOT")  # Baileys took wamd's sender key and the skmsg
+        assert got[1:3] == [gid, sent.key.id] and json.loads(got[3]) == "hello group"
+        echo = await inbox.wait(lambda m: m.text == "echo: hello group", timeout=15)
+        assert echo.key.remote_jid == gid  # and wamd took Baileys' sender key
+        assert echo.key.participant == str(baileys_phone.jid)
+        seen_by_alice = {m.text for m in alice.received if str(m.chat) == gid}
+        assert {"hello group", "echo: hello group"} <= seen_by_alice
+    finally:
+        if sock is not None:
+            await sock.end()
+        await bot.stop()
