@@ -1,7 +1,8 @@
 // An echo bot on Baileys (an independent WhatsApp client), run unmodified against wamd.sim.
 //
-//   node baileys_bot.js WS_URL AUTH_DIR
+//   node baileys_bot.js WS_URL AUTH_DIR [PHONE_NUMBER]
 //
+// With PHONE_NUMBER it links by pairing code ("CODE <code>") instead of QR.
 // Prints one line per event on stdout: "QR <text>", "OPEN <our jid>", "CLOSE <code>",
 // "GOT <chat> <id> <text>", "ECHOED <id>" (its echo), "SENT <id>" (what SEND sent). Reads commands on stdin: "SEND <jid> <text>",
 // "QUIT". Reconnects after the 515 restart (the loop of Baileys' README); stops on 401.
@@ -10,7 +11,8 @@
 const readline = require("readline");
 const { default: makeWASocket, useMultiFileAuthState, DisconnectReason } = require("baileys");
 
-const [url, authDir] = process.argv.slice(2);
+const [url, authDir, pairPhone] = process.argv.slice(2);
+let codeAsked = false;
 // Baileys' warnings and errors go to stderr (BAILEYS_DEBUG=1: everything)
 const loud = process.env.BAILEYS_DEBUG === "1";
 const log = (level) => (obj, msg) => {
@@ -45,7 +47,14 @@ async function start() {
   });
   sock.ev.on("creds.update", saveCreds);
   sock.ev.on("connection.update", (update) => {
-    if (update.qr) say("QR", update.qr);
+    if (update.qr && pairPhone) {
+      if (!codeAsked) {
+        codeAsked = true;  // the server is ready for a new device: ask for a code instead
+        sock.requestPairingCode(pairPhone).then((code) => say("CODE", code));
+      }
+    } else if (update.qr) {
+      say("QR", update.qr);
+    }
     if (update.connection === "open") say("OPEN", sock.user.id);
     if (update.connection === "close") {
       const code = update.lastDisconnect?.error?.output?.statusCode ?? 0;

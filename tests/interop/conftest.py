@@ -81,13 +81,16 @@ class BaileysBot:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, modules: Path, sim: SimServer, auth: Path) -> BaileysBot:
+    async def start(
+        cls, modules: Path, sim: SimServer, auth: Path, *, pair_phone: str | None = None
+    ) -> BaileysBot:
         env = dict(os.environ, NODE_PATH=str(modules))
         proc = await asyncio.create_subprocess_exec(
             "node",
             str(BOT),
             sim.url,
             str(auth),
+            *([pair_phone] if pair_phone else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -115,6 +118,12 @@ class BaileysBot:
     async def pair(self, phone: SimPhone) -> str:
         qr = await self.expect("QR")
         await phone.scan_qr(" ".join(qr[1:]))
+        self.jid = (await self.expect("OPEN"))[1]
+        return self.jid
+
+    async def pair_by_code(self, phone: SimPhone) -> str:
+        code = (await self.expect("CODE"))[1]
+        await phone.link_with_code(code)
         self.jid = (await self.expect("OPEN"))[1]
         return self.jid
 

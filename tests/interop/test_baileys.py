@@ -104,3 +104,16 @@ async def test_a_group_with_wamd_and_baileys_uses_sender_keys_both_ways(
         if sock is not None:
             await sock.end()
         await bot.stop()
+
+
+async def test_baileys_links_by_pairing_code(baileys: Path, sim: SimServer, tmp_path: Path) -> None:
+    phone = sim.add_phone(ACCOUNT, "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth", pair_phone=ACCOUNT)
+    try:
+        assert await bot.pair_by_code(phone) == f"{ACCOUNT}:1@s.whatsapp.net"
+        mid = await alice.send_text(phone.jid, "linked by code")
+        got = await bot.expect("GOT")
+        assert got[2] == mid and json.loads(got[3]) == "linked by code"
+    finally:
+        await bot.stop()
