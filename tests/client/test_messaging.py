@@ -149,7 +149,12 @@ async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -
             msg = await member.next_message()
         assert msg.text == "hello members" and str(msg.chat) == gid
     # a second message needs no new distribution: every member decrypts the skmsg alone
+    sent_nodes = record_sends(bot)
     again = await bot.send_message(gid, {"text": "second"})
+    (second_stanza,) = [n for n in sent_nodes if n.tag == "message"]
+    assert second_stanza.get_child("participants") is None
+    assert second_stanza.require_child("enc").attrs["type"] == "skmsg"
+    assert second_stanza.attrs["phash"].startswith("2:")
     for member in members:
         msg = await member.next_message()
         while msg.id != again.key.id:
@@ -161,7 +166,12 @@ async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -
     await members[0].remove_from_group(group, [removed.jid])
     await bot.ev.wait_for("group-participants.update", lambda u: u.action == "remove", timeout=10)
     before = len(removed.received)
+    sent_nodes.clear()
     after = await bot.send_message(gid, {"text": "after the change"})
+    # re-keyed: a new sender key goes to every remaining member device, pairwise
+    (rekeyed,) = [n for n in sent_nodes if n.tag == "message"]
+    to = {n.attrs["jid"] for n in rekeyed.require_child("participants").get_children("to")}
+    assert {str(m.jid) for m in members[:2]} <= to and str(removed.jid) not in to
     for member in members[:2]:
         msg = await member.next_message()
         while msg.id != after.key.id:
