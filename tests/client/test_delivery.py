@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.client.conftest import Inbox, link, record_sends, spy
-from wamd.binary import JID
+from wamd.binary import JID, Node
+from wamd.client.receive import _buffer_key
 from wamd.sim import SimServer
 from wamd.store import use_multi_file_auth_state
 
@@ -145,4 +146,40 @@ async def test_a_peer_retry_receipt_is_answered_by_resending_to_that_device(
     assert len(resent) == 1 and resent[0].attrs["id"] == sent.key.id
     assert resent[0].attrs["to"] == str(alice.jid) and resent[0].attrs["device_fanout"] == "false"
     assert resent[0].require_child("enc").attrs["count"] == "1"
+    await sock.end()
+
+
+async def test_a_half_decrypted_stanza_leaves_no_saved_copy(sim: SimServer, tmp_path: Path) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    state, _ = await use_multi_file_auth_state(tmp_path / "auth")  # a durable store
+    sock = await link(sim, bot_phone, state)
+    group = await alice.create_group("G", [bot_phone.jid])
+    captured: list[Node] = []
+    real = sock.receiver.on_message
+
+    async def corrupt_skmsg(node: Node) -> None:
+        encs = node.get_children("enc")
+        if any(e.attrs.get("type") == "skmsg" for e in encs):
+            for enc in encs:
+                if enc.attrs.get("type") == "skmsg":
+                    data = enc.content_bytes() or b""
+                    enc.content = data[:-1] + bytes([data[-1] ^ 1])  # a bad signature
+            captured.append(node)
+        await real(node)
+
+    sock.receiver.on_message = corrupt_skmsg  # type: ignore[method-assign]
+    sent = record_sends(sock)
+    await alice.send_text(f"{group.id}@g.us", "hello")
+    for _ in range(100):
+        if any(n.tag == "receipt" and n.attrs.get("type") == "retry" for n in sent):
+            break
+        await asyncio.sleep(0.05)
+    await sock.idle()
+    (node,) = captured[:1]
+    pkmsg = next(e for e in node.get_children("enc") if e.attrs["type"] == "pkmsg")
+    sender = JID(alice.lid_user, "lid", 0)
+    key = _buffer_key(pkmsg, sender, JID(group.id, "g.us"))
+    assert await state.keys.get("event-buffer", [key]) == {}  # the key distribution's copy
+    assert any(n.tag == "receipt" and n.attrs.get("type") == "retry" for n in sent)
     await sock.end()

@@ -286,6 +286,10 @@ class Receiver:
                 continue
             except (SignalError, ProtocolError) as exc:
                 log.warning("cannot decrypt message %s from %s: %s", message_id, src.sender, exc)
+                if durable and decrypted:
+                    # what did decrypt (a key distribution) took effect; the resend that
+                    # the retry asks for comes as a new stanza, so these copies would linger
+                    await keys.set({"event-buffer": dict.fromkeys(b for b, _ in decrypted)})
                 await self._send_retry(node, src, message_id)
                 await self.ack(node)
                 self._emit_messages(
