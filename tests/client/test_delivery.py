@@ -79,6 +79,7 @@ async def test_a_burst_of_1000_messages_keeps_its_order(sim: SimServer) -> None:
     while len(texts) < 200:
         texts.append((await alice.next_message()).text)
     assert texts == [f"r{n}" for n in range(200)]
+    assert sock.sender._chat_locks == {}  # the per-chat locks go once the sends are done
     await sock.end()
 
 

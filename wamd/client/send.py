@@ -71,7 +71,8 @@ def _as_jid(value: JID | str) -> JID:
 class Sender:
     def __init__(self, sock: WASocket) -> None:
         self.sock = sock
-        self._chat_locks: dict[JID, asyncio.Lock] = {}
+        # one lock per chat being sent to (and how many sends use it), so sends keep order
+        self._chat_locks: dict[JID, tuple[asyncio.Lock, int]] = {}
         self._incoming_retries: dict[tuple[JID, str], int] = {}
         self._sent_here: dict[str, None] = {}  # ids this socket sent (bounded, oldest first)
 
@@ -105,16 +106,24 @@ class Sender:
         own, _ = self._me()
         mid = message_id or new_message_id(own.user)
         now = int(time.time())
-        lock = self._chat_locks.setdefault(to, asyncio.Lock())
-        async with lock:
-            await self._remember_sent(mid, to, message, now)
-            self._sent_here[mid] = None
-            while len(self._sent_here) > SENT_KEEP:
-                del self._sent_here[next(iter(self._sent_here))]
-            if to.server == GROUP_SERVER:
-                await self._send_group(to, mid, message)
+        lock, users = self._chat_locks.get(to) or (asyncio.Lock(), 0)
+        self._chat_locks[to] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._remember_sent(mid, to, message, now)
+                self._sent_here[mid] = None
+                while len(self._sent_here) > SENT_KEEP:
+                    del self._sent_here[next(iter(self._sent_here))]
+                if to.server == GROUP_SERVER:
+                    await self._send_group(to, mid, message)
+                else:
+                    await self._send_dm(to, mid, message)
+        finally:
+            lock, users = self._chat_locks[to]
+            if users <= 1:
+                del self._chat_locks[to]  # no one else sending to this chat: forget the lock
             else:
-                await self._send_dm(to, mid, message)
+                self._chat_locks[to] = (lock, users - 1)
         return WAMessage(
             key=MessageKey(str(to), True, mid),
             message=message,
