@@ -80,6 +80,7 @@ __all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
 log = logging.getLogger("wamd.client.receive")
 
 MAX_RETRY_RECEIPTS = 5  # retry receipts for one message before giving up (whatsmeow: 5)
+RETRY_MEMORY = 10_000  # messages whose retry count is remembered, oldest forgotten first
 NACK_PARSING_ERROR = "487"  # <ack error=...>: the stanza could not be parsed
 NACK_UNRECOGNIZED = "488"  # nothing in it we know how to handle
 NACK_INVALID_PROTOBUF = "491"  # decrypted, but not a Message
@@ -450,7 +451,10 @@ class Receiver:
                 in_message = 0
             if in_message:  # a resend after we restarted: continue its count
                 count = in_message + 1
-        self._retries[message_id] = count
+        self._retries.pop(message_id, None)
+        self._retries[message_id] = count  # newest last
+        while len(self._retries) > RETRY_MEMORY:
+            del self._retries[next(iter(self._retries))]
         if count >= MAX_RETRY_RECEIPTS:
             log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
             return

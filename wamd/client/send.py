@@ -51,6 +51,7 @@ log = logging.getLogger("wamd.client.send")
 
 SENT_KEEP = 2048  # sent messages kept for retry receipts
 MAX_INCOMING_RETRIES = 10  # retries answered per device and message (whatsmeow)
+RETRY_MEMORY = 10_000  # (device, message) retry counts remembered, oldest forgotten first
 ACK_TIMEOUT = 30.0  # seconds to wait for the server's ack of a message
 PRESENCE_STATES = {"available", "unavailable", "composing", "paused", "recording"}
 
@@ -334,7 +335,9 @@ class Sender:
         if device is None or frm is None:
             raise ProtocolError("retry receipt without from")
         key = (device, mid)
-        self._incoming_retries[key] = self._incoming_retries.get(key, 0) + 1
+        self._incoming_retries[key] = self._incoming_retries.pop(key, 0) + 1  # newest last
+        while len(self._incoming_retries) > RETRY_MEMORY:
+            del self._incoming_retries[next(iter(self._incoming_retries))]
         if self._incoming_retries[key] >= MAX_INCOMING_RETRIES:
             log.warning("dropping retry %d from %s for %s", count, device, mid)
             return
