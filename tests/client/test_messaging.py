@@ -11,6 +11,7 @@ from wamd.binary import Node
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
 from wamd.errors import WamdError
+from wamd.messaging.types import HistorySet
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import SimServer
 
@@ -292,7 +293,7 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
     await bot.end()
 
 
-async def test_history_sync_notification_is_not_a_chat_message() -> None:
+async def test_history_sync_arrives_as_messaging_history_set_not_as_chat_messages() -> None:
     from wamd.sim import HistorySyncPolicy
 
     async with SimServer(history_sync=HistorySyncPolicy(days=7, messages=50)) as sim:
@@ -303,6 +304,8 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
         inbox = Inbox(bot)  # from the start: the history comes right after the first login
         handled = spy(bot.receiver, "on_message")
         sent = spy(bot.receiver, "_send")
+        histories: list[HistorySet] = []
+        bot.ev.on("messaging-history.set", histories.append)
         await bot.connect()
         update = await bot.ev.wait_for("connection.update", lambda u: u.qr is not None, timeout=10)
         await bot_phone.scan_qr(update.qr)
@@ -325,6 +328,16 @@ async def test_history_sync_notification_is_not_a_chat_message() -> None:
         mid = await alice.send_text(bot_phone.jid, "live")
         await inbox.wait(lambda m: m.key.id == mid)
         assert [m.text for m in inbox.messages] == ["live"]
+        # the history: Alice's chat, her message from before the link, her name, her lid
+        (history,) = histories
+        assert history.sync_type == "INITIAL_BOOTSTRAP" and history.is_latest
+        assert [c.id for c in history.chats] == [str(alice.jid)]
+        (old,) = history.messages
+        assert old.text == "before the bot was linked" and not old.key.from_me
+        assert old.key.remote_jid == str(alice.jid)
+        assert history.contacts[str(alice.jid)] == "Alice"
+        assert history.lid_mappings[str(alice.jid)] == str(alice.lid)
+        assert await bot.phone_number_jid(str(alice.lid)) == str(alice.jid)  # learnt
         await bot.end()
 
 

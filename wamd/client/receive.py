@@ -47,10 +47,12 @@ from wamd.binary.jid import (
     HIDDEN_USER_SERVER,
     InvalidJID,
 )
+from wamd.client.history import decode_inline_history
 from wamd.crypto import DJB_TYPE
 from wamd.errors import (
     ConnectionClosed,
     DuplicateMessage,
+    InvalidMessage,
     ProtocolError,
     SignalError,
     WamdError,
@@ -313,13 +315,13 @@ class Receiver:
         out = []
         for _, message in decrypted:
             if not _has_content(message):
+                inner = _inner(message)
                 if (
-                    message.protocolMessage.type
+                    src.from_me
+                    and inner.protocolMessage.type
                     == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
                 ):
-                    log.debug(
-                        "history sync notification %s (for the history sync feature)", message_id
-                    )
+                    await self._history(inner.protocolMessage.historySyncNotification, message_id)
                 continue
             msg = WAMessage(
                 key=self._key(src, message_id),
@@ -359,6 +361,25 @@ class Receiver:
             task = asyncio.get_running_loop().create_task(settle())
             self._settling.add(task)
             task.add_done_callback(self._settled)
+
+    async def _history(
+        self, notification: e2e_pb2.HistorySyncNotification, message_id: str
+    ) -> None:
+        """Emit an inline history chunk as ``messaging-history.set`` (see ``history.py``)."""
+        try:
+            history = decode_inline_history(notification)
+        except InvalidMessage as exc:
+            log.warning("history sync %s is unreadable: %s", message_id, exc)
+            return
+        if history is None:
+            log.info("history sync %s must be downloaded (no media support yet)", message_id)
+            return
+        for pn, lid in history.lid_mappings.items():
+            try:
+                await self.sock.devices.learn(JID.parse(pn).to_non_ad(), JID.parse(lid).to_non_ad())
+            except InvalidJID:
+                log.debug("history sync has a malformed lid mapping")
+        self.sock.ev.emit("messaging-history.set", history)
 
     def _key(self, src: MessageSource, message_id: str) -> MessageKey:
         participant = str(src.sender.to_non_ad()) if src.is_group else None

@@ -19,6 +19,8 @@ __all__ = [
     "GroupParticipant",
     "GroupParticipantsUpdate",
     "GroupUpdate",
+    "HistoryChat",
+    "HistorySet",
     "MessageKey",
     "MessageReaction",
     "MessageReceipt",
@@ -171,3 +173,27 @@ class CallEvent:
     timestamp: int
     group_jid: str | None = None
     is_video: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryChat:
+    """A chat as the history sync describes it."""
+
+    id: str
+    name: str | None = None
+    unread_count: int = 0
+    last_message_timestamp: int = 0
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySet:
+    """``messaging-history.set``: a batch of the recent history the phone sent at link time."""
+
+    chats: tuple[HistoryChat, ...]
+    contacts: dict[str, str]  # JID -> push name
+    messages: tuple[WAMessage, ...]
+    lid_mappings: dict[str, str]  # phone-number JID -> lid JID
+    sync_type: str  # "INITIAL_BOOTSTRAP", "RECENT", "PUSH_NAME", ...
+    progress: int | None = None
+    is_latest: bool = False
