@@ -9,7 +9,12 @@
 "use strict";
 
 const readline = require("readline");
-const { default: makeWASocket, useMultiFileAuthState, DisconnectReason } = require("baileys");
+const {
+  default: makeWASocket,
+  useMultiFileAuthState,
+  makeCacheableSignalKeyStore,
+  DisconnectReason,
+} = require("baileys");
 
 const [url, authDir, pairPhone] = process.argv.slice(2);
 let codeAsked = false;
@@ -35,7 +40,8 @@ function say(...parts) {
 async function start() {
   const { state, saveCreds } = await useMultiFileAuthState(authDir);
   sock = makeWASocket({
-    auth: state,
+    // keys cached in memory, the way Baileys' README sets a socket up
+    auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(state.keys, silent) },
     waWebSocketUrl: url,
     logger: silent,
     printQRInTerminal: false,
@@ -79,6 +85,20 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
   if (command === "QUIT") process.exit(0);
   if (command === "SEND" && sock) {
     const sent = await sock.sendMessage(jid, { text: rest.join(" ") });
+    say("SENT", sent.key.id);
+  }
+  // REACT/EDIT/DELETE <jid> <id of a message Baileys sent there> [text]
+  const key = { remoteJid: jid, fromMe: true, id: rest[0] };
+  if (command === "REACT" && sock) {
+    const sent = await sock.sendMessage(jid, { react: { text: rest[1], key: { ...key, fromMe: false } } });
+    say("SENT", sent.key.id);
+  }
+  if (command === "EDIT" && sock) {
+    const sent = await sock.sendMessage(jid, { text: rest.slice(1).join(" "), edit: key });
+    say("SENT", sent.key.id);
+  }
+  if (command === "DELETE" && sock) {
+    const sent = await sock.sendMessage(jid, { delete: key });
     say("SENT", sent.key.id);
   }
 });

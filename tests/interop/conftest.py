@@ -128,8 +128,12 @@ class BaileysBot:
         return self.jid
 
     async def send(self, jid: str, text: str) -> str:
+        return await self.command("SEND", jid, text)
+
+    async def command(self, *words: str) -> str:
+        """Run one stdin command of the bot; the id of the message it sent."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"SEND {jid} {text}\n".encode())
+        self.proc.stdin.write((" ".join(words) + "\n").encode())
         await self.proc.stdin.drain()
         return (await self.expect("SENT"))[1]
 

@@ -4,6 +4,12 @@ What this shows: the sim is a server an independent client links to and works wi
 (Noise with dictionary v2, QR pairing and its ADV signatures, the 515 restart, login,
 prekeys, usync, app-state and history hand-off, messages, receipts, groups), and wamd's
 client speaks the same Signal and stanza forms as Baileys' libsignal, both ways.
+
+The tests give Baileys one send at a time: two of its sends to one chat at once (an echo
+still going out while the next command comes in) can encrypt from the same session state,
+and the second reuses a message counter — its receivers, wamd and the sim's phones alike,
+then drop it as a duplicate, as whatsmeow does. wamd serialises the Signal state per
+device, so its own sends cannot race that way.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ async def test_baileys_links_to_a_sim_phone_and_echoes_a_contact(
         assert echo.text == "echo: hello baileys"
         assert echo.message.extendedTextMessage.contextInfo.stanzaID == mid  # quoted
         await alice.wait_receipt(mid)  # Baileys' delivery receipt reached Alice
+        await bot.expect("ECHOED")
         sent = await bot.send(str(alice.jid), "from baileys")
         got_sent = await alice.next_message(timeout=15)
         while got_sent.id != sent:
@@ -66,9 +73,12 @@ async def test_wamd_and_baileys_exchange_messages_both_ways(
         assert echo.key.remote_jid == str(baileys_phone.jid) and not echo.key.from_me
         assert echo.sender is not None and echo.sender.startswith(f"{ACCOUNT}:1@")
         # and a few more, so that both ratchets turn
+        # (one at a time: Baileys' own sends to one chat race each other, see the module)
+        await bot.expect("ECHOED")
         for n in range(3):
             await sock.send_message(baileys_phone.jid, {"text": f"again {n}"})
             await inbox.wait(lambda m, n=n: m.text == f"echo: again {n}", timeout=15)
+            await bot.expect("ECHOED")
         started = await bot.send(str(wamd_phone.jid), "baileys starts")
         first = await inbox.wait(lambda m: m.key.id == started, timeout=15)
         assert first.text == "baileys starts"
@@ -116,4 +126,46 @@ async def test_baileys_links_by_pairing_code(baileys: Path, sim: SimServer, tmp_
         got = await bot.expect("GOT")
         assert got[2] == mid and json.loads(got[3]) == "linked by code"
     finally:
+        await bot.stop()
+
+
+async def test_reactions_edits_and_deletes_from_baileys_reach_wamd(
+    baileys: Path, sim: SimServer, tmp_path: Path
+) -> None:
+    baileys_phone = sim.add_phone(ACCOUNT, "Baileys")
+    wamd_phone = sim.add_phone("15550003333", "Wamd")
+    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
+    sock = None
+    try:
+        await bot.pair(baileys_phone)
+        sock = await link(sim, wamd_phone)
+        inbox = Inbox(sock)
+        reactions: list[object] = []
+        updates: list[object] = []
+        sock.ev.on("messages.reaction", reactions.append)
+        sock.ev.on("messages.update", lambda us: updates.extend(us))
+        ours = await sock.send_message(baileys_phone.jid, {"text": "react to me"})
+        await bot.expect("GOT")
+        await bot.expect("ECHOED")  # Baileys is done with its echo before the next command
+        await inbox.wait(lambda m: m.text == "echo: react to me", timeout=15)
+        chat = str(wamd_phone.jid)
+        await bot.command("REACT", chat, ours.key.id, "👍")
+        await inbox.wait(lambda m: m.content is not None and m.content.HasField("reactionMessage"))
+        (reaction,) = reactions
+        assert reaction.text == "👍" and reaction.key.id == ours.key.id  # type: ignore[attr-defined]
+        theirs = await bot.send(chat, "typo")
+        await inbox.wait(lambda m: m.key.id == theirs)
+        await bot.command("EDIT", chat, theirs, "fixed")
+        await inbox.wait(lambda m: m.edit == "1", timeout=15)
+        edited = [u for u in updates if getattr(u, "status", None) == "edited"]
+        assert edited and edited[0].key.id == theirs  # type: ignore[attr-defined]
+        new = edited[0].message  # type: ignore[attr-defined]
+        assert (new.conversation or new.extendedTextMessage.text) == "fixed"
+        await bot.command("DELETE", chat, theirs)
+        await inbox.wait(lambda m: m.edit == "7", timeout=15)
+        revoked = [u for u in updates if getattr(u, "status", None) == "revoked"]
+        assert revoked and revoked[0].key.id == theirs  # type: ignore[attr-defined]
+    finally:
+        if sock is not None:
+            await sock.end()
         await bot.stop()
