@@ -10,15 +10,18 @@ Baileys is committed. Without node, npm or the registry the tests are skipped, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from wamd.client import WASocket
 from wamd.sim import SimPhone, SimServer
 
 BAILEYS_VERSION = "6.17.16"  # the newest on npm at the time of writing
@@ -148,6 +151,34 @@ class BaileysBot:
             self.proc.kill()
             await self.proc.wait()
         self._reader.cancel()
+
+
+@dataclass
+class Pair:
+    """A Baileys bot linked to one sim account and a wamd socket linked to another."""
+
+    bot: BaileysBot
+    baileys_phone: SimPhone
+    sock: WASocket
+    wamd_phone: SimPhone
+
+
+@contextlib.asynccontextmanager
+async def baileys_and_wamd(modules: Path, sim: SimServer, auth: Path) -> AsyncIterator[Pair]:
+    from tests.client.conftest import link
+
+    baileys_phone = sim.add_phone("15550001111", "Baileys")
+    wamd_phone = sim.add_phone("15550003333", "Wamd")
+    bot = await BaileysBot.start(modules, sim, auth)
+    sock: WASocket | None = None
+    try:
+        await bot.pair(baileys_phone)
+        sock = await link(sim, wamd_phone)
+        yield Pair(bot, baileys_phone, sock, wamd_phone)
+    finally:
+        if sock is not None:
+            await sock.end()
+        await bot.stop()
 
 
 @pytest.fixture(scope="session")

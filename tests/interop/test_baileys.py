@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.client.conftest import Inbox, link
-from tests.interop.conftest import BaileysBot
+from tests.client.conftest import Inbox
+from tests.interop.conftest import BaileysBot, baileys_and_wamd
 from wamd.sim import SimServer
 
 ACCOUNT = "15550001111"  # the account Baileys is linked to
@@ -57,13 +57,9 @@ async def test_baileys_links_to_a_sim_phone_and_echoes_a_contact(
 async def test_wamd_and_baileys_exchange_messages_both_ways(
     baileys: Path, sim: SimServer, tmp_path: Path
 ) -> None:
-    baileys_phone = sim.add_phone(ACCOUNT, "Baileys")
-    wamd_phone = sim.add_phone("15550003333", "Wamd")
-    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
-    sock = None
-    try:
-        await bot.pair(baileys_phone)
-        sock = await link(sim, wamd_phone)
+    async with baileys_and_wamd(baileys, sim, tmp_path / "auth") as pair:
+        bot, sock = pair.bot, pair.sock
+        baileys_phone, wamd_phone = pair.baileys_phone, pair.wamd_phone
         inbox = Inbox(sock)
         sent = await sock.send_message(baileys_phone.jid, {"text": "hello from wamd"})
         got = await bot.expect("GOT")  # Baileys decrypted wamd's pkmsg
@@ -82,23 +78,15 @@ async def test_wamd_and_baileys_exchange_messages_both_ways(
         started = await bot.send(str(wamd_phone.jid), "baileys starts")
         first = await inbox.wait(lambda m: m.key.id == started, timeout=15)
         assert first.text == "baileys starts"
-    finally:
-        if sock is not None:
-            await sock.end()
-        await bot.stop()
 
 
 async def test_a_group_with_wamd_and_baileys_uses_sender_keys_both_ways(
     baileys: Path, sim: SimServer, tmp_path: Path
 ) -> None:
-    baileys_phone = sim.add_phone(ACCOUNT, "Baileys")
-    wamd_phone = sim.add_phone("15550003333", "Wamd")
     alice = sim.add_phone("15550002222", "Alice")
-    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
-    sock = None
-    try:
-        await bot.pair(baileys_phone)
-        sock = await link(sim, wamd_phone)
+    async with baileys_and_wamd(baileys, sim, tmp_path / "auth") as pair:
+        bot, sock = pair.bot, pair.sock
+        baileys_phone, wamd_phone = pair.baileys_phone, pair.wamd_phone
         inbox = Inbox(sock)
         group = await alice.create_group("Interop", [baileys_phone.jid, wamd_phone.jid])
         gid = f"{group.id}@g.us"
@@ -110,10 +98,6 @@ async def test_a_group_with_wamd_and_baileys_uses_sender_keys_both_ways(
         assert echo.key.participant == str(baileys_phone.jid)
         seen_by_alice = {m.text for m in alice.received if str(m.chat) == gid}
         assert {"hello group", "echo: hello group"} <= seen_by_alice
-    finally:
-        if sock is not None:
-            await sock.end()
-        await bot.stop()
 
 
 async def test_baileys_links_by_pairing_code(baileys: Path, sim: SimServer, tmp_path: Path) -> None:
@@ -132,13 +116,9 @@ async def test_baileys_links_by_pairing_code(baileys: Path, sim: SimServer, tmp_
 async def test_reactions_edits_and_deletes_from_baileys_reach_wamd(
     baileys: Path, sim: SimServer, tmp_path: Path
 ) -> None:
-    baileys_phone = sim.add_phone(ACCOUNT, "Baileys")
-    wamd_phone = sim.add_phone("15550003333", "Wamd")
-    bot = await BaileysBot.start(baileys, sim, tmp_path / "auth")
-    sock = None
-    try:
-        await bot.pair(baileys_phone)
-        sock = await link(sim, wamd_phone)
+    async with baileys_and_wamd(baileys, sim, tmp_path / "auth") as pair:
+        bot, sock = pair.bot, pair.sock
+        baileys_phone, wamd_phone = pair.baileys_phone, pair.wamd_phone
         inbox = Inbox(sock)
         reactions: list[object] = []
         updates: list[object] = []
@@ -165,7 +145,3 @@ async def test_reactions_edits_and_deletes_from_baileys_reach_wamd(
         await inbox.wait(lambda m: m.edit == "7", timeout=15)
         revoked = [u for u in updates if getattr(u, "status", None) == "revoked"]
         assert revoked and revoked[0].key.id == theirs  # type: ignore[attr-defined]
-    finally:
-        if sock is not None:
-            await sock.end()
-        await bot.stop()
