@@ -101,6 +101,15 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
     const sent = await sock.sendMessage(jid, { delete: key });
     say("SENT", sent.key.id);
   }
+  // CREATE <subject> <jid,jid,...>: a group; REMOVE <group> <jid>: take a member out
+  if (command === "CREATE" && sock) {
+    const meta = await sock.groupCreate(jid, rest[0].split(","));
+    say("GROUP", meta.id, meta.participants.length);
+  }
+  if (command === "REMOVE" && sock) {
+    const [result] = await sock.groupParticipantsUpdate(jid, [rest[0]], "remove");
+    say("UPDATED", result.status);
+  }
 });
 
 start().catch((err) => {

@@ -133,12 +133,12 @@ class BaileysBot:
     async def send(self, jid: str, text: str) -> str:
         return await self.command("SEND", jid, text)
 
-    async def command(self, *words: str) -> str:
-        """Run one stdin command of the bot; the id of the message it sent."""
+    async def command(self, *words: str, answer: str = "SENT") -> str:
+        """Run one stdin command of the bot; what its ``answer`` line says (an id...)."""
         assert self.proc.stdin is not None
         self.proc.stdin.write((" ".join(words) + "\n").encode())
         await self.proc.stdin.drain()
-        return (await self.expect("SENT"))[1]
+        return " ".join((await self.expect(answer))[1:])
 
     async def stderr(self) -> str:
         if self.proc.returncode is None:

@@ -14,6 +14,7 @@ device, so its own sends cannot race that way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -145,3 +146,33 @@ async def test_reactions_edits_and_deletes_from_baileys_reach_wamd(
         await inbox.wait(lambda m: m.edit == "7", timeout=15)
         revoked = [u for u in updates if getattr(u, "status", None) == "revoked"]
         assert revoked and revoked[0].key.id == theirs  # type: ignore[attr-defined]
+
+
+async def test_a_group_baileys_creates_works_for_wamd_until_it_removes_wamd(
+    baileys: Path, sim: SimServer, tmp_path: Path
+) -> None:
+    async with baileys_and_wamd(baileys, sim, tmp_path / "auth") as pair:
+        bot, sock, wamd_phone = pair.bot, pair.sock, pair.wamd_phone
+        inbox = Inbox(sock)
+        created = asyncio.ensure_future(sock.ev.wait_for("groups.upsert", timeout=15))
+        gid, members = (
+            await bot.command("CREATE", "Made-by-Baileys", str(wamd_phone.jid), answer="GROUP")
+        ).split(" ")
+        assert gid.endswith("@g.us") and members == "2"
+        (metadata,) = await created
+        assert metadata.id == gid and metadata.subject == "Made-by-Baileys"
+        assert str(wamd_phone.jid) in {p.id for p in metadata.participants}
+        sent = await sock.send_message(gid, {"text": "hi creator"})
+        got = await bot.expect("GOT")
+        assert got[1:3] == [gid, sent.key.id]
+        await inbox.wait(lambda m: m.text == "echo: hi creator", timeout=15)
+        await bot.expect("ECHOED")
+        removed = asyncio.ensure_future(
+            sock.ev.wait_for(
+                "group-participants.update", lambda u: u.action == "remove", timeout=15
+            )
+        )
+        assert await bot.command("REMOVE", gid, str(wamd_phone.jid), answer="UPDATED") == "200"
+        update = await removed
+        assert update.id == gid and update.participants == (str(wamd_phone.jid),)
+        assert update.author == str(pair.baileys_phone.jid)
