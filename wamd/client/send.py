@@ -35,7 +35,14 @@ from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
 from wamd.errors import NoSession, ProtocolError, WamdError
-from wamd.messaging.core import message_type, new_message_id, pad, participant_hash
+from wamd.messaging.core import (
+    device_sent,
+    message_type,
+    new_message_id,
+    pad,
+    participant_hash,
+    with_sender_key,
+)
 from wamd.messaging.crypt import encrypt_for_devices, parse_message
 from wamd.messaging.types import MessageKey, MessageUpdate, WAMessage
 from wamd.proto import e2e_pb2
@@ -196,9 +203,7 @@ class Sender:
         own, own_lid = self._me()
         own_user = (own_lid if to.server == HIDDEN_USER_SERVER and own_lid else own).to_non_ad()
         devices = await self.sock.devices.get_devices([to, own_user])
-        dsm = e2e_pb2.Message(
-            deviceSentMessage=e2e_pb2.DeviceSentMessage(destinationJID=str(to), message=message)
-        )
+        dsm = device_sent(to, message)
         enc_attrs = self._enc_attrs(message)
         nodes, include_identity, _ = await self._encrypt(
             devices,
@@ -267,11 +272,7 @@ class Sender:
         include_identity = False
         if needing:
             distribution = await self.sock.signal.group_distribution(group, me)
-            skdm = e2e_pb2.Message(
-                senderKeyDistributionMessage=e2e_pb2.SenderKeyDistributionMessage(
-                    groupID=group, axolotlSenderKeyDistributionMessage=distribution
-                )
-            )
+            skdm = with_sender_key(e2e_pb2.Message(), group, distribution)
             nodes, include_identity, got = await self._encrypt(needing, skdm.SerializeToString())
             if nodes:
                 children.append(Node("participants", {}, nodes))
@@ -349,16 +350,9 @@ class Sender:
         is_group = frm.server == GROUP_SERVER
         if is_group:
             distribution = await self.sock.signal.group_distribution(str(chat), own_lid or own)
-            resend = e2e_pb2.Message()
-            resend.CopyFrom(message)
-            resend.senderKeyDistributionMessage.groupID = str(chat)
-            resend.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = distribution
+            resend = with_sender_key(message, str(chat), distribution)
         elif device.user in (own.user, own_lid.user if own_lid else None):
-            resend = e2e_pb2.Message(
-                deviceSentMessage=e2e_pb2.DeviceSentMessage(
-                    destinationJID=str(chat), message=message
-                )
-            )
+            resend = device_sent(chat, message)
         else:
             resend = message
         encryption = (await self.sock.devices.encryption_jids([device]))[device]

@@ -11,6 +11,8 @@
   (whatsmeow ``participantListHashV2``). Baileys hashes the plain JID strings instead;
   we follow whatsmeow, whose form is the one WhatsApp's server answers with.
 - ``message_type``: the ``type`` attribute of a ``message`` stanza.
+- ``device_sent`` / ``with_sender_key``: the two wrappings a sent message gets (for our
+  own devices; with a group's sender key distribution).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from wamd.proto import e2e_pb2
 
 __all__ = [
     "MESSAGE_ID_PREFIX",
+    "device_sent",
     "message_type",
     "new_message_id",
     "pad",
     "participant_hash",
     "unpad",
     "unwrap",
+    "with_sender_key",
 ]
 
 MESSAGE_ID_PREFIX = "3EB0"  # ids of messages sent from WhatsApp Web (and us)
@@ -75,6 +79,22 @@ def participant_hash(devices: Iterable[JID]) -> str:
     joined = "".join(sorted(_ad_string(j) for j in devices))
     digest = hashlib.sha256(joined.encode()).digest()[:6]
     return "2:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def device_sent(chat: JID | str, message: e2e_pb2.Message) -> e2e_pb2.Message:
+    """``message`` as our own other devices get it: a ``deviceSentMessage`` naming the chat."""
+    return e2e_pb2.Message(
+        deviceSentMessage=e2e_pb2.DeviceSentMessage(destinationJID=str(chat), message=message)
+    )
+
+
+def with_sender_key(message: e2e_pb2.Message, group: str, distribution: bytes) -> e2e_pb2.Message:
+    """A copy of ``message`` carrying our sender key for ``group`` (for a pairwise ``enc``)."""
+    out = e2e_pb2.Message()
+    out.CopyFrom(message)
+    out.senderKeyDistributionMessage.groupID = group
+    out.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = distribution
+    return out
 
 
 def unwrap(message: e2e_pb2.Message) -> e2e_pb2.Message:

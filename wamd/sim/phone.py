@@ -24,7 +24,14 @@ from wamd.binary import JID, Node
 from wamd.binary.jid import GROUP_SERVER, InvalidJID
 from wamd.crypto import DJB_TYPE, SignedKeyPair
 from wamd.errors import SignalError, WamdError
-from wamd.messaging.core import message_type, new_message_id, pad, participant_hash
+from wamd.messaging.core import (
+    device_sent,
+    message_type,
+    new_message_id,
+    pad,
+    participant_hash,
+    with_sender_key,
+)
 from wamd.messaging.crypt import encrypt_for_devices, open_enc
 from wamd.messaging.types import MessageKey
 from wamd.proto import common_pb2, e2e_pb2, history_sync_pb2, web_pb2
@@ -294,9 +301,9 @@ class PhoneEndpoint:
             return
         if chat.server == GROUP_SERVER:
             distribution = await self.repo.group_distribution(str(chat), self.device.lid)
-            message = _with_skdm(message, str(chat), distribution)
+            message = with_sender_key(message, str(chat), distribution)
         elif device_jid.user == self.phone.number:
-            message = _device_sent(chat, message)
+            message = device_sent(chat, message)
         enc = await encrypt_for_devices(
             self.repo,
             [device_jid],
@@ -381,7 +388,7 @@ class PhoneEndpoint:
             children: list[Node] = []
             if needing:
                 distribution = await self.repo.group_distribution(str(to), self.device.lid)
-                skdm = _with_skdm(e2e_pb2.Message(), str(to), distribution)
+                skdm = with_sender_key(e2e_pb2.Message(), str(to), distribution)
                 enc = await encrypt_for_devices(
                     self.repo,
                     needing,
@@ -407,7 +414,7 @@ class PhoneEndpoint:
                 plaintext,
                 fetch_bundles=self._fetch,
                 own_users=frozenset({self.phone.number}),
-                dsm_plaintext=_device_sent(to, message).SerializeToString(),
+                dsm_plaintext=device_sent(to, message).SerializeToString(),
                 session_jid=server.session_jid,
             )
             children = [Node("participants", {}, enc.nodes)]
@@ -534,20 +541,6 @@ class PhoneEndpoint:
 
 def _has_content(message: e2e_pb2.Message) -> bool:
     return any(f.name != "senderKeyDistributionMessage" for f, _ in message.ListFields())
-
-
-def _device_sent(chat: JID, message: e2e_pb2.Message) -> e2e_pb2.Message:
-    return e2e_pb2.Message(
-        deviceSentMessage=e2e_pb2.DeviceSentMessage(destinationJID=str(chat), message=message)
-    )
-
-
-def _with_skdm(message: e2e_pb2.Message, group: str, distribution: bytes) -> e2e_pb2.Message:
-    out = e2e_pb2.Message()
-    out.CopyFrom(message)
-    out.senderKeyDistributionMessage.groupID = group
-    out.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = distribution
-    return out
 
 
 def text_message(
