@@ -75,7 +75,7 @@ from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.store.types import is_durable
 
 if TYPE_CHECKING:
-    from wamd.client.socket import WASocket
+    from wamd.client.socket import OwnIds, WASocket
 
 __all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
 
@@ -165,11 +165,11 @@ class Receiver:
     # ------------------------------------------------------------------ helpers
 
     @property
-    def _own(self) -> tuple[JID, JID | None]:
-        me = self.sock.auth.creds.me
-        if me is None:
+    def _own(self) -> OwnIds:
+        own = self.sock.own_ids()
+        if own is None:
             raise ProtocolError("a message arrived before login")
-        return JID.parse(me.id), JID.parse(me.lid) if me.lid else None
+        return own
 
     async def _send(self, node: Node) -> None:
         conn = self.sock.conn
@@ -196,8 +196,8 @@ class Receiver:
         await self._send(Node("ack", attrs))
 
     def source(self, node: Node) -> MessageSource:
-        own, own_lid = self._own
-        own_users = {own.user} | ({own_lid.user} if own_lid else set())
+        ids = self._own
+        own, own_lid, own_users = ids.pn, ids.lid, ids.users
         frm = node.jid_attr("from")
         if frm is None:
             raise ProtocolError("<message> without from")
@@ -351,7 +351,7 @@ class Receiver:
             await self._receipt(node, src, message_id)
             if history:
                 # whatsmeow handleProtocolMessage: the phone is told the history arrived
-                own, _ = self._own
+                own = self._own.pn
                 attrs = {"id": message_id, "type": "hist_sync", "to": str(own.to_non_ad())}
                 await self._send(Node("receipt", attrs))
 
@@ -536,8 +536,7 @@ class Receiver:
             ids += [i.attrs["id"] for i in listed.get_children("item") if "id" in i.attrs]
         is_group = frm.server == GROUP_SERVER
         reader = participant if is_group and participant is not None else frm
-        own, own_lid = self._own
-        from_own_device = reader.user in ({own.user} | ({own_lid.user} if own_lid else set()))
+        from_own_device = reader.user in self._own.users
         chat = frm.to_non_ad()
         recipient = node.jid_attr("recipient")
         if from_own_device and recipient is not None:
@@ -590,7 +589,6 @@ class Receiver:
         if group is None:
             return
         author = str(actor.to_non_ad()) if actor is not None else None
-        own, _ = self._own
         for child in node.get_children():
             if child.tag in ("add", "remove", "promote", "demote"):
                 members = tuple(
@@ -617,7 +615,6 @@ class Receiver:
                     metadata = self.sock.groups.parse_metadata(info)
                     self.sock.groups.remember(metadata)
                     self.sock.ev.emit("groups.upsert", [metadata])
-        del own
 
     # ------------------------------------------------------------------ calls
 

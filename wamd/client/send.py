@@ -50,7 +50,7 @@ from wamd.signal.prekeys import parse_bundle
 from wamd.signal.session import PreKeyBundle
 
 if TYPE_CHECKING:
-    from wamd.client.socket import WASocket
+    from wamd.client.socket import OwnIds, WASocket
 
 __all__ = ["MAX_INCOMING_RETRIES", "SENT_KEEP", "SendError", "Sender"]
 
@@ -86,11 +86,11 @@ class Sender:
 
     # ------------------------------------------------------------------ identity
 
-    def _me(self) -> tuple[JID, JID | None]:
-        me = self.sock.auth.creds.me
-        if me is None:
+    def _me(self) -> OwnIds:
+        own = self.sock.own_ids()
+        if own is None:
             raise WamdError("not logged in: pair the device first")
-        return JID.parse(me.id), JID.parse(me.lid) if me.lid else None
+        return own
 
     def sent_here(self, message_id: str) -> bool:
         """Did this socket (this process) send the message with this id?"""
@@ -111,7 +111,7 @@ class Sender:
         if to.server not in (DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, GROUP_SERVER):
             raise WamdError(f"cannot send to {to}: only users and groups are supported")
         message = build_message(content, quoted=quoted, mentions=mentions)
-        own, _ = self._me()
+        own = self._me().pn
         mid = message_id or new_message_id(own.user)
         now = int(time.time())
         lock, users = self._chat_locks.get(to) or (asyncio.Lock(), 0)
@@ -178,21 +178,15 @@ class Sender:
         dsm_plaintext: bytes | None = None,
         enc_attrs: Mapping[str, str] | None = None,
     ) -> tuple[list[Node], bool, list[JID]]:
-        own, own_lid = self._me()
-        skip = {own, own_lid} if own_lid else {own}
-        targets = [d for d in devices if d not in skip]
+        me = self._me()
+        targets = [d for d in devices if d not in (me.pn, me.lid)]
         encryption = await self.sock.devices.encryption_jids(targets)
-
-        async def fetch(missing: Sequence[JID]) -> Mapping[JID, PreKeyBundle | Exception]:
-            return await self._fetch_bundles(missing)
-
-        own_users = frozenset({own.user} | ({own_lid.user} if own_lid else set()))
         result = await encrypt_for_devices(
             self.sock.signal,
             targets,
             plaintext,
-            fetch_bundles=fetch,
-            own_users=own_users,
+            fetch_bundles=self._fetch_bundles,
+            own_users=me.users,
             dsm_plaintext=dsm_plaintext,
             session_jid=lambda d: encryption.get(d, d),
             enc_attrs=enc_attrs,
@@ -200,8 +194,8 @@ class Sender:
         return result.nodes, result.include_identity, result.devices
 
     async def _send_dm(self, to: JID, mid: str, message: e2e_pb2.Message) -> None:
-        own, own_lid = self._me()
-        own_user = (own_lid if to.server == HIDDEN_USER_SERVER and own_lid else own).to_non_ad()
+        me = self._me()
+        own_user = (me.lid if to.server == HIDDEN_USER_SERVER and me.lid else me.pn).to_non_ad()
         devices = await self.sock.devices.get_devices([to, own_user])
         dsm = device_sent(to, message)
         enc_attrs = self._enc_attrs(message)
@@ -238,9 +232,7 @@ class Sender:
             attrs.update(extra_attrs)
         if include_identity and self.sock.auth.creds.account:
             children = [*children, Node("device-identity", {}, self.sock.auth.creds.account)]
-        conn = self.sock.conn
-        if conn is None or conn.closed:
-            raise WamdError("not connected")
+        conn = self.sock.live_conn()
         ack = await conn.request(Node("message", attrs, children), ACK_TIMEOUT)
         if "error" in ack.attrs:
             raise SendError(mid, ack.attrs["error"])
@@ -257,8 +249,8 @@ class Sender:
     # ------------------------------------------------------------------ groups
 
     async def _send_group(self, to: JID, mid: str, message: e2e_pb2.Message) -> None:
-        own, own_lid = self._me()
-        me = own_lid or own
+        ids = self._me()
+        me = ids.lid or ids.pn
         metadata = await self.sock.groups.metadata(to)
         users = [JID.parse(p.id) for p in metadata.participants]
         devices = await self.sock.devices.get_devices(users)
@@ -266,7 +258,7 @@ class Sender:
         keys = self.sock.auth.keys
         memory_raw = (await keys.get("sender-key-memory", [group])).get(group)
         memory: dict[str, Any] = dict(memory_raw) if isinstance(memory_raw, dict) else {}
-        targets = [d for d in devices if d not in (own, own_lid)]
+        targets = [d for d in devices if d not in (ids.pn, ids.lid)]
         needing = [d for d in targets if not memory.get(str(d))]
         children: list[Node] = []
         include_identity = False
@@ -290,9 +282,9 @@ class Sender:
 
     async def membership_changed(self, group: JID, *, removed: bool) -> None:
         """Members changed: departed ones must not read on, new ones need our key."""
-        own, own_lid = self._me()
+        me = self._me()
         if removed:
-            await self.sock.signal.reset_group_key(str(group), own_lid or own)
+            await self.sock.signal.reset_group_key(str(group), me.lid or me.pn)
         # new members are simply absent from the sender-key memory: nothing to do
 
     # ------------------------------------------------------------------ sent messages
@@ -346,12 +338,12 @@ class Sender:
         if found is None:
             raise WamdError(f"retry receipt for {mid}, which we no longer have")
         chat, message = found
-        own, own_lid = self._me()
+        me = self._me()
         is_group = frm.server == GROUP_SERVER
         if is_group:
-            distribution = await self.sock.signal.group_distribution(str(chat), own_lid or own)
+            distribution = await self.sock.signal.group_distribution(str(chat), me.lid or me.pn)
             resend = with_sender_key(message, str(chat), distribution)
-        elif device.user in (own.user, own_lid.user if own_lid else None):
+        elif device.user in me.users:
             resend = device_sent(chat, message)
         else:
             resend = message
@@ -381,9 +373,7 @@ class Sender:
         for name in ("participant", "recipient", "edit"):
             if name in node.attrs:
                 attrs[name] = node.attrs[name]
-        conn = self.sock.conn
-        if conn is None or conn.closed:
-            raise WamdError("not connected")
+        conn = self.sock.live_conn()
         await conn.send(Node("message", attrs, children))
         log.debug("answered retry %d for %s from %s", count, mid, device)
 
@@ -412,17 +402,13 @@ class Sender:
         children = None
         if len(ids) > 1:
             children = [Node("list", {}, [Node("item", {"id": i}) for i in ids[1:]])]
-        conn = self.sock.conn
-        if conn is None or conn.closed:
-            raise WamdError("not connected")
+        conn = self.sock.live_conn()
         await conn.send(Node("receipt", attrs, children))
 
     async def send_presence_update(self, state: str, jid: str | None = None) -> None:
         if state not in PRESENCE_STATES:
             raise ValueError(f"presence must be one of {', '.join(sorted(PRESENCE_STATES))}")
-        conn = self.sock.conn
-        if conn is None or conn.closed:
-            raise WamdError("not connected")
+        conn = self.sock.live_conn()
         if state in ("available", "unavailable"):
             me = self.sock.auth.creds.me
             attrs = {"type": state}
@@ -433,7 +419,7 @@ class Sender:
             return
         if jid is None:
             raise ValueError(f"{state!r} is a chat state: give the chat's jid")
-        own, _ = self._me()
+        own = self._me().pn
         if state == "recording":
             child = Node("composing", {"media": "audio"})
         else:
@@ -441,7 +427,5 @@ class Sender:
         await conn.send(Node("chatstate", {"from": str(own.to_non_ad()), "to": jid}, [child]))
 
     async def presence_subscribe(self, jid: str) -> None:
-        conn = self.sock.conn
-        if conn is None or conn.closed:
-            raise WamdError("not connected")
+        conn = self.sock.live_conn()
         await conn.send(Node("presence", {"type": "subscribe", "to": jid}))

@@ -99,6 +99,18 @@ class SocketOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class OwnIds:
+    """Who we are: our device JID, its lid form, and the users they belong to."""
+
+    pn: JID
+    lid: JID | None
+
+    @property
+    def users(self) -> frozenset[str]:
+        return frozenset({self.pn.user} | ({self.lid.user} if self.lid else set()))
+
+
 class WASocket:
     def __init__(self, auth: AuthState, options: SocketOptions) -> None:
         self.auth = auth
@@ -194,9 +206,20 @@ class WASocket:
         await self.end()
 
     async def query(self, node: Node, timeout: float | None = None) -> Node:
+        return await self.live_conn().query(node, timeout or self.options.default_query_timeout)
+
+    def live_conn(self) -> NodeConnection:
+        """The open connection; ``ConnectionClosed`` when there is none."""
         if self.conn is None or self.conn.closed:
             raise ConnectionClosed(DisconnectReason.CONNECTION_CLOSED, "not connected")
-        return await self.conn.query(node, timeout or self.options.default_query_timeout)
+        return self.conn
+
+    def own_ids(self) -> OwnIds | None:
+        """Our device's phone-number and lid JIDs, once paired."""
+        me = self.auth.creds.me
+        if me is None:
+            return None
+        return OwnIds(JID.parse(me.id), JID.parse(me.lid) if me.lid else None)
 
     # ------------------------------------------------------------------ the connection loop
 
