@@ -112,6 +112,16 @@ def chat_key(node: Node) -> str:
     return attrs.get("recipient") or attrs.get("from", "").split(":")[0].split("@")[0]
 
 
+def _answer_attrs(node: Node, stanza_id: str) -> dict[str, str]:
+    """What an ack or receipt for ``node`` starts from: its id, back to its sender, with its
+    ``recipient`` and ``participant`` (whatsmeow buildBaseReceipt and sendAck)."""
+    attrs = {"id": stanza_id, "to": node.attrs.get("from", "")}
+    for name in ("recipient", "participant"):
+        if name in node.attrs:
+            attrs[name] = node.attrs[name]
+    return attrs
+
+
 def _buffer_key(enc: Node, sender: JID, chat: JID) -> str:
     digest = hashlib.sha256()
     for part in (
@@ -181,14 +191,7 @@ class Receiver:
             log.debug("connection closed before <%s> could be sent", node.tag)
 
     async def ack(self, node: Node, error: str | None = None) -> None:
-        attrs = {
-            "class": node.tag,
-            "id": node.attrs.get("id", ""),
-            "to": node.attrs.get("from", ""),
-        }
-        for name in ("participant", "recipient"):
-            if name in node.attrs:
-                attrs[name] = node.attrs[name]
+        attrs = {"class": node.tag} | _answer_attrs(node, node.attrs.get("id", ""))
         if node.tag != "message" and "type" in node.attrs:
             attrs["type"] = node.attrs["type"]
         if error:
@@ -452,10 +455,7 @@ class Receiver:
                 ev.emit("messages.update", [MessageUpdate(key, "edited", proto.editedMessage)])
 
     async def _receipt(self, node: Node, src: MessageSource, message_id: str) -> None:
-        attrs = {"id": message_id, "to": node.attrs.get("from", "")}
-        for name in ("recipient", "participant"):
-            if name in node.attrs:
-                attrs[name] = node.attrs[name]
+        attrs = _answer_attrs(node, message_id)
         if src.from_me:
             attrs["type"] = "sender"
         elif not self.sock.marked_online:
@@ -480,10 +480,7 @@ class Receiver:
             log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
             return
         creds = self.sock.auth.creds
-        attrs = {"id": message_id, "to": node.attrs.get("from", ""), "type": "retry"}
-        for name in ("recipient", "participant"):
-            if name in node.attrs:
-                attrs[name] = node.attrs[name]
+        attrs = _answer_attrs(node, message_id) | {"type": "retry"}
         children = [
             Node(
                 "retry",
