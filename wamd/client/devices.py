@@ -59,29 +59,31 @@ class DeviceDirectory:
         await self.keys.set({"lid-mapping": {pn.user: lid.user, f"{lid.user}_reverse": pn.user}})
 
     async def lid_for(self, pn: JID) -> JID | None:
+        """The lid form of a phone-number JID (same device), when known."""
         if pn.server != DEFAULT_USER_SERVER:
             return None
-        user = self._lid_of.get(pn.user)
-        if user is None:
-            stored = (await self.keys.get("lid-mapping", [pn.user])).get(pn.user)
-            if not isinstance(stored, str):
-                return None
-            user = self._lid_of[pn.user] = stored
-            self._pn_of[stored] = pn.user
-        return JID(user, HIDDEN_USER_SERVER, pn.device)
+        user = await self._mapped(pn.user, self._lid_of, self._pn_of, pn.user)
+        return JID(user, HIDDEN_USER_SERVER, pn.device) if user is not None else None
 
     async def pn_for(self, lid: JID) -> JID | None:
+        """The phone-number form of a lid JID (same device), when known."""
         if lid.server != HIDDEN_USER_SERVER:
             return None
-        user = self._pn_of.get(lid.user)
-        if user is None:
-            key = f"{lid.user}_reverse"
-            stored = (await self.keys.get("lid-mapping", [key])).get(key)
+        user = await self._mapped(lid.user, self._pn_of, self._lid_of, f"{lid.user}_reverse")
+        return JID(user, DEFAULT_USER_SERVER, lid.device) if user is not None else None
+
+    async def _mapped(
+        self, user: str, forward: dict[str, str], backward: dict[str, str], stored_id: str
+    ) -> str | None:
+        """``user`` looked up in ``forward`` (filled from the store, both ways, on a miss)."""
+        other = forward.get(user)
+        if other is None:
+            stored = (await self.keys.get("lid-mapping", [stored_id])).get(stored_id)
             if not isinstance(stored, str):
                 return None
-            user = self._pn_of[lid.user] = stored
-            self._lid_of[stored] = lid.user
-        return JID(user, DEFAULT_USER_SERVER, lid.device)
+            other = forward[user] = stored
+            backward[stored] = user
+        return other
 
     async def encryption_jids(self, devices: Iterable[JID]) -> dict[JID, JID]:
         """Each device's encryption identity: its lid form when known, else itself."""
