@@ -542,6 +542,16 @@ class SimServer:
             return jid
         return JID(phone.lid_user, HIDDEN_USER_SERVER, jid.device)
 
+    def _notification(self, sender: str, kind: str, children: list[Node], **extra: str) -> Node:
+        """``<notification from type id t [..]>``: what every server notification carries."""
+        attrs = {
+            "from": sender,
+            "type": kind,
+            "id": str(int.from_bytes(os.urandom(4), "big")),
+            "t": str(int(self.clock())),
+        }
+        return Node("notification", attrs | extra, children)
+
     # ------------------------------------------------------------------ prekeys
 
     def prekey_taken(self, device: SimDevice) -> None:
@@ -557,15 +567,8 @@ class SimServer:
         if len(device.prekeys) >= LOW_PREKEYS:
             return
         device.low_prekeys_told = True
-        stanza = Node(
-            "notification",
-            {
-                "from": SERVER,
-                "type": "encrypt",
-                "id": str(int.from_bytes(os.urandom(4), "big")),
-                "t": str(int(self.clock())),
-            },
-            [Node("count", {"value": str(len(device.prekeys))})],
+        stanza = self._notification(
+            SERVER, "encrypt", [Node("count", {"value": str(len(device.prekeys))})]
         )
         self._spawn(self.router.deliver(device, stanza), f"prekey warning for {device.jid}")
 
@@ -581,21 +584,11 @@ class SimServer:
         every other account and to the account's own other devices.
         """
         device_node = Node("device", {"jid": str(changed.jid), "lid": str(changed.lid)})
-        stanza = Node(
-            "notification",
-            {
-                "from": str(phone.jid),
-                "type": "devices",
-                "id": str(int.from_bytes(os.urandom(4), "big")),
-                "t": str(int(self.clock())),
-            },
-            [
-                Node(
-                    action,
-                    {"device_hash": participant_hash([d.jid for d in phone.devices()])},
-                    [device_node],
-                )
-            ],
+        device_hash = participant_hash([d.jid for d in phone.devices()])
+        stanza = self._notification(
+            str(phone.jid),
+            "devices",
+            [Node(action, {"device_hash": device_hash}, [device_node])],
         )
         for other in self.phones.values():
             for target in other.devices():
@@ -609,17 +602,7 @@ class SimServer:
     ) -> None:
         """<notification type="w:gp2"> to every device of the members (and ``extra``)."""
         numbers = list(dict.fromkeys([*group.participants, *extra]))
-        stanza = Node(
-            "notification",
-            {
-                "from": str(group.jid),
-                "type": "w:gp2",
-                "id": str(int.from_bytes(os.urandom(4), "big")),
-                "t": str(int(self.clock())),
-                "participant": str(actor.jid),
-            },
-            [child],
-        )
+        stanza = self._notification(str(group.jid), "w:gp2", [child], participant=str(actor.jid))
         for number in numbers:
             phone = self.phones.get(number)
             if phone is None:
