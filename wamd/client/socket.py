@@ -130,7 +130,6 @@ class WASocket:
         self._qr_task: asyncio.Task[None] | None = None
         self._new_login = False
         self._ended = False
-        self._open = False
         self._opened = asyncio.Event()  # this connection reached "open"
         self._code: tuple[CodePairingCompanion, str, bytes] | None = None  # pairing in progress
         self._registered = asyncio.Event()  # the server sent pair-device: pairing can start
@@ -247,7 +246,6 @@ class WASocket:
             self._final = None
             if not self._ended:
                 self._close_error = None  # each connection ends for its own reason
-            self._open = False
             self._opened = asyncio.Event()
             self.ev.emit("connection.update", ConnectionUpdate(connection="connecting"))
             try:
@@ -726,7 +724,6 @@ class WASocket:
             "connection.update", ConnectionUpdate(connection="open", is_new_login=self._new_login)
         )
         self._new_login = False
-        self._open = True
         self._opened.set()
 
     async def _upkeep_prekeys(self) -> None:
