@@ -755,6 +755,48 @@ class WASocket:
         self.ev.emit("creds.update", changes)
 
 
-def make_wa_socket(auth: AuthState, **options: Any) -> WASocket:
-    """A socket for ``auth`` (from ``use_*_auth_state``); ``await sock.connect()`` to start."""
-    return WASocket(auth, SocketOptions(**options))
+def make_wa_socket(
+    auth: AuthState,
+    *,
+    url: str = WA_URL,
+    server_root_key: bytes = WHATSAPP_ROOT_PUBLIC_KEY,
+    server_root_serial: int = 0,
+    print_qr_in_terminal: bool = False,
+    browser: tuple[str, str, str] = DEFAULT_BROWSER,
+    version: tuple[int, int, int] = WA_VERSION,
+    logger: logging.Logger | None = None,
+    connect_timeout: float = 20.0,
+    keepalive_interval: tuple[float, float] | float = (20.0, 30.0),
+    keepalive_timeout: float = 10.0,
+    default_query_timeout: float = 60.0,
+    mark_online_on_connect: bool = True,
+    qr_timeout: tuple[float, float] = (60.0, 20.0),
+    origin: str = "https://web.whatsapp.com",
+    qr_output: Callable[[str], None] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> WASocket:
+    """A socket for ``auth`` (from ``use_*_auth_state``); ``await sock.connect()`` to start.
+
+    The options are ``SocketOptions``' fields, spelt out so that a misspelt option is a
+    type error (and a ``TypeError`` at run time); the defaults are the same (a test
+    compares them).
+    """
+    options = SocketOptions(
+        url=url,
+        server_root_key=server_root_key,
+        server_root_serial=server_root_serial,
+        print_qr_in_terminal=print_qr_in_terminal,
+        browser=browser,
+        version=version,
+        logger=logger,
+        connect_timeout=connect_timeout,
+        keepalive_interval=keepalive_interval,
+        keepalive_timeout=keepalive_timeout,
+        default_query_timeout=default_query_timeout,
+        mark_online_on_connect=mark_online_on_connect,
+        qr_timeout=qr_timeout,
+        origin=origin,
+        qr_output=qr_output,
+        extra=dict(extra or {}),
+    )
+    return WASocket(auth, options)
