@@ -15,13 +15,26 @@ The tree::
     │   ├── UntrustedIdentity    a peer device's identity key changed
     │   ├── NoSession            no session with that device
     │   ├── InvalidMessage       MAC / signature / format failure of a Signal message
+    │   │   ├── BadMac           the message's MAC does not verify (wrong or stale session)
+    │   │   ├── MalformedMessage the message (or its enc node) does not parse
+    │   │   └── TooFarAhead      the message is more than MAX_SKIP ahead of its chain
     │   ├── InvalidKey           a key of the wrong size or type, a bad signature on a key
     │   └── DuplicateMessage     a message that was already decrypted
     ├── StoreError               auth state / key store
     │   └── CorruptedStore       a file or row that cannot be read back (names it)
     ├── RequestError             an iq answered with an error (carries the code)
     ├── RequestTimeout           an iq not answered in time
-    └── ConnectionClosed         the connection ended (carries a DisconnectReason)
+    ├── ConnectionClosed         the connection ended (carries a DisconnectReason)
+    ├── SendError                the server refused a message (its ack carried an error)
+    ├── ContentError             send_message content that cannot become a message
+    │                            (also a ValueError)
+    ├── VersionLookupError       the current WhatsApp Web version could not be looked up
+    ├── EmitterClosed            the event emitter closed while something waited on it
+    └── SimError                 wamd.sim: a scripted action the real service would refuse
+
+The classes are also importable from the modules that raise them (``wamd.client.send``,
+``wamd.client.content``, ``wamd.client.version``, ``wamd.events``, ``wamd.sim``), where
+they were defined before.
 """
 
 from __future__ import annotations
@@ -29,22 +42,30 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "BadMac",
     "ConnectionClosed",
+    "ContentError",
     "CorruptedStore",
     "DecodeError",
     "DisconnectReason",
     "DuplicateMessage",
+    "EmitterClosed",
     "HandshakeError",
     "InvalidKey",
     "InvalidMessage",
+    "MalformedMessage",
     "NoSession",
     "PairingError",
     "ProtocolError",
     "RequestError",
     "RequestTimeout",
+    "SendError",
     "SignalError",
+    "SimError",
     "StoreError",
+    "TooFarAhead",
     "UntrustedIdentity",
+    "VersionLookupError",
     "WamdError",
 ]
 
@@ -119,6 +140,22 @@ class InvalidMessage(SignalError):
     """A Signal message failed its MAC or signature check, or is malformed."""
 
 
+class BadMac(InvalidMessage):
+    """The message's MAC does not verify under any session state we hold for its sender.
+
+    The usual cause is a session the sender no longer has (it reset, or our copy is
+    stale); the answer is a retry receipt, as for any ``InvalidMessage``.
+    """
+
+
+class MalformedMessage(InvalidMessage):
+    """A Signal message, or the ``enc`` node carrying it, does not parse."""
+
+
+class TooFarAhead(InvalidMessage):
+    """The message's counter is more than ``MAX_SKIP`` ahead of its chain (libsignal: 2000)."""
+
+
 class InvalidKey(SignalError):
     """A key of the wrong length or type, or a key whose signature does not verify."""
 
@@ -164,3 +201,33 @@ class ConnectionClosed(WamdError):
             self.reason = None
         name = self.reason.name.lower() if self.reason is not None else "unknown"
         super().__init__(message or f"connection closed ({self.status_code} {name})")
+
+
+class SendError(WamdError):
+    """The server refused a message (its ack carried an error code)."""
+
+    def __init__(self, message_id: str, code: str) -> None:
+        super().__init__(f"the server refused message {message_id}: error {code}")
+        self.message_id = message_id
+        self.code = code
+
+
+class ContentError(WamdError, ValueError):
+    """The content given to ``send_message`` cannot be turned into a message.
+
+    Also a ``ValueError``, as it was before it joined this tree: the content is a bad
+    argument, and code written against earlier versions (or catching bad arguments
+    generally) keeps catching it.
+    """
+
+
+class VersionLookupError(WamdError):
+    """The current version could not be looked up (network, or an unexpected page)."""
+
+
+class EmitterClosed(WamdError):
+    """The event emitter was closed while something waited for an event."""
+
+
+class SimError(WamdError):
+    """wamd.sim: a scripted action that the real service would refuse (e.g. a fifth companion)."""

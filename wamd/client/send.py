@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
-from wamd.errors import NoSession, ProtocolError, WamdError
+from wamd.errors import NoSession, ProtocolError, SendError, WamdError
 from wamd.messaging.core import (
     device_sent,
     message_type,
@@ -61,15 +61,6 @@ MAX_INCOMING_RETRIES = 10  # retries answered per device and message (whatsmeow)
 RETRY_MEMORY = 10_000  # (device, message) retry counts remembered, oldest forgotten first
 ACK_TIMEOUT = 30.0  # seconds to wait for the server's ack of a message
 PRESENCE_STATES = {"available", "unavailable", "composing", "paused", "recording"}
-
-
-class SendError(WamdError):
-    """The server refused a message (its ack carried an error code)."""
-
-    def __init__(self, message_id: str, code: str) -> None:
-        super().__init__(f"the server refused message {message_id}: error {code}")
-        self.message_id = message_id
-        self.code = code
 
 
 def _as_jid(value: JID | str) -> JID:

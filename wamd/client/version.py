@@ -16,17 +16,13 @@ import urllib.error
 import urllib.request
 
 from wamd.defaults import WA_ORIGIN
-from wamd.errors import WamdError
+from wamd.errors import VersionLookupError
 
 __all__ = ["SW_URL", "VersionLookupError", "fetch_latest_version"]
 
 SW_URL = f"{WA_ORIGIN}/sw.js"  # WhatsApp Web's service worker, which names the build
 _REVISION = re.compile(rb'\\?"client_revision\\?":\s*(\d+)')
 MAX_BYTES = 8 << 20  # the script is a few hundred KiB; refuse anything absurd
-
-
-class VersionLookupError(WamdError):
-    """The current version could not be looked up (network, or an unexpected page)."""
 
 
 def _fetch(url: str, timeout: float) -> bytes:
