@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, overload
 
+from wamd.errors import EmitterClosed
+
 __all__ = [
     "EVENT_NAMES",
     "ConnectionUpdate",
@@ -100,10 +102,6 @@ class ConnectionUpdate:
 class MessagesUpsert:
     messages: tuple[Any, ...]
     type: Literal["notify", "append"]
-
-
-class EmitterClosed(Exception):
-    """The emitter was closed while something waited for an event."""
 
 
 class _AsyncHandler:

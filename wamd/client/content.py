@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wamd.binary.jid import JID, InvalidJID
+from wamd.errors import ContentError
 from wamd.messaging.types import MessageKey, WAMessage
 from wamd.proto import common_pb2, e2e_pb2
 
@@ -34,10 +35,6 @@ EDIT_SENDER_REVOKE = "7"  # delete for everyone by its sender (or a removed reac
 EDIT_ADMIN_REVOKE = "8"  # a group admin deletes someone else's message
 
 _KNOWN_KEYS = {"text", "react", "edit", "delete", "mentions", "disappearing_messages_in_chat"}
-
-
-class ContentError(ValueError):
-    """The content given to ``send_message`` cannot be turned into a message."""
 
 
 def _key_proto(key: MessageKey | Mapping[str, Any]) -> common_pb2.MessageKey:
