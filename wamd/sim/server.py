@@ -21,9 +21,10 @@ and groups in ``services.py``, the phones in ``phone.py``; ``docs/sim.md`` is th
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
-import random
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
@@ -34,7 +35,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
-from wamd.crypto import DJB_TYPE, KeyPair, SignedKeyPair, verify
+from wamd.crypto import DJB_TYPE, KeyPair, SignedKeyPair, generate_keypair, verify
 from wamd.errors import (
     ConnectionClosed,
     DecodeError,
@@ -57,8 +58,6 @@ from wamd.pairing import (
     verify_pair_success,
 )
 from wamd.proto import e2e_pb2
-from wamd.sim import rand
-from wamd.sim.activity import Activity
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
 from wamd.sim.router import Router
 from wamd.sim.services import (
@@ -192,8 +191,8 @@ class SimPhone:
         self.server = server
         self.number = number
         self.name = name
-        self.lid_user = str(100_000_000_000_000 + server.rng.getrandbits(40))
-        self.account_key: KeyPair = rand.keypair(server.rng)  # the account's identity (ADV)
+        self.lid_user = str(100_000_000_000_000 + int.from_bytes(os.urandom(5), "big"))
+        self.account_key: KeyPair = generate_keypair()  # the account's identity (ADV signatures)
         self.companions: dict[int, SimDevice] = {}
         self._next_device = 1
         self._key_index = 0
@@ -376,13 +375,7 @@ class SimServer:
         history_sync: HistorySyncPolicy | None = HistorySyncPolicy(),
         first_stanza_delay: float = FIRST_STANZA_DELAY,
         app_state_keys: bool = True,
-        rng: random.Random | None = None,
     ) -> None:
-        # every random choice the sim makes comes from here (wamd/sim/rand.py)
-        self.seed: int | None = None if rng is not None else rand.new_seed()
-        self.rng = rng if rng is not None else random.Random(self.seed)
-        self.activity = Activity()
-        log.debug("sim seed: %s", self.seed)
         self.host = host
         self.port = port
         self._base_clock = clock
@@ -395,8 +388,8 @@ class SimServer:
         self.app_state_keys = app_state_keys  # phones share their app-state key with companions
         self.history_sync = history_sync  # None: phones send no history to new companions
         # (real phones always do: on by default, bounded to recent days and messages)
-        self.ca = CertificateAuthority(rand.keypair(self.rng))
-        self.static = rand.keypair(self.rng)
+        self.ca = CertificateAuthority.generate()
+        self.static = generate_keypair()
         self.certificate = self.ca.issue(self.static.public)
         self.phones: dict[str, SimPhone] = {}
         self._pending_by_ref: dict[str, _Pending] = {}
@@ -495,7 +488,7 @@ class SimServer:
         device_id = phone._next_device
         phone._next_device += 1
         phone._key_index += 1
-        adv_secret = self.rng.randbytes(32)
+        adv_secret = os.urandom(32)
         container = make_device_identity(
             phone.account_key,
             identity.public,
@@ -551,7 +544,7 @@ class SimServer:
         attrs = {
             "from": sender,
             "type": kind,
-            "id": rand.stanza_id(self.rng),
+            "id": str(int.from_bytes(os.urandom(4), "big")),
             "t": str(int(self.clock())),
         }
         return Node("notification", attrs | extra, children)
@@ -623,7 +616,7 @@ class SimServer:
         self, creator: SimPhone, subject: str, members: Sequence[str]
     ) -> SimGroup:
         now = int(self.clock())
-        group = SimGroup(new_group_id(self.rng), subject, creator.number, now)
+        group = SimGroup(new_group_id(), subject, creator.number, now)
         group.participants[creator.number] = "superadmin"
         for number in members:
             if number in self.phones and number != creator.number:
@@ -714,7 +707,7 @@ class SimServer:
     # ------------------------------------------------------------------ pairing
 
     async def _registration(self, conn: NodeConnection, payload: ParsedClientPayload) -> None:
-        refs = [f"2@{rand.ref(self.rng, 18)}" for _ in range(QR_REF_COUNT)]
+        refs = [f"2@{base64.b64encode(os.urandom(18)).decode()}" for _ in range(QR_REF_COUNT)]
         pending = _Pending(conn, payload, refs)
         for ref in refs:
             self._pending_by_ref[ref] = pending
@@ -732,7 +725,7 @@ class SimServer:
             # whatsmeow pair.go handlePairDevice: <iq from=s.whatsapp.net><pair-device><ref>..
             iq = Node(
                 "iq",
-                {"from": SERVER, "type": "set", "id": rand.stanza_id(self.rng), "xmlns": "md"},
+                {"from": SERVER, "type": "set", "id": conn.new_id(), "xmlns": "md"},
                 [Node("pair-device", {}, [Node("ref", {}, ref.encode()) for ref in refs])],
             )
             await conn.request(iq, timeout=30)
@@ -777,7 +770,7 @@ class SimServer:
                 await conn.send(_iq_error(iq_id, 404, "item-not-found"))
                 return
             pending.code_phone = jid.user
-            pending.code_ref = rand.ref(self.rng, 24).encode()
+            pending.code_ref = base64.b64encode(os.urandom(24))
             pending.wrapped_companion_ephemeral = raw
             self._code_pending[id(pending)] = pending
             ref_node = Node("link_code_pairing_ref", {}, pending.code_ref)
@@ -822,7 +815,7 @@ class SimServer:
         attrs = {
             "from": SERVER,
             "type": "link_code_companion_reg",
-            "id": rand.stanza_id(self.rng),
+            "id": conn.new_id(),
             "t": str(int(self.clock())),
         }
         await conn.send(Node("notification", attrs, [hello]))
@@ -868,7 +861,7 @@ class SimServer:
         # whatsmeow pair.go handlePairSuccess reads device-identity, platform, device(jid, lid)
         success = Node(
             "iq",
-            {"from": SERVER, "type": "result", "id": rand.stanza_id(self.rng)},
+            {"from": SERVER, "type": "result", "id": conn.new_id()},
             [
                 Node(
                     "pair-success",
