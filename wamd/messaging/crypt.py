@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from wamd.binary.jid import JID
 from wamd.binary.node import Node
-from wamd.errors import InvalidMessage, NoSession, SignalError, WamdError
+from wamd.errors import MalformedMessage, NoSession, SignalError, WamdError
 from wamd.messaging.core import pad, unpad
 from wamd.proto import e2e_pb2
 from wamd.signal.repository import SignalRepository
@@ -112,7 +112,7 @@ def parse_message(data: bytes) -> e2e_pb2.Message:
     try:
         message.ParseFromString(data)
     except ProtobufDecodeError:
-        raise InvalidMessage("decrypted payload is not a valid Message protobuf") from None
+        raise MalformedMessage("decrypted payload is not a valid Message protobuf") from None
     return message
 
 
@@ -137,7 +137,7 @@ async def open_enc(
     kind = enc.attrs.get("type", "")
     data = enc.content_bytes()
     if data is None:
-        raise InvalidMessage(f"<enc type={kind!r}> without a ciphertext")
+        raise MalformedMessage(f"<enc type={kind!r}> without a ciphertext")
     version = enc.attrs.get("v", ENC_VERSION)
     changed = False
     if kind in ("pkmsg", "msg"):
@@ -145,10 +145,10 @@ async def open_enc(
         padded, changed = result.plaintext, result.identity_changed
     elif kind == "skmsg":
         if group_jid is None:
-            raise InvalidMessage("a group (skmsg) payload outside a group")
+            raise MalformedMessage("a group (skmsg) payload outside a group")
         padded = await repo.group_decrypt(group_jid, sender, data)
     else:
-        raise InvalidMessage(f"unknown enc type {kind!r}")
+        raise MalformedMessage(f"unknown enc type {kind!r}")
     plaintext = padded if version == "3" else unpad(padded)
     message = parse_message(plaintext)
     skdm = message.senderKeyDistributionMessage

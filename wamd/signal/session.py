@@ -25,7 +25,16 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from wamd.crypto import KeyPair, agree, generate_keypair, prefixed, strip_prefix, verify
-from wamd.errors import CorruptedStore, DuplicateMessage, InvalidKey, InvalidMessage, NoSession
+from wamd.errors import (
+    BadMac,
+    CorruptedStore,
+    DuplicateMessage,
+    InvalidKey,
+    InvalidMessage,
+    MalformedMessage,
+    NoSession,
+    TooFarAhead,
+)
 from wamd.proto import signal_pb2, signal_store_pb2
 from wamd.signal import kdf
 
@@ -279,10 +288,10 @@ class ParsedPreKeyMessage:
 
 def _check_version(data: bytes, what: str) -> None:
     if not data:
-        raise InvalidMessage(f"{what} is empty")
+        raise MalformedMessage(f"{what} is empty")
     version = data[0] >> 4
     if version != CIPHERTEXT_VERSION:
-        raise InvalidMessage(f"{what} has unsupported version {version}")
+        raise MalformedMessage(f"{what} has unsupported version {version}")
 
 
 def parse_prekey_message(data: bytes) -> ParsedPreKeyMessage:
@@ -291,17 +300,17 @@ def parse_prekey_message(data: bytes) -> ParsedPreKeyMessage:
     try:
         message.ParseFromString(data[1:])
     except _ProtoDecodeError:
-        raise InvalidMessage("prekey message does not parse") from None
+        raise MalformedMessage("prekey message does not parse") from None
     if (
         not message.HasField("baseKey")
         or not message.HasField("identityKey")
         or not message.message
     ):
-        raise InvalidMessage("prekey message is incomplete")
+        raise MalformedMessage("prekey message is incomplete")
     try:
         base, ident = strip_prefix(message.baseKey), strip_prefix(message.identityKey)
     except InvalidKey as exc:
-        raise InvalidMessage(f"prekey message: {exc}") from None
+        raise MalformedMessage(f"prekey message: {exc}") from None
     return ParsedPreKeyMessage(
         registration_id=message.registrationId,
         prekey_id=message.preKeyId if message.HasField("preKeyId") else None,
@@ -388,19 +397,19 @@ class _Parsed:
     def __init__(self, data: bytes) -> None:
         _check_version(data, "message")
         if len(data) < 1 + MAC_LENGTH + 1:
-            raise InvalidMessage("message is too short")
+            raise MalformedMessage("message is too short")
         self.body, self.mac = data[:-MAC_LENGTH], data[-MAC_LENGTH:]
         message = signal_pb2.SignalMessage()
         try:
             message.ParseFromString(self.body[1:])
         except _ProtoDecodeError:
-            raise InvalidMessage("message does not parse") from None
+            raise MalformedMessage("message does not parse") from None
         if not message.HasField("ratchetKey") or not message.HasField("ciphertext"):
-            raise InvalidMessage("message is incomplete")
+            raise MalformedMessage("message is incomplete")
         try:
             self.ratchet_key = strip_prefix(message.ratchetKey)
         except InvalidKey as exc:
-            raise InvalidMessage(f"message: {exc}") from None
+            raise MalformedMessage(f"message: {exc}") from None
         self.counter = message.counter
         self.previous_counter = message.previousCounter
         self.ciphertext = message.ciphertext
@@ -414,7 +423,7 @@ def _derive_skipping(chain: _Chain, counter: int) -> tuple[bytes, bytes, bytes]:
             raise DuplicateMessage(f"message {counter} was already received")
         return keys
     if counter - chain.index > MAX_SKIP:
-        raise InvalidMessage(f"message {counter} is more than {MAX_SKIP} ahead of its chain")
+        raise TooFarAhead(f"message {counter} is more than {MAX_SKIP} ahead of its chain")
     key = chain.chain_key
     index = chain.index
     while index < counter:
@@ -475,7 +484,7 @@ def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
     cipher_key, mac_key, iv = _derive_skipping(chain, parsed.counter)
     expected = _mac(mac_key, state.remote_identity, state.local_identity, parsed.body)
     if not hmac.compare_digest(expected, parsed.mac):
-        raise InvalidMessage("bad MAC")
+        raise BadMac("bad MAC")
     plaintext = kdf.aes_cbc_decrypt(cipher_key, iv, parsed.ciphertext)
     state.pending = None  # the peer answered: no need to send prekey messages any more
     return plaintext
@@ -501,10 +510,10 @@ def decrypt_message(record: SessionRecord, data: bytes) -> bytes:
             continue
         _replace(record, state, candidate)
         return plaintext
-    specific = [e for e in errors if "bad MAC" not in str(e)]
+    specific = [e for e in errors if not isinstance(e, BadMac)]
     if specific:  # e.g. the skip bound: more useful to the caller than a MAC failure
         raise specific[0]
-    raise InvalidMessage("bad MAC: no session state decrypts this message")
+    raise BadMac("bad MAC: no session state decrypts this message")
 
 
 def _replace(record: SessionRecord, old: SessionState, new: SessionState) -> None:
