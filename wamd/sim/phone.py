@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import GROUP_SERVER, InvalidJID
-from wamd.crypto import DJB_TYPE, SignedKeyPair
+from wamd.crypto import DJB_TYPE
 from wamd.errors import SignalError, WamdError
 from wamd.messaging.core import (
     device_sent,
     message_type,
-    new_message_id,
     pad,
     participant_hash,
     with_sender_key,
@@ -35,9 +33,10 @@ from wamd.messaging.core import (
 from wamd.messaging.crypt import encrypt_for_devices, open_enc
 from wamd.messaging.types import MessageKey
 from wamd.proto import common_pb2, e2e_pb2, history_sync_pb2, web_pb2
-from wamd.signal import SignalRepository, generate_prekeys, parse_bundle
+from wamd.signal import SignalRepository, parse_bundle
 from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.signal.session import PreKeyBundle
+from wamd.sim import rand
 from wamd.sim.services import bundle_node
 from wamd.store.memory import MemoryKeyStore
 
@@ -93,8 +92,9 @@ class PhoneEndpoint:
         self.phone = phone
         self.device = device
         self.store = MemoryKeyStore()
-        self.registration_id = int.from_bytes(os.urandom(2), "big") & 0x3FFF or 1
-        self.signed = SignedKeyPair.generate(phone.account_key, 1)
+        self.rng = server.rng
+        self.registration_id = self.rng.getrandbits(14) or 1
+        self.signed = rand.signed_keypair(self.rng, phone.account_key, 1)
         self.repo = SignalRepository(
             self.store, phone.account_key, self.registration_id, self.signed
         )
@@ -124,7 +124,7 @@ class PhoneEndpoint:
     async def refill_prekeys(self, minimum: int = 10) -> None:
         if len(self.device.prekeys) >= minimum:
             return
-        keys = generate_prekeys(self._next_prekey, PREKEY_BATCH)
+        keys = rand.prekeys(self.rng, self._next_prekey, PREKEY_BATCH)
         self._next_prekey = keys[-1][0] + 1
         await self.store.set({"pre-key": {str(i): k for i, k in keys}})
         for key_id, pair in keys:
@@ -152,6 +152,7 @@ class PhoneEndpoint:
         self._queue.put_nowait(node)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work())
+            self.server.activity.track(self._worker, f"phone {self.phone.number}")
 
     async def _work(self) -> None:
         while not self._queue.empty():
@@ -258,7 +259,7 @@ class PhoneEndpoint:
             log.warning("sim phone %s gives up on %s", self.phone.number, message_id)
             await self.server.router.handle(self.device, Node("receipt", base))
             return
-        keys = generate_prekeys(self._next_prekey, 1)
+        keys = rand.prekeys(self.rng, self._next_prekey, 1)
         self._next_prekey = keys[0][0] + 1
         await self.store.set({"pre-key": {str(keys[0][0]): keys[0][1]}})
         children = [
@@ -364,7 +365,7 @@ class PhoneEndpoint:
 
     async def send(self, to: JID, message: e2e_pb2.Message, message_id: str | None = None) -> str:
         server = self.server
-        message_id = message_id or new_message_id(self.phone.number)
+        message_id = message_id or rand.message_id(self.rng)
         self.sent[message_id] = (to, message)
         sender = self.device.jid
         self.history.append(
@@ -398,7 +399,8 @@ class PhoneEndpoint:
                 )
                 holders.update(enc.devices)
                 children.append(Node("participants", {}, enc.nodes))
-            ciphertext = await self.repo.group_encrypt(str(to), self.device.lid, pad(plaintext))
+            padded = pad(plaintext, random_byte=self.rng.getrandbits(8))
+            ciphertext = await self.repo.group_encrypt(str(to), self.device.lid, padded)
             children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
             attrs["phash"] = participant_hash(devices)
         else:
@@ -490,7 +492,8 @@ class PhoneEndpoint:
         back their events until they have this key and have synced the app state.
         """
         if self.app_state_key is None:
-            self.app_state_key = (os.urandom(6), os.urandom(32), int(self.server.clock() * 1000))
+            now_ms = int(self.server.clock() * 1000)
+            self.app_state_key = (self.rng.randbytes(6), self.rng.randbytes(32), now_ms)
         key_id, key_data, stamp = self.app_state_key
         key = e2e_pb2.AppStateSyncKey(
             keyID=e2e_pb2.AppStateSyncKeyId(keyID=key_id),
@@ -514,7 +517,7 @@ class PhoneEndpoint:
 
     async def send_peer(self, device: SimDevice, message: e2e_pb2.Message) -> str:
         """A peer message (``category="peer"``) from the phone to one of its companions."""
-        message_id = new_message_id(self.phone.number)
+        message_id = rand.message_id(self.rng)
         enc = await encrypt_for_devices(
             self.repo,
             [device.jid],

@@ -21,10 +21,9 @@ and groups in ``services.py``, the phones in ``phone.py``; ``docs/sim.md`` is th
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-import os
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
@@ -35,7 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
-from wamd.crypto import DJB_TYPE, KeyPair, SignedKeyPair, generate_keypair, verify
+from wamd.crypto import DJB_TYPE, KeyPair, SignedKeyPair, verify
 from wamd.errors import (
     ConnectionClosed,
     DecodeError,
@@ -58,6 +57,8 @@ from wamd.pairing import (
     verify_pair_success,
 )
 from wamd.proto import e2e_pb2
+from wamd.sim import rand
+from wamd.sim.activity import Activity
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
 from wamd.sim.router import Router
 from wamd.sim.services import (
@@ -123,6 +124,21 @@ class _Bucket:
             return False
         self.tokens -= 1.0
         return True
+
+
+SETUP = "connection setup"
+
+
+class _Once:
+    """A callable that runs ``action`` on its first call only."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 @dataclass(eq=False)
@@ -191,8 +207,8 @@ class SimPhone:
         self.server = server
         self.number = number
         self.name = name
-        self.lid_user = str(100_000_000_000_000 + int.from_bytes(os.urandom(5), "big"))
-        self.account_key: KeyPair = generate_keypair()  # the account's identity (ADV signatures)
+        self.lid_user = str(100_000_000_000_000 + server.rng.getrandbits(40))
+        self.account_key: KeyPair = rand.keypair(server.rng)  # the account's identity (ADV)
         self.companions: dict[int, SimDevice] = {}
         self._next_device = 1
         self._key_index = 0
@@ -375,7 +391,13 @@ class SimServer:
         history_sync: HistorySyncPolicy | None = HistorySyncPolicy(),
         first_stanza_delay: float = FIRST_STANZA_DELAY,
         app_state_keys: bool = True,
+        rng: random.Random | None = None,
     ) -> None:
+        # every random choice the sim makes comes from here (wamd/sim/rand.py)
+        self.seed: int | None = None if rng is not None else rand.new_seed()
+        self.rng = rng if rng is not None else random.Random(self.seed)
+        self.activity = Activity()
+        log.debug("sim seed: %s", self.seed)
         self.host = host
         self.port = port
         self._base_clock = clock
@@ -388,8 +410,8 @@ class SimServer:
         self.app_state_keys = app_state_keys  # phones share their app-state key with companions
         self.history_sync = history_sync  # None: phones send no history to new companions
         # (real phones always do: on by default, bounded to recent days and messages)
-        self.ca = CertificateAuthority.generate()
-        self.static = generate_keypair()
+        self.ca = CertificateAuthority(rand.keypair(self.rng))
+        self.static = rand.keypair(self.rng)
         self.certificate = self.ca.issue(self.static.public)
         self.phones: dict[str, SimPhone] = {}
         self._pending_by_ref: dict[str, _Pending] = {}
@@ -451,6 +473,31 @@ class SimServer:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self.activity.track(task, what)
+
+    async def settle(self, timeout: float | None = 30.0, *, acked: bool = False) -> None:
+        """Return once the sim has nothing in flight (see ``wamd/sim/activity.py``).
+
+        Nothing in flight: no stanza from a client being handled, no connection being set
+        up, every phone's queue worked through and every task the sim spawned finished;
+        so every stanza the sim meant to send is written to its socket. With
+        ``acked=True`` it also waits until every connected companion has acknowledged
+        everything delivered to it (its outbox is empty), i.e. the client has handled
+        it too. ``TimeoutError`` after ``timeout`` seconds names what is still running.
+
+        ``await sim.settle(); assert inbox.empty()`` is how a test checks that nothing
+        more arrives, without sleeping.
+        """
+        await self.activity.settle(timeout, also=self._unacknowledged if acked else None)
+
+    def _unacknowledged(self) -> str:
+        waiting = [
+            f"{len(d.outbox)} unacknowledged stanzas to {d.jid}"
+            for phone in self.phones.values()
+            for d in phone.companions.values()
+            if d.outbox and d.connection is not None and not d.connection.closed
+        ]
+        return ", ".join(waiting)
 
     def add_phone(self, number: str, name: str | None = None) -> SimPhone:
         if not number.isdigit():
@@ -488,7 +535,7 @@ class SimServer:
         device_id = phone._next_device
         phone._next_device += 1
         phone._key_index += 1
-        adv_secret = os.urandom(32)
+        adv_secret = self.rng.randbytes(32)
         container = make_device_identity(
             phone.account_key,
             identity.public,
@@ -544,7 +591,7 @@ class SimServer:
         attrs = {
             "from": sender,
             "type": kind,
-            "id": str(int.from_bytes(os.urandom(4), "big")),
+            "id": rand.stanza_id(self.rng),
             "t": str(int(self.clock())),
         }
         return Node("notification", attrs | extra, children)
@@ -616,7 +663,7 @@ class SimServer:
         self, creator: SimPhone, subject: str, members: Sequence[str]
     ) -> SimGroup:
         now = int(self.clock())
-        group = SimGroup(new_group_id(), subject, creator.number, now)
+        group = SimGroup(new_group_id(self.rng), subject, creator.number, now)
         group.participants[creator.number] = "superadmin"
         for number in members:
             if number in self.phones and number != creator.number:
@@ -668,6 +715,15 @@ class SimServer:
     # ------------------------------------------------------------------ connections
 
     async def _handle(self, ws: ServerConnection) -> None:
+        # counted as work in flight until the connection is set up (see settle())
+        self.activity.enter(SETUP)
+        setup = _Once(lambda: self.activity.leave(SETUP))
+        try:
+            await self._handle_connection(ws, setup)
+        finally:
+            setup()
+
+    async def _handle_connection(self, ws: ServerConnection, setup: _Once) -> None:
         if ws.request is not None and ws.request.path.split("?")[0] != "/ws/chat":
             await ws.close(1008, "unknown endpoint")
             return
@@ -695,9 +751,9 @@ class SimServer:
                 await conn.close()
                 return
             if payload.is_registration:
-                await self._registration(conn, payload)
+                await self._registration(conn, payload, setup)
             else:
-                await self._login(conn, payload)
+                await self._login(conn, payload, setup)
         except ConnectionClosed:
             pass
         except Exception:
@@ -706,8 +762,10 @@ class SimServer:
 
     # ------------------------------------------------------------------ pairing
 
-    async def _registration(self, conn: NodeConnection, payload: ParsedClientPayload) -> None:
-        refs = [f"2@{base64.b64encode(os.urandom(18)).decode()}" for _ in range(QR_REF_COUNT)]
+    async def _registration(
+        self, conn: NodeConnection, payload: ParsedClientPayload, setup: _Once
+    ) -> None:
+        refs = [f"2@{rand.ref(self.rng, 18)}" for _ in range(QR_REF_COUNT)]
         pending = _Pending(conn, payload, refs)
         for ref in refs:
             self._pending_by_ref[ref] = pending
@@ -718,17 +776,21 @@ class SimServer:
                 log.warning("disconnecting an unpaired client: flooding")
                 await _drop(conn, "flooding")
                 return
-            await self._serve_registration(pending, node)
+            with self.activity.busy("a stanza from an unpaired client"):
+                await self._serve_registration(pending, node)
 
         conn.start(serve)
         try:
             # whatsmeow pair.go handlePairDevice: <iq from=s.whatsapp.net><pair-device><ref>..
             iq = Node(
                 "iq",
-                {"from": SERVER, "type": "set", "id": conn.new_id(), "xmlns": "md"},
+                {"from": SERVER, "type": "set", "id": rand.stanza_id(self.rng), "xmlns": "md"},
                 [Node("pair-device", {}, [Node("ref", {}, ref.encode()) for ref in refs])],
             )
-            await conn.request(iq, timeout=30)
+            try:
+                await conn.request(iq, timeout=30)
+            finally:
+                setup()
             first, rest = self.qr_ref_seconds
             lifetime = first + rest * (len(refs) - 1)
             # wait for a scan, the refs' lifetime, or the client going away
@@ -770,7 +832,7 @@ class SimServer:
                 await conn.send(_iq_error(iq_id, 404, "item-not-found"))
                 return
             pending.code_phone = jid.user
-            pending.code_ref = base64.b64encode(os.urandom(24))
+            pending.code_ref = rand.ref(self.rng, 24).encode()
             pending.wrapped_companion_ephemeral = raw
             self._code_pending[id(pending)] = pending
             ref_node = Node("link_code_pairing_ref", {}, pending.code_ref)
@@ -815,7 +877,7 @@ class SimServer:
         attrs = {
             "from": SERVER,
             "type": "link_code_companion_reg",
-            "id": conn.new_id(),
+            "id": rand.stanza_id(self.rng),
             "t": str(int(self.clock())),
         }
         await conn.send(Node("notification", attrs, [hello]))
@@ -861,7 +923,7 @@ class SimServer:
         # whatsmeow pair.go handlePairSuccess reads device-identity, platform, device(jid, lid)
         success = Node(
             "iq",
-            {"from": SERVER, "type": "result", "id": conn.new_id()},
+            {"from": SERVER, "type": "result", "id": rand.stanza_id(self.rng)},
             [
                 Node(
                     "pair-success",
@@ -912,7 +974,9 @@ class SimServer:
 
     # ------------------------------------------------------------------ login
 
-    async def _login(self, conn: NodeConnection, payload: ParsedClientPayload) -> None:
+    async def _login(
+        self, conn: NodeConnection, payload: ParsedClientPayload, setup: _Once
+    ) -> None:
         phone = self.phones.get(payload.username or "")
         device = phone.companions.get(payload.device or 0) if phone else None
         expired = phone is not None and phone.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
@@ -965,13 +1029,15 @@ class SimServer:
                 )
                 await _drop(conn, "flooding")
                 return
-            await self._serve_logged_in(conn, node, device)
+            with self.activity.busy(f"a stanza from {device.jid}"):
+                await self._serve_logged_in(conn, node, device)
 
         conn.start(serve)
         first_login = not device.logged_in
         device.logged_in = True
         if first_login and phone.online:
             self._spawn(self._welcome(phone, device), f"welcome for {device.jid}")
+        setup()
         closed = await conn.wait_closed()
         if closed.reason == DisconnectReason.BAD_SESSION and str(closed) != "flooding":
             log.warning("disconnected %s: %s", device.jid, closed)

@@ -20,7 +20,7 @@ Shapes as the public clients send and read them:
 
 from __future__ import annotations
 
-import os
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -290,9 +290,9 @@ async def answer_group(server: SimServer, device: SimDevice, node: Node) -> Node
     return _error(iq_id, 501, "feature-not-implemented")
 
 
-def new_group_id() -> str:
+def new_group_id(rng: random.Random) -> str:
     """A group id of the current form (``120363`` + digits)."""
-    return "120363" + str(int.from_bytes(os.urandom(6), "big")).zfill(12)
+    return "120363" + str(rng.getrandbits(48)).zfill(12)
 
 
 # ---------------------------------------------------------------------- account queries
