@@ -6,23 +6,30 @@ sees its events in emit order without holding up the emitter or the other handle
 handler that raises is logged with its traceback (logger ``wamd.events``); nothing else is
 affected. ``await ev.drain()`` waits until every queued handler call has finished.
 
-Event catalogue (payload types below):
+Event catalogue: ``EventPayloads`` maps each name to its payload type, and ``on``,
+``once``, ``wait_for``, ``emit`` and ``emit_tracked`` are overloaded on the name, so that
+type checkers (``mypy --strict``) refuse a misspelt event name, a handler written for
+another event's payload, and a field the payload does not have (``docs/events.md``):
 
 =============================  ====================================================
 ``connection.update``          ``ConnectionUpdate``
 ``creds.update``               ``dict[str, Any]``: the changed credential fields
-``messages.upsert``            ``MessagesUpsert``
-``messages.update``            ``list`` of message updates
-``messages.delete``            keys of deleted messages
-``messages.reaction``          reactions
-``message-receipt.update``     receipts
-``presence.update``            presence of a chat
-``groups.upsert`` / ``groups.update`` / ``group-participants.update``
-``chats.upsert`` / ``chats.update`` / ``chats.delete``
-``contacts.upsert`` / ``contacts.update``
-``messaging-history.set``      history sync batches
-``call``                       call offers and ends
-``blocklist.set`` / ``blocklist.update``
+``messages.upsert``            ``MessagesUpsert`` (``messages: tuple[WAMessage, ...]``)
+``messages.update``            ``list[MessageUpdate]``
+``messages.delete``            ``MessagesDelete`` (not emitted yet)
+``messages.reaction``          ``MessageReaction``
+``message-receipt.update``     ``list[MessageReceipt]``
+``presence.update``            ``PresenceUpdate``
+``groups.upsert``              ``list[GroupMetadata]``
+``groups.update``              ``list[GroupUpdate]``
+``group-participants.update``  ``GroupParticipantsUpdate``
+``chats.upsert``/``.update``   ``list[HistoryChat]`` (not emitted yet)
+``chats.delete``               ``list[str]``: chat JIDs (not emitted yet)
+``contacts.upsert``/``.update````list[Contact]`` (not emitted yet)
+``messaging-history.set``      ``HistorySet``
+``call``                       ``list[CallEvent]``
+``blocklist.set``              ``BlocklistSet`` (not emitted yet)
+``blocklist.update``           ``BlocklistUpdate`` (not emitted yet)
 =============================  ====================================================
 """
 
@@ -32,51 +39,72 @@ import asyncio
 import difflib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, cast, get_args, overload
 
 from wamd.errors import EmitterClosed
+from wamd.messaging.types import (
+    BlocklistSet,
+    BlocklistUpdate,
+    CallEvent,
+    Contact,
+    GroupMetadata,
+    GroupParticipantsUpdate,
+    GroupUpdate,
+    HistoryChat,
+    HistorySet,
+    MessageReaction,
+    MessageReceipt,
+    MessagesDelete,
+    MessageUpdate,
+    PresenceUpdate,
+    WAMessage,
+)
 
 __all__ = [
     "EVENT_NAMES",
     "ConnectionUpdate",
     "EmitterClosed",
     "EventEmitter",
+    "EventName",
+    "EventPayloads",
     "LastDisconnect",
     "MessagesUpsert",
 ]
 
-log = logging.getLogger("wamd.events")
+log = logging.getLogger(__name__)
 
-EVENT_NAMES = frozenset(
-    {
-        "connection.update",
-        "creds.update",
-        "messages.upsert",
-        "messages.update",
-        "messages.delete",
-        "messages.reaction",
-        "message-receipt.update",
-        "presence.update",
-        "groups.upsert",
-        "groups.update",
-        "group-participants.update",
-        "chats.upsert",
-        "chats.update",
-        "chats.delete",
-        "contacts.upsert",
-        "contacts.update",
-        "messaging-history.set",
-        "call",
-        "blocklist.set",
-        "blocklist.update",
-    }
-)
+EventName = Literal[
+    "connection.update",
+    "creds.update",
+    "messages.upsert",
+    "messages.update",
+    "messages.delete",
+    "messages.reaction",
+    "message-receipt.update",
+    "presence.update",
+    "groups.upsert",
+    "groups.update",
+    "group-participants.update",
+    "chats.upsert",
+    "chats.update",
+    "chats.delete",
+    "contacts.upsert",
+    "contacts.update",
+    "messaging-history.set",
+    "call",
+    "blocklist.set",
+    "blocklist.update",
+]
+"""The name of an event (Baileys' names). Pass a variable of this type for a dynamic name."""
 
-Handler = Callable[[Any], Awaitable[None] | None]
-H = TypeVar("H", bound=Callable[..., Any])  # a handler, kept as its own type by ``on``
+EVENT_NAMES: frozenset[str] = frozenset(get_args(EventName))
+
+P = TypeVar("P")  # an event's payload type
+R = TypeVar("R")  # what a handler returns (ignored; awaited when it is awaitable)
+_Handler = Callable[[Any], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +128,48 @@ class ConnectionUpdate:
 
 @dataclass(frozen=True, slots=True)
 class MessagesUpsert:
-    messages: tuple[Any, ...]
+    messages: tuple[WAMessage, ...]
     type: Literal["notify", "append"]
+
+
+EventPayloads = TypedDict(
+    "EventPayloads",
+    {
+        "connection.update": ConnectionUpdate,
+        "creds.update": dict[str, Any],
+        "messages.upsert": MessagesUpsert,
+        "messages.update": list[MessageUpdate],
+        "messages.delete": MessagesDelete,
+        "messages.reaction": MessageReaction,
+        "message-receipt.update": list[MessageReceipt],
+        "presence.update": PresenceUpdate,
+        "groups.upsert": list[GroupMetadata],
+        "groups.update": list[GroupUpdate],
+        "group-participants.update": GroupParticipantsUpdate,
+        "chats.upsert": list[HistoryChat],
+        "chats.update": list[HistoryChat],
+        "chats.delete": list[str],
+        "contacts.upsert": list[Contact],
+        "contacts.update": list[Contact],
+        "messaging-history.set": HistorySet,
+        "call": list[CallEvent],
+        "blocklist.set": BlocklistSet,
+        "blocklist.update": BlocklistUpdate,
+    },
+)
+"""Each event's payload type (the overloads of ``EventEmitter``'s methods follow it)."""
+
+
+class HandlerDecorator(Protocol[P]):
+    """What ``ev.on(name)`` returns: registers the decorated handler of ``P`` payloads."""
+
+    def __call__(self, handler: Callable[[P], R], /) -> Callable[[P], R]: ...
 
 
 class _AsyncHandler:
     """Runs one coroutine handler over its own queue, in order."""
 
-    def __init__(self, name: str, handler: Handler) -> None:
+    def __init__(self, name: str, handler: _Handler) -> None:
         self.name = name
         self.handler = handler
         self.queue: asyncio.Queue[tuple[Any, asyncio.Future[None] | None]] = asyncio.Queue()
@@ -135,7 +197,7 @@ class _AsyncHandler:
 
 class EventEmitter:
     def __init__(self, stream_buffer: int = 10_000) -> None:
-        self._handlers: dict[str, list[tuple[Handler, _AsyncHandler | None, bool]]] = {}
+        self._handlers: dict[str, list[tuple[_Handler, _AsyncHandler | None, bool]]] = {}
         self._streams: list[tuple[frozenset[str], asyncio.Queue[tuple[str, Any] | None]]] = []
         self._stream_buffer = stream_buffer
         self._closed = False
@@ -151,44 +213,385 @@ class EventEmitter:
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ValueError(f"unknown event {name!r}{hint}")
 
+    # The overloads below are generated from ``EventPayloads`` by
+    # tests/typing/gen_event_overloads.py (run it after changing an event; a test checks).
+    # --- generated overloads: on ---
     @overload
-    def on(self, name: str) -> Callable[[H], H]: ...
-
+    def on(self, name: Literal["connection.update"]) -> HandlerDecorator[ConnectionUpdate]: ...
     @overload
-    def on(self, name: str, handler: H) -> H: ...
-
-    def on(self, name: str, handler: H | None = None) -> H | Callable[[H], H]:
+    def on(
+        self, name: Literal["connection.update"], handler: Callable[[ConnectionUpdate], R]
+    ) -> Callable[[ConnectionUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["creds.update"]) -> HandlerDecorator[dict[str, Any]]: ...
+    @overload
+    def on(
+        self, name: Literal["creds.update"], handler: Callable[[dict[str, Any]], R]
+    ) -> Callable[[dict[str, Any]], R]: ...
+    @overload
+    def on(self, name: Literal["messages.upsert"]) -> HandlerDecorator[MessagesUpsert]: ...
+    @overload
+    def on(
+        self, name: Literal["messages.upsert"], handler: Callable[[MessagesUpsert], R]
+    ) -> Callable[[MessagesUpsert], R]: ...
+    @overload
+    def on(self, name: Literal["messages.update"]) -> HandlerDecorator[list[MessageUpdate]]: ...
+    @overload
+    def on(
+        self, name: Literal["messages.update"], handler: Callable[[list[MessageUpdate]], R]
+    ) -> Callable[[list[MessageUpdate]], R]: ...
+    @overload
+    def on(self, name: Literal["messages.delete"]) -> HandlerDecorator[MessagesDelete]: ...
+    @overload
+    def on(
+        self, name: Literal["messages.delete"], handler: Callable[[MessagesDelete], R]
+    ) -> Callable[[MessagesDelete], R]: ...
+    @overload
+    def on(self, name: Literal["messages.reaction"]) -> HandlerDecorator[MessageReaction]: ...
+    @overload
+    def on(
+        self, name: Literal["messages.reaction"], handler: Callable[[MessageReaction], R]
+    ) -> Callable[[MessageReaction], R]: ...
+    @overload
+    def on(
+        self, name: Literal["message-receipt.update"]
+    ) -> HandlerDecorator[list[MessageReceipt]]: ...
+    @overload
+    def on(
+        self, name: Literal["message-receipt.update"], handler: Callable[[list[MessageReceipt]], R]
+    ) -> Callable[[list[MessageReceipt]], R]: ...
+    @overload
+    def on(self, name: Literal["presence.update"]) -> HandlerDecorator[PresenceUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["presence.update"], handler: Callable[[PresenceUpdate], R]
+    ) -> Callable[[PresenceUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["groups.upsert"]) -> HandlerDecorator[list[GroupMetadata]]: ...
+    @overload
+    def on(
+        self, name: Literal["groups.upsert"], handler: Callable[[list[GroupMetadata]], R]
+    ) -> Callable[[list[GroupMetadata]], R]: ...
+    @overload
+    def on(self, name: Literal["groups.update"]) -> HandlerDecorator[list[GroupUpdate]]: ...
+    @overload
+    def on(
+        self, name: Literal["groups.update"], handler: Callable[[list[GroupUpdate]], R]
+    ) -> Callable[[list[GroupUpdate]], R]: ...
+    @overload
+    def on(
+        self, name: Literal["group-participants.update"]
+    ) -> HandlerDecorator[GroupParticipantsUpdate]: ...
+    @overload
+    def on(
+        self,
+        name: Literal["group-participants.update"],
+        handler: Callable[[GroupParticipantsUpdate], R],
+    ) -> Callable[[GroupParticipantsUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["chats.upsert"]) -> HandlerDecorator[list[HistoryChat]]: ...
+    @overload
+    def on(
+        self, name: Literal["chats.upsert"], handler: Callable[[list[HistoryChat]], R]
+    ) -> Callable[[list[HistoryChat]], R]: ...
+    @overload
+    def on(self, name: Literal["chats.update"]) -> HandlerDecorator[list[HistoryChat]]: ...
+    @overload
+    def on(
+        self, name: Literal["chats.update"], handler: Callable[[list[HistoryChat]], R]
+    ) -> Callable[[list[HistoryChat]], R]: ...
+    @overload
+    def on(self, name: Literal["chats.delete"]) -> HandlerDecorator[list[str]]: ...
+    @overload
+    def on(
+        self, name: Literal["chats.delete"], handler: Callable[[list[str]], R]
+    ) -> Callable[[list[str]], R]: ...
+    @overload
+    def on(self, name: Literal["contacts.upsert"]) -> HandlerDecorator[list[Contact]]: ...
+    @overload
+    def on(
+        self, name: Literal["contacts.upsert"], handler: Callable[[list[Contact]], R]
+    ) -> Callable[[list[Contact]], R]: ...
+    @overload
+    def on(self, name: Literal["contacts.update"]) -> HandlerDecorator[list[Contact]]: ...
+    @overload
+    def on(
+        self, name: Literal["contacts.update"], handler: Callable[[list[Contact]], R]
+    ) -> Callable[[list[Contact]], R]: ...
+    @overload
+    def on(self, name: Literal["messaging-history.set"]) -> HandlerDecorator[HistorySet]: ...
+    @overload
+    def on(
+        self, name: Literal["messaging-history.set"], handler: Callable[[HistorySet], R]
+    ) -> Callable[[HistorySet], R]: ...
+    @overload
+    def on(self, name: Literal["call"]) -> HandlerDecorator[list[CallEvent]]: ...
+    @overload
+    def on(
+        self, name: Literal["call"], handler: Callable[[list[CallEvent]], R]
+    ) -> Callable[[list[CallEvent]], R]: ...
+    @overload
+    def on(self, name: Literal["blocklist.set"]) -> HandlerDecorator[BlocklistSet]: ...
+    @overload
+    def on(
+        self, name: Literal["blocklist.set"], handler: Callable[[BlocklistSet], R]
+    ) -> Callable[[BlocklistSet], R]: ...
+    @overload
+    def on(self, name: Literal["blocklist.update"]) -> HandlerDecorator[BlocklistUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["blocklist.update"], handler: Callable[[BlocklistUpdate], R]
+    ) -> Callable[[BlocklistUpdate], R]: ...
+    # --- end: on ---
+    def on(self, name: str, handler: _Handler | None = None) -> Any:
         """Register ``handler`` for ``name``; without a handler, works as a decorator."""
         self._check(name)
         if handler is None:
 
-            def decorator(fn: H) -> H:
-                self.on(name, fn)
+            def decorator(fn: _Handler) -> _Handler:
+                self._add(name, fn, once=False)
                 return fn
 
             return decorator
         self._add(name, handler, once=False)
         return handler
 
-    def once(self, name: str, handler: Handler) -> Handler:
+    # --- generated overloads: once ---
+    @overload
+    def once(
+        self, name: Literal["connection.update"], handler: Callable[[ConnectionUpdate], R]
+    ) -> Callable[[ConnectionUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["creds.update"], handler: Callable[[dict[str, Any]], R]
+    ) -> Callable[[dict[str, Any]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messages.upsert"], handler: Callable[[MessagesUpsert], R]
+    ) -> Callable[[MessagesUpsert], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messages.update"], handler: Callable[[list[MessageUpdate]], R]
+    ) -> Callable[[list[MessageUpdate]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messages.delete"], handler: Callable[[MessagesDelete], R]
+    ) -> Callable[[MessagesDelete], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messages.reaction"], handler: Callable[[MessageReaction], R]
+    ) -> Callable[[MessageReaction], R]: ...
+    @overload
+    def once(
+        self, name: Literal["message-receipt.update"], handler: Callable[[list[MessageReceipt]], R]
+    ) -> Callable[[list[MessageReceipt]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["presence.update"], handler: Callable[[PresenceUpdate], R]
+    ) -> Callable[[PresenceUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["groups.upsert"], handler: Callable[[list[GroupMetadata]], R]
+    ) -> Callable[[list[GroupMetadata]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["groups.update"], handler: Callable[[list[GroupUpdate]], R]
+    ) -> Callable[[list[GroupUpdate]], R]: ...
+    @overload
+    def once(
+        self,
+        name: Literal["group-participants.update"],
+        handler: Callable[[GroupParticipantsUpdate], R],
+    ) -> Callable[[GroupParticipantsUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["chats.upsert"], handler: Callable[[list[HistoryChat]], R]
+    ) -> Callable[[list[HistoryChat]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["chats.update"], handler: Callable[[list[HistoryChat]], R]
+    ) -> Callable[[list[HistoryChat]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["chats.delete"], handler: Callable[[list[str]], R]
+    ) -> Callable[[list[str]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["contacts.upsert"], handler: Callable[[list[Contact]], R]
+    ) -> Callable[[list[Contact]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["contacts.update"], handler: Callable[[list[Contact]], R]
+    ) -> Callable[[list[Contact]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messaging-history.set"], handler: Callable[[HistorySet], R]
+    ) -> Callable[[HistorySet], R]: ...
+    @overload
+    def once(
+        self, name: Literal["call"], handler: Callable[[list[CallEvent]], R]
+    ) -> Callable[[list[CallEvent]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["blocklist.set"], handler: Callable[[BlocklistSet], R]
+    ) -> Callable[[BlocklistSet], R]: ...
+    @overload
+    def once(
+        self, name: Literal["blocklist.update"], handler: Callable[[BlocklistUpdate], R]
+    ) -> Callable[[BlocklistUpdate], R]: ...
+    # --- end: once ---
+    def once(self, name: str, handler: _Handler) -> Any:
+        """Register ``handler`` for the next ``name`` event only."""
         self._check(name)
         self._add(name, handler, once=True)
         return handler
 
-    def _add(self, name: str, handler: Handler, *, once: bool) -> None:
+    def _add(self, name: str, handler: _Handler, *, once: bool) -> None:
         runner = _AsyncHandler(name, handler) if inspect.iscoroutinefunction(handler) else None
         self._handlers.setdefault(name, []).append((handler, runner, once))
 
-    def off(self, name: str, handler: Handler) -> None:
+    def off(self, name: EventName, handler: Callable[..., object]) -> None:
+        """Remove ``handler`` from ``name`` (every registration of it)."""
+        self._off(name, handler)
+
+    def _off(self, name: str, handler: Callable[..., object]) -> None:
         entries = self._handlers.get(name, [])
         self._handlers[name] = [e for e in entries if e[0] is not handler]
 
     # ------------------------------------------------------------------ emitting
 
+    # --- generated overloads: emit ---
+    @overload
+    def emit(self, name: Literal["connection.update"], payload: ConnectionUpdate) -> None: ...
+    @overload
+    def emit(self, name: Literal["creds.update"], payload: dict[str, Any]) -> None: ...
+    @overload
+    def emit(self, name: Literal["messages.upsert"], payload: MessagesUpsert) -> None: ...
+    @overload
+    def emit(self, name: Literal["messages.update"], payload: list[MessageUpdate]) -> None: ...
+    @overload
+    def emit(self, name: Literal["messages.delete"], payload: MessagesDelete) -> None: ...
+    @overload
+    def emit(self, name: Literal["messages.reaction"], payload: MessageReaction) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["message-receipt.update"], payload: list[MessageReceipt]
+    ) -> None: ...
+    @overload
+    def emit(self, name: Literal["presence.update"], payload: PresenceUpdate) -> None: ...
+    @overload
+    def emit(self, name: Literal["groups.upsert"], payload: list[GroupMetadata]) -> None: ...
+    @overload
+    def emit(self, name: Literal["groups.update"], payload: list[GroupUpdate]) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["group-participants.update"], payload: GroupParticipantsUpdate
+    ) -> None: ...
+    @overload
+    def emit(self, name: Literal["chats.upsert"], payload: list[HistoryChat]) -> None: ...
+    @overload
+    def emit(self, name: Literal["chats.update"], payload: list[HistoryChat]) -> None: ...
+    @overload
+    def emit(self, name: Literal["chats.delete"], payload: list[str]) -> None: ...
+    @overload
+    def emit(self, name: Literal["contacts.upsert"], payload: list[Contact]) -> None: ...
+    @overload
+    def emit(self, name: Literal["contacts.update"], payload: list[Contact]) -> None: ...
+    @overload
+    def emit(self, name: Literal["messaging-history.set"], payload: HistorySet) -> None: ...
+    @overload
+    def emit(self, name: Literal["call"], payload: list[CallEvent]) -> None: ...
+    @overload
+    def emit(self, name: Literal["blocklist.set"], payload: BlocklistSet) -> None: ...
+    @overload
+    def emit(self, name: Literal["blocklist.update"], payload: BlocklistUpdate) -> None: ...
+    # --- end: emit ---
     def emit(self, name: str, payload: Any) -> None:
         """Deliver ``payload`` to every handler of ``name`` (and to streams)."""
         self._emit(name, payload, None)
 
+    # --- generated overloads: emit_tracked ---
+    @overload
+    def emit_tracked(
+        self, name: Literal["connection.update"], payload: ConnectionUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["creds.update"], payload: dict[str, Any]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messages.upsert"], payload: MessagesUpsert
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messages.update"], payload: list[MessageUpdate]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messages.delete"], payload: MessagesDelete
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messages.reaction"], payload: MessageReaction
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["message-receipt.update"], payload: list[MessageReceipt]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["presence.update"], payload: PresenceUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["groups.upsert"], payload: list[GroupMetadata]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["groups.update"], payload: list[GroupUpdate]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["group-participants.update"], payload: GroupParticipantsUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["chats.upsert"], payload: list[HistoryChat]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["chats.update"], payload: list[HistoryChat]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["chats.delete"], payload: list[str]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["contacts.upsert"], payload: list[Contact]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["contacts.update"], payload: list[Contact]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messaging-history.set"], payload: HistorySet
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["call"], payload: list[CallEvent]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["blocklist.set"], payload: BlocklistSet
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["blocklist.update"], payload: BlocklistUpdate
+    ) -> asyncio.Future[Any]: ...
+    # --- end: emit_tracked ---
     def emit_tracked(self, name: str, payload: Any) -> asyncio.Future[Any]:
         """``emit``, returning a future done once every handler has run on ``payload``.
 
@@ -211,7 +614,7 @@ class EventEmitter:
         for entry in list(self._handlers.get(name, [])):
             handler, runner, once = entry
             if once:
-                self.off(name, handler)
+                self._off(name, handler)
             if runner is not None:
                 done = asyncio.get_running_loop().create_future() if waits is not None else None
                 runner.push(payload, done)
@@ -244,10 +647,152 @@ class EventEmitter:
 
     # ------------------------------------------------------------------ waiting
 
+    # --- generated overloads: wait_for ---
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["connection.update"],
+        predicate: Callable[[ConnectionUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> ConnectionUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["creds.update"],
+        predicate: Callable[[dict[str, Any]], object] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messages.upsert"],
+        predicate: Callable[[MessagesUpsert], object] | None = None,
+        timeout: float | None = None,
+    ) -> MessagesUpsert: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messages.update"],
+        predicate: Callable[[list[MessageUpdate]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[MessageUpdate]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messages.delete"],
+        predicate: Callable[[MessagesDelete], object] | None = None,
+        timeout: float | None = None,
+    ) -> MessagesDelete: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messages.reaction"],
+        predicate: Callable[[MessageReaction], object] | None = None,
+        timeout: float | None = None,
+    ) -> MessageReaction: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["message-receipt.update"],
+        predicate: Callable[[list[MessageReceipt]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[MessageReceipt]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["presence.update"],
+        predicate: Callable[[PresenceUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> PresenceUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["groups.upsert"],
+        predicate: Callable[[list[GroupMetadata]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[GroupMetadata]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["groups.update"],
+        predicate: Callable[[list[GroupUpdate]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[GroupUpdate]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["group-participants.update"],
+        predicate: Callable[[GroupParticipantsUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> GroupParticipantsUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["chats.upsert"],
+        predicate: Callable[[list[HistoryChat]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[HistoryChat]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["chats.update"],
+        predicate: Callable[[list[HistoryChat]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[HistoryChat]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["chats.delete"],
+        predicate: Callable[[list[str]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[str]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["contacts.upsert"],
+        predicate: Callable[[list[Contact]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[Contact]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["contacts.update"],
+        predicate: Callable[[list[Contact]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[Contact]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messaging-history.set"],
+        predicate: Callable[[HistorySet], object] | None = None,
+        timeout: float | None = None,
+    ) -> HistorySet: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["call"],
+        predicate: Callable[[list[CallEvent]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[CallEvent]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["blocklist.set"],
+        predicate: Callable[[BlocklistSet], object] | None = None,
+        timeout: float | None = None,
+    ) -> BlocklistSet: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["blocklist.update"],
+        predicate: Callable[[BlocklistUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> BlocklistUpdate: ...
+    # --- end: wait_for ---
     async def wait_for(
         self,
         name: str,
-        predicate: Callable[[Any], bool] | None = None,
+        predicate: Callable[[Any], object] | None = None,
         timeout: float | None = None,
     ) -> Any:
         """The next payload of ``name`` for which ``predicate`` holds."""
@@ -270,10 +815,10 @@ class EventEmitter:
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
-            self.off(name, listener)
+            self._off(name, listener)
             self._waiters.discard(future)
 
-    async def stream(self, *names: str) -> AsyncIterator[tuple[str, Any]]:
+    async def stream(self, *names: EventName) -> AsyncIterator[tuple[EventName, Any]]:
         """``async for name, payload in ev.stream("messages.upsert", ...)``.
 
         Buffers up to ``stream_buffer`` events; past that the oldest are dropped with a
@@ -282,14 +827,14 @@ class EventEmitter:
         for name in names:
             self._check(name)
         queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-        entry = (frozenset(names), queue)
+        entry = (frozenset[str](names), queue)
         self._streams.append(entry)
         try:
             while True:
                 item = await queue.get()
                 if item is None:
                     return
-                yield item
+                yield cast("tuple[EventName, Any]", item)  # names were checked above
         finally:
             self._streams.remove(entry)
 

@@ -12,6 +12,11 @@ The content forms are Baileys' (``sock.sendMessage(jid, {text})`` and friends), 
 - ``{"disappearing_messages_in_chat": seconds}`` — the chat's ephemeral timer;
 - a ready ``e2e_pb2.Message`` is sent as it is.
 
+``AnyMessageContent`` is the union of these forms as ``TypedDict``s, which is what
+``send_message`` is annotated with: a type checker refuses a misspelt key or a value of
+the wrong type. At run time an unknown key is still a ``ContentError``. A message key may
+be a ``MessageKey`` or a dict with its fields (``KeyDict``).
+
 The stanza's ``edit`` attribute follows whatsmeow ``getEditAttribute``: ``1`` message
 edit, ``7`` sender revoke, ``8`` admin revoke (a revoke of someone else's message in a
 group); a removed reaction is also ``7``.
@@ -21,14 +26,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from wamd.binary.jid import JID, InvalidJID
 from wamd.errors import ContentError
 from wamd.messaging.types import MessageKey, WAMessage
 from wamd.proto import common_pb2, e2e_pb2
 
-__all__ = ["ContentError", "build_message", "edit_attribute"]
+__all__ = [
+    "AnyMessageContent",
+    "ContentError",
+    "DeleteContent",
+    "DisappearingContent",
+    "EditContent",
+    "KeyDict",
+    "ReactContent",
+    "Reaction",
+    "TextContent",
+    "build_message",
+    "edit_attribute",
+]
 
 EDIT_MESSAGE = "1"  # <message edit="1">: an edited message
 EDIT_SENDER_REVOKE = "7"  # delete for everyone by its sender (or a removed reaction)
@@ -37,7 +54,60 @@ EDIT_ADMIN_REVOKE = "8"  # a group admin deletes someone else's message
 _KNOWN_KEYS = {"text", "react", "edit", "delete", "mentions", "disappearing_messages_in_chat"}
 
 
-def _key_proto(key: MessageKey | Mapping[str, Any]) -> common_pb2.MessageKey:
+class KeyDict(TypedDict):
+    """A message key as a dict (``MessageKey``'s fields)."""
+
+    remote_jid: str
+    id: str
+    from_me: NotRequired[bool]
+    participant: NotRequired[str | None]
+
+
+class TextContent(TypedDict):
+    """``{"text": "hi"}``, optionally with ``mentions`` (JIDs)."""
+
+    text: str
+    mentions: NotRequired[Sequence[str]]
+
+
+class EditContent(TypedDict):
+    """``{"text": "fixed", "edit": key}``: the new text of a message we sent."""
+
+    text: str
+    edit: MessageKey | KeyDict
+    mentions: NotRequired[Sequence[str]]
+
+
+class Reaction(TypedDict):
+    """The reaction of a ``ReactContent``: an emoji on ``key`` (empty ``text`` removes it)."""
+
+    key: MessageKey | KeyDict
+    text: NotRequired[str]
+
+
+class ReactContent(TypedDict):
+    """``{"react": {"key": key, "text": "👍"}}``."""
+
+    react: Reaction
+
+
+class DeleteContent(TypedDict):
+    """``{"delete": key}``: delete a message for everyone."""
+
+    delete: MessageKey | KeyDict
+
+
+class DisappearingContent(TypedDict):
+    """``{"disappearing_messages_in_chat": seconds}``: the chat's timer (0 turns it off)."""
+
+    disappearing_messages_in_chat: int
+
+
+AnyMessageContent = TextContent | EditContent | ReactContent | DeleteContent | DisappearingContent
+"""What ``send_message`` takes as a dict (besides a ready ``e2e_pb2.Message``)."""
+
+
+def _key_proto(key: MessageKey | KeyDict | Mapping[str, Any]) -> common_pb2.MessageKey:
     if isinstance(key, MessageKey):
         return key.to_proto()
     if isinstance(key, Mapping):
@@ -74,7 +144,7 @@ def _context(quoted: WAMessage | None, mentions: Sequence[str]) -> e2e_pb2.Conte
 
 
 def build_message(
-    content: Mapping[str, Any] | e2e_pb2.Message,
+    content: AnyMessageContent | Mapping[str, Any] | e2e_pb2.Message,
     *,
     quoted: WAMessage | None = None,
     mentions: Sequence[str] = (),
@@ -85,13 +155,15 @@ def build_message(
         return content
     if not isinstance(content, Mapping):
         raise ContentError(f"content must be a dict or a Message, not {type(content).__name__}")
-    unknown = set(content) - _KNOWN_KEYS
+    # checked at run time from here on (a caller may pass any Mapping)
+    fields = cast("Mapping[str, Any]", content)
+    unknown = set(fields) - _KNOWN_KEYS
     if unknown:
         raise ContentError(f"unknown content keys: {', '.join(sorted(unknown))}")
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
-    mentions = [*mentions, *content.get("mentions", ())]
-    if "react" in content:
-        react = content["react"]
+    mentions = [*mentions, *fields.get("mentions", ())]
+    if "react" in fields:
+        react = fields["react"]
         if not isinstance(react, Mapping) or "key" not in react:
             raise ContentError('a reaction is {"react": {"key": MessageKey, "text": emoji}}')
         return e2e_pb2.Message(
@@ -101,14 +173,14 @@ def build_message(
                 senderTimestampMS=stamp,
             )
         )
-    if "delete" in content:
+    if "delete" in fields:
         return e2e_pb2.Message(
             protocolMessage=e2e_pb2.ProtocolMessage(
-                key=_key_proto(content["delete"]), type=e2e_pb2.ProtocolMessage.REVOKE
+                key=_key_proto(fields["delete"]), type=e2e_pb2.ProtocolMessage.REVOKE
             )
         )
-    if "disappearing_messages_in_chat" in content:
-        seconds = content["disappearing_messages_in_chat"]
+    if "disappearing_messages_in_chat" in fields:
+        seconds = fields["disappearing_messages_in_chat"]
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
             raise ContentError("disappearing_messages_in_chat is a number of seconds (0 = off)")
         return e2e_pb2.Message(
@@ -116,7 +188,7 @@ def build_message(
                 type=e2e_pb2.ProtocolMessage.EPHEMERAL_SETTING, ephemeralExpiration=seconds
             )
         )
-    text = content.get("text")
+    text = fields.get("text")
     if not isinstance(text, str):
         raise ContentError('nothing to send: give {"text": ...}, "react", "edit" or "delete"')
     context = _context(quoted, mentions)
@@ -126,8 +198,8 @@ def build_message(
         body = e2e_pb2.Message(
             extendedTextMessage=e2e_pb2.ExtendedTextMessage(text=text, contextInfo=context)
         )
-    if "edit" in content:
-        key = _key_proto(content["edit"])
+    if "edit" in fields:
+        key = _key_proto(fields["edit"])
         key.fromMe = True
         return e2e_pb2.Message(
             editedMessage=e2e_pb2.FutureProofMessage(

@@ -27,6 +27,7 @@ from typing import Any
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.client.content import AnyMessageContent
 from wamd.client.devices import DeviceDirectory
 from wamd.client.groups import GroupDirectory
 from wamd.client.ordered import KeyedWorkers
@@ -303,7 +304,7 @@ class WASocket:
     async def send_message(
         self,
         jid: JID | str,
-        content: Mapping[str, Any] | e2e_pb2.Message,
+        content: AnyMessageContent | e2e_pb2.Message,
         *,
         quoted: WAMessage | None = None,
         mentions: Sequence[str] = (),

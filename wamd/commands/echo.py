@@ -108,7 +108,9 @@ def echo_handler(
                 log.debug("not echoing %s: %s", msg.key.id, reason)
                 continue
             try:
-                reply = await sock.send_message(msg.key.remote_jid, {"text": msg.text}, quoted=msg)
+                reply = await sock.send_message(
+                    msg.key.remote_jid, {"text": msg.text or ""}, quoted=msg
+                )
             except WamdError as exc:
                 log.warning("could not echo %s to %s: %s", msg.key.id, msg.key.remote_jid, exc)
                 continue

@@ -14,7 +14,10 @@ from wamd.messaging.core import unwrap
 from wamd.proto import common_pb2, e2e_pb2
 
 __all__ = [
+    "BlocklistSet",
+    "BlocklistUpdate",
     "CallEvent",
+    "Contact",
     "GroupMetadata",
     "GroupParticipant",
     "GroupParticipantsUpdate",
@@ -25,6 +28,7 @@ __all__ = [
     "MessageReaction",
     "MessageReceipt",
     "MessageUpdate",
+    "MessagesDelete",
     "PresenceUpdate",
     "WAMessage",
 ]
@@ -197,3 +201,41 @@ class HistorySet:
     sync_type: str  # "INITIAL_BOOTSTRAP", "RECENT", "PUSH_NAME", ...
     progress: int | None = None
     is_latest: bool = False
+
+
+# Payloads of events wamd does not emit yet; their shapes are Baileys' (``Contact``,
+# ``messages.delete``, ``blocklist.*``), so that handlers written today keep working.
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesDelete:
+    """``messages.delete``: these ``keys`` were deleted, or every message of ``jid`` (``all``)."""
+
+    keys: tuple[MessageKey, ...] = ()
+    jid: str | None = None
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """``contacts.upsert`` / ``contacts.update``: a contact; ``notify`` is its push name."""
+
+    id: str
+    lid: str | None = None
+    name: str | None = None
+    notify: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistSet:
+    """``blocklist.set``: the whole blocklist."""
+
+    blocklist: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistUpdate:
+    """``blocklist.update``: ``blocklist`` was added to, or removed from, the blocklist."""
+
+    blocklist: tuple[str, ...]
+    type: Literal["add", "remove"]
