@@ -920,10 +920,19 @@ class SimServer:
         )
         jid = JID(phone.number, DEFAULT_USER_SERVER, device_id)
         lid = JID(phone.lid_user, HIDDEN_USER_SERVER, device_id)
-        # whatsmeow pair.go handlePairSuccess reads device-identity, platform, device(jid, lid)
+        # whatsmeow pair.go handlePairSuccess reads t, device-identity, platform,
+        # device(jid, lid) and biz (Baileys configureSuccessfulPairing the same); the
+        # real server sends it as a request, <iq type="set" xmlns="md">, like pair-device
+        # (whatsmeow and Baileys match any iq from the server; stricter clients do not)
         success = Node(
             "iq",
-            {"from": SERVER, "type": "result", "id": rand.stanza_id(self.rng)},
+            {
+                "from": SERVER,
+                "type": "set",
+                "xmlns": "md",
+                "id": rand.stanza_id(self.rng),
+                "t": str(int(self.clock())),
+            },
             [
                 Node(
                     "pair-success",
