@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.sim.raw import WAIT, open_raw, registration
+import pytest
+
+from tests.sim.raw import WAIT, open_raw, pair_companion, registration
 from wamd.binary import Node
+from wamd.errors import RequestError
 from wamd.pairing import make_qr_string, verify_pair_success
 from wamd.sim import SimServer
 from wamd.store import init_auth_creds
@@ -56,3 +59,53 @@ async def test_pair_success_is_a_set_iq_in_the_md_namespace() -> None:
         device = await asyncio.wait_for(scan, WAIT)
         assert device.jid.device == 1
         await conn.close()
+
+
+async def test_login_queries_get_answers_not_501() -> None:
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        a1 = await pair_companion(sim, alice)
+        # Baileys fetchAbProps, every login
+        abt = await a1.query(
+            Node("iq", {"type": "get", "xmlns": "abt"}, [Node("props", {"protocol": "1"})])
+        )
+        props = abt.require_child("props")
+        assert props.attrs["protocol"] == "1" and props.attrs["hash"]
+        # whatsmeow mediaconn.go queryMediaConn / Baileys refreshMediaConn
+        media = await a1.query(Node("iq", {"type": "set", "xmlns": "w:m"}, [Node("media_conn")]))
+        conn = media.require_child("media_conn")
+        assert conn.attrs["auth"] == sim.media_auth
+        assert int(conn.attrs["ttl"]) > 0 and int(conn.attrs["auth_ttl"]) > 0
+        assert int(conn.attrs["max_buckets"]) > 0
+        assert [h.attrs["hostname"] for h in conn.get_children("host")] == ["127.0.0.1"]
+
+
+async def test_a_privacy_token_request_is_answered_and_the_peer_gets_the_token() -> None:
+    # whatsmeow tctoken.go issuePrivacyToken; notification.go handlePrivacyTokenNotification
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        bob = sim.add_phone("15550002222", "Bob")
+        a1 = await pair_companion(sim, alice)
+        b1 = await pair_companion(sim, bob)
+        token = Node("token", {"jid": str(bob.jid), "t": "1790000000", "type": "trusted_contact"})
+        answer = await a1.query(
+            Node("iq", {"type": "set", "xmlns": "privacy"}, [Node("tokens", {}, [token])])
+        )
+        assert answer.attrs["type"] == "result"
+        got = await b1.next("notification", lambda n: n.attrs.get("type") == "privacy_token")
+        assert got.attrs["from"] == str(alice.jid) and got.attrs["sender_lid"] == str(alice.lid)
+        (sent,) = got.require_child("tokens").get_children("token")
+        assert sent.attrs == {"type": "trusted_contact", "t": "1790000000"}
+        assert len(sent.content_bytes() or b"") > 0
+        await sim.settle()
+        kinds = [n.attrs.get("type") for n in bob.endpoint.notifications]
+        assert "privacy_token" in kinds  # the phone, device 0, gets it too
+        assert not [
+            n for n in alice.endpoint.notifications if n.attrs.get("type") == "privacy_token"
+        ]
+        bad = Node("token", {"jid": "not a jid", "type": "trusted_contact"})
+        with pytest.raises(RequestError) as refused:
+            await a1.query(
+                Node("iq", {"type": "set", "xmlns": "privacy"}, [Node("tokens", {}, [bad])])
+            )
+        assert refused.value.code == 400

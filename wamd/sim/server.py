@@ -66,6 +66,8 @@ from wamd.sim.services import (
     answer_account,
     answer_group,
     answer_keys,
+    answer_media_conn,
+    answer_privacy_tokens,
     answer_usync,
     group_node,
     new_group_id,
@@ -420,6 +422,7 @@ class SimServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.router = Router(self)
         self.groups: dict[str, SimGroup] = {}
+        self.media_auth = rand.ref(self.rng, 24)  # the upload token media_conn hands out
         self._by_lid: dict[str, SimPhone] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -1101,6 +1104,14 @@ class SimServer:
         elif xmlns == "w:g2" and device is not None:
             await conn.send(await answer_group(self, device, node))
         elif device is not None and (answer := answer_account(node)) is not None:
+            await conn.send(answer)
+        elif xmlns == "w:m" and device is not None and (answer := answer_media_conn(self, node)):
+            await conn.send(answer)
+        elif (
+            xmlns == "privacy"
+            and device is not None
+            and (answer := await answer_privacy_tokens(self, device, node)) is not None
+        ):
             await conn.send(answer)
         elif (
             xmlns == "md"

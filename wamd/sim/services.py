@@ -37,6 +37,8 @@ __all__ = [
     "answer_account",
     "answer_group",
     "answer_keys",
+    "answer_media_conn",
+    "answer_privacy_tokens",
     "answer_usync",
     "bundle_node",
     "group_node",
@@ -298,6 +300,11 @@ def new_group_id(rng: random.Random) -> str:
 # ---------------------------------------------------------------------- account queries
 
 PROPS_HASH = "sim1"  # the version of the (empty) server property set
+AB_PROPS_HASH = "simab1"  # the version of the (empty) A/B experiment set
+MEDIA_CONN_TTL = 300  # seconds a media_conn answer may be cached (whatsmeow, Baileys: ttl)
+MEDIA_AUTH_TTL = 21600  # seconds the upload auth token is valid
+MEDIA_MAX_BUCKETS = 12
+PRIVACY_TOKEN_SIZE = 24  # bytes of a trusted-contact token (opaque to clients)
 # every account's privacy settings, as a fresh WhatsApp account has them (whatsmeow types)
 DEFAULT_PRIVACY = {
     "groupadd": "all",
@@ -320,6 +327,8 @@ def answer_account(node: Node) -> Node | None:
       with an ``<item jid/>`` per blocked user (none);
     - ``<iq xmlns="privacy" type="get"><privacy/></iq>`` (whatsmeow GetPrivacySettings):
       ``<privacy>`` with ``<category name value/>`` per setting.
+    - ``<iq xmlns="abt" type="get"><props protocol="1" [hash]/></iq>`` (Baileys
+      fetchAbProps): ``<props protocol="1" hash=H>`` with no ``<prop/>`` (no experiments).
 
     - ``<iq xmlns="w:sync:app:state" type="set"><sync><collection name version
       return_snapshot/>..`` (whatsmeow appstate.go, Baileys resyncAppState): each
@@ -346,6 +355,10 @@ def answer_account(node: Node) -> Node | None:
         return None
     if xmlns == "w" and node.get_child("props") is not None:
         return _result(node, [Node("props", {"protocol": "2", "hash": PROPS_HASH})])
+    if xmlns == "abt" and node.get_child("props") is not None:
+        # the A/B experiment props (Baileys fetchAbProps, every login): the same answer
+        # shape, protocol 1, no experiments set
+        return _result(node, [Node("props", {"protocol": "1", "hash": AB_PROPS_HASH})])
     if xmlns == "blocklist":
         return _result(node, [Node("list", {"dhash": "none"})])
     if xmlns == "privacy" and node.get_child("privacy") is not None:
@@ -355,3 +368,66 @@ def answer_account(node: Node) -> Node | None:
         ]
         return _result(node, [Node("privacy", {}, categories)])
     return None
+
+
+def answer_media_conn(server: SimServer, node: Node) -> Node | None:
+    """``<iq xmlns="w:m" type="set"><media_conn/></iq>``: where to upload and download.
+
+    whatsmeow mediaconn.go queryMediaConn reads ``auth``, ``ttl``, ``auth_ttl``,
+    ``max_buckets`` and one ``<host hostname/>`` per host; Baileys refreshMediaConn reads
+    ``auth``, ``ttl`` and the hosts (``hostname``, ``maxContentLengthBytes``). The host
+    is the sim's own loopback address; the sim serves no media yet, so an upload there
+    fails (the media issue adds the endpoint, checking ``auth``).
+    """
+    if node.attrs.get("type") != "set" or node.get_child("media_conn") is None:
+        return None
+    attrs = {
+        "auth": server.media_auth,
+        "ttl": str(MEDIA_CONN_TTL),
+        "auth_ttl": str(MEDIA_AUTH_TTL),
+        "max_buckets": str(MEDIA_MAX_BUCKETS),
+    }
+    host = Node("host", {"hostname": server.host, "maxContentLengthBytes": str(100 << 20)})
+    return _result(node, [Node("media_conn", attrs, [host])])
+
+
+async def answer_privacy_tokens(server: SimServer, device: SimDevice, node: Node) -> Node | None:
+    """``<iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/>..``.
+
+    A client issues its trusted-contact token to the peers it writes to (whatsmeow
+    tctoken.go issuePrivacyToken, Baileys getPrivacyTokens). The server answers with an
+    empty result and hands each named user a token from the issuer:
+    ``<notification type="privacy_token" from=ISSUER sender_lid=ISSUER_LID><tokens><token
+    type="trusted_contact" t>TOKEN</token></tokens>`` (whatsmeow notification.go
+    handlePrivacyTokenNotification reads exactly these). The sim checks no tokens on
+    messages.
+    """
+    tokens = node.get_child("tokens")
+    if node.attrs.get("type") != "set" or tokens is None:
+        return None
+    issued: list[tuple[SimPhone, str]] = []
+    for token in tokens.get_children("token"):
+        try:
+            jid = JID.parse(token.attrs.get("jid", ""))
+        except InvalidJID:
+            return _error(node.attrs.get("id", ""), 400, "bad-request")
+        if jid.server not in (DEFAULT_USER_SERVER, HIDDEN_USER_SERVER):
+            return _error(node.attrs.get("id", ""), 400, "bad-request")
+        if token.attrs.get("type", "trusted_contact") != "trusted_contact":
+            return _error(node.attrs.get("id", ""), 400, "bad-request")
+        target = server.account_of(jid)
+        if target is not None and target is not device.phone:
+            issued.append((target, token.attrs.get("t") or str(int(server.clock()))))
+    issuer = device.phone
+    for target, stamp in issued:
+        value = server.rng.randbytes(PRIVACY_TOKEN_SIZE)
+        child = Node("token", {"type": "trusted_contact", "t": stamp}, value)
+        stanza = server._notification(
+            str(issuer.jid),
+            "privacy_token",
+            [Node("tokens", {}, [child])],
+            sender_lid=str(issuer.lid),
+        )
+        for target_device in target.devices():
+            await server.router.deliver(target_device, stanza)
+    return _result(node)
