@@ -13,10 +13,39 @@ from tests.sim.raw import WAIT, open_raw, pair_companion, registration
 from wamd.binary import Node
 from wamd.errors import RequestError
 from wamd.pairing import make_qr_string, verify_pair_success
-from wamd.sim import SimServer
+from wamd.sim import SimDevice, SimPhone, SimServer
 from wamd.store import init_auth_creds
 
 NOW = 1_790_000_000.0  # a frozen sim clock
+SERVER = "s.whatsapp.net"
+
+
+async def pair_raw(sim: SimServer, phone: SimPhone) -> tuple[Node, Node, SimDevice]:
+    """Link a device by QR with raw nodes; the pair-device and pair-success it got."""
+    creds = init_auth_creds()
+    conn = await open_raw(sim, registration(creds), 3, creds.noise_key)
+    pair_device = await asyncio.wait_for(conn.receive(), WAIT)
+    await conn.send(Node("iq", {"to": SERVER, "type": "result", "id": pair_device.attrs["id"]}))
+    ref = pair_device.require_child("pair-device").get_children("ref")[0].content_bytes() or b""
+    qr = make_qr_string(
+        ref, creds.noise_key.public, creds.signed_identity_key.public, creds.adv_secret_key
+    )
+    scan = asyncio.ensure_future(phone.scan_qr(qr))
+    success = await asyncio.wait_for(conn.receive(), WAIT)
+    child = success.require_child("pair-success")
+    identity = child.require_child("device-identity").content_bytes() or b""
+    result = verify_pair_success(identity, creds.adv_secret_key, creds.signed_identity_key)
+    sign = Node(
+        "pair-device-sign",
+        {},
+        [Node("device-identity", {"key-index": str(result.key_index)}, result.reply_identity)],
+    )
+    await conn.send(Node("iq", {"to": SERVER, "type": "result", "id": success.attrs["id"]}, [sign]))
+    restart = await asyncio.wait_for(conn.receive(), WAIT)
+    assert restart.tag == "stream:error" and restart.attrs["code"] == "515"
+    device = await asyncio.wait_for(scan, WAIT)
+    await conn.close()
+    return pair_device, success, device
 
 
 async def test_pair_success_is_a_set_iq_in_the_md_namespace() -> None:
@@ -24,41 +53,42 @@ async def test_pair_success_is_a_set_iq_in_the_md_namespace() -> None:
     # requests from the server; a strict client ignores an <iq type="result">
     async with SimServer(clock=lambda: NOW, history_sync=None, app_state_keys=False) as sim:
         phone = sim.add_phone("15550001111", "Alice")
-        creds = init_auth_creds()
-        conn = await open_raw(sim, registration(creds), 3, creds.noise_key)
-        pair_device = await asyncio.wait_for(conn.receive(), WAIT)
+        pair_device, success, device = await pair_raw(sim, phone)
         assert pair_device.attrs["type"] == "set" and pair_device.attrs["xmlns"] == "md"
-        await conn.send(
-            Node("iq", {"to": "s.whatsapp.net", "type": "result", "id": pair_device.attrs["id"]})
-        )
-        ref = pair_device.require_child("pair-device").get_children("ref")[0].content_bytes() or b""
-        qr = make_qr_string(
-            ref, creds.noise_key.public, creds.signed_identity_key.public, creds.adv_secret_key
-        )
-        scan = asyncio.ensure_future(phone.scan_qr(qr))
-        success = await asyncio.wait_for(conn.receive(), WAIT)
         assert success.tag == "iq" and success.get_child("pair-success") is not None
         assert success.attrs["type"] == "set"
         assert success.attrs["xmlns"] == "md"
-        assert success.attrs["from"] == "s.whatsapp.net"
+        assert success.attrs["from"] == SERVER
         assert success.attrs["t"] == str(int(NOW))  # clients take their clock offset from it
-        child = success.require_child("pair-success")
-        identity = child.require_child("device-identity").content_bytes() or b""
-        result = verify_pair_success(identity, creds.adv_secret_key, creds.signed_identity_key)
-        sign = Node(
-            "pair-device-sign",
-            {},
-            [Node("device-identity", {"key-index": str(result.key_index)}, result.reply_identity)],
-        )
-        answer = Node(
-            "iq", {"to": "s.whatsapp.net", "type": "result", "id": success.attrs["id"]}, [sign]
-        )
-        await conn.send(answer)
-        restart = await asyncio.wait_for(conn.receive(), WAIT)
-        assert restart.tag == "stream:error" and restart.attrs["code"] == "515"
-        device = await asyncio.wait_for(scan, WAIT)
         assert device.jid.device == 1
-        await conn.close()
+
+
+async def test_a_business_account_names_itself_in_pair_success_a_personal_one_does_not() -> None:
+    # whatsmeow pair.go handlePairSuccess / Baileys configureSuccessfulPairing: <biz name>
+    # is read as the business name (Baileys: creds.me.name); only business accounts have it
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        shop = sim.add_phone("15550001111", "Corner Shop", business=True)
+        _, success, _ = await pair_raw(sim, shop)
+        child = success.require_child("pair-success")
+        biz = child.get_child("biz")
+        assert biz is not None and biz.attrs["name"] == "Corner Shop"
+        assert child.require_child("platform").attrs["name"] == "smba"
+        alice = sim.add_phone("15550002222", "Alice")
+        _, success, _ = await pair_raw(sim, alice)
+        child = success.require_child("pair-success")
+        assert child.get_child("biz") is None
+        assert child.require_child("platform").attrs["name"] == "android"
+
+
+async def test_the_phone_names_itself_on_what_it_sends_a_new_companion() -> None:
+    # the push name of a personal account reaches a companion as the notify attribute of
+    # the phone's own stanzas (whatsmeow message.go parseMessageInfo: PushName = notify;
+    # Baileys decodeMessageNode: pushName), starting with the key share at link time
+    async with SimServer(history_sync=None) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        a1 = await pair_companion(sim, alice)
+        share = await a1.next("message")
+        assert share.attrs["category"] == "peer" and share.attrs["notify"] == "Alice"
 
 
 async def test_login_queries_get_answers_not_501() -> None:

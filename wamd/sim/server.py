@@ -88,7 +88,7 @@ __all__ = [
     "SimServer",
 ]
 
-log = logging.getLogger("wamd.sim")
+log = logging.getLogger(__name__)
 
 MAX_COMPANIONS = 4  # one primary phone plus at most four linked devices
 PRIMARY_OFFLINE_LIMIT = 14 * 24 * 3600  # companions are logged out after 14 days without the phone
@@ -216,6 +216,7 @@ class SimPhone:
         self._key_index = 0
         self.last_online = server.clock()
         self.online = True
+        self.business = False  # a WhatsApp Business account (add_phone(business=True))
         self.status = "Hey there! I am using WhatsApp."
         self.status_time = int(server.clock())
         self.primary = SimDevice(
@@ -502,12 +503,20 @@ class SimServer:
         ]
         return ", ".join(waiting)
 
-    def add_phone(self, number: str, name: str | None = None) -> SimPhone:
+    def add_phone(
+        self, number: str, name: str | None = None, *, business: bool = False
+    ) -> SimPhone:
+        """A new account with its primary phone; ``name`` is its push name.
+
+        A ``business`` account's name is its business name too, and pair-success carries
+        it (``<biz name>``), as the real server does for WhatsApp Business accounts.
+        """
         if not number.isdigit():
             raise ValueError("a phone number is digits only, in international form")
         if number in self.phones:
             raise ValueError(f"{number} already has an account on this sim")
         phone = SimPhone(self, number, name or number)
+        phone.business = business
         self.phones[number] = phone
         self._by_lid[phone.lid_user] = phone
         return phone
@@ -942,8 +951,11 @@ class SimServer:
                     {},
                     [
                         Node("device-identity", {"key-index": str(key_index)}, container),
-                        Node("platform", {"name": "android"}),
+                        Node("platform", {"name": "smba" if phone.business else "android"}),
                         Node("device", {"jid": str(jid), "lid": str(lid)}),
+                        # only business accounts: whatsmeow keeps it as BusinessName,
+                        # Baileys as creds.me.name (its push name until app state says)
+                        *([Node("biz", {"name": phone.name})] if phone.business else []),
                     ],
                 )
             ],
