@@ -5,8 +5,13 @@ sans-IO core, and writes back inside one store transaction, only on success: a m
 that fails to decrypt (bad MAC, no session, duplicate) changes nothing stored. When the
 caller already holds a transaction (handling one incoming stanza), the writes join it.
 
-Operations on one remote device are serialised by a per-address lock, so two tasks never
-advance the same ratchet concurrently (a lost update there means "Bad MAC" later).
+Every operation that changes a record runs in a store transaction, and store transactions
+are exclusive (one at a time per store, across tasks and processes: the ``SignalKeyStore``
+contract), so two tasks never advance the same ratchet concurrently (a lost update there
+means "Bad MAC" later). That transaction is the only lock: the receive path opens its
+transaction before it decrypts (the plaintext is saved in the same transaction) and the
+operations here join it. A per-device lock taken inside or outside the transaction gave
+two lock orders, and a socket sending to a device while receiving from it deadlocked.
 
 The parsed form of each session record last written or read is kept (``PARSED_CACHE``
 of them) and reused only while the store holds exactly the bytes it was made from, so a
@@ -21,9 +26,6 @@ says ``identity_changed=True``; with ``trust_identity_changes=False`` it raises
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from wamd.binary.jid import JID
@@ -70,16 +72,7 @@ class SignalRepository:
         self.registration_id = registration_id
         self.signed_prekey = signed_prekey
         self.trust_identity_changes = trust_identity_changes
-        self._locks: dict[str, asyncio.Lock] = {}
         self._parsed: dict[str, tuple[bytes, session.SessionRecord]] = {}  # oldest first
-
-    @contextlib.asynccontextmanager
-    async def _locked(self, address: str) -> AsyncIterator[None]:
-        lock = self._locks.get(address)
-        if lock is None:
-            lock = self._locks[address] = asyncio.Lock()
-        async with lock:  # one lock per remote address, kept for the repository's life
-            yield
 
     async def _load(self, address: str) -> session.SessionRecord:
         """The session record, parsed, owned by the caller (it may change it)."""
@@ -132,7 +125,7 @@ class SignalRepository:
     async def inject_bundle(self, jid: JID | str, bundle: session.PreKeyBundle) -> bool:
         """Start a session from a fetched bundle; True when the identity key changed."""
         address = signal_address(jid)
-        async with self._locked(address), self.store.transaction():
+        async with self.store.transaction():
             changed = await self._check_identity(address, strip_prefix(bundle.identity_key))
             record = await self._load(address)
             session.initiate_session(record, self.identity, self.registration_id, bundle)
@@ -142,7 +135,7 @@ class SignalRepository:
     async def encrypt(self, jid: JID | str, plaintext: bytes) -> tuple[str, bytes]:
         """``("pkmsg" | "msg", ciphertext)`` for one device; ``NoSession`` without one."""
         address = signal_address(jid)
-        async with self._locked(address), self.store.transaction():
+        async with self.store.transaction():
             record = await self._load(address)
             if record.current is None:
                 raise NoSession(f"no session with {address}")
@@ -153,7 +146,7 @@ class SignalRepository:
     async def decrypt(self, jid: JID | str, kind: str, ciphertext: bytes) -> DecryptResult:
         """Decrypt an ``enc`` of type ``pkmsg`` or ``msg`` from one device."""
         address = signal_address(jid)
-        async with self._locked(address), self.store.transaction():
+        async with self.store.transaction():
             record = await self._load(address)
             if kind == "msg":
                 plaintext = session.decrypt_message(record, ciphertext)
@@ -187,7 +180,7 @@ class SignalRepository:
 
     async def delete_session(self, jid: JID | str) -> None:
         address = signal_address(jid)
-        async with self._locked(address):
+        async with self.store.transaction():
             await self.store.set({"session": {address: None}})
             self._parsed.pop(address, None)
 
@@ -206,7 +199,7 @@ class SignalRepository:
     async def group_distribution(self, group_jid: str, me: JID | str) -> bytes:
         """Our SenderKeyDistributionMessage for the group (made on first use)."""
         key_id = self._sender_key_id(group_jid, me)
-        async with self._locked(key_id), self.store.transaction():
+        async with self.store.transaction():
             record = await self._load_sender_key(key_id)
             message = group.create_distribution(record)
             await self.store.set({"sender-key": {key_id: record.serialize()}})
@@ -214,7 +207,7 @@ class SignalRepository:
 
     async def group_encrypt(self, group_jid: str, me: JID | str, plaintext: bytes) -> bytes:
         key_id = self._sender_key_id(group_jid, me)
-        async with self._locked(key_id), self.store.transaction():
+        async with self.store.transaction():
             record = await self._load_sender_key(key_id)
             if record.is_empty:
                 group.create_distribution(record)
@@ -224,14 +217,14 @@ class SignalRepository:
 
     async def process_distribution(self, group_jid: str, sender: JID | str, message: bytes) -> None:
         key_id = self._sender_key_id(group_jid, sender)
-        async with self._locked(key_id), self.store.transaction():
+        async with self.store.transaction():
             record = await self._load_sender_key(key_id)
             group.process_distribution(record, message)
             await self.store.set({"sender-key": {key_id: record.serialize()}})
 
     async def group_decrypt(self, group_jid: str, sender: JID | str, data: bytes) -> bytes:
         key_id = self._sender_key_id(group_jid, sender)
-        async with self._locked(key_id), self.store.transaction():
+        async with self.store.transaction():
             record = await self._load_sender_key(key_id)
             plaintext = group.group_decrypt(record, data)
             await self.store.set({"sender-key": {key_id: record.serialize()}})
@@ -240,7 +233,7 @@ class SignalRepository:
     async def reset_group_key(self, group_jid: str, me: JID | str) -> None:
         """Forget our sender key (members changed): the next send distributes a new one."""
         key_id = self._sender_key_id(group_jid, me)
-        async with self._locked(key_id):
+        async with self.store.transaction():
             await self.store.set(
                 {"sender-key": {key_id: None}, "sender-key-memory": {group_jid: None}}
             )

@@ -12,7 +12,10 @@ Unlike Baileys, transactions are part of the contract and are *atomic* in every 
 
 Inside a transaction, reads see the transaction's own pending writes. Transactions are
 bound to the running asyncio task (a ``contextvars`` context), so two tasks each have
-their own; nested ``transaction()`` blocks join the outer one.
+their own; nested ``transaction()`` blocks join the outer one. Transactions are
+*exclusive*: one at a time per store (a second task waits), and across processes sharing
+the same data. The Signal layer relies on it as its only lock (``SignalRepository``), so a
+backend must not run two transactions concurrently.
 
 Values are plain data: ``bytes``, ``str``, ``int``, ``bool``, ``None``, lists and
 ``str``-keyed dicts of those, and ``KeyPair``. Each backend serialises them so that they
