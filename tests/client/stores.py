@@ -8,6 +8,8 @@ from typing import ClassVar
 
 import pytest
 
+from wamd.client import WASocket
+from wamd.sim import SimPhone, SimServer
 from wamd.store import AuthState, MemoryKeyStore, init_auth_creds
 from wamd.store.multifile import use_multi_file_auth_state
 from wamd.store.sqlite import SQLiteKeyStore, use_sqlite_auth_state
@@ -50,6 +52,13 @@ async def fresh_state() -> AuthState:
     state = await open_state(_Current.kind, folder)
     _Current.opened.append(state)
     return state
+
+
+async def link(sim: SimServer, phone: SimPhone, state: AuthState | None = None) -> WASocket:
+    """``tests.client.conftest.link`` on a fresh state of the store under test by default."""
+    from tests.client.conftest import link as link_with
+
+    return await link_with(sim, phone, state or await fresh_state())
 
 
 @pytest.fixture(params=STORE_KINDS)

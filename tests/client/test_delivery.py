@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Inbox, link, record_sends, spy
+from tests.client.conftest import Inbox, record_sends, spy
+from tests.client.stores import every_store, link
 from wamd.binary import JID, Node
 from wamd.client.receive import _buffer_key
 from wamd.sim import SimServer
 from wamd.store import use_multi_file_auth_state
 
 CRASH_BOT = Path(__file__).with_name("crash_bot.py")
+
+# every test here runs on each auth store: bugs have hidden behind the memory one
+pytestmark = pytest.mark.usefixtures(every_store.__name__)
 
 
 @pytest.fixture

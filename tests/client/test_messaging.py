@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.client.conftest import Inbox, link, new_state, record_sends, socket_for, spy
+from tests.client.conftest import Inbox, record_sends, socket_for, spy
+from tests.client.stores import every_store, fresh_state, link
 from wamd.binary import Node
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
@@ -14,6 +15,9 @@ from wamd.errors import WamdError
 from wamd.messaging.types import HistorySet
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import SimServer
+
+# every test here runs on each auth store: bugs have hidden behind the memory one
+pytestmark = pytest.mark.usefixtures(every_store.__name__)
 
 
 async def test_text_both_ways_with_a_phone(sim: SimServer) -> None:
@@ -300,7 +304,7 @@ async def test_history_sync_arrives_as_messaging_history_set_not_as_chat_message
         bot_phone = sim.add_phone("15550001111", "Bot")
         alice = sim.add_phone("15550002222", "Alice")
         await alice.send_text(bot_phone.jid, "before the bot was linked")
-        bot = socket_for(sim, new_state())
+        bot = socket_for(sim, await fresh_state())
         inbox = Inbox(bot)  # from the start: the history comes right after the first login
         handled = spy(bot.receiver, "on_message")
         sent = spy(bot.receiver, "_send")
