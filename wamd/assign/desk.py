@@ -43,7 +43,7 @@ from wamd.messaging.types import WAMessage
 
 __all__ = ["DEFAULT_TAKEOVER_TTL", "Desk", "DeskSocket", "is_admin_reply"]
 
-log = logging.getLogger("wamd.assign")
+log = logging.getLogger(__name__)
 
 DEFAULT_TAKEOVER_TTL = 30 * 60.0  # seconds the bot stays quiet after an admin's message
 _SEEN_MAX = 4096  # from_me messages remembered, so the desk and its handlers judge each once

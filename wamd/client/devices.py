@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEVICE_CACHE_SECONDS", "DeviceDirectory"]
 
-log = logging.getLogger("wamd.client.devices")
+log = logging.getLogger(__name__)
 
 DEVICE_CACHE_SECONDS = 3600.0  # re-ask after an hour even without a notification
 USYNC_BATCH = 500  # users per usync query

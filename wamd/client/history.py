@@ -24,7 +24,7 @@ from wamd.proto import e2e_pb2, history_sync_pb2
 
 __all__ = ["MAX_HISTORY_BYTES", "decode_inline_history"]
 
-log = logging.getLogger("wamd.client.history")
+log = logging.getLogger(__name__)
 
 MAX_HISTORY_BYTES = 64 << 20  # a history chunk larger than this once inflated is refused
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 __all__ = ["KeyedWorkers"]
 
-log = logging.getLogger("wamd.client")
+log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
 

@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
 
-log = logging.getLogger("wamd.client.receive")
+log = logging.getLogger(__name__)
 
 MAX_RETRY_RECEIPTS = 5  # retry receipts for one message before giving up (whatsmeow: 5)
 RETRY_MEMORY = 10_000  # messages whose retry count is remembered, oldest forgotten first

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_INCOMING_RETRIES", "SENT_KEEP", "SendError", "Sender"]
 
-log = logging.getLogger("wamd.client.send")
+log = logging.getLogger(__name__)
 
 SENT_KEEP = 2048  # sent messages kept for retry receipts
 MAX_INCOMING_RETRIES = 10  # retries answered per device and message (whatsmeow)

@@ -60,7 +60,7 @@ from wamd.transport import NodeConnection, connect_client
 
 __all__ = ["INITIAL_PREKEYS", "MIN_PREKEYS", "SocketOptions", "WASocket", "make_wa_socket"]
 
-log = logging.getLogger("wamd.client")
+log = logging.getLogger(__name__)
 
 INITIAL_PREKEYS = 812  # first upload (whatsmeow and Baileys)
 REFILL_PREKEYS = 50  # later uploads (whatsmeow WantedPreKeyCount)

@@ -26,7 +26,7 @@ from wamd.events import LastDisconnect
 
 __all__ = ["FINAL_REASONS", "run_forever"]
 
-log = logging.getLogger("wamd.client.supervisor")
+log = logging.getLogger(__name__)
 
 FINAL_REASONS = frozenset(
     {

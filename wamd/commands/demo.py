@@ -45,7 +45,7 @@ from wamd.messaging.types import WAMessage
 
 __all__ = ["HELP", "DemoFailed", "add_arguments", "run", "run_demo"]
 
-log = logging.getLogger("wamd.commands.demo")
+log = logging.getLogger(__name__)
 
 HELP = "offline demo: a local sim, a phone scans the QR, contacts chat with the echo bot"
 LOOPBACK = "127.0.0.1"

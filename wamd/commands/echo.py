@@ -54,7 +54,7 @@ __all__ = [
     "skip_reason",
 ]
 
-log = logging.getLogger("wamd.commands.echo")
+log = logging.getLogger(__name__)
 
 HELP = "run the echo bot: every incoming text goes back to its chat"
 STATUS_BROADCAST = "status@broadcast"  # the chat of status updates

@@ -32,7 +32,7 @@ from wamd.store.auth import AuthState
 
 __all__ = ["CommandStart", "SessionLines", "new_socket", "start_command"]
 
-log = logging.getLogger("wamd.commands")
+log = logging.getLogger(__name__)
 
 SCAN_HELP = (
     "scan the QR code above with WhatsApp on your phone "

@@ -40,7 +40,7 @@ __all__ = [
     "parse_message",
 ]
 
-log = logging.getLogger("wamd.messaging")
+log = logging.getLogger(__name__)
 
 ENC_VERSION = "2"  # <enc v="2">: a padded Message protobuf inside
 

@@ -49,7 +49,7 @@ from wamd.sim.server import SimError, SimPhone, SimServer
 
 __all__ = ["ControlServer", "is_loopback"]
 
-log = logging.getLogger("wamd.sim.control")
+log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # bytes of JSON a request may carry
 MAX_WAIT = 60.0  # longest a request may wait for a message (seconds)

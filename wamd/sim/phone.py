@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PhoneEndpoint", "SimMessage", "SimReceipt"]
 
-log = logging.getLogger("wamd.sim.phone")
+log = logging.getLogger(__name__)
 
 PREKEY_BATCH = 100  # one-time prekeys a phone publishes at a time
 MAX_RETRIES = 5  # retry receipts sent for one message before giving up (whatsmeow)

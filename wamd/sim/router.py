@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OUTBOX_LIMIT", "Router", "outbox_key"]
 
-log = logging.getLogger("wamd.sim.router")
+log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 20_000  # stanzas kept per offline device before the oldest are dropped
 SERVER = DEFAULT_USER_SERVER

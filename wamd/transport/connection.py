@@ -62,7 +62,7 @@ __all__ = [
     "connect_client",
 ]
 
-log = logging.getLogger("wamd.transport")
+log = logging.getLogger(__name__)
 
 KEEPALIVE_INTERVAL = (20.0, 30.0)  # seconds between pings, drawn at random (whatsmeow)
 KEEPALIVE_TIMEOUT = 10.0  # seconds to wait for the ping's answer (whatsmeow)
