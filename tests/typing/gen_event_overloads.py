@@ -48,7 +48,10 @@ def overloads(method: str, payloads: dict[str, object]) -> list[str]:
                 f"    def once(self, name: {name_t}, handler: Callable[[{t}], R]) -> Callable[[{t}], R]: ...",
             ]
         elif method == "emit":
-            lines += ["    @overload", f"    def emit(self, name: {name_t}, payload: {t}) -> None: ..."]
+            lines += [
+                "    @overload",
+                f"    def emit(self, name: {name_t}, payload: {t}) -> None: ...",
+            ]
         elif method == "emit_tracked":
             lines += [
                 "    @overload",
