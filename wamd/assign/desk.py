@@ -31,7 +31,7 @@ import os
 import socket as _socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from wamd.assign.base import AssignmentBackend
 from wamd.assign.errors import AssignmentError, ChatHeld
@@ -67,7 +67,11 @@ _NOT_A_REPLY = frozenset(
 
 
 class Events(Protocol):
-    def on(self, name: str, handler: Any = None) -> Any: ...
+    def on(
+        self,
+        name: Literal["messages.upsert"],
+        handler: Callable[[MessagesUpsert], Awaitable[None]],
+    ) -> Any: ...
 
 
 class DeskUser(Protocol):
