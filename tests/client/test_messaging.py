@@ -12,7 +12,7 @@ from wamd.binary import Node
 from wamd.client.content import ContentError
 from wamd.client.send import SendError
 from wamd.errors import WamdError
-from wamd.messaging.types import HistorySet
+from wamd.messaging.types import HistorySet, MessageKey, MessageReaction
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import SimServer
 
@@ -104,7 +104,9 @@ async def test_reply_reaction_edit_and_revoke_round_trip(sim: SimServer) -> None
     await alice.react(got, "👍")
     await inbox.wait(lambda m: m.content is not None and m.content.HasField("reactionMessage"))
     assert reactions and reactions[-1].text == "👍"  # type: ignore[attr-defined]
-    assert reactions[-1].key.id == answer.key.id  # type: ignore[attr-defined]
+    # keyed as we know the message: our answer in Alice's chat, from us
+    assert reactions[-1].key == answer.key  # type: ignore[attr-defined]
+    assert reactions[-1].key == MessageKey(question.key.remote_jid, True, answer.key.id)  # type: ignore[attr-defined]
 
     # the bot reacts, edits and revokes; the phone sees each
     await bot.send_message(question.key.remote_jid, {"react": {"key": question.key, "text": "❤"}})
@@ -120,17 +122,37 @@ async def test_reply_reaction_edit_and_revoke_round_trip(sim: SimServer) -> None
     assert revoke.message.protocolMessage.key.ID == answer.key.id
     assert revoke.message.protocolMessage.type == 0  # REVOKE
 
-    # and the other way: the phone edits and revokes its own message
+    # and the other way: the phone edits and revokes its own message (keyed as her phone
+    # sees it: the chat is the bot's number, the message hers)
     key = common_pb2.MessageKey(remoteJID=str(bot_phone.jid), fromMe=True, ID=first)
+    await alice.send_message(
+        bot_phone.jid,
+        e2e_pb2.Message(
+            protocolMessage=e2e_pb2.ProtocolMessage(
+                key=key,
+                type=e2e_pb2.ProtocolMessage.MESSAGE_EDIT,
+                editedMessage=e2e_pb2.Message(conversation="the question"),
+            )
+        ),
+    )
+    await inbox.wait(lambda m: m.content is not None and m.content.HasField("protocolMessage"))
+    edited = [u for u in updates if getattr(u, "status", None) == "edited"]
+    assert edited and edited[0].key == question.key  # type: ignore[attr-defined]
     await alice.send_message(
         bot_phone.jid,
         e2e_pb2.Message(
             protocolMessage=e2e_pb2.ProtocolMessage(key=key, type=e2e_pb2.ProtocolMessage.REVOKE)
         ),
     )
-    await inbox.wait(lambda m: m.content is not None and m.content.HasField("protocolMessage"))
+    await inbox.wait(
+        lambda m: (
+            m.content is not None
+            and m.content.HasField("protocolMessage")
+            and m.content.protocolMessage.type == e2e_pb2.ProtocolMessage.REVOKE
+        )
+    )
     revoked = [u for u in updates if getattr(u, "status", None) == "revoked"]
-    assert revoked and revoked[0].key.id == first  # type: ignore[attr-defined]
+    assert revoked and revoked[0].key == question.key  # type: ignore[attr-defined]
     await bot.end()
 
 
@@ -165,6 +187,31 @@ async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -
         while msg.id != again.key.id:
             msg = await member.next_message()
         assert msg.text == "second"
+
+    # reactions in the group, written as a member's phone keys them (group, participant):
+    # to the bot's message, then to another member's; the bot sees both under its own keys
+    reactions: list[MessageReaction] = []
+    bot.ev.on("messages.reaction", reactions.append)
+    for target, author in (
+        (again.key.id, "15550001111:1@s.whatsapp.net"),
+        (first, str(members[1].jid)),
+    ):
+        await members[0].send_message(
+            gid,
+            e2e_pb2.Message(
+                reactionMessage=e2e_pb2.ReactionMessage(
+                    key=common_pb2.MessageKey(
+                        remoteJID=gid, fromMe=False, ID=target, participant=author
+                    ),
+                    text="👍",
+                    senderTimestampMS=1,
+                )
+            ),
+        )
+        await bot.ev.wait_for("messages.reaction", lambda r, t=target: r.key.id == t, timeout=10)
+    assert [r.key for r in reactions] == [again.key, got.key]
+    assert reactions[0].key == MessageKey(gid, True, again.key.id)
+    assert reactions[1].reaction_key.participant == str(members[0].jid)
 
     # membership change: a removed member cannot read on, the rest can
     removed = members[2]

@@ -133,19 +133,20 @@ async def test_reactions_edits_and_deletes_from_baileys_reach_wamd(
         await bot.command("REACT", chat, ours.key.id, "👍")
         await inbox.wait(lambda m: m.content is not None and m.content.HasField("reactionMessage"))
         (reaction,) = reactions
-        assert reaction.text == "👍" and reaction.key.id == ours.key.id  # type: ignore[attr-defined]
+        assert reaction.text == "👍"  # type: ignore[attr-defined]
+        assert reaction.key == ours.key  # type: ignore[attr-defined]  # as wamd knows its message
         theirs = await bot.send(chat, "typo")
-        await inbox.wait(lambda m: m.key.id == theirs)
+        typo = await inbox.wait(lambda m: m.key.id == theirs)
         await bot.command("EDIT", chat, theirs, "fixed")
         await inbox.wait(lambda m: m.edit == "1", timeout=15)
         edited = [u for u in updates if getattr(u, "status", None) == "edited"]
-        assert edited and edited[0].key.id == theirs  # type: ignore[attr-defined]
+        assert edited and edited[0].key == typo.key  # type: ignore[attr-defined]
         new = edited[0].message  # type: ignore[attr-defined]
         assert (new.conversation or new.extendedTextMessage.text) == "fixed"
         await bot.command("DELETE", chat, theirs)
         await inbox.wait(lambda m: m.edit == "7", timeout=15)
         revoked = [u for u in updates if getattr(u, "status", None) == "revoked"]
-        assert revoked and revoked[0].key.id == theirs  # type: ignore[attr-defined]
+        assert revoked and revoked[0].key == typo.key  # type: ignore[attr-defined]
 
 
 async def test_a_group_baileys_creates_works_for_wamd_until_it_removes_wamd(

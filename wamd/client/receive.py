@@ -70,7 +70,7 @@ from wamd.messaging.types import (
     PresenceUpdate,
     WAMessage,
 )
-from wamd.proto import e2e_pb2
+from wamd.proto import common_pb2, e2e_pb2
 from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.store.types import is_durable
 
@@ -164,6 +164,50 @@ def _has_content(message: e2e_pb2.Message) -> bool:
         f.name not in ("senderKeyDistributionMessage", "messageContextInfo")
         for f, _ in message.ListFields()
     )
+
+
+def target_key(
+    key: MessageKey, target: common_pb2.MessageKey, own_users: frozenset[str]
+) -> MessageKey:
+    """The key of the message a reaction, edit or revoke (``key``) points at, as *we* see it.
+
+    The writer fills the target key from its own point of view: in a 1:1 chat its
+    ``remoteJID`` is our number, and ``fromMe`` says whether the target was the writer's.
+    Turned round (as Baileys' ``normaliseKey`` does): the chat is the chat the message
+    came in; the target is ours when the writer says it was not theirs (1:1) or names one
+    of our users as its participant (group); a group target that is not ours carries its
+    author as ``participant``. A target that is ours has no participant, like the key
+    ``send_message`` returns. From one of our own devices the key is already ours.
+    """
+    chat = key.remote_jid
+    group = chat.endswith("@" + GROUP_SERVER)
+    author: str | None
+    if key.from_me:
+        from_me = target.fromMe
+        author = target.participant or None
+    elif target.fromMe:  # the writer's own message
+        from_me, author = False, key.participant
+    elif group:
+        author = target.participant or None
+        from_me = author is not None and _user_of(author) in own_users
+    else:  # 1:1 and not the writer's: the only other party is us
+        from_me, author = True, None
+    participant = _non_ad(author) if group and not from_me and author else None
+    return MessageKey(chat, from_me, target.ID, participant)
+
+
+def _user_of(jid: str) -> str:
+    try:
+        return JID.parse(jid).user
+    except InvalidJID:
+        return jid
+
+
+def _non_ad(jid: str) -> str:
+    try:
+        return str(JID.parse(jid).to_non_ad())
+    except InvalidJID:
+        return jid
 
 
 class Receiver:
@@ -418,19 +462,13 @@ class Receiver:
         if content is None:
             return
         ev = self.sock.ev
-        chat = msg.key.remote_jid
         if content.HasField("reactionMessage"):
             reaction = content.reactionMessage
             target = reaction.key
             ev.emit(
                 "messages.reaction",
                 MessageReaction(
-                    key=MessageKey(
-                        target.remoteJID or chat,
-                        target.fromMe,
-                        target.ID,
-                        target.participant or None,
-                    ),
+                    key=target_key(msg.key, target, self._own.users),
                     reaction_key=msg.key,
                     text=reaction.text,
                     timestamp_ms=reaction.senderTimestampMS,
@@ -441,14 +479,7 @@ class Receiver:
             edited = content.editedMessage.message
         if edited.HasField("protocolMessage"):
             proto = edited.protocolMessage
-            target = proto.key
-            # the target's from_me is as *we* see it: our message if its sender was us
-            key = MessageKey(
-                target.remoteJID or chat,
-                msg.key.from_me if not target.participant else target.fromMe,
-                target.ID,
-                target.participant or None,
-            )
+            key = target_key(msg.key, proto.key, self._own.users)
             if proto.type == e2e_pb2.ProtocolMessage.REVOKE:
                 ev.emit("messages.update", [MessageUpdate(key, "revoked")])
             elif proto.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT:
