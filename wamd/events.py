@@ -11,26 +11,26 @@ Event catalogue: ``EventPayloads`` maps each name to its payload type, and ``on`
 type checkers (``mypy --strict``) refuse a misspelt event name, a handler written for
 another event's payload, and a field the payload does not have (``docs/events.md``):
 
-=============================  ====================================================
-``connection.update``          ``ConnectionUpdate``
-``creds.update``               ``dict[str, Any]``: the changed credential fields
-``messages.upsert``            ``MessagesUpsert`` (``messages: tuple[WAMessage, ...]``)
-``messages.update``            ``list[MessageUpdate]``
-``messages.delete``            ``MessagesDelete`` (not emitted yet)
-``messages.reaction``          ``MessageReaction``
-``message-receipt.update``     ``list[MessageReceipt]``
-``presence.update``            ``PresenceUpdate``
-``groups.upsert``              ``list[GroupMetadata]``
-``groups.update``              ``list[GroupUpdate]``
-``group-participants.update``  ``GroupParticipantsUpdate``
-``chats.upsert``/``.update``   ``list[HistoryChat]`` (not emitted yet)
-``chats.delete``               ``list[str]``: chat JIDs (not emitted yet)
-``contacts.upsert``/``.update````list[Contact]`` (not emitted yet)
-``messaging-history.set``      ``HistorySet``
-``call``                       ``list[CallEvent]``
-``blocklist.set``              ``BlocklistSet`` (not emitted yet)
-``blocklist.update``           ``BlocklistUpdate`` (not emitted yet)
-=============================  ====================================================
+=================================  ================================================
+``connection.update``              ``ConnectionUpdate``
+``creds.update``                   ``dict[str, Any]``: the changed credential fields
+``messages.upsert``                ``MessagesUpsert`` (``tuple[WAMessage, ...]``)
+``messages.update``                ``list[MessageUpdate]``
+``messages.delete``                ``MessagesDelete`` (not emitted yet)
+``messages.reaction``              ``MessageReaction``
+``message-receipt.update``         ``list[MessageReceipt]``
+``presence.update``                ``PresenceUpdate``
+``groups.upsert``                  ``list[GroupMetadata]``
+``groups.update``                  ``list[GroupUpdate]``
+``group-participants.update``      ``GroupParticipantsUpdate``
+``chats.upsert``, ``.update``      ``list[HistoryChat]`` (not emitted yet)
+``chats.delete``                   ``list[str]``: chat JIDs (not emitted yet)
+``contacts.upsert``, ``.update``   ``list[Contact]`` (not emitted yet)
+``messaging-history.set``          ``HistorySet``
+``call``                           ``list[CallEvent]``
+``blocklist.set``                  ``BlocklistSet`` (not emitted yet)
+``blocklist.update``               ``BlocklistUpdate`` (not emitted yet)
+=================================  ================================================
 """
 
 from __future__ import annotations
@@ -613,8 +613,9 @@ class EventEmitter:
             return
         for entry in list(self._handlers.get(name, [])):
             handler, runner, once = entry
-            if once:
-                self._off(name, handler)
+            if once:  # only this registration: the same handler may also be on() it
+                remaining = self._handlers.get(name, [])
+                self._handlers[name] = [e for e in remaining if e is not entry]
             if runner is not None:
                 done = asyncio.get_running_loop().create_future() if waits is not None else None
                 runner.push(payload, done)

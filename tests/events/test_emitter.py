@@ -161,3 +161,55 @@ async def test_emit_tracked_waits_for_every_handler_of_that_payload() -> None:
     assert seen == ["plain 1", "slow 1"]  # a raising handler counts as run
     nobody = ev.emit_tracked("presence.update", 2)
     assert nobody.done()
+
+
+def test_the_event_names_are_baileys_and_unchanged() -> None:
+    from wamd.events import EVENT_NAMES
+
+    assert EVENT_NAMES == {
+        "connection.update",
+        "creds.update",
+        "messages.upsert",
+        "messages.update",
+        "messages.delete",
+        "messages.reaction",
+        "message-receipt.update",
+        "presence.update",
+        "groups.upsert",
+        "groups.update",
+        "group-participants.update",
+        "chats.upsert",
+        "chats.update",
+        "chats.delete",
+        "contacts.upsert",
+        "contacts.update",
+        "messaging-history.set",
+        "call",
+        "blocklist.set",
+        "blocklist.update",
+    }
+
+
+async def test_registration_returns_the_handler_itself() -> None:
+    """The typed overloads change nothing at run time: ``on``/``once`` hand the handler back."""
+    ev = EventEmitter()
+    seen: list[object] = []
+
+    def handler(payload: object) -> None:
+        seen.append(payload)
+
+    assert ev.on("call", handler) is handler
+    assert ev.once("call", handler) is handler
+
+    @ev.on("presence.update")
+    async def decorated(payload: object) -> None:
+        seen.append(("async", payload))
+
+    assert decorated.__name__ == "decorated"  # the function, not a wrapper
+    ev.emit("call", 1)
+    ev.emit("call", 2)
+    ev.emit("presence.update", 3)
+    await ev.drain()
+    assert seen == [1, 1, 2, ("async", 3)]
+    with pytest.raises(ValueError, match="did you mean"):
+        ev.once("cal", handler)  # type: ignore[call-overload]
