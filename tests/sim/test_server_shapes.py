@@ -6,15 +6,22 @@ Each test names the reference the shape comes from; each failed on the sim befor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 import pytest
 
-from tests.sim.raw import WAIT, open_raw, pair_companion, registration
-from wamd.binary import Node
+from tests.sim.raw import WAIT, RawCompanion, open_raw, pair_companion, registration
+from wamd.binary import JID, Node
 from wamd.errors import RequestError
+from wamd.messaging.core import device_sent, new_message_id
+from wamd.messaging.crypt import encrypt_for_devices
 from wamd.pairing import make_qr_string, verify_pair_success
+from wamd.proto import e2e_pb2
+from wamd.signal import SignalRepository, parse_bundle
+from wamd.signal.session import PreKeyBundle
 from wamd.sim import SimDevice, SimPhone, SimServer
-from wamd.store import init_auth_creds
+from wamd.sim.services import bundle_node
+from wamd.store import MemoryKeyStore, init_auth_creds
 
 NOW = 1_790_000_000.0  # a frozen sim clock
 SERVER = "s.whatsapp.net"
@@ -139,3 +146,68 @@ async def test_a_privacy_token_request_is_answered_and_the_peer_gets_the_token()
                 Node("iq", {"type": "set", "xmlns": "privacy"}, [Node("tokens", {}, [bad])])
             )
         assert refused.value.code == 400
+
+
+class Signal:
+    """A raw companion's own Signal endpoint, encrypting real messages to the sim's phones."""
+
+    def __init__(self, sim: SimServer, companion: RawCompanion) -> None:
+        creds = companion.creds
+        self.sim = sim
+        self.companion = companion
+        self.repo = SignalRepository(
+            MemoryKeyStore(), creds.signed_identity_key, creds.registration_id, creds.signed_pre_key
+        )
+
+    async def _bundles(self, devices: Sequence[JID]) -> Mapping[JID, PreKeyBundle | Exception]:
+        out: dict[JID, PreKeyBundle | Exception] = {}
+        for jid in devices:
+            device = self.sim.device_of(jid)
+            assert device is not None
+            if device.phone.primary is device:
+                await device.phone.endpoint.refill_prekeys()
+            out[jid] = parse_bundle(bundle_node(device, str(jid)))
+        return out
+
+    async def send_text(self, to: SimPhone, text: str) -> tuple[str, Node]:
+        """A 1:1 text to ``to``'s phone, copied to this account's phone; (id, server ack)."""
+        own = self.companion.phone
+        message = e2e_pb2.Message(conversation=text)
+        enc = await encrypt_for_devices(
+            self.repo,
+            [to.primary.jid, own.primary.jid],
+            message.SerializeToString(),
+            fetch_bundles=self._bundles,
+            own_users=frozenset({own.number}),
+            dsm_plaintext=device_sent(to.jid, message).SerializeToString(),
+            session_jid=self.sim.session_jid,
+        )
+        message_id = new_message_id(own.number)
+        children = [Node("participants", {}, enc.nodes)]
+        if enc.include_identity:
+            children.append(Node("device-identity", {}, self.companion.creds.account or b""))
+        stanza = Node("message", {"id": message_id, "to": str(to.jid), "type": "text"}, children)
+        return message_id, await self.companion.send_message(stanza)
+
+
+async def test_the_phone_confirms_its_own_companions_copy_with_a_sender_receipt() -> None:
+    # whatsmeow receipt.go sendMessageReceipt (type="sender" when IsFromMe) and
+    # buildBaseReceipt (recipient copied); parseMessageSource takes the chat of a
+    # receipt from our own device from recipient
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        bob = sim.add_phone("15550002222", "Bob")
+        a1 = await pair_companion(sim, alice)
+        message_id, ack = await Signal(sim, a1).send_text(bob, "hello bob")
+        assert "error" not in ack.attrs
+        receipts = []
+        for _ in range(2):
+            receipts.append(await a1.next("receipt", lambda n: n.attrs["id"] == message_id))
+        by_sender = {r.attrs["from"]: r for r in receipts}
+        own = by_sender[str(alice.jid)]
+        assert own.attrs["type"] == "sender" and own.attrs["recipient"] == str(bob.jid)
+        delivered = by_sender[str(bob.jid)]
+        assert "type" not in delivered.attrs and "recipient" not in delivered.attrs
+        copy = await alice.next_message()
+        assert copy.from_me and copy.chat == bob.jid and copy.text == "hello bob"
+        assert (await bob.next_message()).text == "hello bob"

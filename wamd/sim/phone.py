@@ -208,9 +208,12 @@ class PhoneEndpoint:
         except (InvalidJID, KeyError):
             return
         group = str(origin) if origin.server == GROUP_SERVER else None
+        # whatsmeow receipt.go buildBaseReceipt: id, to=from, and recipient and
+        # participant copied over
         base = {"id": attrs.get("id", ""), "to": attrs.get("from", "")}
-        if "participant" in attrs:
-            base["participant"] = attrs["participant"]
+        for name in ("recipient", "participant"):
+            if name in attrs:
+                base[name] = attrs[name]
         opened: list[e2e_pb2.Message] = []
         failed = sender.user in self.fail_decrypt_from
         if failed:
@@ -249,7 +252,15 @@ class PhoneEndpoint:
         if opened:
             async with self._arrived:
                 self._arrived.notify_all()
-        await router.handle(self.device, Node("receipt", base))
+        # whatsmeow sendMessageReceipt / Baileys handleMessage: a copy of our own
+        # message (another device of this account sent it) is confirmed with
+        # type="sender", a peer message with type="peer_msg", anything else plainly
+        receipt = dict(base)
+        if attrs.get("category") == "peer":
+            receipt["type"] = "peer_msg"
+        elif sender.user in (self.phone.number, self.phone.lid_user):
+            receipt["type"] = "sender"
+        await router.handle(self.device, Node("receipt", receipt))
 
     async def _send_retry(self, node: Node, base: dict[str, str]) -> None:
         message_id = base["id"]

@@ -21,8 +21,10 @@ What the real server does, as the public clients observe it:
   the next login, before ``<ib><offline/></ib>``.
 - A ``receipt`` is acknowledged with ``<ack class="receipt">`` and forwarded to the
   device that sent the message (delivery, retry) or to all of that user's devices
-  (read, played), as ``<receipt from=READER_DEVICE id t [type] [participant]>``.
-  ``type="sender"`` (our own device confirming) is not forwarded.
+  (read, played), as ``<receipt from=READER_DEVICE id t [type] [participant]
+  [recipient]>``. ``type="sender"`` (another device of the sender's own account
+  confirming its copy, whatsmeow ReceiptTypeSender) goes to the sending device with the
+  chat in ``recipient``; ``peer_msg``, ``hist_sync`` and the like are not forwarded.
 - ``presence`` and ``chatstate`` are forwarded live, never queued.
 """
 
@@ -312,7 +314,7 @@ class Router:
         if kind:
             ack["type"] = kind
         await self._ack(device, ack)
-        if kind in ("sender", "peer_msg", "read-self", "hist_sync", "server-error"):
+        if kind in ("peer_msg", "read-self", "hist_sync", "server-error"):
             return
         try:
             to = node.jid_attr("to")
@@ -335,8 +337,13 @@ class Router:
             attrs |= {"from": str(to), "participant": str(reader)}
         else:
             attrs["from"] = str(reader)
+        if "recipient" in node.attrs:
+            # a receipt from one of the sender's own devices names the chat: without
+            # it the sender's client (whatsmeow parseMessageSource) would take the
+            # chat to be its own number
+            attrs["recipient"] = node.attrs["recipient"]
         forwarded = Node("receipt", attrs, node.content if isinstance(node.content, list) else None)
-        if kind in ("", "retry", "inactive", "enc_rekey_retry"):
+        if kind in ("", "retry", "inactive", "enc_rekey_retry", "sender"):
             targets = [d for d in [server.device_of(original)] if d is not None]
         else:
             targets = list(origin_phone.devices())
