@@ -19,7 +19,7 @@ from wamd.pairing import make_qr_string, verify_pair_success
 from wamd.proto import e2e_pb2
 from wamd.signal import SignalRepository, parse_bundle
 from wamd.signal.session import PreKeyBundle
-from wamd.sim import SimDevice, SimPhone, SimServer
+from wamd.sim import PRIMARY_OFFLINE_LIMIT, SimDevice, SimPhone, SimServer
 from wamd.sim.services import bundle_node
 from wamd.store import MemoryKeyStore, init_auth_creds
 
@@ -211,3 +211,40 @@ async def test_the_phone_confirms_its_own_companions_copy_with_a_sender_receipt(
         copy = await alice.next_message()
         assert copy.from_me and copy.chat == bob.jid and copy.text == "hello bob"
         assert (await bob.next_message()).text == "hello bob"
+
+
+async def test_a_connected_companion_is_logged_out_past_14_days_without_the_phone() -> None:
+    # whatsmeow connectionevents.go: <stream:error code="401"><conflict
+    # type="device_removed"/> logs a connected device out; the sim used to wait for the
+    # companion's next login to refuse it
+    now = [NOW]
+    async with SimServer(clock=lambda: now[0], history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        bob = sim.add_phone("15550002222", "Bob")
+        a1 = await pair_companion(sim, alice)
+        b1 = await pair_companion(sim, bob)
+        alice.go_offline()
+        now[0] += PRIMARY_OFFLINE_LIMIT - 60  # not yet: a ping is answered
+        pong = await a1.query(Node("iq", {"type": "get", "xmlns": "w:p"}, [Node("ping")]))
+        assert pong.attrs["type"] == "result"
+        now[0] += 120
+        await a1.send(Node("iq", {"id": "ping-2", "type": "get", "xmlns": "w:p"}, [Node("ping")]))
+        error = await a1.next("stream:error")
+        assert error.attrs["code"] == "401"
+        assert error.require_child("conflict").attrs["type"] == "device_removed"
+        assert a1.device.unlinked
+        removed = await b1.next("notification", lambda n: n.attrs.get("type") == "devices")
+        assert removed.require_child("remove").require_child("device").attrs["jid"] == str(a1.jid)
+
+
+async def test_moving_the_clock_past_14_days_logs_out_a_silent_companion() -> None:
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        a1 = await pair_companion(sim, alice)
+        alice.go_offline()
+        sim.clock_offset = PRIMARY_OFFLINE_LIMIT + 60  # as POST /clock does
+        await sim.settle()
+        error = await a1.next("stream:error")
+        assert error.attrs["code"] == "401"
+        assert a1.device.unlinked
+        assert await sim.expire_companions() == 0  # nothing left to expire

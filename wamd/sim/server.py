@@ -129,6 +129,7 @@ class _Bucket:
 
 
 SETUP = "connection setup"
+EXPIRY_INTERVAL = 60.0  # real seconds between sweeps for companions past the 14 days
 
 
 class _Once:
@@ -362,20 +363,11 @@ class SimPhone:
         )
         if target is None:
             raise SimError(f"{device} is not linked to {self.number}")
-        target.unlinked = True
-        await self.server.notify_devices(self, "remove", target)
-        conn = target.connection
-        if conn is not None and not conn.closed:
-            # whatsmeow connectionevents.go: code 401 with <conflict type="device_removed"/>
-            with contextlib.suppress(ConnectionClosed):
-                await conn.send(
-                    Node(
-                        "stream:error",
-                        {"code": "401"},
-                        [Node("conflict", {"type": "device_removed"})],
-                    )
-                )
-            await conn.close()
+        await self.server.remove_device(target)
+
+    def expired(self) -> bool:
+        """Whether the phone has been offline past ``PRIMARY_OFFLINE_LIMIT``."""
+        return self.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
 
 
 class SimServer:
@@ -404,7 +396,8 @@ class SimServer:
         self.host = host
         self.port = port
         self._base_clock = clock
-        self.clock_offset = 0.0  # seconds added to the clock (the control interface sets it)
+        self._clock_offset = 0.0  # seconds added to the clock (the control interface sets it)
+        self.expiry_interval = EXPIRY_INTERVAL  # real seconds between sweeps for expiry
         self.min_version = min_version
         self.qr_ref_seconds = qr_ref_seconds
         self.handshake_timeout = handshake_timeout
@@ -430,7 +423,71 @@ class SimServer:
 
     def clock(self) -> float:
         """The sim's notion of now: the injected clock plus ``clock_offset``."""
-        return self._base_clock() + self.clock_offset
+        return self._base_clock() + self._clock_offset
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to the injected clock; moving it sweeps for expired companions."""
+        return self._clock_offset
+
+    @clock_offset.setter
+    def clock_offset(self, value: float) -> None:
+        self._clock_offset = value
+        with contextlib.suppress(RuntimeError):  # no running loop: the next sweep does it
+            asyncio.get_running_loop()
+            self._spawn(self.expire_companions(), "expiry sweep")
+
+    async def remove_device(self, device: SimDevice) -> None:
+        """Unlink a companion: everyone is told, and a connected one is logged out.
+
+        whatsmeow connectionevents.go: ``<stream:error code="401"><conflict
+        type="device_removed"/>`` is the server logging a connected device out (LoggedOut,
+        the session is deleted); ``<failure reason="401">`` is the same at login.
+        """
+        if device.unlinked:
+            return
+        device.unlinked = True
+        await self.notify_devices(device.phone, "remove", device)
+        conn = device.connection
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(
+                    Node(
+                        "stream:error",
+                        {"code": "401"},
+                        [Node("conflict", {"type": "device_removed"})],
+                    )
+                )
+            await conn.close()
+
+    async def expire_companions(self) -> int:
+        """Log out every companion whose phone has been offline past 14 days.
+
+        The real service ends those links; neither reference has a distinct code for it,
+        so it is the device removal a connected client knows (``stream:error 401
+        device_removed``, see ``remove_device``), and ``failure 401`` at a later login.
+        Runs when the clock offset moves, on every stanza from such a companion, and every
+        ``expiry_interval`` seconds of real time (an injected clock is not watched).
+        Returns how many were logged out.
+        """
+        removed = 0
+        for phone in list(self.phones.values()):
+            if not phone.expired():
+                continue
+            for device in list(phone.companions.values()):
+                if not device.unlinked:
+                    await self.remove_device(device)
+                    removed += 1
+        return removed
+
+    async def _sweep_expiry(self) -> None:
+        while True:
+            await asyncio.sleep(self.expiry_interval)
+            if any(
+                p.expired() and any(not d.unlinked for d in p.companions.values())
+                for p in self.phones.values()
+            ):
+                self._spawn(self.expire_companions(), "expiry sweep")
 
     @property
     def url(self) -> str:
@@ -452,6 +509,10 @@ class SimServer:
             self._handle, self.host, self.port, max_size=1 << 24, compression=None
         )
         self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
+        # not counted by settle(): it only sleeps until it finds something to do
+        sweeper = asyncio.get_running_loop().create_task(self._sweep_expiry())
+        self._tasks.add(sweeper)
+        sweeper.add_done_callback(self._tasks.discard)
         log.info("sim listening on %s", self.url)
 
     async def stop(self) -> None:
@@ -1003,7 +1064,7 @@ class SimServer:
     ) -> None:
         phone = self.phones.get(payload.username or "")
         device = phone.companions.get(payload.device or 0) if phone else None
-        expired = phone is not None and phone.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
+        expired = phone is not None and phone.expired()
         if phone is None or device is None or device.unlinked or expired:
             if device is not None and expired and not device.unlinked:
                 device.unlinked = True
@@ -1054,6 +1115,9 @@ class SimServer:
                 await _drop(conn, "flooding")
                 return
             with self.activity.busy(f"a stanza from {device.jid}"):
+                if phone.expired():
+                    await self.expire_companions()
+                    return
                 await self._serve_logged_in(conn, node, device)
 
         conn.start(serve)
