@@ -1,223 +1,31 @@
-"""Raw-node companions for driving the sim without the high-level client.
-
-``pair_companion`` links a fresh device the way a real client does (registration
-payload, answer to ``pair-device``, the phone scans the QR string, ``pair-device-sign``
-answering ``pair-success``, ``stream:error 515``); ``RawCompanion.login`` then connects
-with the login payload and collects ``success``, the offline backlog and the
-``<ib><offline/></ib>`` that ends it.
-"""
+"""Raw-node companions for the sim tests: ``wamd.testing.raw`` (the public kit), and
+``GP2``, a filter the group tests share."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from wamd.binary import Node
+from wamd.testing.raw import (
+    SERVER,
+    WAIT,
+    Login,
+    RawCompanion,
+    open_raw,
+    pair_companion,
+    registration,
+)
 
-from wamd.binary import JID, Node
-from wamd.crypto import KeyPair, generate_keypair
-from wamd.noise.payload import login_payload, registration_payload
-from wamd.pairing import make_qr_string, verify_pair_success
-from wamd.signal import generate_prekeys
-from wamd.signal.prekeys import upload_children
-from wamd.sim import SimDevice, SimPhone, SimServer
-from wamd.store import init_auth_creds
-from wamd.store.creds import AuthenticationCreds
-from wamd.transport import NodeConnection, connect_client
-
-SERVER = "s.whatsapp.net"
-WAIT = 10.0  # generous upper bound for one stanza to arrive (never a speed assertion)
+__all__ = [
+    "GP2",
+    "SERVER",
+    "WAIT",
+    "Login",
+    "RawCompanion",
+    "open_raw",
+    "pair_companion",
+    "registration",
+]
 
 
 def GP2(node: Node) -> bool:
     """A group notification (``w:gp2``), not one of the other kinds (``devices``...)."""
     return node.attrs.get("type") == "w:gp2"
-
-
-async def open_raw(
-    sim: SimServer, payload: bytes, version: int = 3, noise: KeyPair | None = None
-) -> NodeConnection:
-    return await connect_client(
-        sim.url,
-        noise_key=noise or generate_keypair(),
-        client_payload=payload,
-        trusted_root=sim.root_public_key,
-        dict_version=version,
-        origin="http://127.0.0.1",
-    )
-
-
-def registration(creds: AuthenticationCreds) -> bytes:
-    spk = creds.signed_pre_key
-    return registration_payload(
-        creds.registration_id,
-        creds.signed_identity_key.public,
-        spk.key_id,
-        spk.key_pair.public,
-        spk.signature,
-    )
-
-
-@dataclass
-class Login:
-    success: Node
-    offline: list[Node]
-    ib: Node
-
-
-@dataclass
-class RawCompanion:
-    sim: SimServer
-    phone: SimPhone
-    creds: AuthenticationCreds
-    device: SimDevice
-    version: int = 3
-    conn: NodeConnection | None = None
-    inbox: asyncio.Queue[Node] = field(default_factory=asyncio.Queue)
-    auto_ack: bool = False
-
-    @property
-    def jid(self) -> JID:
-        return self.device.jid
-
-    @property
-    def lid(self) -> JID:
-        return self.device.lid
-
-    async def login(self) -> Login:
-        """Connect as the linked device; returns success, the backlog and the ib."""
-        self.inbox = asyncio.Queue()
-        conn = await open_raw(
-            self.sim,
-            login_payload(self.phone.number, self.device.jid.device),
-            self.version,
-            self.creds.noise_key,
-        )
-        self.conn = conn
-        success = await asyncio.wait_for(conn.receive(), WAIT)
-        assert success.tag == "success", success
-        offline: list[Node] = []
-        while True:
-            node = await asyncio.wait_for(conn.receive(), WAIT)
-            if node.tag == "ib" and node.get_child("offline") is not None:
-                break
-            offline.append(node)
-        conn.start(self._on_node)
-        return Login(success, offline, node)
-
-    async def _on_node(self, node: Node) -> None:
-        if self.auto_ack and node.tag in ("message", "receipt", "notification"):
-            await self.ack(node)
-        self.inbox.put_nowait(node)
-
-    async def next(
-        self, tag: str | None = None, where: Callable[[Node], bool] | None = None
-    ) -> Node:
-        """The next received node (with ``tag`` / matching ``where``); others are dropped."""
-        while True:
-            node = await asyncio.wait_for(self.inbox.get(), WAIT)
-            if (tag is None or node.tag == tag) and (where is None or where(node)):
-                return node
-
-    async def send(self, node: Node) -> None:
-        assert self.conn is not None
-        await self.conn.send(node)
-
-    async def query(self, node: Node) -> Node:
-        assert self.conn is not None
-        return await self.conn.query(node, timeout=WAIT)
-
-    async def send_message(self, node: Node) -> Node:
-        """Send a ``message`` and return the server's ``ack`` for it."""
-        assert self.conn is not None
-        return await self.conn.request(node, timeout=WAIT)
-
-    async def ack(self, node: Node) -> None:
-        """Acknowledge a received stanza as whatsmeow's sendAck does."""
-        attrs = {"class": node.tag, "id": node.attrs.get("id", ""), "to": node.attrs["from"]}
-        if "participant" in node.attrs:
-            attrs["participant"] = node.attrs["participant"]
-        if "recipient" in node.attrs:
-            attrs["recipient"] = node.attrs["recipient"]
-        if node.tag != "message" and "type" in node.attrs:
-            attrs["type"] = node.attrs["type"]
-        await self.send(Node("ack", attrs))
-
-    async def receipt(
-        self, message: Node, kind: str = "", children: list[Node] | None = None
-    ) -> Node:
-        """Send a receipt for a received message; returns the server's receipt ack."""
-        attrs = {"id": message.attrs["id"], "to": message.attrs["from"]}
-        for name in ("participant", "recipient"):
-            if name in message.attrs:
-                attrs[name] = message.attrs[name]
-        if kind:
-            attrs["type"] = kind
-        assert self.conn is not None
-        return await self.conn.request(Node("receipt", attrs, children), timeout=WAIT)
-
-    async def upload_prekeys(self, count: int, start: int = 1) -> list[tuple[int, KeyPair]]:
-        keys = generate_prekeys(start, count)
-        children = upload_children(
-            self.creds.registration_id,
-            self.creds.signed_identity_key.public,
-            keys,
-            self.creds.signed_pre_key,
-        )
-        await self.query(Node("iq", {"type": "set", "xmlns": "encrypt"}, children))
-        return keys
-
-    async def close(self) -> None:
-        if self.conn is not None:
-            await self.conn.close()
-            with contextlib.suppress(Exception):
-                await self.conn.wait_closed()
-        self.conn = None
-
-
-async def pair_companion(
-    sim: SimServer,
-    phone: SimPhone,
-    *,
-    version: int = 3,
-    login: bool = True,
-    scanner: Callable[[str], Awaitable[object]] | None = None,
-) -> RawCompanion:
-    """Link a new raw device to ``phone`` through the QR flow (and log it in).
-
-    ``scanner`` shows the QR string to the phone (``phone.scan_qr`` unless given).
-    """
-    creds = init_auth_creds()
-    conn = await open_raw(sim, registration(creds), version, creds.noise_key)
-    pair_device = await asyncio.wait_for(conn.receive(), WAIT)
-    refs = pair_device.require_child("pair-device").get_children("ref")
-    await conn.send(Node("iq", {"to": SERVER, "type": "result", "id": pair_device.attrs["id"]}))
-    qr = make_qr_string(
-        refs[0].content_bytes() or b"",
-        creds.noise_key.public,
-        creds.signed_identity_key.public,
-        creds.adv_secret_key,
-    )
-    scan = asyncio.ensure_future((scanner or phone.scan_qr)(qr))
-    success = await asyncio.wait_for(conn.receive(), WAIT)
-    child = success.require_child("pair-success")
-    identity = child.require_child("device-identity").content_bytes() or b""
-    result = verify_pair_success(identity, creds.adv_secret_key, creds.signed_identity_key)
-    sign = Node(
-        "pair-device-sign",
-        {},
-        [Node("device-identity", {"key-index": str(result.key_index)}, result.reply_identity)],
-    )
-    await conn.send(Node("iq", {"to": SERVER, "type": "result", "id": success.attrs["id"]}, [sign]))
-    restart = await asyncio.wait_for(conn.receive(), WAIT)
-    assert restart.tag == "stream:error" and restart.attrs.get("code") == "515", restart
-    await asyncio.wait_for(scan, WAIT)
-    await conn.close()
-    device = max(
-        (d for d in phone.companions.values() if d.identity == creds.signed_identity_key.public),
-        key=lambda d: d.jid.device,
-    )
-    companion = RawCompanion(sim, phone, creds, device, version)
-    if login:
-        await companion.login()
-    return companion
