@@ -36,19 +36,16 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import (
-    BROADCAST_SERVER,
     DEFAULT_USER_SERVER,
     GROUP_SERVER,
     HIDDEN_USER_SERVER,
     InvalidJID,
 )
 from wamd.client.history import decode_inline_history
-from wamd.crypto import DJB_TYPE
 from wamd.errors import (
     ConnectionClosed,
     DuplicateMessage,
@@ -58,7 +55,9 @@ from wamd.errors import (
     WamdError,
 )
 from wamd.events import MessagesUpsert
+from wamd.messaging import stanzas
 from wamd.messaging.crypt import open_enc, parse_message
+from wamd.messaging.stanzas import MessageSource, OwnIds
 from wamd.messaging.types import (
     CallEvent,
     GroupParticipantsUpdate,
@@ -71,11 +70,10 @@ from wamd.messaging.types import (
     WAMessage,
 )
 from wamd.proto import common_pb2, e2e_pb2
-from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.store.types import is_durable
 
 if TYPE_CHECKING:
-    from wamd.client.socket import OwnIds, WASocket
+    from wamd.client.socket import WASocket
 
 __all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
 
@@ -97,29 +95,10 @@ _RECEIPT_STATUS: dict[str, Literal["delivery_ack", "read", "played"]] = {
 _RECEIPT_TYPES = {"", "read", "played", "inactive", "sender", "retry"}
 
 
-@dataclass(frozen=True, slots=True)
-class MessageSource:
-    chat: JID
-    sender: JID  # the sending device
-    sender_alt: JID | None  # the other form (lid <-> pn) of the sender, when given
-    from_me: bool
-    is_group: bool
-
-
 def chat_key(node: Node) -> str:
     """What orders stanzas: the chat they belong to (cheap, no validation)."""
     attrs = node.attrs
     return attrs.get("recipient") or attrs.get("from", "").split(":")[0].split("@")[0]
-
-
-def _answer_attrs(node: Node, stanza_id: str) -> dict[str, str]:
-    """What an ack or receipt for ``node`` starts from: its id, back to its sender, with its
-    ``recipient`` and ``participant`` (whatsmeow buildBaseReceipt and sendAck)."""
-    attrs = {"id": stanza_id, "to": node.attrs.get("from", "")}
-    for name in ("recipient", "participant"):
-        if name in node.attrs:
-            attrs[name] = node.attrs[name]
-    return attrs
 
 
 def _buffer_key(enc: Node, sender: JID, chat: JID) -> str:
@@ -235,39 +214,10 @@ class Receiver:
             log.debug("connection closed before <%s> could be sent", node.tag)
 
     async def ack(self, node: Node, error: str | None = None) -> None:
-        attrs = {"class": node.tag} | _answer_attrs(node, node.attrs.get("id", ""))
-        if node.tag != "message" and "type" in node.attrs:
-            attrs["type"] = node.attrs["type"]
-        if error:
-            attrs["error"] = error
-        await self._send(Node("ack", attrs))
+        await self._send(stanzas.ack(node, error))
 
     def source(self, node: Node) -> MessageSource:
-        ids = self._own
-        own, own_lid, own_users = ids.pn, ids.lid, ids.users
-        frm = node.jid_attr("from")
-        if frm is None:
-            raise ProtocolError("<message> without from")
-        if frm.server in (GROUP_SERVER, BROADCAST_SERVER):
-            sender = node.jid_attr("participant")
-            if sender is None:
-                raise ProtocolError("group <message> without participant")
-            lid_mode = node.attrs.get("addressing_mode") == "lid"
-            alt = node.jid_attr("participant_pn" if lid_mode else "participant_lid")
-            return MessageSource(frm, sender, alt, sender.user in own_users, True)
-        if frm.user in own_users:
-            recipient = node.jid_attr("recipient")
-            chat = recipient.to_non_ad() if recipient is not None else frm.to_non_ad()
-            alt = None
-            if own_lid is not None:
-                alt = (
-                    own_lid.with_device(frm.device)
-                    if frm.server == DEFAULT_USER_SERVER
-                    else own.with_device(frm.device)
-                )
-            return MessageSource(chat, frm, alt, True, False)
-        alt = node.jid_attr("sender_pn" if frm.server == HIDDEN_USER_SERVER else "sender_lid")
-        return MessageSource(frm.to_non_ad(), frm, alt, False, False)
+        return stanzas.message_source(node, self._own)
 
     async def _encryption_jid(self, src: MessageSource) -> JID:
         sender = src.sender
@@ -395,7 +345,7 @@ class Receiver:
             await handled
             if buffered_ids:
                 await keys.set({"event-buffer": dict.fromkeys(buffered_ids)})
-            await self._receipt(node, src, message_id)
+            await self._receipt(node, src)
             if history:
                 # whatsmeow handleProtocolMessage: the phone is told the history arrived
                 own = self._own.pn
@@ -485,13 +435,9 @@ class Receiver:
             elif proto.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT:
                 ev.emit("messages.update", [MessageUpdate(key, "edited", proto.editedMessage)])
 
-    async def _receipt(self, node: Node, src: MessageSource, message_id: str) -> None:
-        attrs = _answer_attrs(node, message_id)
-        if src.from_me:
-            attrs["type"] = "sender"
-        elif not self.sock.marked_online:
-            attrs["type"] = "inactive"
-        await self._send(Node("receipt", attrs))
+    async def _receipt(self, node: Node, src: MessageSource) -> None:
+        kind = "sender" if src.from_me else "" if self.sock.marked_online else "inactive"
+        await self._send(stanzas.message_receipt(node, kind))
 
     async def _send_retry(self, node: Node, src: MessageSource, message_id: str) -> None:
         count = self._retries.get(message_id, 0) + 1
@@ -511,30 +457,20 @@ class Receiver:
             log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
             return
         creds = self.sock.auth.creds
-        attrs = _answer_attrs(node, message_id) | {"type": "retry"}
-        children = [
-            Node(
-                "retry",
-                {"count": str(count), "id": message_id, "t": node.attrs.get("t", ""), "v": "1"},
-            ),
-            Node("registration", {}, creds.registration_id.to_bytes(4, "big")),
-        ]
+        keys = None
         if count > 1:
-            key_id = creds.next_pre_key_id
-            keys = await self.sock.signal.new_prekeys(key_id, 1)
-            changes = {"next_pre_key_id": keys[0][0] + 1}
+            ((key_id, prekey),) = await self.sock.signal.new_prekeys(creds.next_pre_key_id, 1)
+            changes = {"next_pre_key_id": key_id + 1}
             creds.update(changes)
             self.sock.ev.emit("creds.update", changes)
-            keys_children = [
-                Node("type", {}, bytes((DJB_TYPE,))),
-                Node("identity", {}, creds.signed_identity_key.public),
-                prekey_node(keys[0][0], keys[0][1].public),
-                signed_prekey_node(creds.signed_pre_key),
-            ]
-            if creds.account:
-                keys_children.append(Node("device-identity", {}, creds.account))
-            children.append(Node("keys", {}, keys_children))
-        await self._send(Node("receipt", attrs, children))
+            keys = stanzas.RetryKeys(
+                creds.signed_identity_key.public,
+                key_id,
+                prekey.public,
+                creds.signed_pre_key,
+                creds.account,
+            )
+        await self._send(stanzas.retry_receipt(node, count, creds.registration_id, keys))
 
     # ------------------------------------------------------------------ receipts
 
@@ -558,10 +494,7 @@ class Receiver:
                 log.warning("could not answer a retry receipt for %s: %s", message_id, exc)
             await self.ack(node)
             return
-        ids = [message_id]
-        listed = node.get_child("list")
-        if listed is not None:
-            ids += [i.attrs["id"] for i in listed.get_children("item") if "id" in i.attrs]
+        ids = stanzas.receipt_ids(node)
         is_group = frm.server == GROUP_SERVER
         reader = participant if is_group and participant is not None else frm
         from_own_device = reader.user in self._own.users

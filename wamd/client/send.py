@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
-from wamd.errors import NoSession, ProtocolError, SendError, WamdError
+from wamd.errors import NoSession, SendError, WamdError
+from wamd.messaging import stanzas
 from wamd.messaging.core import (
     device_sent,
     message_type,
@@ -44,13 +45,14 @@ from wamd.messaging.core import (
     with_sender_key,
 )
 from wamd.messaging.crypt import encrypt_for_devices, parse_message
+from wamd.messaging.stanzas import OwnIds
 from wamd.messaging.types import MessageKey, MessageUpdate, WAMessage
 from wamd.proto import e2e_pb2
 from wamd.signal.prekeys import parse_bundle
 from wamd.signal.session import PreKeyBundle
 
 if TYPE_CHECKING:
-    from wamd.client.socket import OwnIds, WASocket
+    from wamd.client.socket import WASocket
 
 __all__ = ["MAX_INCOMING_RETRIES", "SENT_KEEP", "SendError", "Sender"]
 
@@ -170,7 +172,7 @@ class Sender:
         enc_attrs: Mapping[str, str] | None = None,
     ) -> tuple[list[Node], bool, list[JID]]:
         me = self._me()
-        targets = [d for d in devices if d not in (me.pn, me.lid)]
+        targets = stanzas.send_targets(devices, me.devices)
         encryption = await self.sock.devices.encryption_jids(targets)
         result = await encrypt_for_devices(
             self.sock.signal,
@@ -213,18 +215,18 @@ class Sender:
         message: e2e_pb2.Message,
         children: list[Node],
         include_identity: bool,
-        extra_attrs: Mapping[str, str] | None = None,
+        phash: str | None = None,
     ) -> Node:
-        attrs = {"id": mid, "type": message_type(message), "to": str(to)}
-        edit = edit_attribute(message)
-        if edit:
-            attrs["edit"] = edit
-        if extra_attrs:
-            attrs.update(extra_attrs)
-        if include_identity and self.sock.auth.creds.account:
-            children = [*children, Node("device-identity", {}, self.sock.auth.creds.account)]
-        conn = self.sock.live_conn()
-        ack = await conn.request(Node("message", attrs, children), ACK_TIMEOUT)
+        stanza = stanzas.message_stanza(
+            to,
+            mid,
+            message_type(message),
+            children,
+            edit=edit_attribute(message),
+            phash=phash,
+            device_identity=self.sock.auth.creds.account if include_identity else None,
+        )
+        ack = await self.sock.live_conn().request(stanza, ACK_TIMEOUT)
         if "error" in ack.attrs:
             raise SendError(mid, ack.attrs["error"])
         if "phash" in ack.attrs:
@@ -249,8 +251,7 @@ class Sender:
         keys = self.sock.auth.keys
         memory_raw = (await keys.get("sender-key-memory", [group])).get(group)
         memory: dict[str, Any] = dict(memory_raw) if isinstance(memory_raw, dict) else {}
-        targets = [d for d in devices if d not in (ids.pn, ids.lid)]
-        needing = [d for d in targets if not memory.get(str(d))]
+        needing = stanzas.plan_group(devices, ids.devices, memory).needing_key
         children: list[Node] = []
         include_identity = False
         if needing:
@@ -265,9 +266,7 @@ class Sender:
             group, me, pad(message.SerializeToString())
         )
         children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
-        await self._relay(
-            to, mid, message, children, include_identity, {"phash": participant_hash(devices)}
-        )
+        await self._relay(to, mid, message, children, include_identity, participant_hash(devices))
         if needing:
             await keys.set({"sender-key-memory": {group: memory}})
 
@@ -310,14 +309,8 @@ class Sender:
 
     async def handle_retry(self, node: Node) -> None:
         """A peer device could not decrypt one of our messages: send it again, to it only."""
-        retry = node.require_child("retry")
-        mid = retry.require_attr("id")
-        count = retry.attr_int("count", 1) or 1
-        frm = node.jid_attr("from")
-        participant = node.jid_attr("participant")
-        device = participant if participant is not None else frm
-        if device is None or frm is None:
-            raise ProtocolError("retry receipt without from")
+        request = stanzas.parse_retry_receipt(node)
+        mid, count, device = request.message_id, request.count, request.device
         key = (device, mid)
         self._incoming_retries[key] = self._incoming_retries.pop(key, 0) + 1  # newest last
         while len(self._incoming_retries) > RETRY_MEMORY:
@@ -330,7 +323,7 @@ class Sender:
             raise WamdError(f"retry receipt for {mid}, which we no longer have")
         chat, message = found
         me = self._me()
-        is_group = frm.server == GROUP_SERVER
+        is_group = request.chat.server == GROUP_SERVER
         if is_group:
             distribution = await self.sock.signal.group_distribution(str(chat), me.lid or me.pn)
             resend = with_sender_key(message, str(chat), distribution)
@@ -339,7 +332,7 @@ class Sender:
         else:
             resend = message
         encryption = (await self.sock.devices.encryption_jids([device]))[device]
-        if node.get_child("keys") is not None:
+        if request.has_keys:
             await self.sock.signal.inject_bundle(encryption, parse_bundle(node, device.device))
         elif count >= 2 or not await self.sock.signal.has_session(encryption):
             bundles = await self._fetch_bundles([device])
@@ -350,22 +343,16 @@ class Sender:
             encryption, pad(resend.SerializeToString())
         )
         enc_attrs = {"v": "2", "type": kind, "count": str(count)} | self._enc_attrs(message)
-        children = [Node("enc", enc_attrs, ciphertext)]
-        if kind == "pkmsg" and self.sock.auth.creds.account:
-            children.append(Node("device-identity", {}, self.sock.auth.creds.account))
-        attrs = {
-            "to": node.attrs.get("from", ""),
-            "type": message_type(message),
-            "id": mid,
-            "t": retry.attrs.get("t", str(int(time.time()))),
-        }
-        if not is_group:
-            attrs["device_fanout"] = "false"
-        for name in ("participant", "recipient", "edit"):
-            if name in node.attrs:
-                attrs[name] = node.attrs[name]
-        conn = self.sock.live_conn()
-        await conn.send(Node("message", attrs, children))
+        answer = stanzas.retry_resend(
+            node,
+            request,
+            message_type(message),
+            Node("enc", enc_attrs, ciphertext),
+            now=int(time.time()),
+            device_identity=self.sock.auth.creds.account,
+            edit=edit_attribute(message),
+        )
+        await self.sock.live_conn().send(answer)
         log.debug("answered retry %d for %s from %s", count, mid, device)
 
     # ------------------------------------------------------------------ receipts, presence
@@ -383,18 +370,8 @@ class Sender:
     async def send_receipt(
         self, jid: str, participant: str | None, ids: Sequence[str], kind: str = "read"
     ) -> None:
-        if not ids:
-            raise ValueError("no message ids given")
-        attrs = {"id": ids[0], "to": jid, "t": str(int(time.time()))}
-        if kind:
-            attrs["type"] = kind
-        if participant and _as_jid(jid).server == GROUP_SERVER:
-            attrs["participant"] = participant
-        children = None
-        if len(ids) > 1:
-            children = [Node("list", {}, [Node("item", {"id": i}) for i in ids[1:]])]
-        conn = self.sock.live_conn()
-        await conn.send(Node("receipt", attrs, children))
+        receipt = stanzas.receipt_stanza(jid, participant, ids, kind, int(time.time()))
+        await self.sock.live_conn().send(receipt)
 
     async def send_presence_update(self, state: str, jid: str | None = None) -> None:
         if state not in PRESENCE_STATES:

@@ -43,6 +43,7 @@ from wamd.errors import (
     WamdError,
 )
 from wamd.events import ConnectionUpdate, EventEmitter, LastDisconnect
+from wamd.messaging.stanzas import OwnIds
 from wamd.messaging.types import GroupMetadata, MessageKey, WAMessage
 from wamd.noise.payload import login_payload, registration_payload
 from wamd.pairing import (
@@ -98,18 +99,6 @@ class SocketOptions:
     origin: str = "https://web.whatsapp.com"
     qr_output: Callable[[str], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class OwnIds:
-    """Who we are: our device JID, its lid form, and the users they belong to."""
-
-    pn: JID
-    lid: JID | None
-
-    @property
-    def users(self) -> frozenset[str]:
-        return frozenset({self.pn.user} | ({self.lid.user} if self.lid else set()))
 
 
 class WASocket:
