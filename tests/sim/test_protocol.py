@@ -6,43 +6,26 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
 from wamd.binary import Node
-from wamd.crypto import generate_keypair
 from wamd.errors import RequestError
-from wamd.noise.payload import login_payload, registration_payload
+from wamd.noise.payload import login_payload
 from wamd.sim import SimServer
 from wamd.store import init_auth_creds
-from wamd.transport import NodeConnection, connect_client
+from wamd.testing import WAIT, open_raw, sim_server
+from wamd.testing import registration as registration_for
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer() as server:
+    async with sim_server() as server:
         yield server
 
 
-async def open_raw(sim: SimServer, payload: bytes, version: int = 3) -> NodeConnection:
-    return await connect_client(
-        sim.url,
-        noise_key=generate_keypair(),
-        client_payload=payload,
-        trusted_root=sim.root_public_key,
-        dict_version=version,
-        origin="http://127.0.0.1",
-    )
-
-
 def registration() -> bytes:
-    creds = init_auth_creds()
-    spk = creds.signed_pre_key
-    return registration_payload(
-        creds.registration_id,
-        creds.signed_identity_key.public,
-        spk.key_id,
-        spk.key_pair.public,
-        spk.signature,
-    )
+    return registration_for(init_auth_creds())
 
 
 @pytest.mark.parametrize("version", [2, 3])
@@ -83,20 +66,21 @@ async def test_outdated_version_fails_405() -> None:
 
 
 async def test_garbage_handshake_does_not_take_the_server_down(sim: SimServer) -> None:
-    from websockets.asyncio.client import connect
-
     async with connect(sim.url) as ws:
-        await ws.send(b"GET / HTTP/1.1\r\n\r\n")
-        with pytest.raises(Exception):  # noqa: B017 - the server just drops the connection
-            await asyncio.wait_for(ws.recv(), 5)
+        await ws.send(b"GET / HTTP/1.1\r\n\r\n")  # not a Noise hello
+        # the sim closes the websocket itself, cleanly (a timeout would be TimeoutError)
+        with pytest.raises(ConnectionClosedOK) as closed:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
     conn = await open_raw(sim, registration())  # others are still served
     assert (await conn.receive()).get_child("pair-device") is not None
     await conn.close()
 
 
 async def test_wrong_endpoint_is_refused(sim: SimServer) -> None:
-    from websockets.asyncio.client import connect
-
     async with connect(sim.url.replace("/ws/chat", "/other")) as ws:
-        with pytest.raises(Exception):  # noqa: B017
-            await asyncio.wait_for(ws.recv(), 5)
+        with pytest.raises(ConnectionClosedError) as refused:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    # closed by the sim with 1008 (policy violation), before any handshake
+    assert refused.value.rcvd is not None
+    assert (refused.value.rcvd.code, refused.value.rcvd.reason) == (1008, "unknown endpoint")
