@@ -44,34 +44,59 @@ async def server(
         yield f"ws://127.0.0.1:{port}/ws/chat", authority
 
 
-async def answering(conn: NodeConnection, payload: bytes) -> None:
-    """A tiny server: answers pings, echoes 'echo' iqs, errors on 'fail', ignores 'mute'."""
+def answering_server(
+    seen: asyncio.Queue[Node] | None = None,
+    closed: asyncio.Future[ConnectionClosed] | None = None,
+) -> ServerLogic:
+    """A tiny server: answers pings, echoes 'echo' iqs, errors on 'fail', ignores 'mute'.
 
-    async def on_node(node: Node) -> None:
-        kind = node.attrs.get("xmlns")
-        if kind == "w:p" or kind == "echo":
-            await conn.send(
-                Node(
-                    "iq",
-                    {"id": node.attrs["id"], "type": "result", "from": "s.whatsapp.net"},
-                    node.content,
-                )
-            )
-        elif kind == "fail":
-            await conn.send(
-                Node(
-                    "iq",
-                    {"id": node.attrs["id"], "type": "error"},
-                    [Node("error", {"code": "404", "text": "item-not-found"})],
-                )
-            )
-        elif node.tag == "payload?":
-            await conn.send(Node("payload", {}, payload))
-        elif node.tag == "bye":
-            await conn.close()
+    Every node it receives goes to ``seen``; why its connection ended, to ``closed``.
+    """
 
-    conn.start(on_node)
-    await conn.wait_closed()
+    async def logic(conn: NodeConnection, payload: bytes) -> None:
+        async def on_node(node: Node) -> None:
+            if seen is not None:
+                seen.put_nowait(node)
+            kind = node.attrs.get("xmlns")
+            if kind == "w:p" or kind == "echo":
+                await conn.send(
+                    Node(
+                        "iq",
+                        {"id": node.attrs["id"], "type": "result", "from": "s.whatsapp.net"},
+                        node.content,
+                    )
+                )
+            elif kind == "fail":
+                await conn.send(
+                    Node(
+                        "iq",
+                        {"id": node.attrs["id"], "type": "error"},
+                        [Node("error", {"code": "404", "text": "item-not-found"})],
+                    )
+                )
+            elif node.tag == "payload?":
+                await conn.send(Node("payload", {}, payload))
+            elif node.tag == "bye":
+                await conn.close()
+
+        conn.start(on_node)
+        reason = await conn.wait_closed()
+        if closed is not None and not closed.done():
+            closed.set_result(reason)
+
+    return logic
+
+
+answering = answering_server()
+
+
+async def next_node(seen: asyncio.Queue[Node], where: Callable[[Node], bool]) -> Node:
+    """The next node the server received that matches ``where`` (others are skipped)."""
+    async with asyncio.timeout(5):
+        while True:
+            node = await seen.get()
+            if where(node):
+                return node
 
 
 async def open_client(url: str, ca: CertificateAuthority, version: int = 3) -> NodeConnection:
@@ -110,13 +135,14 @@ async def test_query_and_dispatch_over_loopback(version: int) -> None:
 
 
 async def test_server_close_is_seen_with_reason() -> None:
-    async with server(answering) as (url, ca):
+    seen: asyncio.Queue[Node] = asyncio.Queue()
+    async with server(answering_server(seen)) as (url, ca):
         conn = await open_client(url, ca)
         conn.start()
         pending = asyncio.ensure_future(
             conn.query(Node("iq", {"type": "get", "xmlns": "mute"}), timeout=5)
         )
-        await asyncio.sleep(0.05)
+        await next_node(seen, lambda n: n.attrs.get("xmlns") == "mute")  # it is in flight
         await conn.send(Node("bye"))
         reason = await asyncio.wait_for(conn.wait_closed(), 5)
         assert reason.status_code == DisconnectReason.CONNECTION_CLOSED
@@ -124,12 +150,24 @@ async def test_server_close_is_seen_with_reason() -> None:
             await pending
 
 
+def is_ping(node: Node) -> bool:
+    return node.tag == "iq" and node.attrs.get("xmlns") == "w:p"
+
+
 async def test_keepalive_answered_keeps_the_link() -> None:
-    async with server(answering) as (url, ca):
+    seen: asyncio.Queue[Node] = asyncio.Queue()
+    async with server(answering_server(seen)) as (url, ca):
         conn = await open_client(url, ca)
         conn.start()
         conn.start_keepalive(interval=0.05, timeout=1)
-        await asyncio.sleep(0.3)
+        # whatsmeow keepalive.go: <iq to=s.whatsapp.net type=get xmlns=w:p><ping/></iq>
+        pings = [await next_node(seen, is_ping) for _ in range(3)]
+        for ping in pings:
+            assert ping.attrs["to"] == "s.whatsapp.net" and ping.attrs["type"] == "get"
+            assert [c.tag for c in ping.get_children()] == ["ping"]
+        assert len({p.attrs["id"] for p in pings}) == 3
+        # a ping goes out only once the one before was answered (or the link is lost):
+        # the third one means the first two answers came back, and the link stayed up
         assert not conn.closed
         await conn.close()
 
@@ -170,22 +208,16 @@ async def test_nothing_listening() -> None:
 
 
 async def test_garbage_frame_closes_only_that_connection() -> None:
-    seen: list[ConnectionClosed] = []
-
-    async def logic(conn: NodeConnection, payload: bytes) -> None:
-        conn.start(lambda node: None)
-        seen.append(await conn.wait_closed())
-
-    async with server(logic) as (url, ca):
+    closed: asyncio.Future[ConnectionClosed] = asyncio.get_running_loop().create_future()
+    async with server(answering_server(closed=closed)) as (url, ca):
         bad = await open_client(url, ca)
         good = await open_client(url, ca)
+        good.start()
         await bad.ws.send(b"\x00\x00\x05hello")  # a frame that does not authenticate
-        for _ in range(100):
-            if seen:
-                break
-            await asyncio.sleep(0.02)
-        assert seen and seen[0].status_code == DisconnectReason.BAD_SESSION
-        await good.send(Node("still-alive"))
-        assert not good.closed
+        reason = await asyncio.wait_for(closed, 5)  # the first server side to end: bad's
+        assert reason.status_code == DisconnectReason.BAD_SESSION
+        # the other connection is still served: a round trip
+        answer = await good.query(Node("iq", {"type": "get", "xmlns": "echo"}, [Node("hi")]), 5)
+        assert answer.get_child("hi") is not None
         await good.close()
         await bad.close()
