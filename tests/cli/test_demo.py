@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from tests.cli.proc import Proc, wamd_command
 
@@ -11,13 +10,10 @@ TIMED = re.compile(r"^\s*\d+\.\d{3}s  (\S+)\s+(.*)$")
 
 
 async def test_demo_passes_with_a_readable_timed_transcript() -> None:
-    started = time.monotonic()
     async with Proc(*wamd_command(), "demo") as demo:
-        status = await demo.wait(timeout=60)
-    took = time.monotonic() - started
+        status = await demo.wait(timeout=120)  # a bound against a hang, not a speed check
     out = demo.output
     assert status == 0, out
-    assert took < 30, f"the demo took {took:.1f} s"
     # every event line carries the time since start and who acted
     timed = [TIMED.match(line) for line in demo.lines]
     events = [(m.group(1), m.group(2)) for m in timed if m]
