@@ -9,11 +9,23 @@ A backend implements four primitives:
 - ``_rollback()``: release the lock without writing.
 
 This class turns them into the ``SignalKeyStore`` contract: transactions bound to the
-running task through a ``ContextVar``; nested blocks join the outer one; reads inside see
-the pending writes; an exception discards everything; ``set()`` outside a transaction is a
+running task; nested blocks in the same task join the outer one; reads inside see the
+pending writes; an exception discards everything; ``set()`` outside a transaction is a
 transaction of its own. One transaction runs at a time per store object (an asyncio
 lock), and across processes the backend's lock serialises them, so a read-modify-write
 inside a transaction never loses an update.
+
+The binding to the task is real: the open transaction is kept in a ``ContextVar`` *and*
+names the task that opened it. A task created inside a transaction copies the context,
+but it is another task, so it does not join: its ``set()`` or ``transaction()`` opens a
+transaction of its own, which waits for the parent's to end. (So a task that awaits a
+child task's store writes from inside its own transaction waits for itself; do the
+writes in the same task, or after the block.)
+
+``_outside_transactions()`` is what creds saves use: it waits for this store object's
+current transaction (another task's) to end, and refuses with ``StoreError`` in a task
+that has one open (waiting there would wait for itself). So a returned creds save never
+rides in, or is discarded with, another task's key transaction.
 """
 
 from __future__ import annotations
@@ -23,22 +35,31 @@ import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from wamd.crypto import KeyPair
+from wamd.errors import StoreError
 from wamd.store.types import KEY_TYPES
 
-__all__ = ["TransactionalKeyStore", "Writes"]
+__all__ = ["TransactionalKeyStore", "Writes", "bound_to_task", "copy_value"]
 
 Writes = dict[str, dict[str, Any]]
+_T = TypeVar("_T")
 
 
 class _Transaction:
-    __slots__ = ("store", "writes")
+    __slots__ = ("task", "writes")
 
-    def __init__(self, store: TransactionalKeyStore) -> None:
-        self.store = store
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self.task = task  # the task that opened it: only that task is inside
         self.writes: Writes = {}
+
+
+def bound_to_task(tx: _T | None, task: object) -> _T | None:
+    """``tx`` when it was opened by ``task`` (a ContextVar copied into a child task: None)."""
+    if tx is None or getattr(tx, "task", None) is not task:
+        return None
+    return tx
 
 
 class TransactionalKeyStore:
@@ -66,9 +87,13 @@ class TransactionalKeyStore:
 
     # ------------------------------------------------------------------ contract
 
+    def _tx(self) -> _Transaction | None:
+        """The transaction the running task has open on this store, if any."""
+        return bound_to_task(self._current.get(), asyncio.current_task())
+
     async def get(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         _check_type(type)
-        tx = self._current.get()
+        tx = self._tx()
         if tx is None or type not in tx.writes:
             return await self._read(type, list(ids))
         pending = tx.writes[type]
@@ -85,7 +110,7 @@ class TransactionalKeyStore:
     async def set(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
         for type in data:
             _check_type(type)
-        tx = self._current.get()
+        tx = self._tx()
         if tx is not None:
             for type, values in data.items():
                 tx.writes.setdefault(type, {}).update(copy_value(dict(values)))
@@ -95,12 +120,12 @@ class TransactionalKeyStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        if self._current.get() is not None:  # nested: join the outer transaction
+        if self._tx() is not None:  # nested in the same task: join the outer transaction
             yield
             return
         async with self._lock:
             await self._begin()
-            tx = _Transaction(self)
+            tx = _Transaction(asyncio.current_task())
             token = self._current.set(tx)
             try:
                 yield
@@ -117,7 +142,23 @@ class TransactionalKeyStore:
 
     @property
     def in_transaction(self) -> bool:
-        return self._current.get() is not None
+        """Does the running task have a transaction open on this store?"""
+        return self._tx() is not None
+
+    @asynccontextmanager
+    async def _outside_transactions(self, what: str) -> AsyncIterator[None]:
+        """Run a write that must not join a key transaction (creds): wait for none to be open.
+
+        Holds the store's transaction lock, so in this process no key transaction is open
+        meanwhile; refuses in a task that has one open (it would wait for itself).
+        """
+        if self._tx() is not None:
+            raise StoreError(
+                f"{what} inside a key transaction of the same task would wait for that "
+                "transaction: call it after the transaction block"
+            )
+        async with self._lock:
+            yield
 
 
 _IMMUTABLE = (bytes, str, int, float, bool, type(None), KeyPair)

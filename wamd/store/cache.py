@@ -2,18 +2,21 @@
 
 Reads are served from memory once seen; writes go to the inner store and reach the cache
 only when the (outermost) transaction commits, so a failed transaction never leaves
-uncommitted values in the cache. The cache is per process: use it where one process owns
-the store (the usual bot), not where several processes write the same keys.
+uncommitted values in the cache. Like the stores, a transaction belongs to the task that
+opened it: a task created inside one does not see (or add to) its pending writes. The
+cache is per process: use it where one process owns the store (the usual bot), not where
+several processes write the same keys.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from wamd.store.base import copy_value
+from wamd.store.base import bound_to_task, copy_value
 from wamd.store.types import SignalKeyStore
 
 __all__ = ["CachedKeyStore"]
@@ -21,17 +24,30 @@ __all__ = ["CachedKeyStore"]
 _ABSENT = object()
 
 
+class _Pending:
+    __slots__ = ("task", "writes")
+
+    def __init__(self) -> None:
+        self.task = asyncio.current_task()
+        self.writes: dict[str, dict[str, Any]] = {}
+
+
 class CachedKeyStore:
     def __init__(self, inner: SignalKeyStore) -> None:
         self.inner = inner
         self.durable: bool = getattr(inner, "durable", True)
         self._cache: dict[str, dict[str, Any]] = {}
-        self._pending: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar(
+        self._pending: ContextVar[_Pending | None] = ContextVar(
             f"wamd-cache-{id(self)}", default=None
         )
 
+    def _open(self) -> dict[str, dict[str, Any]] | None:
+        """The pending writes of the running task's transaction, if it has one open."""
+        pending = bound_to_task(self._pending.get(), asyncio.current_task())
+        return pending.writes if pending is not None else None
+
     async def get(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
-        pending = (self._pending.get() or {}).get(type, {})
+        pending = (self._open() or {}).get(type, {})
         cache = self._cache.setdefault(type, {})
         out: dict[str, Any] = {}
         missing: list[str] = []
@@ -54,7 +70,7 @@ class CachedKeyStore:
         return out
 
     async def set(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
-        pending = self._pending.get()
+        pending = self._open()
         await self.inner.set(data)
         if pending is not None:
             for type, values in data.items():
@@ -64,17 +80,17 @@ class CachedKeyStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        if self._pending.get() is not None:
+        if self._open() is not None:
             yield
             return
-        pending: dict[str, dict[str, Any]] = {}
+        pending = _Pending()
         token = self._pending.set(pending)
         try:
             async with self.inner.transaction():
                 yield
         finally:
             self._pending.reset(token)
-        self._apply(pending)  # only reached when the inner transaction committed
+        self._apply(pending.writes)  # only reached when the inner transaction committed
 
     def _apply(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
         for type, values in data.items():

@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wamd.errors import CorruptedStore
+from wamd.store.auth import AuthState, AuthStateAndSave
 from wamd.store.base import TransactionalKeyStore, Writes
 from wamd.store.creds import AuthenticationCreds, init_auth_creds
 from wamd.store.files import FILE_MODE, FOLDER_MODE, atomic_write, fsync_dir, id_to_filename
@@ -41,12 +42,14 @@ __all__ = ["MultiFileKeyStore", "use_multi_file_auth_state"]
 JOURNAL = ".journal.json"  # a committed transaction not yet fully applied
 LOCK = ".lock"  # flock target serialising writers across processes
 CREDS = "creds.json"
+T = TypeVar("T")
 
 
 class MultiFileKeyStore(TransactionalKeyStore):
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         super().__init__()
-        self._creds_lock = asyncio.Lock()
+        self._gate = asyncio.Lock()  # see "backend hooks"
+        self._applying = asyncio.Lock()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
         self._lock_fd: int | None = None
@@ -118,21 +121,39 @@ class MultiFileKeyStore(TransactionalKeyStore):
         fsync_dir(self.folder)
 
     # ------------------------------------------------------------------ backend hooks
+    #
+    # Readers outside a transaction must see a committed state. Another process's commit
+    # is excluded by the flock (a shared one for the read). This process's own commit is
+    # excluded in the event loop, never by making a worker thread wait for a flock this
+    # process holds (that thread could wait for a commit that needs a thread itself):
+    # ``_gate`` is held while this process takes the exclusive flock and while a reader
+    # holds a shared one; while this process holds the exclusive flock, readers skip the
+    # flock and take ``_applying``, which the commit (journal, files, release) holds.
 
     async def _begin(self) -> None:
-        await asyncio.to_thread(self._acquire)
+        async with self._gate:
+            await asyncio.to_thread(self._acquire)
         try:
-            await asyncio.to_thread(self._recover)
+            async with self._applying:
+                await asyncio.to_thread(self._recover)
         except BaseException:
-            self._release()
+            await self._rollback()
             raise
 
     async def _read(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         if not ids:
             return {}
-        if self._lock_fd is not None:  # inside our own transaction: we hold the lock
+        if self.in_transaction:  # this task holds the exclusive lock; only it changes files
             return await asyncio.to_thread(self._read_files, type, ids)
-        return await asyncio.to_thread(self._read_shared, type, ids)
+        while True:
+            if self._lock_fd is not None:  # another task of ours holds it
+                async with self._applying:
+                    if self._lock_fd is not None:
+                        return await _to_thread_to_the_end(self._read_files, type, ids)
+                continue
+            async with self._gate:
+                if self._lock_fd is None:
+                    return await _to_thread_to_the_end(self._read_shared, type, ids)
 
     def _read_shared(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         if (self.folder / JOURNAL).exists():
@@ -161,10 +182,12 @@ class MultiFileKeyStore(TransactionalKeyStore):
             finally:
                 self._release()
 
-        await asyncio.to_thread(commit)
+        async with self._applying:
+            await _to_thread_to_the_end(commit)
 
     async def _rollback(self) -> None:
-        self._release()
+        async with self._applying:
+            self._release()
 
     # ------------------------------------------------------------------ creds
 
@@ -177,14 +200,35 @@ class MultiFileKeyStore(TransactionalKeyStore):
         return AuthenticationCreds.from_json(_raw_json(data, str(path)), str(path))
 
     async def write_creds(self, creds: AuthenticationCreds) -> None:
+        """Replace ``creds.json`` atomically and durably.
+
+        Waits for this store's open key transaction, if another task has one (the file
+        lock it holds would block the write), and refuses inside the caller's own.
+        """
         data = dumps(creds.to_json()).encode()
         path = self.folder / CREDS
 
         def write() -> None:
             self._with_lock(exclusive=True, action=lambda: atomic_write(path, data))
 
-        async with self._creds_lock:  # not the key lock: creds may be saved during a transaction
-            await asyncio.to_thread(write)
+        async with self._outside_transactions("save_creds()"):
+            await _to_thread_to_the_end(write)
+
+
+async def _to_thread_to_the_end(fn: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread``, but a cancelled caller still waits for the thread to finish.
+
+    The callers hold a lock that says what the thread is doing (applying a commit,
+    reading under a flock); letting it go while the thread still runs would let a
+    reader see a half-applied commit.
+    """
+    job = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await job
+        raise
 
 
 def _raw_json(data: bytes, location: str) -> Any:
@@ -198,7 +242,7 @@ def _raw_json(data: bytes, location: str) -> Any:
 
 async def use_multi_file_auth_state(
     folder: str | os.PathLike[str],
-) -> tuple[Any, Callable[..., Awaitable[None]]]:
+) -> AuthStateAndSave:
     """``(state, save_creds)`` backed by a folder, like Baileys' function of that name.
 
     ``state.creds`` are loaded from ``creds.json`` or made fresh when the folder has none;
@@ -206,15 +250,13 @@ async def use_multi_file_auth_state(
     ``save_creds`` writes the current ``state.creds``; it accepts (and ignores) the
     partial update passed by a ``creds.update`` event, so it can be a handler directly.
     """
-    from wamd.store.auth import AuthState
-
     store = await asyncio.to_thread(MultiFileKeyStore, folder)
     creds = await asyncio.to_thread(store.read_creds)
     state = AuthState(creds or init_auth_creds(), store)
     if creds is None:
         await store.write_creds(state.creds)
 
-    async def save_creds(*_: Any) -> None:
+    async def save_creds(*_update: object) -> None:
         await store.write_creds(state.creds)
 
-    return state, save_creds
+    return AuthStateAndSave(state, save_creds)

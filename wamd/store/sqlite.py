@@ -3,7 +3,9 @@
 A key store transaction is one SQLite transaction, opened with ``BEGIN IMMEDIATE`` so
 that its reads and writes are serialised against other processes using the same file
 (SQLite's own locking; ``busy_timeout`` makes them wait rather than fail). Everything
-runs on one worker thread per store, off the event loop. A row that cannot be decoded
+runs on one connection and one worker thread per store, off the event loop; a creds save
+is a transaction of its own, made when no key transaction is open on that connection
+(so it cannot be rolled back with, or wait in, another task's key transaction). A row that cannot be decoded
 raises ``CorruptedStore`` naming the file, type and id.
 """
 
@@ -13,12 +15,13 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from wamd.errors import CorruptedStore, StoreError
+from wamd.store.auth import AuthState, AuthStateAndSave
 from wamd.store.base import TransactionalKeyStore, Writes
 from wamd.store.creds import AuthenticationCreds, init_auth_creds
 from wamd.store.files import FOLDER_MODE, create_private_file
@@ -183,20 +186,25 @@ class SQLiteKeyStore(TransactionalKeyStore):
         return AuthenticationCreds.from_json(raw, location)
 
     async def write_creds(self, creds: AuthenticationCreds) -> None:
+        """Save ``creds`` durably, in a transaction of its own.
+
+        The connection is shared with the key transactions, so the write waits until none
+        is open (``_outside_transactions``): it never rides in another task's key
+        transaction, which could still roll back or be lost in a crash after this returned.
+        """
         text = dumps(creds.to_json())
-        await self._run(
-            lambda: self.db.execute(
-                "INSERT OR REPLACE INTO creds (id, value) VALUES (0, ?)", (text,)
+        async with self._outside_transactions("save_creds()"):
+            await self._run(
+                lambda: self.db.execute(
+                    "INSERT OR REPLACE INTO creds (id, value) VALUES (0, ?)", (text,)
+                )
             )
-        )
 
 
 async def use_sqlite_auth_state(
     path: str | os.PathLike[str],
-) -> tuple[Any, Callable[..., Awaitable[None]]]:
+) -> AuthStateAndSave:
     """``(state, save_creds)`` backed by one SQLite file; safe for several processes."""
-    from wamd.store.auth import AuthState
-
     store = SQLiteKeyStore(path)
     await store.open()
     creds = await store.read_creds()
@@ -204,7 +212,7 @@ async def use_sqlite_auth_state(
     if creds is None:
         await store.write_creds(state.creds)
 
-    async def save_creds(*_: Any) -> None:
+    async def save_creds(*_update: object) -> None:
         await store.write_creds(state.creds)
 
-    return state, save_creds
+    return AuthStateAndSave(state, save_creds)

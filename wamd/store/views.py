@@ -1,0 +1,279 @@
+"""Typed views over the generic key store: one small class per thing the client keeps.
+
+The key store speaks ``{type: {id: value}}`` with untyped values; these views give each
+use its own few typed methods and keep the layout on disk exactly as before (Baileys'
+where Baileys has the type, see the table in ``wamd.store.types``):
+
+- ``PreKeys`` (``pre-key``): ``"17" -> KeyPair``;
+- ``LidMap`` (``lid-mapping``): ``PN_USER -> LID_USER`` and ``"LID_USER_reverse" -> PN_USER``;
+- ``SenderKeyMemory`` (``sender-key-memory``): ``group jid -> {device: True}``;
+- ``SentMessages`` (``sent-message``): ``mid -> {"chat", "message", "t"}``, a ring of
+  ``keep`` slots ``"slot-N" -> mid`` and ``"ring" -> {"next": n}``;
+- ``EventBuffer`` (``event-buffer``): ``buffer id -> {"plaintext", "id", "t"}``.
+
+Each view is a thin wrapper: it holds the store and nothing else (no cache, no state of
+its own), so several views over one store, in one or several processes, agree. Methods
+that read and then write run in one store transaction; inside a caller's transaction
+they join it (the store's rule for nested blocks).
+
+A stored value of the wrong shape reads as absent (a view never raises on what another
+version or a hand edit left behind) except where that would hide a reuse: ``PreKeys``
+treats any value under a prekey id as "in use".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, NamedTuple
+
+from wamd.crypto import KeyPair
+from wamd.errors import StoreError
+from wamd.store.types import SignalKeyStore
+
+__all__ = [
+    "SENT_KEEP",
+    "BufferedMessage",
+    "EventBuffer",
+    "LidMap",
+    "PreKeyIdInUse",
+    "PreKeys",
+    "SenderKeyMemory",
+    "SentMessage",
+    "SentMessages",
+]
+
+SENT_KEEP: Final = 2048  # sent messages kept for peers' retry receipts (the client's ring)
+
+
+class PreKeyIdInUse(StoreError):
+    """A new one-time prekey would overwrite a stored one (its id was handed out before).
+
+    The stored private key may belong to a public key already uploaded: overwriting it
+    would make every message sent to that prekey undecryptable. ``ids`` are the ids.
+    """
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.ids = tuple(ids)
+        shown = ", ".join(str(i) for i in self.ids[:5]) + (", ..." if len(self.ids) > 5 else "")
+        super().__init__(f"prekey ids already hold a key: {shown}")
+
+
+# ---------------------------------------------------------------------- prekeys
+
+
+class PreKeys:
+    """One-time prekeys (``pre-key``): ids are never reused while a key is stored."""
+
+    TYPE: Final = "pre-key"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    async def get(self, key_id: int) -> KeyPair | None:
+        value = (await self.keys.get(self.TYPE, [str(key_id)])).get(str(key_id))
+        return value if isinstance(value, KeyPair) else None
+
+    async def in_use(self, key_ids: Iterable[int]) -> list[int]:
+        """Those of ``key_ids`` that hold a stored value (of any shape), in order."""
+        wanted = [str(i) for i in key_ids]
+        stored = await self.keys.get(self.TYPE, wanted)
+        return [int(i) for i in wanted if i in stored]
+
+    async def next_free_id(self, start: int, count: int) -> int:
+        """The first id ``>= start`` from which ``count`` ids hold no stored key.
+
+        ``start`` is ``creds.next_pre_key_id``. When creds were saved behind the keys (a
+        crash between storing a batch and saving the creds), the stored batch is skipped
+        over instead of being overwritten.
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        start = max(start, 1)
+        while True:
+            used = await self.in_use(range(start, start + count))
+            if not used:
+                return start
+            start = max(used) + 1
+
+    async def add(self, new: Sequence[tuple[int, KeyPair]]) -> None:
+        """Store new prekeys, all or none; ``PreKeyIdInUse`` if any id already holds one."""
+        async with self.keys.transaction():
+            used = await self.in_use(i for i, _ in new)
+            if used:
+                raise PreKeyIdInUse(used)
+            await self.keys.set({self.TYPE: {str(i): pair for i, pair in new}})
+
+    async def remove(self, key_ids: Iterable[int]) -> None:
+        await self.keys.set({self.TYPE: {str(i): None for i in key_ids}})
+
+
+# ---------------------------------------------------------------------- lid mapping
+
+
+class LidMap:
+    """Phone-number user <-> lid user (``lid-mapping``, Baileys' layout), users not JIDs."""
+
+    TYPE: Final = "lid-mapping"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    @staticmethod
+    def reverse_id(lid_user: str) -> str:
+        return f"{lid_user}_reverse"
+
+    async def learn(self, pn_user: str, lid_user: str) -> None:
+        """Store both directions at once."""
+        await self.keys.set({self.TYPE: {pn_user: lid_user, self.reverse_id(lid_user): pn_user}})
+
+    async def lid_for(self, pn_user: str) -> str | None:
+        return (await self.lids_for([pn_user])).get(pn_user)
+
+    async def pn_for(self, lid_user: str) -> str | None:
+        return (await self.pns_for([lid_user])).get(lid_user)
+
+    async def lids_for(self, pn_users: Sequence[str]) -> dict[str, str]:
+        """``{pn user: lid user}`` for those that are known."""
+        stored = await self.keys.get(self.TYPE, list(pn_users))
+        return {u: v for u, v in stored.items() if isinstance(v, str)}
+
+    async def pns_for(self, lid_users: Sequence[str]) -> dict[str, str]:
+        """``{lid user: pn user}`` for those that are known."""
+        ids = {self.reverse_id(u): u for u in lid_users}
+        stored = await self.keys.get(self.TYPE, list(ids))
+        return {ids[i]: v for i, v in stored.items() if isinstance(v, str)}
+
+
+# ---------------------------------------------------------------------- sender-key memory
+
+
+class SenderKeyMemory:
+    """Which devices have our sender key for a group (``sender-key-memory``)."""
+
+    TYPE: Final = "sender-key-memory"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    async def get(self, group: str) -> dict[str, bool]:
+        value = (await self.keys.get(self.TYPE, [group])).get(group)
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if isinstance(k, str) and v is True}
+
+    async def needing(self, group: str, devices: Iterable[str]) -> list[str]:
+        """Those of ``devices`` (signal addresses or device JIDs, as stored) lacking our key."""
+        have = await self.get(group)
+        return [d for d in devices if not have.get(d)]
+
+    async def mark(self, group: str, devices: Iterable[str]) -> None:
+        """Record that ``devices`` now have our key (added to those that had it)."""
+        added = list(devices)
+        if not added:
+            return
+        async with self.keys.transaction():
+            memory = await self.get(group)
+            memory.update(dict.fromkeys(added, True))
+            await self.keys.set({self.TYPE: {group: memory}})
+
+    async def forget(self, group: str) -> None:
+        """Nobody has our key any more (it was replaced)."""
+        await self.keys.set({self.TYPE: {group: None}})
+
+
+# ---------------------------------------------------------------------- sent messages
+
+
+class SentMessage(NamedTuple):
+    chat: str  # the chat JID, as a string
+    message: bytes  # the serialised e2e Message
+    timestamp: int
+
+
+class SentMessages:
+    """The last ``keep`` messages we sent, for answering peers' retry receipts."""
+
+    TYPE: Final = "sent-message"
+
+    def __init__(self, keys: SignalKeyStore, keep: int = SENT_KEEP) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.keys = keys
+        self.keep = keep
+
+    async def remember(self, mid: str, chat: str, message: bytes, timestamp: int) -> None:
+        """Keep ``message``; the oldest one is forgotten once ``keep`` are kept."""
+        async with self.keys.transaction():
+            ring = (await self.keys.get(self.TYPE, ["ring"])).get("ring")
+            seq = ring.get("next") if isinstance(ring, dict) else None
+            seq = seq if isinstance(seq, int) and seq >= 0 else 0
+            slot = f"slot-{seq % self.keep}"
+            old = (await self.keys.get(self.TYPE, [slot])).get(slot)
+            writes: dict[str, Any] = {
+                mid: {"chat": chat, "message": message, "t": timestamp},
+                slot: mid,
+                "ring": {"next": seq + 1},
+            }
+            if isinstance(old, str) and old != mid:
+                writes[old] = None
+            await self.keys.set({self.TYPE: writes})
+
+    async def get(self, mid: str) -> SentMessage | None:
+        value = (await self.keys.get(self.TYPE, [mid])).get(mid)
+        if not isinstance(value, dict):
+            return None
+        chat, message, t = value.get("chat"), value.get("message"), value.get("t", 0)
+        if not isinstance(chat, str) or not isinstance(message, bytes) or not isinstance(t, int):
+            return None
+        return SentMessage(chat, message, t)
+
+
+# ---------------------------------------------------------------------- event buffer
+
+
+class BufferedMessage(NamedTuple):
+    plaintext: bytes  # the decrypted, serialised e2e Message
+    message_id: str
+    timestamp: int
+
+
+class EventBuffer:
+    """Decrypted incoming messages not yet handled by the application (``event-buffer``).
+
+    A message is put here in the same transaction that advances its Signal session, and
+    dropped once the application has it: a crash in between finds the plaintext here
+    when the server redelivers, instead of a session that can no longer decrypt it.
+    """
+
+    TYPE: Final = "event-buffer"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    async def get(self, buffer_id: str) -> BufferedMessage | None:
+        value = (await self.keys.get(self.TYPE, [buffer_id])).get(buffer_id)
+        return _buffered(value)
+
+    async def get_many(self, buffer_ids: Sequence[str]) -> dict[str, BufferedMessage]:
+        stored = await self.keys.get(self.TYPE, list(buffer_ids))
+        out = {i: _buffered(v) for i, v in stored.items()}
+        return {i: v for i, v in out.items() if v is not None}
+
+    async def put(self, buffer_id: str, plaintext: bytes, message_id: str, timestamp: int) -> None:
+        await self.keys.set(
+            {self.TYPE: {buffer_id: {"plaintext": plaintext, "id": message_id, "t": timestamp}}}
+        )
+
+    async def drop(self, buffer_ids: Iterable[str]) -> None:
+        ids = list(buffer_ids)
+        if ids:
+            await self.keys.set({self.TYPE: dict.fromkeys(ids)})
+
+
+def _buffered(value: Mapping[str, Any] | Any) -> BufferedMessage | None:
+    if not isinstance(value, dict) or not isinstance(value.get("plaintext"), bytes):
+        return None
+    mid, t = value.get("id", ""), value.get("t", 0)
+    return BufferedMessage(
+        value["plaintext"], mid if isinstance(mid, str) else "", t if isinstance(t, int) else 0
+    )
