@@ -18,6 +18,7 @@ from wamd.messaging.crypt import encrypt_for_devices
 from wamd.pairing import make_qr_string, verify_pair_success
 from wamd.proto import e2e_pb2
 from wamd.signal import SignalRepository, parse_bundle
+from wamd.signal.address import signal_address
 from wamd.signal.session import PreKeyBundle
 from wamd.sim import PRIMARY_OFFLINE_LIMIT, SimDevice, SimPhone, SimServer
 from wamd.sim.services import bundle_node
@@ -248,3 +249,50 @@ async def test_moving_the_clock_past_14_days_logs_out_a_silent_companion() -> No
         assert error.attrs["code"] == "401"
         assert a1.device.unlinked
         assert await sim.expire_companions() == 0  # nothing left to expire
+
+
+async def test_a_phone_moves_its_pn_sessions_to_the_lid_when_it_learns_it() -> None:
+    # whatsmeow store/sqlstore MigratePNToLID (message.go migrateSessionStore): the
+    # session a phone opened under a phone number serves the first message that comes
+    # under the LID, with no Bad MAC and no retry receipt
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        bob = sim.add_phone("15550002222", "Bob")
+        await alice.send_text(bob.jid, "first, to a number")
+        pn_address = signal_address(bob.primary.jid)
+        lid_address = signal_address(JID(bob.lid_user, "lid", 0))
+        store = alice.endpoint.store
+        assert (await store.get("session", [pn_address])).get(pn_address) is not None
+        assert (await store.get("session", [lid_address])).get(lid_address) is None
+        assert (await bob.next_message()).text == "first, to a number"
+        await bob.send_text(alice.jid, "a reply, which shows bob's lid")  # a msg, not a pkmsg
+        reply = await alice.next_message()
+        assert reply.text == "a reply, which shows bob's lid"
+        await sim.settle()
+        assert not [r for r in bob.receipts if r.type == "retry"]
+        assert (await store.get("session", [pn_address])).get(pn_address) is None
+        assert (await store.get("session", [lid_address])).get(lid_address) is not None
+        assert (await store.get("identity-key", [pn_address])).get(pn_address) is None
+        await alice.send_text(bob.jid, "and on, under the lid")
+        assert (await bob.next_message()).text == "and on, under the lid"
+        await sim.settle()
+        assert not [r for r in alice.receipts if r.type == "retry"]
+
+
+async def test_a_group_message_that_shows_the_lid_decrypts_with_the_moved_session() -> None:
+    # the sender key distribution to alice travels under the pairwise session alice
+    # opened under bob's number; participant_lid on the same stanza is where she learns
+    # his LID
+    async with SimServer(history_sync=None, app_state_keys=False) as sim:
+        alice = sim.add_phone("15550001111", "Alice")
+        bob = sim.add_phone("15550002222", "Bob")
+        group = await alice.create_group("Team", [bob.jid])
+        await alice.send_text(bob.jid, "hi")  # alice has bob under his number
+        await bob.next_message()
+        await bob.send_text(group.jid, "to the group")  # bob's sender key, with his lid
+        got = await alice.next_message()
+        assert got.text == "to the group" and got.chat == group.jid
+        await bob.send_text(group.jid, "again")  # skmsg only: read with the moved key
+        assert (await alice.next_message()).text == "again"
+        await sim.settle()
+        assert not [r for r in bob.receipts if r.type == "retry"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
-from wamd.binary.jid import GROUP_SERVER, InvalidJID
+from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.crypto import DJB_TYPE
 from wamd.errors import SignalError, WamdError
 from wamd.messaging.core import (
@@ -34,6 +34,7 @@ from wamd.messaging.crypt import encrypt_for_devices, open_enc
 from wamd.messaging.types import MessageKey
 from wamd.proto import common_pb2, e2e_pb2, history_sync_pb2, web_pb2
 from wamd.signal import SignalRepository, parse_bundle
+from wamd.signal.address import signal_address
 from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.signal.session import PreKeyBundle
 from wamd.sim import rand
@@ -118,6 +119,71 @@ class PhoneEndpoint:
         self._key_holders: dict[str, set[JID]] = {}  # group -> devices that have our sender key
         self.fail_decrypt_from: set[str] = set()  # users whose next messages we "cannot" decrypt
         self.app_state_key: tuple[bytes, bytes, int] | None = None  # (id, key, created ms)
+        # users (pn) whose LID this phone has seen; their sessions live under the LID
+        self.known_lids: set[str] = {phone.number}
+
+    # ------------------------------------------------------------------ addresses
+
+    def session_jid(self, jid: JID) -> JID:
+        """The address this phone keeps a device's Signal session (and keys) under.
+
+        A device's LID once the phone has seen that user's LID on a stanza; its phone
+        number before, as a phone that first wrote to a number does. Learning the LID
+        moves the sessions over (``learn_lid``).
+        """
+        if jid.server == HIDDEN_USER_SERVER:
+            return jid
+        account = self.server.account_of(jid)
+        if account is None or account.number not in self.known_lids:
+            return jid
+        return JID(account.lid_user, HIDDEN_USER_SERVER, jid.device)
+
+    async def learn_lid(self, jid: JID | str | None) -> None:
+        """``jid``'s user has a LID (a stanza showed it): move its sessions there."""
+        if jid is None:
+            return
+        try:
+            parsed = JID.parse(jid) if isinstance(jid, str) else jid
+        except InvalidJID:
+            return
+        account = self.server.account_of(parsed)
+        if account is None or account.number in self.known_lids:
+            return
+        self.known_lids.add(account.number)
+        await self._migrate_to_lid(account)
+
+    async def _migrate_to_lid(self, account: SimPhone) -> None:
+        """Move a user's sessions, identity keys and sender keys from PN to LID addresses.
+
+        whatsmeow store/sqlstore MigratePNToLID: for every device of the user the
+        session and identity key stored under the phone-number address move to the LID
+        address (replacing what is there) and the phone-number copies are deleted; the
+        same for sender keys in every group. Without it the first message after the
+        switch is looked up under the LID, finds no session and fails (Bad MAC), and
+        only a retry repairs it.
+        """
+        store = self.store
+        writes: dict[str, dict[str, object]] = {}
+        groups = [str(g.jid) for g in self.server.groups.values()]
+        for device_id in sorted({0, *account.companions}):
+            pn = signal_address(JID(account.number, DEFAULT_USER_SERVER, device_id))
+            lid = signal_address(JID(account.lid_user, HIDDEN_USER_SERVER, device_id))
+            pairs = [("session", pn, lid), ("identity-key", pn, lid)]
+            pairs += [("sender-key", f"{g}::{pn}", f"{g}::{lid}") for g in groups]
+            for kind, old, new in pairs:
+                value = (await store.get(kind, [old])).get(old)
+                if value is not None:
+                    writes.setdefault(kind, {})[new] = value
+                    writes[kind][old] = None
+        if writes:
+            await store.set(writes)
+            moved = sum(len(v) for v in writes.values()) // 2
+            log.debug(
+                "sim phone %s moved %d keys of %s to its LID",
+                self.phone.number,
+                moved,
+                account.number,
+            )
 
     # ------------------------------------------------------------------ keys
 
@@ -172,6 +238,8 @@ class PhoneEndpoint:
                 sender = JID.parse(node.attrs.get("participant") or node.attrs.get("from", ""))
             except InvalidJID:
                 return
+            if sender.server == HIDDEN_USER_SERVER:
+                await self.learn_lid(sender)
             ack = {"class": "receipt", "id": node.attrs.get("id", ""), "to": node.attrs["from"]}
             if "participant" in node.attrs:
                 ack["participant"] = node.attrs["participant"]
@@ -179,6 +247,8 @@ class PhoneEndpoint:
                 ack["type"] = kind
             await router.handle(self.device, Node("ack", ack))
             if kind == "retry":
+                # kept too, so a test can tell that a message needed a retry
+                self.receipts.append(SimReceipt(node.attrs.get("id", ""), kind, sender))
                 await self._on_retry(node, sender)
                 return
             ids = [node.attrs.get("id", "")]
@@ -208,6 +278,16 @@ class PhoneEndpoint:
         except (InvalidJID, KeyError):
             return
         group = str(origin) if origin.server == GROUP_SERVER else None
+        # what the stanza shows of LIDs (whatsmeow handleEncryptedMessage stores these
+        # mappings and migrates before decrypting)
+        if (
+            "sender_lid" in attrs
+            or "participant_lid" in attrs
+            or sender.server == HIDDEN_USER_SERVER
+        ):
+            await self.learn_lid(sender)
+        if "peer_recipient_lid" in attrs:
+            await self.learn_lid(attrs["peer_recipient_lid"])
         # whatsmeow receipt.go buildBaseReceipt: id, to=from, and recipient and
         # participant copied over
         base = {"id": attrs.get("id", ""), "to": attrs.get("from", "")}
@@ -221,7 +301,7 @@ class PhoneEndpoint:
         else:
             for enc in node.get_children("enc"):
                 try:
-                    result = await open_enc(self.repo, enc, self.server.session_jid(sender), group)
+                    result = await open_enc(self.repo, enc, self.session_jid(sender), group)
                 except (SignalError, WamdError) as exc:
                     log.info(
                         "sim phone %s cannot decrypt %s: %s", self.phone.number, base["id"], exc
@@ -302,7 +382,7 @@ class PhoneEndpoint:
         chat, message = sent
         retry = node.get_child("retry")
         count = retry.attr_int("count", 1) if retry is not None else 1
-        session = self.server.session_jid(device_jid)
+        session = self.session_jid(device_jid)
         try:
             if node.get_child("keys") is not None:
                 await self.repo.inject_bundle(session, parse_bundle(node, device_jid.device))
@@ -321,7 +401,7 @@ class PhoneEndpoint:
             [device_jid],
             message.SerializeToString(),
             fetch_bundles=self._fetch,
-            session_jid=self.server.session_jid,
+            session_jid=self.session_jid,
             enc_attrs={"count": str(count or 1)},
         )
         if not enc.nodes:
@@ -406,7 +486,7 @@ class PhoneEndpoint:
                     needing,
                     skdm.SerializeToString(),
                     fetch_bundles=self._fetch,
-                    session_jid=server.session_jid,
+                    session_jid=self.session_jid,
                 )
                 holders.update(enc.devices)
                 children.append(Node("participants", {}, enc.nodes))
@@ -428,7 +508,7 @@ class PhoneEndpoint:
                 fetch_bundles=self._fetch,
                 own_users=frozenset({self.phone.number}),
                 dsm_plaintext=device_sent(to, message).SerializeToString(),
-                session_jid=server.session_jid,
+                session_jid=self.session_jid,
             )
             children = [Node("participants", {}, enc.nodes)]
             attrs["phash"] = participant_hash(devices)
@@ -534,7 +614,7 @@ class PhoneEndpoint:
             [device.jid],
             message.SerializeToString(),
             fetch_bundles=self._fetch,
-            session_jid=self.server.session_jid,
+            session_jid=self.session_jid,
         )
         if not enc.nodes:
             raise WamdError(f"could not encrypt a peer message for {device.jid}")
