@@ -169,7 +169,8 @@ class HandlerDecorator(Protocol[P]):
 class _AsyncHandler:
     """Runs one coroutine handler over its own queue, in order."""
 
-    def __init__(self, name: str, handler: _Handler) -> None:
+    def __init__(self, name: str, handler: _Handler, logger: logging.Logger) -> None:
+        self.log = logger
         self.name = name
         self.handler = handler
         self.queue: asyncio.Queue[tuple[Any, asyncio.Future[None] | None]] = asyncio.Queue()
@@ -188,7 +189,7 @@ class _AsyncHandler:
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                log.exception("handler %r for %r raised", self.handler, self.name)
+                self.log.exception("handler %r for %r raised", self.handler, self.name)
             finally:
                 self.queue.task_done()
                 if done is not None and not done.done():
@@ -196,7 +197,12 @@ class _AsyncHandler:
 
 
 class EventEmitter:
-    def __init__(self, stream_buffer: int = 10_000) -> None:
+    def __init__(
+        self, stream_buffer: int = 10_000, *, logger: logging.Logger | None = None
+    ) -> None:
+        """``logger``: where raising handlers and dropped stream events are reported
+        (default ``wamd.events``; a socket passes the user's ``logger=``)."""
+        self.log = logger or log
         self._handlers: dict[str, list[tuple[_Handler, _AsyncHandler | None, bool]]] = {}
         self._streams: list[tuple[frozenset[str], asyncio.Queue[tuple[str, Any] | None]]] = []
         self._stream_buffer = stream_buffer
@@ -447,7 +453,9 @@ class EventEmitter:
         return handler
 
     def _add(self, name: str, handler: _Handler, *, once: bool) -> None:
-        runner = _AsyncHandler(name, handler) if inspect.iscoroutinefunction(handler) else None
+        runner = (
+            _AsyncHandler(name, handler, self.log) if inspect.iscoroutinefunction(handler) else None
+        )
         self._handlers.setdefault(name, []).append((handler, runner, once))
 
     def off(self, name: EventName, handler: Callable[..., object]) -> None:
@@ -631,11 +639,11 @@ class EventEmitter:
                     if waits is not None:
                         waits.append(task)
             except Exception:
-                log.exception("handler %r for %r raised", handler, name)
+                self.log.exception("handler %r for %r raised", handler, name)
         for names, queue in self._streams:
             if name in names:
                 if queue.qsize() >= self._stream_buffer:
-                    log.warning("event stream full: dropping the oldest %r event", name)
+                    self.log.warning("event stream full: dropping the oldest %r event", name)
                     queue.get_nowait()
                 queue.put_nowait((name, payload))
 

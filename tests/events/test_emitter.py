@@ -213,3 +213,25 @@ async def test_registration_returns_the_handler_itself() -> None:
     assert seen == [1, 1, 2, ("async", 3)]
     with pytest.raises(ValueError, match="did you mean"):
         ev.once("cal", handler)  # type: ignore[call-overload]
+
+
+async def test_a_given_logger_gets_the_handler_errors(caplog: pytest.LogCaptureFixture) -> None:
+    mine = logging.getLogger("my.bot")
+    ev = EventEmitter(logger=mine)
+
+    def bad(_: object) -> None:
+        raise RuntimeError("plain boom")
+
+    async def bad_async(_: object) -> None:
+        raise RuntimeError("async boom")
+
+    ev.on("call", bad)
+    ev.on("call", bad_async)
+    with caplog.at_level(logging.ERROR):
+        ev.emit("call", [])
+        await ev.drain()
+    assert {r.name for r in caplog.records} == {"my.bot"}
+    assert {r.exc_info[1].args[0] for r in caplog.records if r.exc_info and r.exc_info[1]} == {
+        "plain boom",
+        "async boom",
+    }
