@@ -1,6 +1,6 @@
 """A writer for the crash-consistency test: updates keys and creds until killed.
 
-    python crash_writer.py multifile|sqlite PATH
+    python crash_writer.py multifile|sqlite|postgres PATH  (a DSN for postgres)
 
 Each round i runs one transaction that sets five session keys to round i's value and
 rotates a prekey, then saves creds with ``account_sync_counter = i``; after both, it
@@ -13,7 +13,11 @@ import asyncio
 import sys
 
 from wamd.crypto import generate_keypair
-from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
+
+try:
+    from .openers import open_auth
+except ImportError:  # run as a script
+    from openers import open_auth  # type: ignore[no-redef]
 
 KEYS = [f"1555000000{n}.1" for n in range(5)]
 
@@ -23,8 +27,7 @@ def value(i: int) -> bytes:
 
 
 async def main(kind: str, path: str) -> None:
-    opener = use_multi_file_auth_state if kind == "multifile" else use_sqlite_auth_state
-    state, save_creds = await opener(path)
+    state, save_creds = await open_auth(kind, path)
     current = await state.keys.get("session", KEYS[:1])
     i = int.from_bytes(current[KEYS[0]][:4], "big") if current else 0
     print("ready", flush=True)

@@ -1,6 +1,6 @@
 """A writer for the creds durability test: key transactions and creds saves side by side.
 
-    python creds_writer.py multifile|sqlite PATH
+    python creds_writer.py multifile|sqlite|postgres PATH  (a DSN for postgres)
 
 One task runs key transactions back to back, each kept open across several awaits (as
 the receive path's are); another saves creds with ``account_sync_counter = i`` and
@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
+try:
+    from .openers import open_auth
+except ImportError:  # run as a script
+    from openers import open_auth  # type: ignore[no-redef]
 
 
 async def main(kind: str, path: str) -> None:
-    opener = use_multi_file_auth_state if kind == "multifile" else use_sqlite_auth_state
-    state, save_creds = await opener(path)
+    state, save_creds = await open_auth(kind, path)
     start = state.creds.account_sync_counter
     print("ready", flush=True)
 

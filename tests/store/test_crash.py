@@ -12,17 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
-
 from .crash_writer import KEYS, value
+from .openers import close_keys, open_auth
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 KILLS = 50
 
 
-async def check(kind: str, path: Path, committed: int, printed: int) -> int:
-    opener = use_multi_file_auth_state if kind == "multifile" else use_sqlite_auth_state
-    state, _ = await opener(path)  # must load: no CorruptedStore after a crash
+async def check(kind: str, path: Path | str, committed: int, printed: int) -> int:
+    state, _ = await open_auth(kind, path)  # must load: no CorruptedStore after a crash
     sessions = await state.keys.get("session", KEYS)
     if committed == 0 and not sessions:
         return 0
@@ -36,15 +34,23 @@ async def check(kind: str, path: Path, committed: int, printed: int) -> int:
     assert set(prekeys) == {str(stored)}, "the prekey rotation was half-applied"
     # creds are saved after the keys: never ahead of them, never behind a printed round
     assert printed <= state.creds.account_sync_counter <= stored
-    if hasattr(state.keys, "close"):
-        await state.keys.close()
+    await close_keys(state.keys)
     return stored
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("kind", ["multifile", "sqlite"])
-async def test_sigkill_never_corrupts(kind: str, tmp_path: Path) -> None:
-    path = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
+@pytest.mark.parametrize("kind", ["multifile", "sqlite", "postgres"])
+async def test_sigkill_never_corrupts(
+    kind: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    account: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path: Path | str = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
+    if kind == "postgres":
+        path = request.getfixturevalue("postgres_dsn")
+        monkeypatch.setenv("WAMD_TEST_ACCOUNT", account)  # for our opens and the writer's
     rng = random.Random(1234)
     committed = 0
     printed = 0

@@ -15,36 +15,41 @@ import pytest
 
 from wamd.crypto import generate_keypair
 from wamd.errors import StoreError
-from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
 from wamd.store.auth import AuthStateAndSave
 from wamd.store.types import SignalKeyStore
 from wamd.store.views import PreKeyIdInUse, PreKeys
+
+from .openers import close_keys, open_auth
 
 CREDS_WRITER = Path(__file__).with_name("creds_writer.py")
 FILE_KINDS = ["multifile", "sqlite"]
 
 
-async def open_state(kind: str, tmp_path: Path) -> AuthStateAndSave:
-    if kind == "multifile":
-        return await use_multi_file_auth_state(tmp_path / "auth")
-    return await use_sqlite_auth_state(tmp_path / "auth.sqlite")
+@pytest.fixture(params=[*FILE_KINDS, "postgres"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def where(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where the store of ``kind`` lives: a folder, a file or a DSN."""
+    if kind == "postgres":
+        return str(request.getfixturevalue("postgres_dsn"))
+    return tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
 
 
 async def close_state(pair: AuthStateAndSave) -> None:
     state, _ = pair
-    close = getattr(state.keys, "close", None)
-    if close is not None:
-        await close()
+    await close_keys(state.keys)
 
 
 # ---------------------------------------------------------------------- creds saves
 
 
-@pytest.mark.parametrize("kind", FILE_KINDS)
 async def test_creds_save_survives_another_tasks_failed_transaction(
-    kind: str, tmp_path: Path
+    kind: str, where: Path | str, account: str
 ) -> None:
-    pair = await open_state(kind, tmp_path)
+    pair = await open_auth(kind, where, account)
     state, save_creds = pair
     saver: asyncio.Task[None] | None = None
     with pytest.raises(RuntimeError):
@@ -58,7 +63,7 @@ async def test_creds_save_survives_another_tasks_failed_transaction(
     assert saver is not None
     await saver
     await close_state(pair)
-    again = await open_state(kind, tmp_path)
+    again = await open_auth(kind, where, account)
     reopened, _ = again
     assert reopened.creds.account_sync_counter == 7  # the save was not rolled back
     assert await reopened.keys.get("session", ["a.1"]) == {}
@@ -66,8 +71,10 @@ async def test_creds_save_survives_another_tasks_failed_transaction(
 
 
 @pytest.mark.parametrize("kind", FILE_KINDS)
-async def test_creds_save_inside_own_transaction_is_refused(kind: str, tmp_path: Path) -> None:
-    pair = await open_state(kind, tmp_path)
+async def test_creds_save_inside_own_transaction_is_refused(
+    kind: str, where: Path | str, account: str
+) -> None:
+    pair = await open_auth(kind, where, account)
     state, save_creds = pair
     async with state.keys.transaction():
         with pytest.raises(StoreError, match="inside a key transaction"):
@@ -77,11 +84,12 @@ async def test_creds_save_inside_own_transaction_is_refused(kind: str, tmp_path:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("kind", FILE_KINDS)
-async def test_sigkill_never_loses_a_returned_creds_save(kind: str, tmp_path: Path) -> None:
-    path = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
+async def test_sigkill_never_loses_a_returned_creds_save(
+    kind: str, where: Path | str, account: str
+) -> None:
+    path = where
     rng = random.Random(22)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WAMD_TEST_ACCOUNT": account}
     printed_total = 0
     for _ in range(12):
         proc = subprocess.Popen(  # noqa: ASYNC220 - killed with SIGKILL at a chosen moment
@@ -98,7 +106,7 @@ async def test_sigkill_never_loses_a_returned_creds_save(kind: str, tmp_path: Pa
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
         saved = [int(x.split()[1]) for x in out.decode().splitlines() if x.startswith("saved")]
-        pair = await open_state(kind, tmp_path)
+        pair = await open_auth(kind, path, account)
         if saved:
             printed_total += 1
             stored = pair[0].creds.account_sync_counter

@@ -13,14 +13,20 @@ import pytest
 from wamd.errors import CorruptedStore
 from wamd.store import MultiFileKeyStore, SQLiteKeyStore
 
+from .openers import close_keys, open_auth
+
 WRITER = Path(__file__).with_name("counter_writer.py")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="cross-process locking is flock/SQLite")
-@pytest.mark.parametrize("kind", ["multifile", "sqlite"])
-async def test_two_processes_lose_no_update(kind: str, tmp_path: Path) -> None:
-    path = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+@pytest.mark.parametrize("kind", ["multifile", "sqlite", "postgres"])
+async def test_two_processes_lose_no_update(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, account: str
+) -> None:
+    path: Path | str = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WAMD_TEST_ACCOUNT": account}
+    if kind == "postgres":
+        path = request.getfixturevalue("postgres_dsn")
     rounds = 60
     procs = [
         await asyncio.create_subprocess_exec(
@@ -29,13 +35,10 @@ async def test_two_processes_lose_no_update(kind: str, tmp_path: Path) -> None:
         for _ in range(2)
     ]
     assert [await p.wait() for p in procs] == [0, 0]
-    if kind == "multifile":
-        store: MultiFileKeyStore | SQLiteKeyStore = MultiFileKeyStore(path)
-    else:
-        store = SQLiteKeyStore(path)
-        await store.open()
-    got = await store.get("app-state-sync-version", ["counter"])
+    state, _ = await open_auth(kind, path, account)
+    got = await state.keys.get("app-state-sync-version", ["counter"])
     assert got["counter"]["n"] == 2 * rounds
+    await close_keys(state.keys)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="cross-process locking is flock/SQLite")
