@@ -49,7 +49,7 @@ async def test_settle_sees_a_frame_the_client_has_just_written() -> None:
 async def test_settle_times_out_naming_what_still_runs() -> None:
     async with SimServer() as sim:
         stuck = asyncio.Event()
-        sim._spawn(stuck.wait(), "a stuck task")
+        sim.state.spawn(stuck.wait(), "a stuck task")
         with pytest.raises(TimeoutError, match="a stuck task"):
             await sim.settle(timeout=0.2)
         stuck.set()

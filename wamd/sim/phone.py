@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
-from wamd.crypto import DJB_TYPE
-from wamd.errors import SignalError, WamdError
+from wamd.errors import ProtocolError, SignalError, WamdError
+from wamd.messaging import stanzas
 from wamd.messaging.core import (
     device_sent,
     message_type,
@@ -35,14 +35,15 @@ from wamd.messaging.types import MessageKey
 from wamd.proto import common_pb2, e2e_pb2, history_sync_pb2, web_pb2
 from wamd.signal import SignalRepository, parse_bundle
 from wamd.signal.address import signal_address
-from wamd.signal.prekeys import prekey_node, signed_prekey_node
 from wamd.signal.session import PreKeyBundle
 from wamd.sim import rand
 from wamd.sim.services import bundle_node
 from wamd.store.memory import MemoryKeyStore
 
 if TYPE_CHECKING:
-    from wamd.sim.server import SimDevice, SimPhone, SimServer
+    from wamd.sim.account import SimPhone
+    from wamd.sim.router import Router
+    from wamd.sim.state import SimDevice, SimState
 
 __all__ = ["PhoneEndpoint", "SimMessage", "SimReceipt"]
 
@@ -88,12 +89,13 @@ class SimReceipt:
 
 
 class PhoneEndpoint:
-    def __init__(self, server: SimServer, phone: SimPhone, device: SimDevice) -> None:
-        self.server = server
+    def __init__(self, state: SimState, router: Router, phone: SimPhone, device: SimDevice) -> None:
+        self.state = state
+        self.router = router
         self.phone = phone
         self.device = device
         self.store = MemoryKeyStore()
-        self.rng = server.rng
+        self.rng = state.rng
         self.registration_id = self.rng.getrandbits(14) or 1
         self.signed = rand.signed_keypair(self.rng, phone.account_key, 1)
         self.repo = SignalRepository(
@@ -133,7 +135,7 @@ class PhoneEndpoint:
         """
         if jid.server == HIDDEN_USER_SERVER:
             return jid
-        account = self.server.account_of(jid)
+        account = self.state.account_of(jid)
         if account is None or account.number not in self.known_lids:
             return jid
         return JID(account.lid_user, HIDDEN_USER_SERVER, jid.device)
@@ -146,7 +148,7 @@ class PhoneEndpoint:
             parsed = JID.parse(jid) if isinstance(jid, str) else jid
         except InvalidJID:
             return
-        account = self.server.account_of(parsed)
+        account = self.state.account_of(parsed)
         if account is None or account.number in self.known_lids:
             return
         self.known_lids.add(account.number)
@@ -164,7 +166,7 @@ class PhoneEndpoint:
         """
         store = self.store
         writes: dict[str, dict[str, object]] = {}
-        groups = [str(g.jid) for g in self.server.groups.values()]
+        groups = [str(g.jid) for g in self.state.groups.values()]
         for device_id in sorted({0, *account.companions}):
             pn = signal_address(JID(account.number, DEFAULT_USER_SERVER, device_id))
             lid = signal_address(JID(account.lid_user, HIDDEN_USER_SERVER, device_id))
@@ -199,14 +201,17 @@ class PhoneEndpoint:
     async def _fetch(self, devices: Sequence[JID]) -> Mapping[JID, PreKeyBundle | Exception]:
         out: dict[JID, PreKeyBundle | Exception] = {}
         for jid in devices:
-            target = self.server.device_of(jid)
+            target = self.state.device_of(jid)
             if target is None:
                 out[jid] = WamdError(f"no such device {jid}")
                 continue
             if target.endpoint is not None and target.phone.endpoint is not None:
                 await target.phone.endpoint.refill_prekeys()
+            bundle = bundle_node(target, str(jid))
+            if bundle.get_child("key") is not None:
+                self.router.prekey_taken(target)
             try:
-                out[jid] = parse_bundle(bundle_node(target, str(jid)))
+                out[jid] = parse_bundle(bundle)
             except WamdError as exc:
                 out[jid] = exc
         return out
@@ -218,7 +223,7 @@ class PhoneEndpoint:
         self._queue.put_nowait(node)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work())
-            self.server.activity.track(self._worker, f"phone {self.phone.number}")
+            self.state.activity.track(self._worker, f"phone {self.phone.number}")
 
     async def _work(self) -> None:
         while not self._queue.empty():
@@ -229,7 +234,6 @@ class PhoneEndpoint:
                 log.exception("sim phone %s failed on <%s>", self.phone.number, node.tag)
 
     async def _handle(self, node: Node) -> None:
-        router = self.server.router
         if node.tag == "message":
             await self._on_message(node)
         elif node.tag == "receipt":
@@ -240,43 +244,27 @@ class PhoneEndpoint:
                 return
             if sender.server == HIDDEN_USER_SERVER:
                 await self.learn_lid(sender)
-            ack = {"class": "receipt", "id": node.attrs.get("id", ""), "to": node.attrs["from"]}
-            if "participant" in node.attrs:
-                ack["participant"] = node.attrs["participant"]
-            if kind:
-                ack["type"] = kind
-            await router.handle(self.device, Node("ack", ack))
+            await self.router.handle(self.device, stanzas.ack(node))
             if kind == "retry":
                 # kept too, so a test can tell that a message needed a retry
                 self.receipts.append(SimReceipt(node.attrs.get("id", ""), kind, sender))
-                await self._on_retry(node, sender)
+                await self._on_retry(node)
                 return
-            ids = [node.attrs.get("id", "")]
-            listed = node.get_child("list")
-            if listed is not None:
-                ids += [i.attrs.get("id", "") for i in listed.get_children("item")]
-            for receipt_id in ids:
+            for receipt_id in stanzas.receipt_ids(node):
                 self.receipts.append(SimReceipt(receipt_id, kind, sender))
             self._receipt_event.set()
         elif node.tag == "notification":
             self.notifications.append(node)
-            ack = {
-                "class": "notification",
-                "id": node.attrs.get("id", ""),
-                "to": node.attrs.get("from", ""),
-            }
-            if "type" in node.attrs:
-                ack["type"] = node.attrs["type"]
-            await router.handle(self.device, Node("ack", ack))
+            await self.router.handle(self.device, stanzas.ack(node))
 
     async def _on_message(self, node: Node) -> None:
-        router = self.server.router
         attrs = node.attrs
         try:
             origin = JID.parse(attrs.get("from", ""))
             sender = JID.parse(attrs["participant"]) if "participant" in attrs else origin
         except (InvalidJID, KeyError):
             return
+        message_id = attrs.get("id", "")
         group = str(origin) if origin.server == GROUP_SERVER else None
         # what the stanza shows of LIDs (whatsmeow handleEncryptedMessage stores these
         # mappings and migrates before decrypting)
@@ -288,12 +276,6 @@ class PhoneEndpoint:
             await self.learn_lid(sender)
         if "peer_recipient_lid" in attrs:
             await self.learn_lid(attrs["peer_recipient_lid"])
-        # whatsmeow receipt.go buildBaseReceipt: id, to=from, and recipient and
-        # participant copied over
-        base = {"id": attrs.get("id", ""), "to": attrs.get("from", "")}
-        for name in ("recipient", "participant"):
-            if name in attrs:
-                base[name] = attrs[name]
         opened: list[e2e_pb2.Message] = []
         failed = sender.user in self.fail_decrypt_from
         if failed:
@@ -304,27 +286,23 @@ class PhoneEndpoint:
                     result = await open_enc(self.repo, enc, self.session_jid(sender), group)
                 except (SignalError, WamdError) as exc:
                     log.info(
-                        "sim phone %s cannot decrypt %s: %s", self.phone.number, base["id"], exc
+                        "sim phone %s cannot decrypt %s: %s", self.phone.number, message_id, exc
                     )
                     failed = True
                     break
                 opened.append(result.message)
         if failed:
-            await self._send_retry(node, base)
+            await self._send_retry(node)
             return
-        self._retries.pop(base["id"], None)
+        self._retries.pop(message_id, None)
+        from_me = sender.user in (self.phone.number, self.phone.lid_user)
         chat = JID.parse(attrs["recipient"]) if "recipient" in attrs else origin.to_non_ad()
         for message in opened:
             content = message
             if content.HasField("senderKeyDistributionMessage") and not _has_content(content):
                 continue
             received = SimMessage(
-                base["id"],
-                chat,
-                sender,
-                content,
-                int(attrs.get("t", "0") or 0),
-                from_me=sender.user in (self.phone.number, self.phone.lid_user),
+                message_id, chat, sender, content, int(attrs.get("t", "0") or 0), from_me=from_me
             )
             self.received.append(received)
             self.history.append(received)
@@ -335,56 +313,39 @@ class PhoneEndpoint:
         # whatsmeow sendMessageReceipt / Baileys handleMessage: a copy of our own
         # message (another device of this account sent it) is confirmed with
         # type="sender", a peer message with type="peer_msg", anything else plainly
-        receipt = dict(base)
-        if attrs.get("category") == "peer":
-            receipt["type"] = "peer_msg"
-        elif sender.user in (self.phone.number, self.phone.lid_user):
-            receipt["type"] = "sender"
-        await router.handle(self.device, Node("receipt", receipt))
+        kind = "peer_msg" if attrs.get("category") == "peer" else "sender" if from_me else ""
+        await self.router.handle(self.device, stanzas.message_receipt(node, kind))
 
-    async def _send_retry(self, node: Node, base: dict[str, str]) -> None:
-        message_id = base["id"]
+    async def _send_retry(self, node: Node) -> None:
+        message_id = node.attrs.get("id", "")
         count = self._retries.get(message_id, 0) + 1
         self._retries[message_id] = count
         if count >= MAX_RETRIES:
             log.warning("sim phone %s gives up on %s", self.phone.number, message_id)
-            await self.server.router.handle(self.device, Node("receipt", base))
+            await self.router.handle(self.device, stanzas.message_receipt(node))
             return
-        keys = rand.prekeys(self.rng, self._next_prekey, 1)
-        self._next_prekey = keys[0][0] + 1
-        await self.store.set({"pre-key": {str(keys[0][0]): keys[0][1]}})
-        children = [
-            Node(
-                "retry",
-                {"count": str(count), "id": message_id, "t": node.attrs.get("t", "0"), "v": "1"},
-            ),
-            Node("registration", {}, self.registration_id.to_bytes(4, "big")),
-            Node(
-                "keys",
-                {},
-                [
-                    Node("type", {}, bytes((DJB_TYPE,))),
-                    Node("identity", {}, self.phone.account_key.public),
-                    prekey_node(keys[0][0], keys[0][1].public),
-                    signed_prekey_node(self.signed),
-                ],
-            ),
-        ]
-        await self.server.router.handle(
-            self.device, Node("receipt", base | {"type": "retry"}, children)
-        )
+        # phones offer a fresh prekey with every retry receipt
+        ((key_id, pair),) = rand.prekeys(self.rng, self._next_prekey, 1)
+        self._next_prekey = key_id + 1
+        await self.store.set({"pre-key": {str(key_id): pair}})
+        keys = stanzas.RetryKeys(self.phone.account_key.public, key_id, pair.public, self.signed)
+        receipt = stanzas.retry_receipt(node, count, self.registration_id, keys)
+        await self.router.handle(self.device, receipt)
 
-    async def _on_retry(self, node: Node, device_jid: JID) -> None:
-        message_id = node.attrs.get("id", "")
-        sent = self.sent.get(message_id)
+    async def _on_retry(self, node: Node) -> None:
+        try:
+            request = stanzas.parse_retry_receipt(node)
+        except (ProtocolError, InvalidJID) as exc:
+            log.info("sim phone %s: bad retry receipt: %s", self.phone.number, exc)
+            return
+        sent = self.sent.get(request.message_id)
         if sent is None:
             return
         chat, message = sent
-        retry = node.get_child("retry")
-        count = retry.attr_int("count", 1) if retry is not None else 1
+        device_jid = request.device
         session = self.session_jid(device_jid)
         try:
-            if node.get_child("keys") is not None:
+            if request.has_keys:
                 await self.repo.inject_bundle(session, parse_bundle(node, device_jid.device))
             else:
                 await self.repo.delete_session(session)
@@ -402,26 +363,22 @@ class PhoneEndpoint:
             message.SerializeToString(),
             fetch_bundles=self._fetch,
             session_jid=self.session_jid,
-            enc_attrs={"count": str(count or 1)},
+            enc_attrs={"count": str(request.count)},
         )
         if not enc.nodes:
             return
-        to_node = enc.nodes[0]
-        # whatsmeow retry.go: the resend goes back where the receipt came from (the
-        # device in a chat, the group with participant=device in a group)
-        attrs = {
-            "to": str(device_jid),
-            "id": message_id,
-            "type": message_type(message),
-            "t": str(int(self.server.clock())),
-        }
-        if chat.server == GROUP_SERVER:
-            attrs["to"] = str(chat)
-            attrs["participant"] = str(device_jid)
-        elif device_jid.user == self.phone.number and "recipient" not in attrs:
-            attrs["recipient"] = str(chat)
-        children = to_node.get_children("enc")
-        await self.server.router.handle(self.device, Node("message", attrs, children))
+        # whatsmeow retry.go: back where the receipt came from (the device in a chat,
+        # the group with participant=device in a group)
+        resend = stanzas.retry_resend(
+            node,
+            request,
+            message_type(message),
+            enc.nodes[0].require_child("enc"),
+            now=self.state.now(),
+        )
+        if device_jid.user == self.phone.number and chat.server != GROUP_SERVER:
+            resend.attrs.setdefault("recipient", str(chat))  # our own device: name the chat
+        await self.router.handle(self.device, resend)
 
     # ------------------------------------------------------------------ reading
 
@@ -455,35 +412,33 @@ class PhoneEndpoint:
     # ------------------------------------------------------------------ sending
 
     async def send(self, to: JID, message: e2e_pb2.Message, message_id: str | None = None) -> str:
-        server = self.server
+        """Encrypt and send ``message`` to a chat, fanned out as the stanza layer plans it."""
+        state = self.state
         message_id = message_id or rand.message_id(self.rng)
         self.sent[message_id] = (to, message)
-        sender = self.device.jid
+        own = [self.device.jid]
         self.history.append(
-            SimMessage(message_id, to, sender, message, int(server.clock()), from_me=True)
+            SimMessage(message_id, to, self.device.jid, message, state.now(), from_me=True)
         )
         plaintext = message.SerializeToString()
-        attrs = {"id": message_id, "to": str(to), "type": message_type(message)}
+        children: list[Node] = []
         if to.server == GROUP_SERVER:
-            group = server.groups.get(to.user)
+            group = state.groups.get(to.user)
             if group is None:
                 raise WamdError(f"no such group {to}")
-            devices = [
-                d.jid
-                for n in group.participants
-                if n in server.phones
-                for d in server.phones[n].devices()
-                if d is not self.device
-            ]
+            members = [state.phones[n] for n in group.participants if n in state.phones]
             holders = self._key_holders.setdefault(str(to), set())
-            needing = [d for d in devices if d not in holders]
-            children: list[Node] = []
-            if needing:
+            plan = stanzas.plan_group(
+                (d.jid for m in members for d in m.devices()),
+                own,
+                {str(d): True for d in holders},
+            )
+            if plan.needing_key:
                 distribution = await self.repo.group_distribution(str(to), self.device.lid)
                 skdm = with_sender_key(e2e_pb2.Message(), str(to), distribution)
                 enc = await encrypt_for_devices(
                     self.repo,
-                    needing,
+                    plan.needing_key,
                     skdm.SerializeToString(),
                     fetch_bundles=self._fetch,
                     session_jid=self.session_jid,
@@ -493,26 +448,29 @@ class PhoneEndpoint:
             padded = pad(plaintext, random_byte=self.rng.getrandbits(8))
             ciphertext = await self.repo.group_encrypt(str(to), self.device.lid, padded)
             children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
-            attrs["phash"] = participant_hash(devices)
+            targets = list(plan.targets)
         else:
-            recipient = server.account_of(to)
+            recipient = state.account_of(to)
             if recipient is None:
                 raise WamdError(f"{to} is not on the sim")
-            devices = [d.jid for d in recipient.devices()] + [
-                d.jid for d in self.phone.devices() if d is not self.device
-            ]
+            targets = stanzas.send_targets(
+                [d.jid for d in recipient.devices()] + [d.jid for d in self.phone.devices()],
+                own,
+            )
             enc = await encrypt_for_devices(
                 self.repo,
-                devices,
+                targets,
                 plaintext,
                 fetch_bundles=self._fetch,
                 own_users=frozenset({self.phone.number}),
                 dsm_plaintext=device_sent(to, message).SerializeToString(),
                 session_jid=self.session_jid,
             )
-            children = [Node("participants", {}, enc.nodes)]
-            attrs["phash"] = participant_hash(devices)
-        await server.router.handle(self.device, Node("message", attrs, children))
+            children.append(Node("participants", {}, enc.nodes))
+        stanza = stanzas.message_stanza(
+            to, message_id, message_type(message), children, phash=participant_hash(targets)
+        )
+        await self.router.handle(self.device, stanza)
         return message_id
 
     async def send_history(self, device: SimDevice, *, days: float, max_messages: int) -> str:
@@ -526,7 +484,7 @@ class PhoneEndpoint:
         preparePeerMessageNode) to that one device. Bounded: only messages from the last
         ``days`` days, at most ``max_messages`` of the newest, never the full history.
         """
-        now = self.server.clock()
+        now = self.state.clock()
         recent = [m for m in self.history if m.timestamp >= now - days * 86400]
         recent = recent[-max_messages:] if max_messages > 0 else []
         chats: dict[str, list[SimMessage]] = {}
@@ -547,12 +505,12 @@ class PhoneEndpoint:
                     key=key.to_proto(), message=item.message, messageTimestamp=item.timestamp
                 )
                 if not item.from_me:
-                    sender = self.server.account_of(item.sender)
+                    sender = self.state.account_of(item.sender)
                     if sender is not None and sender.name:
                         info.pushName = sender.name
                 conversation.messages.add(message=info, msgOrderID=order)
         for number in {m.sender.user for m in recent} | {self.phone.number}:
-            phone = self.server.phones.get(number)
+            phone = self.state.phones.get(number)
             if phone is not None:
                 sync.pushnames.add(ID=str(phone.jid), pushname=phone.name)
                 sync.phoneNumberToLidMappings.add(pnJID=str(phone.jid), lidJID=str(phone.lid))
@@ -583,7 +541,7 @@ class PhoneEndpoint:
         back their events until they have this key and have synced the app state.
         """
         if self.app_state_key is None:
-            now_ms = int(self.server.clock() * 1000)
+            now_ms = int(self.state.clock() * 1000)
             self.app_state_key = (self.rng.randbytes(6), self.rng.randbytes(32), now_ms)
         key_id, key_data, stamp = self.app_state_key
         key = e2e_pb2.AppStateSyncKey(
@@ -620,7 +578,7 @@ class PhoneEndpoint:
             raise WamdError(f"could not encrypt a peer message for {device.jid}")
         attrs = {"to": str(device.jid), "id": message_id, "type": "text", "category": "peer"}
         children = enc.nodes[0].get_children("enc")
-        await self.server.router.handle(self.device, Node("message", attrs, children))
+        await self.router.handle(self.device, Node("message", attrs, children))
         return message_id
 
     def forget_sender_key(self, group: JID) -> None:

@@ -40,13 +40,15 @@ from wamd.errors import ConnectionClosed, ProtocolError
 from wamd.messaging.core import participant_hash
 
 if TYPE_CHECKING:
-    from wamd.sim.server import SimDevice, SimPhone, SimServer
+    from wamd.sim.account import SimPhone
+    from wamd.sim.state import SimDevice, SimState
 
-__all__ = ["OUTBOX_LIMIT", "Router", "outbox_key"]
+__all__ = ["LOW_PREKEYS", "OUTBOX_LIMIT", "Router", "outbox_key"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 20_000  # stanzas kept per offline device before the oldest are dropped
+LOW_PREKEYS = 5  # fewer one-time prekeys than this left: the device is told to upload
 SERVER = DEFAULT_USER_SERVER
 
 
@@ -79,8 +81,11 @@ def outbox_key(
 
 
 class Router:
-    def __init__(self, server: SimServer) -> None:
-        self.server = server
+    """Delivers stanzas to devices (keeping them until acknowledged) and routes what
+    devices send: messages, receipts, acks, presence, chatstates, server notifications."""
+
+    def __init__(self, state: SimState) -> None:
+        self.state = state
         self.presence: dict[str, tuple[str, int]] = {}  # pn user -> (available|unavailable, t)
         self.subscribers: dict[str, set[tuple[str, int]]] = {}  # pn user -> {(pn user, device)}
 
@@ -119,6 +124,46 @@ class Router:
         for node_id in ids:
             device.outbox.pop(outbox_key(tag, node_id, peer, participant), None)
 
+    # ------------------------------------------------------------------ notifications
+
+    def prekey_taken(self, device: SimDevice) -> None:
+        """A one-time prekey was handed out: warn a companion that is running low.
+
+        whatsmeow notification.go handleEncryptNotification: ``<notification
+        type="encrypt" from="s.whatsapp.net"><count value=N/></notification>`` makes the
+        client upload more when N is below its minimum (5 in both references). Sent once
+        until the device uploads again.
+        """
+        if device.endpoint is not None or device.low_prekeys_told:
+            return
+        if len(device.prekeys) >= LOW_PREKEYS:
+            return
+        device.low_prekeys_told = True
+        stanza = self.state.notification(
+            SERVER, "encrypt", [Node("count", {"value": str(len(device.prekeys))})]
+        )
+        self.state.spawn(self.deliver(device, stanza), f"prekey warning for {device.jid}")
+
+    async def notify_devices(self, phone: SimPhone, action: str, changed: SimDevice) -> None:
+        """Tell everyone that ``phone``'s device list changed (a companion linked or left).
+
+        whatsmeow notification.go handleDeviceNotification reads ``<notification
+        type="devices" from=USER><add|remove device_hash=H><device jid lid/></add>``,
+        where ``H`` is the participant hash of the user's new device list; clients drop
+        their cached list (or patch it when the hash matches). Sent to every device of
+        every other account and to the account's own other devices.
+        """
+        device_node = Node("device", {"jid": str(changed.jid), "lid": str(changed.lid)})
+        device_hash = participant_hash([d.jid for d in phone.devices()])
+        stanza = self.state.notification(
+            str(phone.jid),
+            "devices",
+            [Node(action, {"device_hash": device_hash}, [device_node])],
+        )
+        for target in list(self.state.all_devices()):
+            if target is not changed:
+                await self.deliver(target, stanza)
+
     # ------------------------------------------------------------------ inbound stanzas
 
     async def handle(self, device: SimDevice, node: Node) -> None:
@@ -145,7 +190,7 @@ class Router:
                 await conn.send(ack)
 
     async def on_message(self, device: SimDevice, node: Node) -> None:
-        server = self.server
+        state = self.state
         message_id = node.attrs.get("id", "")
         try:
             to = node.jid_attr("to")
@@ -154,7 +199,7 @@ class Router:
         if not message_id or to is None:
             await self._ack(device, {"class": "message", "id": message_id, "error": "400"})
             return
-        now = str(int(server.clock()))
+        now = str(int(state.clock()))
         ack = {"class": "message", "id": message_id, "from": str(to), "t": now}
         base = {"id": message_id, "t": now, "type": node.attrs.get("type", "text")}
         for extra in ("edit", "category", "mediatype"):
@@ -188,8 +233,8 @@ class Router:
         self, device: SimDevice, node: Node, to: JID, base: dict[str, str]
     ) -> int | tuple[dict[SimDevice, Node], list[JID] | None]:
         """Copies of a group message per member device (or an ack error code)."""
-        server = self.server
-        group = server.groups.get(to.user)
+        state = self.state
+        group = state.groups.get(to.user)
         if group is None:
             return 404
         if device.phone.number not in group.participants:
@@ -209,7 +254,7 @@ class Router:
                 target_jid = node.jid_attr("participant")
             except ProtocolError:
                 return 400
-            target = server.device_of(target_jid) if target_jid is not None else None
+            target = state.device_of(target_jid) if target_jid is not None else None
             if target is None or target.phone.number not in group.participants:
                 return 404
             retry_children = [*encs, *([identity] if identity is not None else [])]
@@ -219,7 +264,7 @@ class Router:
         per_device = _per_device(node)
         expected: list[JID] = []
         for number in group.participants:
-            member = server.phones.get(number)
+            member = state.phones.get(number)
             if member is None:
                 continue
             for target in member.devices():
@@ -243,9 +288,9 @@ class Router:
         self, device: SimDevice, node: Node, to: JID, base: dict[str, str]
     ) -> int | tuple[dict[SimDevice, Node], list[JID] | None]:
         """Copies of a 1:1 message per addressed device (or an ack error code)."""
-        server = self.server
+        state = self.state
         sender_phone = device.phone
-        recipient = server.account_of(to)
+        recipient = state.account_of(to)
         if recipient is None:
             return 404
         identity = node.get_child("device-identity")
@@ -276,7 +321,7 @@ class Router:
         bare = node.get_children("enc")
         if participants is None and bare:
             # a resend to one device after a retry receipt (whatsmeow retry.go): to=DEVICE
-            target = server.device_of(to)
+            target = state.device_of(to)
             if target is None:
                 return 404
             children = [*bare, *([identity] if identity is not None else [])]
@@ -293,7 +338,7 @@ class Router:
                 target_jid = JID.parse(jid_text)
             except InvalidJID:
                 continue
-            target = server.device_of(target_jid)
+            target = state.device_of(target_jid)
             if target is None or target is device:
                 continue
             if target.phone is not recipient and target.phone is not sender_phone:
@@ -307,7 +352,7 @@ class Router:
         return copies, expected
 
     async def on_receipt(self, device: SimDevice, node: Node) -> None:
-        server = self.server
+        state = self.state
         kind = node.attrs.get("type", "")
         self.acknowledge(device, "message", node)
         ack = {"class": "receipt", "id": node.attrs.get("id", ""), "from": node.attrs.get("to", "")}
@@ -326,11 +371,11 @@ class Router:
         original = to if to.server != GROUP_SERVER else participant
         if original is None:
             return
-        origin_phone = server.account_of(original)
+        origin_phone = state.account_of(original)
         if origin_phone is None:
             return
         reader = device.lid if original.server == HIDDEN_USER_SERVER else device.jid
-        attrs = {"id": node.attrs.get("id", ""), "t": str(int(server.clock()))}
+        attrs = {"id": node.attrs.get("id", ""), "t": str(int(state.clock()))}
         if kind:
             attrs["type"] = kind
         if to.server == GROUP_SERVER:
@@ -344,7 +389,7 @@ class Router:
             attrs["recipient"] = node.attrs["recipient"]
         forwarded = Node("receipt", attrs, node.content if isinstance(node.content, list) else None)
         if kind in ("", "retry", "inactive", "enc_rekey_retry", "sender"):
-            targets = [d for d in [server.device_of(original)] if d is not None]
+            targets = [d for d in [state.device_of(original)] if d is not None]
         else:
             targets = list(origin_phone.devices())
         for target in targets:
@@ -361,17 +406,17 @@ class Router:
                 target = node.jid_attr("to")
             except ProtocolError:
                 return
-            target_phone = self.server.account_of(target) if target is not None else None
+            target_phone = self.state.account_of(target) if target is not None else None
             if target_phone is None:
                 return
             self.subscribers.setdefault(target_phone.number, set()).add((user, device.jid.device))
             await self.deliver(device, self._presence_node(target_phone), queue=False)
         elif kind in ("available", "unavailable"):
-            self.presence[user] = (kind, int(self.server.clock()))
+            self.presence[user] = (kind, int(self.state.clock()))
             await self.broadcast_presence(device.phone)
 
     def _presence_node(self, phone: SimPhone) -> Node:
-        kind, since = self.presence.get(phone.number, ("unavailable", int(self.server.clock())))
+        kind, since = self.presence.get(phone.number, ("unavailable", int(self.state.clock())))
         attrs = {"from": str(phone.jid)}
         if kind == "unavailable":
             attrs |= {"type": "unavailable", "last": str(since)}
@@ -380,7 +425,7 @@ class Router:
     async def broadcast_presence(self, phone: SimPhone) -> None:
         stanza = self._presence_node(phone)
         for user, device_id in list(self.subscribers.get(phone.number, ())):
-            subscriber = self.server.device_of(JID(user, SERVER, device_id))
+            subscriber = self.state.device_of(JID(user, SERVER, device_id))
             if subscriber is not None:
                 await self.deliver(subscriber, stanza, queue=False)
 
@@ -394,17 +439,17 @@ class Router:
         states = node.get_children()
         if not states:
             return
-        server = self.server
+        state = self.state
         if to.server == GROUP_SERVER:
-            group = server.groups.get(to.user)
+            group = state.groups.get(to.user)
             if group is None or device.phone.number not in group.participants:
                 return
             stanza = Node(
                 "chatstate", {"from": str(to), "participant": str(device.phone.jid)}, states
             )
-            phones = [server.phones[n] for n in group.participants if n in server.phones]
+            phones = [state.phones[n] for n in group.participants if n in state.phones]
         else:
-            target = server.account_of(to)
+            target = state.account_of(to)
             if target is None:
                 return
             sender = device.phone.lid if to.server == HIDDEN_USER_SERVER else device.phone.jid

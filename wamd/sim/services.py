@@ -1,4 +1,4 @@
-"""The sim's answers to usync, prekey-bundle and group queries.
+"""The sim's answers to usync, prekey-bundle and account queries (groups: ``groups.py``).
 
 Shapes as the public clients send and read them:
 
@@ -13,94 +13,69 @@ Shapes as the public clients send and read them:
   reason="identity"/>..</key>`` answered by ``<list><user jid><registration/><type/>
   <identity/><skey/>[<key/>]</user>..</list>``; each one-time prekey is handed out once;
   a device the server does not know gets ``<error code="404" text="item-not-found"/>``.
-- Groups (whatsmeow ``group.go``, namespace ``w:g2``): ``create`` to ``g.us``; ``query``,
-  ``add``/``remove``/``promote``/``demote`` and ``subject`` to the group. Members receive
-  ``<notification type="w:gp2" from=GROUP participant=ACTOR>`` with the same child.
+- Account queries after login (props, A/B props, blocklist, privacy, app state,
+  media_conn, privacy tokens): see each function.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
-from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.crypto import DJB_TYPE
+from wamd.messaging import stanzas
 from wamd.proto import adv_pb2
 
 if TYPE_CHECKING:
-    from wamd.sim.server import SimDevice, SimPhone, SimServer
+    from wamd.sim.account import SimPhone
+    from wamd.sim.router import Router
+    from wamd.sim.state import SimDevice, SimState
 
 __all__ = [
-    "SimGroup",
     "answer_account",
-    "answer_group",
     "answer_keys",
     "answer_media_conn",
     "answer_privacy_tokens",
     "answer_usync",
     "bundle_node",
-    "group_node",
-    "new_group_id",
+    "key_index_list",
 ]
 
 SERVER = DEFAULT_USER_SERVER
 KEY_INDEX_LIST_PREFIX = b"\x06\x02"  # signature prefix of an ADV key-index list (WhatsApp Web)
-MAX_GROUP_SIZE = 1024  # WhatsApp's group size limit
 
 
-@dataclass
-class SimGroup:
-    id: str  # user part of the group JID
-    subject: str
-    creator: str  # pn user
-    creation: int
-    participants: dict[str, str | None] = field(default_factory=dict)  # pn user -> admin role
-    subject_owner: str = ""
-    subject_time: int = 0
-
-    @property
-    def jid(self) -> JID:
-        return JID(self.id, GROUP_SERVER)
+def _error(request: Node, code: int, text: str) -> Node:
+    return stanzas.iq_error(request, code, text, as_server=True)
 
 
-def _error(iq_id: str, code: int, text: str) -> Node:
-    return Node(
-        "iq",
-        {"from": SERVER, "type": "error", "id": iq_id},
-        [Node("error", {"code": str(code), "text": text})],
-    )
-
-
-def _result(node: Node, children: list[Node] | None = None) -> Node:
-    attrs = {"from": node.attrs.get("to", SERVER), "type": "result", "id": node.attrs.get("id", "")}
-    return Node("iq", attrs, children)
+def _result(request: Node, children: list[Node] | None = None) -> Node:
+    return stanzas.iq_result(request, children, as_server=True)
 
 
 # ---------------------------------------------------------------------- usync
 
 
-def key_index_list(server: SimServer, phone: SimPhone) -> Node:
+def key_index_list(state: SimState, phone: SimPhone) -> Node:
     """The account-signed list of valid key indexes (ADVSignedKeyIndexList)."""
     details = adv_pb2.ADVKeyIndexList(
         rawID=int(phone.number) & 0xFFFFFFFF,
-        timestamp=int(server.clock()),
-        currentIndex=phone._key_index,
+        timestamp=state.now(),
+        currentIndex=phone.key_index,
         validIndexes=[d.key_index for d in phone.devices() if d.key_index],
     ).SerializeToString()
     signature = phone.account_key.sign(KEY_INDEX_LIST_PREFIX + details)
     signed = adv_pb2.ADVSignedKeyIndexList(details=details, accountSignature=signature)
-    return Node("key-index-list", {"ts": str(int(server.clock()))}, signed.SerializeToString())
+    return Node("key-index-list", {"ts": str(state.now())}, signed.SerializeToString())
 
 
-def answer_usync(server: SimServer, node: Node) -> Node:
-    iq_id = node.attrs.get("id", "")
+def answer_usync(state: SimState, node: Node) -> Node:
     usync = node.get_child("usync")
     query = usync.get_child("query") if usync is not None else None
     users = usync.get_child("list") if usync is not None else None
     if usync is None or query is None or users is None:
-        return _error(iq_id, 400, "bad-request")
+        return _error(node, 400, "bad-request")
     protocols = {child.tag: child for child in query.get_children()}
     out: list[Node] = []
     for user in users.get_children("user"):
@@ -112,13 +87,13 @@ def answer_usync(server: SimServer, node: Node) -> Node:
             try:
                 asked = JID.parse(user.attrs["jid"]).to_non_ad()
             except InvalidJID:
-                return _error(iq_id, 400, "bad-request")
-            phone = server.account_of(asked)
+                return _error(node, 400, "bad-request")
+            phone = state.account_of(asked)
         elif contact is not None:
             raw = contact.content
             query_text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
             number = query_text.split("@")[0].lstrip("+").replace(" ", "")
-            phone = server.phones.get(number)
+            phone = state.phones.get(number)
             asked = JID(number, SERVER) if number.isdigit() else None
         if asked is None:
             continue
@@ -139,7 +114,7 @@ def answer_usync(server: SimServer, node: Node) -> Node:
                     devices.append(Node("device", device_attrs))
             content = [Node("device-list", {}, devices)]
             if phone is not None:
-                content.append(key_index_list(server, phone))
+                content.append(key_index_list(state, phone))
             children.append(Node("devices", {}, content))
         if "lid" in protocols and phone is not None:
             children.append(Node("lid", {"val": str(phone.lid)}))
@@ -159,7 +134,8 @@ def answer_usync(server: SimServer, node: Node) -> Node:
 
 
 def bundle_node(device: SimDevice, jid: str) -> Node:
-    """A device's prekey bundle as a fetch answers it (uses up one one-time prekey)."""
+    """A device's prekey bundle as a fetch answers it (uses up one one-time prekey; the
+    caller tells ``Router.prekey_taken`` so that a companion running low is warned)."""
     children = [
         Node("registration", {}, device.registration_id.to_bytes(4, "big")),
         Node("type", {}, bytes((DJB_TYPE,))),
@@ -177,22 +153,21 @@ def bundle_node(device: SimDevice, jid: str) -> Node:
     if device.prekeys:
         key_id = min(device.prekeys)
         value = device.prekeys.pop(key_id)  # a one-time prekey is handed out once
-        device.phone.server.prekey_taken(device)
         children.append(
             Node("key", {}, [Node("id", {}, key_id.to_bytes(3, "big")), Node("value", {}, value)])
         )
     return Node("user", {"jid": jid}, children)
 
 
-async def answer_keys(server: SimServer, node: Node) -> Node:
+async def answer_keys(state: SimState, router: Router, node: Node) -> Node:
     key = node.get_child("key")
     if key is None:
-        return _error(node.attrs.get("id", ""), 400, "bad-request")
+        return _error(node, 400, "bad-request")
     out = []
     for user in key.get_children("user"):
         jid_text = user.attrs.get("jid", "")
         try:
-            device = server.device_of(JID.parse(jid_text))
+            device = state.device_of(JID.parse(jid_text))
         except InvalidJID:
             device = None
         if device is None:
@@ -201,100 +176,11 @@ async def answer_keys(server: SimServer, node: Node) -> Node:
         else:
             if device.phone.endpoint is not None and device is device.phone.primary:
                 await device.phone.endpoint.refill_prekeys()
-            out.append(bundle_node(device, jid_text))
+            bundle = bundle_node(device, jid_text)
+            if bundle.get_child("key") is not None:
+                router.prekey_taken(device)
+            out.append(bundle)
     return _result(node, [Node("list", {}, out)])
-
-
-# ---------------------------------------------------------------------- groups
-
-
-def group_node(server: SimServer, group: SimGroup) -> Node:
-    participants = []
-    for number, role in group.participants.items():
-        attrs = {"jid": f"{number}@{SERVER}"}
-        phone = server.phones.get(number)
-        if phone is not None:
-            attrs["lid"] = str(phone.lid)
-        if role:
-            attrs["type"] = role
-        participants.append(Node("participant", attrs))
-    attrs = {
-        "id": group.id,
-        "creator": f"{group.creator}@{SERVER}",
-        "subject": group.subject,
-        "s_t": str(group.subject_time),
-        "s_o": f"{group.subject_owner or group.creator}@{SERVER}",
-        "creation": str(group.creation),
-        "size": str(len(group.participants)),
-    }
-    return Node("group", attrs, participants)
-
-
-def _members(server: SimServer, node: Node) -> list[str] | None:
-    """pn users named by <participant jid> children (lids resolved), None if malformed."""
-    out = []
-    for child in node.get_children("participant"):
-        try:
-            jid = JID.parse(child.attrs.get("jid", ""))
-        except InvalidJID:
-            return None
-        if jid.server == HIDDEN_USER_SERVER:
-            phone = server.account_of(jid)
-            out.append(phone.number if phone is not None else jid.user)
-        else:
-            out.append(jid.user)
-    return out
-
-
-async def answer_group(server: SimServer, device: SimDevice, node: Node) -> Node:
-    iq_id = node.attrs.get("id", "")
-    actor = device.phone.number
-    children = node.get_children()
-    if not children:
-        return _error(iq_id, 400, "bad-request")
-    action = children[0]
-    try:
-        to = JID.parse(node.attrs.get("to", ""))
-    except InvalidJID:
-        return _error(iq_id, 400, "bad-request")
-    if action.tag == "create":
-        members = _members(server, action)
-        subject = action.attrs.get("subject", "")
-        if members is None or not subject:
-            return _error(iq_id, 400, "bad-request")
-        if len(members) + 1 > MAX_GROUP_SIZE:
-            return _error(iq_id, 406, "not-acceptable")
-        created = await server.create_group(device.phone, subject, members)
-        return _result(node, [group_node(server, created)])
-    group = server.groups.get(to.user) if to.server == GROUP_SERVER else None
-    if group is None:
-        return _error(iq_id, 404, "item-not-found")
-    if actor not in group.participants:
-        return _error(iq_id, 403, "forbidden")
-    if action.tag == "query":
-        return _result(node, [group_node(server, group)])
-    if not group.participants.get(actor):
-        return _error(iq_id, 401, "not-authorized")  # only admins change a group
-    if action.tag == "subject":
-        raw = action.content
-        text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
-        if not text:
-            return _error(iq_id, 400, "bad-request")
-        await server.set_group_subject(group, device.phone, text)
-        return _result(node)
-    if action.tag in ("add", "remove", "promote", "demote"):
-        members = _members(server, action)
-        if members is None or not members:
-            return _error(iq_id, 400, "bad-request")
-        results = await server.change_participants(group, device.phone, action.tag, members)
-        listed = [server._participant_node(n, {"error": str(e)} if e else None) for n, e in results]
-        return _result(node, [Node(action.tag, {}, listed)])
-    return _error(iq_id, 501, "feature-not-implemented")
-
-
-def new_group_id(rng: random.Random) -> str:
-    """A group id of the current form (``120363`` + digits)."""
-    return "120363" + str(rng.getrandbits(48)).zfill(12)
 
 
 # ---------------------------------------------------------------------- account queries
@@ -370,7 +256,7 @@ def answer_account(node: Node) -> Node | None:
     return None
 
 
-def answer_media_conn(server: SimServer, node: Node) -> Node | None:
+def answer_media_conn(state: SimState, node: Node) -> Node | None:
     """``<iq xmlns="w:m" type="set"><media_conn/></iq>``: where to upload and download.
 
     whatsmeow mediaconn.go queryMediaConn reads ``auth``, ``ttl``, ``auth_ttl``,
@@ -382,16 +268,18 @@ def answer_media_conn(server: SimServer, node: Node) -> Node | None:
     if node.attrs.get("type") != "set" or node.get_child("media_conn") is None:
         return None
     attrs = {
-        "auth": server.media_auth,
+        "auth": state.media_auth,
         "ttl": str(MEDIA_CONN_TTL),
         "auth_ttl": str(MEDIA_AUTH_TTL),
         "max_buckets": str(MEDIA_MAX_BUCKETS),
     }
-    host = Node("host", {"hostname": server.host, "maxContentLengthBytes": str(100 << 20)})
+    host = Node("host", {"hostname": state.host, "maxContentLengthBytes": str(100 << 20)})
     return _result(node, [Node("media_conn", attrs, [host])])
 
 
-async def answer_privacy_tokens(server: SimServer, device: SimDevice, node: Node) -> Node | None:
+async def answer_privacy_tokens(
+    state: SimState, router: Router, device: SimDevice, node: Node
+) -> Node | None:
     """``<iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/>..``.
 
     A client issues its trusted-contact token to the peers it writes to (whatsmeow
@@ -410,24 +298,24 @@ async def answer_privacy_tokens(server: SimServer, device: SimDevice, node: Node
         try:
             jid = JID.parse(token.attrs.get("jid", ""))
         except InvalidJID:
-            return _error(node.attrs.get("id", ""), 400, "bad-request")
+            return _error(node, 400, "bad-request")
         if jid.server not in (DEFAULT_USER_SERVER, HIDDEN_USER_SERVER):
-            return _error(node.attrs.get("id", ""), 400, "bad-request")
+            return _error(node, 400, "bad-request")
         if token.attrs.get("type", "trusted_contact") != "trusted_contact":
-            return _error(node.attrs.get("id", ""), 400, "bad-request")
-        target = server.account_of(jid)
+            return _error(node, 400, "bad-request")
+        target = state.account_of(jid)
         if target is not None and target is not device.phone:
-            issued.append((target, token.attrs.get("t") or str(int(server.clock()))))
+            issued.append((target, token.attrs.get("t") or str(state.now())))
     issuer = device.phone
     for target, stamp in issued:
-        value = server.rng.randbytes(PRIVACY_TOKEN_SIZE)
+        value = state.rng.randbytes(PRIVACY_TOKEN_SIZE)
         child = Node("token", {"type": "trusted_contact", "t": stamp}, value)
-        stanza = server._notification(
+        stanza = state.notification(
             str(issuer.jid),
             "privacy_token",
             [Node("tokens", {}, [child])],
             sender_lid=str(issuer.lid),
         )
         for target_device in target.devices():
-            await server.router.deliver(target_device, stanza)
+            await router.deliver(target_device, stanza)
     return _result(node)

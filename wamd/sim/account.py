@@ -1,0 +1,184 @@
+"""``SimPhone``: a registered account's primary phone, the handle tests script.
+
+The phone's Signal endpoint (what it sends and receives) is ``phone.py``; this is the
+account around it: its number, LID and account key, its linked companions, whether the
+phone is online, and the actions a person takes on a phone (send, read, react, create a
+group, scan a QR code, type a pairing code, unlink a device).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from wamd.binary import JID, Node
+from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
+from wamd.crypto import KeyPair
+from wamd.errors import SimError
+from wamd.proto import e2e_pb2
+from wamd.sim import rand
+from wamd.sim.groups import SimGroup
+from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
+from wamd.sim.state import PRIMARY_OFFLINE_LIMIT, SimDevice
+
+if TYPE_CHECKING:
+    from wamd.sim.server import SimServer
+
+__all__ = ["SimPhone"]
+
+
+class SimPhone:
+    """A registered account's primary phone, scriptable from tests."""
+
+    def __init__(
+        self, server: SimServer, number: str, name: str, *, business: bool = False
+    ) -> None:
+        state = server.state
+        self.server = server
+        self.state = state
+        self.number = number
+        self.name = name
+        self.business = business  # a WhatsApp Business account (add_phone(business=True))
+        self.lid_user = str(100_000_000_000_000 + state.rng.getrandbits(40))
+        self.account_key: KeyPair = rand.keypair(state.rng)  # the account's identity (ADV)
+        self.companions: dict[int, SimDevice] = {}
+        self.next_device = 1  # taken by SimState.allocate_companion
+        self.key_index = 0
+        self.last_online = state.clock()
+        self.online = True
+        self.status = "Hey there! I am using WhatsApp."
+        self.status_time = state.now()
+        self.primary = SimDevice(
+            self,
+            JID(number, DEFAULT_USER_SERVER),
+            JID(self.lid_user, HIDDEN_USER_SERVER),
+            identity=b"",
+            registration_id=0,
+            signed_prekey_id=0,
+            signed_prekey=b"",
+            signed_prekey_signature=b"",
+            key_index=0,
+        )
+        self.endpoint = PhoneEndpoint(state, server.router, self, self.primary)
+        self.primary.endpoint = self.endpoint.deliver
+
+    def devices(self) -> list[SimDevice]:
+        """The primary and every linked companion, as usync lists them."""
+        return [self.primary] + [d for d in self.companions.values() if not d.unlinked]
+
+    # ------------------------------------------------------------------ messaging
+
+    @property
+    def received(self) -> list[SimMessage]:
+        return self.endpoint.received
+
+    @property
+    def receipts(self) -> list[SimReceipt]:
+        return self.endpoint.receipts
+
+    async def next_message(self, timeout: float = 10.0) -> SimMessage:
+        """The next message this phone receives (``TimeoutError`` when none comes)."""
+        return await self.endpoint.next_message(timeout)
+
+    async def wait_receipt(
+        self, message_id: str, kind: str = "", timeout: float = 10.0
+    ) -> SimReceipt:
+        return await self.endpoint.wait_receipt(message_id, kind, timeout)
+
+    async def send_text(
+        self,
+        to: JID | str,
+        text: str,
+        *,
+        reply_to: SimMessage | None = None,
+        mentions: Sequence[str] = (),
+    ) -> str:
+        """Send a text (a reply when ``reply_to`` is given); returns its message id."""
+        target = JID.parse(to) if isinstance(to, str) else to
+        return await self.endpoint.send(
+            target, text_message(text, quoted=reply_to, mentions=mentions)
+        )
+
+    async def send_message(self, to: JID | str, message: e2e_pb2.Message) -> str:
+        target = JID.parse(to) if isinstance(to, str) else to
+        return await self.endpoint.send(target, message)
+
+    async def react(self, target: SimMessage, emoji: str) -> str:
+        """React to a message this phone received."""
+        now_ms = int(self.state.clock() * 1000)
+        return await self.endpoint.send(target.chat, reaction_message(target.key, emoji, now_ms))
+
+    async def read(self, message: SimMessage) -> None:
+        """Send a read receipt for a received message (blue ticks)."""
+        attrs = {"id": message.id, "to": str(message.chat), "type": "read"}
+        if message.chat.server == "g.us":
+            attrs["participant"] = str(message.sender)
+        else:
+            attrs["to"] = str(message.sender)
+        await self.server.router.handle(self.primary, Node("receipt", attrs))
+
+    async def set_presence(self, available: bool) -> None:
+        kind = "available" if available else "unavailable"
+        await self.server.router.handle(self.primary, Node("presence", {"type": kind}))
+
+    async def send_chatstate(self, to: JID | str, state: str = "composing") -> None:
+        await self.server.router.handle(
+            self.primary, Node("chatstate", {"to": str(to)}, [Node(state)])
+        )
+
+    async def create_group(self, subject: str, members: Sequence[JID | str]) -> SimGroup:
+        """Create a group with this phone as its super admin."""
+        numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
+        return await self.server.group_service.create(self, subject, numbers)
+
+    async def add_to_group(self, group: SimGroup, members: Sequence[JID | str]) -> None:
+        numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
+        await self.server.group_service.change_participants(group, self, "add", numbers)
+
+    async def remove_from_group(self, group: SimGroup, members: Sequence[JID | str]) -> None:
+        numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
+        await self.server.group_service.change_participants(group, self, "remove", numbers)
+
+    @property
+    def jid(self) -> JID:
+        return JID(self.number, DEFAULT_USER_SERVER)
+
+    @property
+    def lid(self) -> JID:
+        return JID(self.lid_user, HIDDEN_USER_SERVER)
+
+    def go_offline(self) -> None:
+        self.last_online = self.state.clock()
+        self.online = False
+
+    def go_online(self) -> None:
+        self.online = True
+        self.last_online = self.state.clock()
+
+    def primary_offline_for(self) -> float:
+        return 0.0 if self.online else self.state.clock() - self.last_online
+
+    async def scan_qr(self, qr: str) -> SimDevice:
+        """Link the companion showing ``qr`` (URL or bare form) to this account."""
+        return await self.server.pairing.scan(self, qr)
+
+    async def link_with_code(self, code: str) -> SimDevice:
+        """Type the companion's pairing code on this phone (Settings > Linked devices)."""
+        return await self.server.pairing.enter_code(self, code)
+
+    async def unlink(self, device: SimDevice | JID | str) -> None:
+        """Remove a companion, as "Log out" in the phone's linked-devices list."""
+        target = (
+            device
+            if isinstance(device, SimDevice)
+            else self.companions.get(
+                (JID.parse(device) if isinstance(device, str) else device).device
+            )
+        )
+        if target is None:
+            raise SimError(f"{device} is not linked to {self.number}")
+        await self.server.logins.remove_device(target)
+
+    def expired(self) -> bool:
+        """Whether the phone has been offline past ``PRIMARY_OFFLINE_LIMIT``."""
+        return self.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
