@@ -21,7 +21,8 @@ The tree::
     │   ├── InvalidKey           a key of the wrong size or type, a bad signature on a key
     │   └── DuplicateMessage     a message that was already decrypted
     ├── StoreError               auth state / key store
-    │   └── CorruptedStore       a file or row that cannot be read back (names it)
+    │   ├── CorruptedStore       a file or row that cannot be read back (names it)
+    │   └── PreKeyIdInUse        a new one-time prekey would overwrite a stored one
     ├── RequestError             an iq answered with an error (carries the code)
     ├── RequestTimeout           an iq not answered in time
     ├── ConnectionClosed         the connection ended (carries a DisconnectReason)
@@ -56,6 +57,7 @@ __all__ = [
     "MalformedMessage",
     "NoSession",
     "PairingError",
+    "PreKeyIdInUse",
     "ProtocolError",
     "RequestError",
     "RequestTimeout",
@@ -175,6 +177,20 @@ class CorruptedStore(StoreError):
         self.location = location
         self.reason = reason
         super().__init__(f"{location}: {reason}")
+
+
+class PreKeyIdInUse(StoreError):
+    """A one-time prekey would be written over a different stored one: its id was reused.
+
+    The stored private key may belong to a public key already uploaded; overwriting it
+    would make every message sent to that prekey undecryptable. Every key store refuses
+    the write (the whole transaction). ``ids`` are the prekey ids, as stored (decimal).
+    """
+
+    def __init__(self, ids: tuple[str, ...]) -> None:
+        self.ids = ids
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        super().__init__(f"prekey ids already hold a different key: {shown}")
 
 
 class RequestError(WamdError):

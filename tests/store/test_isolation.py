@@ -204,10 +204,32 @@ async def test_prekey_ids_in_use_are_refused_and_skipped(store: SignalKeyStore) 
     overlapping = [(i, generate_keypair()) for i in range(25, 35)]
     with pytest.raises(PreKeyIdInUse) as err:
         await prekeys.add(overlapping)
-    assert err.value.ids == tuple(range(25, 31))
+    assert err.value.ids == tuple(str(i) for i in range(25, 31))
     assert await prekeys.get(25) == first[24][1]  # untouched
     assert await prekeys.get(31) is None  # all or nothing: nothing of the batch stored
     assert "private" not in str(err.value)
     await prekeys.add([(i, generate_keypair()) for i in range(31, 41)])
     assert await prekeys.next_free_id(1, 5) == 41
     assert await prekeys.next_free_id(50, 5) == 50
+
+
+async def test_the_store_refuses_a_different_key_under_a_stored_prekey_id(
+    store: SignalKeyStore,
+) -> None:
+    first, second = generate_keypair(), generate_keypair()
+    await store.set({"pre-key": {"5": first, "6": first}})
+    with pytest.raises(PreKeyIdInUse) as err:
+        async with store.transaction():
+            await store.set({"session": {"a.1": b"x"}})
+            await store.set({"pre-key": {"5": second, "7": second}})
+    assert err.value.ids == ("5",)
+    assert second.private.hex() not in str(err.value)
+    # refused as a whole: nothing of that transaction was written
+    assert await store.get("pre-key", ["5", "7"]) == {"5": first}
+    assert await store.get("session", ["a.1"]) == {}
+    with pytest.raises(PreKeyIdInUse):
+        await store.set({"pre-key": {"6": second}})  # a write of its own, refused too
+    await store.set({"pre-key": {"5": first}})  # the same key again is no reuse
+    await store.set({"pre-key": {"5": None}})  # used up: deleted
+    await store.set({"pre-key": {"5": second}})  # an id that holds nothing takes a key
+    assert await store.get("pre-key", ["5", "6"]) == {"5": second, "6": first}

@@ -11,9 +11,10 @@ A backend implements four primitives:
 This class turns them into the ``SignalKeyStore`` contract: transactions bound to the
 running task; nested blocks in the same task join the outer one; reads inside see the
 pending writes; an exception discards everything; ``set()`` outside a transaction is a
-transaction of its own. One transaction runs at a time per store object (an asyncio
-lock), and across processes the backend's lock serialises them, so a read-modify-write
-inside a transaction never loses an update.
+transaction of its own; a write that would put a different key under a stored prekey id
+is refused (``PreKeyIdInUse``, the transaction rolled back). One transaction runs at a
+time per store object (an asyncio lock), and across processes the backend's lock
+serialises them, so a read-modify-write inside a transaction never loses an update.
 
 The binding to the task is real: the open transaction is kept in a ``ContextVar`` *and*
 names the task that opened it. A task created inside a transaction copies the context,
@@ -38,7 +39,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from wamd.crypto import KeyPair
-from wamd.errors import StoreError
+from wamd.errors import PreKeyIdInUse, StoreError
 from wamd.store.types import KEY_TYPES
 
 __all__ = ["TransactionalKeyStore", "Writes", "bound_to_task", "copy_value"]
@@ -129,6 +130,7 @@ class TransactionalKeyStore:
             token = self._current.set(tx)
             try:
                 yield
+                await self._refuse_prekey_reuse(tx.writes.get("pre-key"))
             except BaseException:
                 self._current.reset(token)
                 await self._rollback()
@@ -139,6 +141,21 @@ class TransactionalKeyStore:
                 await self._commit(writes)
             else:
                 await self._rollback()
+
+    async def _refuse_prekey_reuse(self, prekeys: dict[str, Any] | None) -> None:
+        """``PreKeyIdInUse`` when a write would replace a stored prekey by a different one.
+
+        A one-time prekey id is used once: a stored private key may belong to a public key
+        the server already hands out. Writing the same key again, or deleting, is fine.
+        Runs inside the transaction (the backend's write lock held), just before commit.
+        """
+        new = {k: v for k, v in (prekeys or {}).items() if v is not None}
+        if not new:
+            return
+        stored = await self._read("pre-key", list(new))
+        clash = [k for k, v in stored.items() if v != new[k]]
+        if clash:
+            raise PreKeyIdInUse(tuple(sorted(clash, key=lambda k: (len(k), k))))
 
     @property
     def in_transaction(self) -> bool:

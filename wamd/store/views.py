@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from wamd.crypto import KeyPair
-from wamd.errors import StoreError
+from wamd.errors import PreKeyIdInUse
 from wamd.store.types import SignalKeyStore
 
 __all__ = [
@@ -45,24 +45,14 @@ __all__ = [
 SENT_KEEP: Final = 2048  # sent messages kept for peers' retry receipts (the client's ring)
 
 
-class PreKeyIdInUse(StoreError):
-    """A new one-time prekey would overwrite a stored one (its id was handed out before).
-
-    The stored private key may belong to a public key already uploaded: overwriting it
-    would make every message sent to that prekey undecryptable. ``ids`` are the ids.
-    """
-
-    def __init__(self, ids: Sequence[int]) -> None:
-        self.ids = tuple(ids)
-        shown = ", ".join(str(i) for i in self.ids[:5]) + (", ..." if len(self.ids) > 5 else "")
-        super().__init__(f"prekey ids already hold a key: {shown}")
-
-
 # ---------------------------------------------------------------------- prekeys
 
 
 class PreKeys:
-    """One-time prekeys (``pre-key``): ids are never reused while a key is stored."""
+    """One-time prekeys (``pre-key``): ids are never reused while a key is stored.
+
+    ``PreKeyIdInUse`` (from ``wamd.errors``) is re-exported here.
+    """
 
     TYPE: Final = "pre-key"
 
@@ -99,8 +89,8 @@ class PreKeys:
         """Store new prekeys, all or none; ``PreKeyIdInUse`` if any id already holds one."""
         async with self.keys.transaction():
             used = await self.in_use(i for i, _ in new)
-            if used:
-                raise PreKeyIdInUse(used)
+            if used:  # the store would refuse a different key; refuse the same one too
+                raise PreKeyIdInUse(tuple(str(i) for i in used))
             await self.keys.set({self.TYPE: {str(i): pair for i, pair in new}})
 
     async def remove(self, key_ids: Iterable[int]) -> None:
