@@ -71,6 +71,12 @@ class Logins:
         self, conn: NodeConnection, payload: ParsedClientPayload, setup: Callable[[], None]
     ) -> None:
         """A linked device logs in: success, its backlog, then its stanzas until it leaves."""
+        refused = self.state.faults.refuse_login()
+        if refused is not None:
+            # whatsmeow connectionevents.go: <failure reason="503"> = service unavailable
+            await conn.send(Node("failure", {"reason": str(refused), "location": "sim"}))
+            await conn.close()
+            return
         phone = self.state.phones.get(payload.username or "")
         device = phone.companions.get(payload.device or 0) if phone else None
         expired = phone is not None and phone.expired()
@@ -127,6 +133,8 @@ class Logins:
                 if phone.expired():
                     await self.expire_companions()
                     return
+                if self.state.faults.lose_inbound(device, node):
+                    return  # lost on the way in (a fault)
                 await self._serve(conn, node, device)
 
         conn.start(serve)
@@ -136,7 +144,10 @@ class Logins:
             self.state.spawn(self._welcome(phone, device), f"welcome for {device.jid}")
         setup()
         closed = await conn.wait_closed()
-        if closed.reason == DisconnectReason.BAD_SESSION and str(closed) != "flooding":
+        if closed.reason == DisconnectReason.BAD_SESSION and str(closed) not in (
+            "flooding",
+            "dropped by a fault",
+        ):
             log.warning("disconnected %s: %s", device.jid, closed)
         if device.connection is conn:
             device.connection = None

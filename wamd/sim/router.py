@@ -30,13 +30,13 @@ What the real server does, as the public clients observe it:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
-from wamd.errors import ConnectionClosed, ProtocolError
+from wamd.errors import ProtocolError
+from wamd.messaging import stanzas
 from wamd.messaging.core import participant_hash
 
 if TYPE_CHECKING:
@@ -110,18 +110,13 @@ class Router:
             return
         conn = device.connection
         if conn is not None and not conn.closed:
-            with contextlib.suppress(ConnectionClosed):
-                await conn.send(node)
+            await self.state.faults.send(device, conn, node)  # the wire, faults and all
 
     def acknowledge(self, device: SimDevice, tag: str, node: Node) -> None:
         """The device confirmed a stanza: drop it (and any listed ids) from its outbox."""
         peer = node.attrs.get("to")
         participant = node.attrs.get("participant")
-        ids = [node.attrs.get("id", "")]
-        listed = node.get_child("list")
-        if listed is not None:
-            ids += [item.attrs.get("id", "") for item in listed.get_children("item")]
-        for node_id in ids:
+        for node_id in stanzas.receipt_ids(node):
             device.outbox.pop(outbox_key(tag, node_id, peer, participant), None)
 
     # ------------------------------------------------------------------ notifications
@@ -180,14 +175,7 @@ class Router:
             await self.on_chatstate(device, node)
 
     async def _ack(self, device: SimDevice, attrs: dict[str, str]) -> None:
-        ack = Node("ack", attrs)
-        if device.endpoint is not None:
-            device.endpoint(ack)
-            return
-        conn = device.connection
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(ConnectionClosed):
-                await conn.send(ack)
+        await self.deliver(device, Node("ack", attrs), queue=False)
 
     async def on_message(self, device: SimDevice, node: Node) -> None:
         state = self.state

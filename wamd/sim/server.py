@@ -40,6 +40,7 @@ from wamd.pairing import make_device_identity, verify_pair_success
 from wamd.sim import rand
 from wamd.sim.account import SimPhone
 from wamd.sim.activity import Activity
+from wamd.sim.faults import Faults
 from wamd.sim.groups import Groups, SimGroup
 from wamd.sim.iq import IqTable
 from wamd.sim.limits import STANZA_BURST, STANZA_RATE
@@ -156,6 +157,11 @@ class SimServer:
     @property
     def activity(self) -> Activity:
         return self.state.activity
+
+    @property
+    def faults(self) -> Faults:
+        """The fault injector (``faults.py``): drop, delay, duplicate, reorder, disconnect."""
+        return self.state.faults
 
     @property
     def phones(self) -> dict[str, SimPhone]:

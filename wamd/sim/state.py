@@ -22,6 +22,7 @@ from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
 from wamd.errors import SimError
 from wamd.sim import rand
 from wamd.sim.activity import Activity
+from wamd.sim.faults import Faults
 from wamd.transport import NodeConnection
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class SimState:
         self._clock_offset = 0.0
         self._clock_moved: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.faults = Faults(self)  # what the sim does wrong on purpose (faults.py)
 
     # ------------------------------------------------------------------ time
 
