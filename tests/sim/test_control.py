@@ -15,6 +15,7 @@ import pytest
 from tests.sim.raw import GP2, WAIT, pair_companion, registration
 from wamd.cli import main
 from wamd.crypto import generate_keypair
+from wamd.errors import ProtocolError
 from wamd.sim import SimServer
 from wamd.sim.control import MAX_BODY, ControlServer, is_loopback
 from wamd.store import init_auth_creds
@@ -295,3 +296,78 @@ def test_cli_without_a_command_prints_help(capsys: pytest.CaptureFixture[str]) -
     assert "sim" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["sim", "--phone", "12"])
+
+
+async def test_requests_from_a_web_page_are_refused(control: Control) -> None:
+    # issue 22: a page in the user's browser could drive the sim (a POST as text/plain
+    # needs no preflight; DNS rebinding puts a foreign name in Host)
+    body = json.dumps({"number": "15550003333"}).encode()
+
+    def post(*headers: str) -> bytes:
+        head = f"POST /phones HTTP/1.1\r\nContent-Length: {len(body)}\r\n"
+        return (head + "".join(h + "\r\n" for h in headers) + "\r\n").encode() + body
+
+    port = control.port
+    refused = [
+        post("Host: 127.0.0.1", "Origin: https://evil.example"),
+        post("Host: 127.0.0.1", "Origin: null"),
+        post(f"Host: 127.0.0.1:{port}", f"Origin: http://127.0.0.1:{port + 1}"),
+        post("Host: evil.example"),  # DNS rebinding: the browser names the page's host
+        post(f"Host: evil.example:{port}", f"Origin: http://evil.example:{port}"),
+        post(f"Host: 127.0.0.1:{port + 1}"),
+        post("Host: 127.0.0.1", "Sec-Fetch-Site: cross-site"),
+    ]
+    for request in refused:
+        status, payload = await control.raw(request)
+        assert status == 403, (request, payload)
+    assert "15550003333" not in control.sim.phones
+    # curl, scripts and the interface's own origin are served
+    allowed = [
+        post(f"Host: 127.0.0.1:{port}", f"Origin: http://127.0.0.1:{port}"),
+    ]
+    status, _ = await control.raw(allowed[0])
+    assert status == 201
+    status, _ = await control.raw(f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+    assert status == 200
+
+
+async def test_faults_through_the_control_interface(control: Control) -> None:
+    sim = control.sim
+    alice = sim.add_phone("15550001111", "Alice")
+    a1 = await pair_companion(sim, alice)
+    rule = await control.ok(
+        "POST", "/faults", {"kind": "drop", "tags": ["message"], "count": 2}, status=201
+    )
+    assert rule["kind"] == "drop" and rule["fired"] == 0 and rule["direction"] == "out"
+    listed = await control.ok("GET", "/faults")
+    assert [r["id"] for r in listed["rules"]] == [rule["id"]]
+    for bad in (
+        {"kind": "explode"},
+        {"kind": "delay", "direction": "in"},
+        {"kind": "drop", "probability": 2},
+        {"kind": "drop", "tags": "message"},
+        {"kind": "drop", "device": "@@"},
+        {"kind": "delay", "seconds": -1},
+    ):
+        status, payload = await control.call("POST", "/faults", bad)
+        assert status == 400, (bad, payload)
+    await control.ok("POST", "/faults/refuse-logins", {"count": 1})
+    await control.ok("POST", "/faults/stream-error", {"device": str(a1.jid), "code": 503})
+    error = await a1.next("stream:error")
+    assert error.attrs["code"] == "503"
+    status, _ = await control.call("POST", "/faults/disconnect", {"device": str(a1.jid)})
+    assert status == 409  # no longer connected
+    status, _ = await control.call(
+        "POST", "/faults/disconnect", {"device": "1555:9@s.whatsapp.net"}
+    )
+    assert status == 404
+    with pytest.raises(ProtocolError, match="'reason': '503'"):
+        await a1.login()
+    await a1.login()
+    await control.ok("POST", "/faults/disconnect", {"device": str(a1.jid)})
+    assert a1.conn is not None
+    await a1.conn.wait_closed()
+    await control.ok("POST", "/faults/clear")
+    assert (await control.ok("GET", "/faults"))["rules"] == []
+    fired = (await control.ok("GET", "/faults"))["fired"]
+    assert [f["fault"] for f in fired] == ["stream:error 503", "refuse login", "disconnect"]

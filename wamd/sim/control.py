@@ -22,9 +22,20 @@ Routes (``N`` is a phone number, digits only)::
     GET  /phones/N/messages/next    ?timeout=S: the next message not yet handed out by
                                     this route (waits up to S seconds, then 408)
     POST /clock                     {"offset": seconds}  moves the sim's clock
+    GET  /faults                    the fault rules, and the newest faults fired
+    POST /faults                    {"kind": "drop"|"delay"|"duplicate"|"reorder",
+                                    "direction": "out"|"in", "probability", "tags",
+                                    "xmlns", "device", "count", "seconds"}  -> 201
+    POST /faults/clear              no more faults
+    POST /faults/disconnect         {"device": JID}  drop its connection
+    POST /faults/stream-error       {"device": JID, "code": 515|440|503|...}
+    POST /faults/refuse-logins      {"count": N, "seconds": S, "reason": 503}
 
-Errors are ``{"error": "..."}`` with 400 (bad request or JSON), 404 (no such phone or
-route), 405 (method), 408 (nothing arrived in time), 409 (the service refuses, e.g. a
+Requests from a web page are refused with 403: a ``Host`` that is not this machine, an
+``Origin`` other than this interface's own, ``Sec-Fetch-Site: cross-site``.
+
+Errors are ``{"error": "..."}`` with 400 (bad request or JSON), 403 (a browser's
+cross-origin request or a foreign Host), 404 (no such phone or route), 405 (method), 408 (nothing arrived in time), 409 (the service refuses, e.g. a
 fifth companion or an expired QR), 413 (body too large).
 """
 
@@ -44,8 +55,9 @@ from urllib.parse import parse_qs, urlsplit
 from wamd.binary import JID
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, InvalidJID
 from wamd.errors import PairingError
+from wamd.sim.faults import FaultRule
 from wamd.sim.phone import SimMessage
-from wamd.sim.server import SimError, SimPhone, SimServer
+from wamd.sim.server import SimDevice, SimError, SimPhone, SimServer
 
 __all__ = ["ControlServer", "is_loopback"]
 
@@ -55,11 +67,13 @@ MAX_BODY = 64 * 1024  # bytes of JSON a request may carry
 MAX_WAIT = 60.0  # longest a request may wait for a message (seconds)
 READ_TIMEOUT = 10.0  # for the request line, headers and body
 MAX_HEADERS = 64
+MAX_LOG = 100  # faults fired that GET /faults lists (the newest)
 
 _REASONS = {
     200: "OK",
     201: "Created",
     400: "Bad Request",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -124,6 +138,13 @@ def _user_jid(value: str) -> JID:
         raise HTTPError(400, f"{value[:64]!r} is neither a phone number nor a JID") from None
 
 
+def _device_jid(value: str) -> JID:
+    try:
+        return JID.parse(value)
+    except InvalidJID:
+        raise HTTPError(400, f"{value[:64]!r} is not a JID") from None
+
+
 def message_json(index: int, message: SimMessage) -> dict[str, Any]:
     content = message.message
     kinds = [field.name for field, _ in content.ListFields()]
@@ -151,6 +172,7 @@ class ControlServer:
                 "loopback address (pass allow_remote=True / --control-allow-remote to insist)"
             )
         self.sim = sim
+        self.allow_remote = allow_remote
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -170,6 +192,12 @@ class ControlServer:
             _Route("GET", re.compile(r"/phones/(\d+)/messages"), self._messages),
             _Route("GET", re.compile(r"/phones/(\d+)/messages/next"), self._next_message),
             _Route("POST", re.compile(r"/clock"), self._set_clock),
+            _Route("GET", re.compile(r"/faults"), self._list_faults),
+            _Route("POST", re.compile(r"/faults"), self._add_fault),
+            _Route("POST", re.compile(r"/faults/clear"), self._clear_faults),
+            _Route("POST", re.compile(r"/faults/disconnect"), self._disconnect),
+            _Route("POST", re.compile(r"/faults/stream-error"), self._stream_error),
+            _Route("POST", re.compile(r"/faults/refuse-logins"), self._refuse_logins),
         ]
 
     @property
@@ -202,7 +230,8 @@ class ControlServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         status, payload = 500, {"error": "internal error"}
         try:
-            method, target, body = await asyncio.wait_for(self._read(reader), READ_TIMEOUT)
+            method, target, headers, body = await asyncio.wait_for(self._read(reader), READ_TIMEOUT)
+            self._check_origin(method, headers)
             status, payload = await self._dispatch(method, target, body)
         except HTTPError as exc:
             status, payload = exc.status, {"error": exc.message}
@@ -227,7 +256,7 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+    async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes]:
         try:
             line = (await reader.readline()).decode("latin-1").rstrip("\r\n")
         except asyncio.LimitOverrunError:
@@ -237,6 +266,7 @@ class ControlServer:
             raise HTTPError(400, "not an HTTP/1.x request")
         method, target, _ = parts
         length = 0
+        headers: dict[str, str] = {}
         for _ in range(MAX_HEADERS + 1):
             header = (await reader.readline()).decode("latin-1").rstrip("\r\n")
             if not header:
@@ -244,6 +274,7 @@ class ControlServer:
             name, sep, value = header.partition(":")
             if not sep:
                 raise HTTPError(400, "malformed header line")
+            headers[name.strip().lower()] = value.strip()
             if name.strip().lower() == "content-length":
                 if not value.strip().isdigit():
                     raise HTTPError(400, "bad Content-Length")
@@ -255,7 +286,7 @@ class ControlServer:
         if length > MAX_BODY:
             raise HTTPError(413, f"request body over {MAX_BODY} bytes")
         body = await reader.readexactly(length) if length else b""
-        return method, target, body
+        return method, target, headers, body
 
     async def _dispatch(self, method: str, target: str, raw: bytes) -> tuple[int, Any]:
         split = urlsplit(target)
@@ -282,6 +313,50 @@ class ControlServer:
             raise HTTPError(409, str(exc)) from None
         except TimeoutError:
             raise HTTPError(408, "the sim gave up waiting (the companion did not answer)") from None
+
+    def _check_origin(self, method: str, headers: dict[str, str]) -> None:
+        """Refuse what a web page in the user's browser could send (issue 22).
+
+        A page on another site can make the browser send a request here, even a POST
+        with a JSON body (as ``text/plain``, with no preflight), and DNS rebinding can
+        make the browser call this port under the attacker's own host name. So the
+        ``Host`` header must name this machine (``127.0.0.1``, ``localhost``, ``[::1]``
+        or the address served, with this port or none; browsers always send one, so a
+        request without it is let in), and a request that carries an
+        ``Origin`` (browsers add it to every cross-origin request and every POST) must
+        come from this interface's own origin. ``Sec-Fetch-Site: cross-site`` is
+        refused too. Clients that are not browsers (curl, test harnesses) send neither
+        header's foreign form. With ``allow_remote=True`` only the ``Origin`` checks
+        apply.
+        """
+        host = headers.get("host")
+        if host is not None and not self.allow_remote and not self._own_host(host):
+            raise HTTPError(403, f"Host {host[:100]!r} is not this machine")
+        origin = headers.get("origin")
+        if origin is not None and origin != "null":
+            parsed = urlsplit(origin)
+            own = parsed.scheme == "http" and self._own_host(parsed.netloc)
+            if not own:
+                raise HTTPError(403, f"cross-origin request from {origin[:100]!r} refused")
+        elif origin == "null":
+            raise HTTPError(403, "a request from an opaque origin is refused")
+        if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            raise HTTPError(403, "cross-site request refused")
+
+    def _own_host(self, value: str) -> bool:
+        """Whether a ``Host`` (or origin netloc) value names this interface."""
+        name, port = value, ""
+        if value.startswith("["):
+            name, _, rest = value[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else ""
+            if rest and not rest.startswith(":"):
+                return False
+        elif value.count(":") == 1:
+            name, port = value.split(":")
+        if port and port != str(self.port):
+            return False
+        names = {"127.0.0.1", "localhost", "::1", self.host}
+        return name.lower() in names
 
     # ------------------------------------------------------------------ helpers
 
@@ -440,6 +515,86 @@ class ControlServer:
             raise HTTPError(400, "'offset' is more than ten years")
         self.sim.clock_offset = offset
         return 200, {"clock": self.sim.clock(), "clock_offset": offset}
+
+    # ------------------------------------------------------------------ faults
+
+    async def _list_faults(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        faults = self.sim.faults
+        fired = [{"fault": f, "tag": t, "device": d} for f, t, d in faults.log[-MAX_LOG:]]
+        return 200, {"rules": [r.describe() for r in faults.rules], "fired": fired}
+
+    async def _add_fault(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        tags = body.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise HTTPError(400, "'tags' must be a list of stanza tags")
+        count = body.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise HTTPError(400, "'count' must be an integer")
+        xmlns = body.get("xmlns")
+        if xmlns is not None and not isinstance(xmlns, str):
+            raise HTTPError(400, "'xmlns' must be a string")
+        device = body.get("device")
+        try:
+            rule = FaultRule(
+                kind=_text(body, "kind", limit=16),  # type: ignore[arg-type]
+                direction=body.get("direction", "out"),
+                probability=_number(body.get("probability", 1.0), "'probability'"),
+                tags=frozenset(tags),
+                xmlns=xmlns,
+                device=_device_jid(device) if device is not None else None,
+                count=count,
+                seconds=_number(body.get("seconds", 0.0), "'seconds'"),
+            )
+        except ValueError as exc:
+            raise HTTPError(400, str(exc)) from None
+        return 201, self.sim.faults.add(rule).describe()
+
+    async def _clear_faults(
+        self, match: re.Match[str], query: Query, body: Body
+    ) -> tuple[int, Any]:
+        self.sim.faults.clear()
+        return 200, {"rules": []}
+
+    def _connected_device(self, body: Body) -> SimDevice:
+        value = body.get("device")
+        if not isinstance(value, str) or not value:
+            raise HTTPError(400, "'device' must be a device JID")
+        device = self.sim.device_of(_device_jid(value))
+        if device is None or device.endpoint is not None:
+            raise HTTPError(404, f"no linked companion {value[:64]!r}")
+        return device
+
+    async def _disconnect(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        device = self._connected_device(body)
+        if not await self.sim.faults.disconnect(device):
+            raise HTTPError(409, f"{device.jid} is not connected")
+        return 200, {"device": str(device.jid), "disconnected": True}
+
+    async def _stream_error(
+        self, match: re.Match[str], query: Query, body: Body
+    ) -> tuple[int, Any]:
+        device = self._connected_device(body)
+        code = body.get("code", 515)
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 999:
+            raise HTTPError(400, "'code' must be a three-digit integer")
+        if not await self.sim.faults.stream_error(device, code):
+            raise HTTPError(409, f"{device.jid} is not connected")
+        return 200, {"device": str(device.jid), "code": code}
+
+    async def _refuse_logins(
+        self, match: re.Match[str], query: Query, body: Body
+    ) -> tuple[int, Any]:
+        count = body.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise HTTPError(400, "'count' must be an integer")
+        seconds = body.get("seconds")
+        if seconds is not None:
+            seconds = _number(seconds, "'seconds'")
+        reason = body.get("reason", 503)
+        if isinstance(reason, bool) or not isinstance(reason, int) or not 100 <= reason <= 999:
+            raise HTTPError(400, "'reason' must be a three-digit integer")
+        self.sim.faults.refuse_logins(count, seconds, reason=reason)
+        return 200, {"count": count, "seconds": seconds, "reason": reason}
 
     @staticmethod
     def _int_param(query: Query, name: str, default: int) -> int:
