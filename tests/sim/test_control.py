@@ -371,3 +371,10 @@ async def test_faults_through_the_control_interface(control: Control) -> None:
     assert (await control.ok("GET", "/faults"))["rules"] == []
     fired = (await control.ok("GET", "/faults"))["fired"]
     assert [f["fault"] for f in fired] == ["stream:error 503", "refuse login", "disconnect"]
+
+
+async def test_a_business_account_by_control(control: Control) -> None:
+    shop = await control.ok("POST", "/phones", {"number": "15550004444", "business": True}, 201)
+    assert shop["business"] is True and control.sim.phones["15550004444"].business
+    status, _ = await control.call("POST", "/phones", {"number": "15550005555", "business": 1})
+    assert status == 400

@@ -1,4 +1,5 @@
-"""``SimServer.settle()`` and ``SimServer(rng=...)``: waiting for an idle sim, replaying a run."""
+"""``SimServer.settle()``, ``SimServer(rng=...)`` and the shared state: waiting for an idle
+sim, replaying a run, the companion limit."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from tests.sim.raw import pair_companion
 from wamd.binary import Node
+from wamd.errors import SimError
 from wamd.signal.prekeys import upload_children
-from wamd.sim import SimServer, rand
+from wamd.sim import MAX_COMPANIONS, SimDevice, SimServer, rand
 
 
 async def test_settle_returns_after_the_welcome_is_delivered_and_acknowledged() -> None:
@@ -89,3 +91,20 @@ async def test_a_seeded_sim_gives_the_same_ids_over_a_scripted_run() -> None:
 
     assert await run(3) == await run(3)
     assert await run(3) != await run(4)
+
+
+async def test_the_companion_limit_is_checked_in_one_place() -> None:
+    async with SimServer() as sim:
+        alice = sim.add_phone("15550001111")
+        taken = [sim.state.allocate_companion(alice) for _ in range(MAX_COMPANIONS)]
+        assert [a.device_id for a in taken] == [1, 2, 3, 4]  # reserved, not yet linked
+        for allocation in taken:
+            device = SimDevice(
+                alice, allocation.jid, allocation.lid, b"", 0, 0, b"", b"", allocation.key_index
+            )
+            sim.state.register_companion(device)
+        with pytest.raises(SimError, match="already has 4 linked devices"):
+            sim.state.allocate_companion(alice)
+        assert sim.state.allocate_companion(alice, respect_limit=False).device_id == 5
+        alice.companions[1].unlinked = True  # a slot comes free
+        assert sim.state.allocate_companion(alice).device_id == 6

@@ -9,7 +9,7 @@ Routes (``N`` is a phone number, digits only)::
 
     GET  /                          url, root public key (hex), root serial, clock
     GET  /phones                    every phone with its devices
-    POST /phones                    {"number": N, "name": "Alice"}            -> 201
+    POST /phones                    {"number": N, "name": "Alice", "business": false} -> 201
     GET  /phones/N                  one phone
     POST /phones/N/scan             {"qr": "https://wa.me/settings/linked_devices#..."}
     POST /phones/N/code             {"code": "ABCD-EFGH"}   (phone-number pairing)
@@ -382,6 +382,7 @@ class ControlServer:
             "jid": str(phone.jid),
             "lid": str(phone.lid),
             "online": phone.online,
+            "business": phone.business,
             "companions": devices,
             "received": len(phone.received),
         }
@@ -409,7 +410,10 @@ class ControlServer:
             raise HTTPError(400, "'number' must be a phone number in international form")
         if number in self.sim.phones:
             raise HTTPError(409, f"{number} already has an account on this sim")
-        return 201, self._phone_json(self.sim.add_phone(number, name or None))
+        business = body.get("business", False)
+        if not isinstance(business, bool):
+            raise HTTPError(400, "'business' must be true or false")
+        return 201, self._phone_json(self.sim.add_phone(number, name or None, business=business))
 
     async def _get_phone(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
         return 200, self._phone_json(self._phone(match))
