@@ -138,6 +138,35 @@ async def test_no_dsn_in_errors_or_repr(postgres_dsn: str) -> None:
     assert "hunter2" not in str(err.value)
 
 
+async def test_a_lost_connection_is_replaced(postgres_db: str) -> None:
+    state, save = await use_postgres_auth_state(postgres_db, account="a")
+    await state.keys.set({"session": {"a.1": b"x"}})
+
+    async def cut() -> int:  # the server ends every connection of the store (a restart)
+        async with await psycopg.AsyncConnection.connect(postgres_db, autocommit=True) as admin:
+            cur = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    assert await cut() == 2
+    assert await state.keys.get("session", ["a.1"]) == {"a.1": b"x"}
+    async with state.keys.transaction():
+        await state.keys.set({"session": {"a.1": b"y"}})
+    assert await cut() == 2
+    state.creds.account_sync_counter = 3
+    await save()
+    async with state.keys.transaction():
+        await state.keys.set({"session": {"a.1": b"z"}})
+    await state.keys.close()  # type: ignore[attr-defined]
+    again, _ = await use_postgres_auth_state(postgres_db, account="a")
+    assert again.creds.account_sync_counter == 3
+    assert await again.keys.get("session", ["a.1"]) == {"a.1": b"z"}
+    await again.keys.close()  # type: ignore[attr-defined]
+
+
 class TinyPool:
     """The pool interface the store asks for (psycopg_pool's), over a fixed set."""
 

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # advisory lock classes (the two-int form's first key): "wamd" and "wamd" + 1
 ACCOUNT_LOCK: Final = 0x77616D64
@@ -148,8 +150,11 @@ async def migrate(conn: AsyncConnection[Any], target: int = SCHEMA_VERSION) -> i
 class PostgresKeyStore(TransactionalKeyStore):
     """The key store of one account in a PostgreSQL database (see the module docstring)."""
 
-    def __init__(self, dsn_or_pool: str | ConnectionPool, *, account: str) -> None:
+    def __init__(
+        self, dsn_or_pool: str | ConnectionPool, *, account: str, busy_timeout: float = 30.0
+    ) -> None:
         super().__init__()
+        self._busy_timeout = busy_timeout
         if not isinstance(account, str) or not account:
             raise ValueError("account must be a non-empty string")
         self.account = account
@@ -189,12 +194,12 @@ class PostgresKeyStore(TransactionalKeyStore):
             async with self._io() as conn:
                 await migrate(conn)
 
+        self._open = True
         try:
             await self._guard(connect())
         except BaseException:
             await self.close()
             raise
-        self._open = True
 
     async def close(self) -> None:
         self._open = False
@@ -214,27 +219,63 @@ class PostgresKeyStore(TransactionalKeyStore):
             async with self._pool.connection() as conn, conn.transaction():
                 yield conn
         else:
-            if self._io_conn is None:
-                raise StoreError(f"{self._where()}: store is not open")
+            self._io_conn = await self._usable(self._io_conn)
             yield self._io_conn  # autocommit: each statement commits on its own
+
+    async def _on_io(self, job: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """Run ``job`` on an ``_io()`` connection; once more on a new one if that one was lost.
+
+        Only for work that is safe to repeat (a read, a creds save: the same row again).
+        """
+        psycopg = _driver()
+        try:
+            async with self._io() as conn:
+                return await job(conn)
+        except psycopg.OperationalError:
+            if self._pool is not None or self._io_conn is None or not self._io_conn.broken:
+                raise
+        async with self._io() as conn:  # _usable() reconnects
+            return await job(conn)
+
+    async def _usable(self, conn: AsyncConnection[Any] | None) -> AsyncConnection[Any]:
+        """``conn``, or a new connection when it was lost (a server restart, the network)."""
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        if not self._open or self._dsn is None:
+            raise StoreError(f"{self._where()}: store is not open")
+        if conn is not None:
+            log.info("%s: connection lost, reconnecting", self._where())
+            await conn.close()
+        new: AsyncConnection[Any] = await _driver().AsyncConnection.connect(
+            self._dsn, autocommit=True
+        )
+        return new
 
     # ------------------------------------------------------------------ backend hooks
 
     async def _begin(self) -> None:
         self._check_open()
-        lease: AbstractAsyncContextManager[AsyncConnection[Any]] | None = None
 
         async def begin() -> None:
-            nonlocal lease
             if self._pool is not None:
                 lease = self._pool.connection()
                 conn = await lease.__aenter__()
+                self._lease = lease
             else:
-                assert self._tx_conn is not None
-                conn = self._tx_conn
+                conn = self._tx_conn = await self._usable(self._tx_conn)
             tx = conn.transaction()
-            await tx.__aenter__()
-            self._conn, self._pg_tx, self._lease = conn, tx, lease
+            try:
+                await tx.__aenter__()
+            except _driver().OperationalError:
+                if self._pool is not None or not conn.broken:
+                    raise
+                # lost while idle (nothing was done yet): once more on a new connection
+                conn = self._tx_conn = await self._usable(conn)
+                tx = conn.transaction()
+                await tx.__aenter__()
+            self._conn, self._pg_tx = conn, tx
+            # wait for another process's transaction of this account, but not for ever
+            await conn.execute(f"SET LOCAL lock_timeout = {int(self._busy_timeout * 1000)}")
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (ACCOUNT_LOCK, self.account)
             )
@@ -271,9 +312,7 @@ class PostgresKeyStore(TransactionalKeyStore):
             if self.in_transaction and self._conn is not None:
                 cur = await self._conn.execute(query, params)
                 return await cur.fetchall()
-            async with self._io() as conn:
-                cur = await conn.execute(query, params)
-                return await cur.fetchall()
+            return await self._on_io(lambda conn: _fetchall(conn, query, params))
 
         rows = await self._guard(read())
         return {key_id: loads(value, self._where(f"{type}/{key_id}")) for key_id, value in rows}
@@ -320,14 +359,9 @@ class PostgresKeyStore(TransactionalKeyStore):
     async def read_creds(self) -> AuthenticationCreds | None:
         self._check_open()
 
-        async def read() -> tuple[Any, ...] | None:
-            async with self._io() as conn:
-                cur = await conn.execute(
-                    "SELECT value FROM wamd_creds WHERE account = %s", (self.account,)
-                )
-                return await cur.fetchone()
-
-        row = await self._guard(read())
+        query = "SELECT value FROM wamd_creds WHERE account = %s"
+        rows = await self._guard(self._on_io(lambda conn: _fetchall(conn, query, (self.account,))))
+        row = rows[0] if rows else None
         if row is None:
             return None
         location = self._where("creds")
@@ -342,13 +376,13 @@ class PostgresKeyStore(TransactionalKeyStore):
         self._check_open()
         text = dumps(creds.to_json())
 
+        query = (
+            "INSERT INTO wamd_creds (account, value, updated_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (account) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
+        )
+
         async def write() -> None:
-            async with self._io() as conn:
-                await conn.execute(
-                    "INSERT INTO wamd_creds (account, value, updated_at) VALUES (%s, %s, now()) "
-                    "ON CONFLICT (account) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-                    (self.account, text),
-                )
+            await self._on_io(lambda conn: _fetchall(conn, query, (self.account, text), rows=False))
 
         await _to_the_end(self._guard(write()))
 
@@ -370,6 +404,13 @@ class PostgresKeyStore(TransactionalKeyStore):
             except BaseException:
                 await self._end(commit=False)
                 raise
+
+
+async def _fetchall(
+    conn: AsyncConnection[Any], query: str, params: Sequence[Any], *, rows: bool = True
+) -> list[tuple[Any, ...]]:
+    cur = await conn.execute(query, params)
+    return await cur.fetchall() if rows else []
 
 
 async def _to_the_end(job: Awaitable[T]) -> T:
