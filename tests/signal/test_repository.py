@@ -140,6 +140,22 @@ def test_prekey_ids_wrap() -> None:
     assert [k for k, _ in keys] == [MAX_PREKEY_ID - 1, MAX_PREKEY_ID, 1, 2]
 
 
+async def test_new_prekeys_never_overwrite_a_stored_key() -> None:
+    """A lost counter (creds saved before the refill) must not hand out held ids again:
+    their public halves may be on the server, and a new private half breaks them."""
+    repo = device()
+    first = await repo.new_prekeys(10, 5)
+    assert [k for k, _ in first] == [10, 11, 12, 13, 14]
+    again = await repo.new_prekeys(12, 5)  # the counter went back to 12
+    assert [k for k, _ in again] == [15, 16, 17, 18, 19]
+    stored = await repo.store.get("pre-key", [str(k) for k, _ in first])
+    assert {int(k): v.private for k, v in stored.items()} == {k: p.private for k, p in first}
+    wrapped = await repo.new_prekeys(MAX_PREKEY_ID, 3)
+    assert [k for k, _ in wrapped] == [MAX_PREKEY_ID, 1, 2]
+    with pytest.raises(ValueError):
+        await repo.new_prekeys(1, 0)
+
+
 def test_addresses() -> None:
     assert signal_address("15551234567@s.whatsapp.net") == "15551234567.0"
     assert signal_address("15551234567:7@s.whatsapp.net") == "15551234567.7"

@@ -241,7 +241,26 @@ class SignalRepository:
     # ------------------------------------------------------------------ prekeys
 
     async def new_prekeys(self, start_id: int, count: int) -> list[tuple[int, KeyPair]]:
-        """Generate and store ``count`` one-time prekeys; the caller uploads them."""
-        keys = generate_prekeys(start_id, count)
-        await self.store.set({"pre-key": {str(i): k for i, k in keys}})
+        """Generate and store ``count`` one-time prekeys; the caller uploads them.
+
+        Ids are taken from ``start_id`` on, skipping every id that already holds a key: a
+        stored prekey may have been uploaded (when the counter in the creds was lost), and
+        overwriting its private half would make the messages sent to it undecryptable.
+        """
+        if not 0 < count < MAX_PREKEY_ID:
+            raise ValueError(f"cannot generate {count} prekeys")
+        async with self.store.transaction():
+            ids: list[int] = []
+            next_id = start_id
+            while len(ids) < count:
+                batch = [
+                    (next_id - 1 + n) % MAX_PREKEY_ID + 1 for n in range(count - len(ids))
+                ]
+                held = await self.store.get("pre-key", [str(i) for i in batch])
+                ids += [i for i in batch if str(i) not in held]
+                next_id = batch[-1] % MAX_PREKEY_ID + 1
+                if next_id == start_id:
+                    raise ValueError("every prekey id holds a key")
+            keys = [(key_id, generate_keypair()) for key_id in ids]
+            await self.store.set({"pre-key": {str(i): k for i, k in keys}})
         return keys
