@@ -325,8 +325,10 @@ async def test_malformed_stanzas_are_nacked_and_the_socket_goes_on(sim: SimServe
             [Node("offer", {"call-id": "CALL1", "call-creator": "15550002222@s.whatsapp.net"})],
         ),
     ]
+    attempt = bot.core.attempt
+    assert attempt is not None
     for node in bad:
-        await bot._on_node(node)
+        await bot._dispatch(attempt, node)
     await bot.idle()
     acks = {n.attrs.get("id"): n.attrs.get("error") for n in sent if n.tag == "ack"}
     assert acks["A1"] == "487" and acks["A2"] == "487"  # unparseable source
@@ -420,15 +422,22 @@ async def test_the_server_warning_of_few_prekeys_makes_the_socket_upload_more(
     for key_id in sorted(device.prekeys)[5:]:  # the server has five left
         del device.prekeys[key_id]
     inbox = Inbox(bot)
+    changes: list[dict[str, object]] = []
+    bot.ev.on("creds.update", changes.append)
+    uploaded = asyncio.ensure_future(
+        bot.ev.wait_for("creds.update", lambda c: "first_unuploaded_pre_key_id" in c, timeout=10)
+    )
     for contact in contacts:  # each first message uses one up: 2 left, and a warning
         mid = await contact.send_text(bot_phone.jid, "hello")
         await inbox.wait(lambda m, mid=mid: m.key.id == mid)
-    for _ in range(100):
-        if len(device.prekeys) > 5:
-            break
-        await asyncio.sleep(0.05)
+    await uploaded
     assert len(device.prekeys) == 2 + 50  # the socket uploaded a refill of 50
     assert bot.auth.creds.next_pre_key_id == bot.auth.creds.first_unuploaded_pre_key_id
+    # the advanced counter went to save_creds before the keys went to the server
+    assert [list(c) for c in changes[-2:]] == [
+        ["next_pre_key_id"],
+        ["first_unuploaded_pre_key_id"],
+    ]
     await bot.end()
 
 

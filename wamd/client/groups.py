@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from wamd.binary import JID, Node
 from wamd.binary.jid import GROUP_SERVER, InvalidJID
 from wamd.errors import ProtocolError, WamdError
+from wamd.messaging import stanzas
 from wamd.messaging.types import GroupMetadata, GroupParticipant
 
 if TYPE_CHECKING:
-    from wamd.client.socket import WASocket
+    from wamd.client.core import ClientCore
 
 __all__ = ["GroupDirectory"]
 
@@ -38,9 +39,18 @@ def _group_jid(value: JID | str) -> JID:
 
 
 class GroupDirectory:
-    def __init__(self, sock: WASocket) -> None:
-        self.sock = sock
+    def __init__(self, core: ClientCore) -> None:
+        self.core = core
         self._cache: dict[JID, GroupMetadata] = {}
+
+    async def members_changed(self, group: JID, *, removed: bool) -> None:
+        """Members changed: the cached metadata goes, and when some left our sender key is
+        replaced so that they cannot read on (new members simply lack it in the
+        sender-key memory, and get it with the next send)."""
+        self.forget(group)
+        if removed:
+            own = self.core.require_own()
+            await self.core.signal.reset_group_key(str(group), own.lid or own.pn)
 
     def forget(self, group: JID) -> None:
         self._cache.pop(group.to_non_ad(), None)
@@ -75,7 +85,7 @@ class GroupDirectory:
         )
 
     async def _iq(self, to: str, kind: str, child: Node) -> Node:
-        return await self.sock.query(Node("iq", {"to": to, "type": kind, "xmlns": "w:g2"}, [child]))
+        return await self.core.query(stanzas.iq(kind, "w:g2", [child], to=to))
 
     async def metadata(self, group: JID | str) -> GroupMetadata:
         jid = _group_jid(group)
@@ -128,7 +138,7 @@ class GroupDirectory:
             error = child.attrs.get("error")
             out.append((child.attrs.get("jid", ""), int(error) if error and error.isdigit() else 0))
         if action == "remove" and any(code == 0 for _, code in out):
-            await self.sock.sender.membership_changed(jid, removed=True)
+            await self.members_changed(jid, removed=True)
         return out
 
     async def update_subject(self, group: JID | str, subject: str) -> None:

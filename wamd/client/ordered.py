@@ -55,6 +55,10 @@ class KeyedWorkers:
         """Wait until every submitted job has run."""
         await self._idle.wait()
 
+    def tasks(self) -> set[asyncio.Task[None]]:
+        """The workers running now (one per busy key)."""
+        return set(self._tasks.values())
+
     def cancel(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()

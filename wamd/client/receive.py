@@ -47,7 +47,6 @@ from wamd.binary.jid import (
 )
 from wamd.client.history import decode_inline_history
 from wamd.errors import (
-    ConnectionClosed,
     DuplicateMessage,
     InvalidMessage,
     ProtocolError,
@@ -73,7 +72,11 @@ from wamd.proto import common_pb2, e2e_pb2
 from wamd.store.types import is_durable
 
 if TYPE_CHECKING:
-    from wamd.client.socket import WASocket
+    from wamd.client.core import ClientCore
+    from wamd.client.devices import DeviceDirectory
+    from wamd.client.groups import GroupDirectory
+    from wamd.client.prekeys import PreKeyUpkeep
+    from wamd.client.send import Sender
 
 __all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
 
@@ -190,28 +193,33 @@ def _non_ad(jid: str) -> str:
 
 
 class Receiver:
-    def __init__(self, sock: WASocket) -> None:
-        self.sock = sock
+    def __init__(
+        self,
+        core: ClientCore,
+        devices: DeviceDirectory,
+        groups: GroupDirectory,
+        sender: Sender,
+        prekeys: PreKeyUpkeep,
+    ) -> None:
+        self.core = core
+        self.devices = devices
+        self.groups = groups
+        self.sender = sender
+        self.prekeys = prekeys
         self._retries: dict[str, int] = {}
-        self._settling: set[asyncio.Task[None]] = set()  # receipts waiting for handlers
+        self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
 
     # ------------------------------------------------------------------ helpers
 
     @property
     def _own(self) -> OwnIds:
-        own = self.sock.own_ids()
+        own = self.core.own_ids()
         if own is None:
             raise ProtocolError("a message arrived before login")
         return own
 
     async def _send(self, node: Node) -> None:
-        conn = self.sock.conn
-        if conn is None or conn.closed:
-            return
-        try:
-            await conn.send(node)
-        except ConnectionClosed:
-            log.debug("connection closed before <%s> could be sent", node.tag)
+        await self.core.send_quietly(node)
 
     async def ack(self, node: Node, error: str | None = None) -> None:
         await self._send(stanzas.ack(node, error))
@@ -221,7 +229,7 @@ class Receiver:
 
     async def _encryption_jid(self, src: MessageSource) -> JID:
         sender = src.sender
-        devices = self.sock.devices
+        devices = self.devices
         if src.sender_alt is not None:
             alt = src.sender_alt
             if alt.device == 0 and sender.device:
@@ -251,7 +259,7 @@ class Receiver:
             await self.ack(node, None if node.get_child("unavailable") else NACK_UNRECOGNIZED)
             return
         sender = await self._encryption_jid(src)
-        keys = self.sock.auth.keys
+        keys = self.core.auth.keys
         group = str(src.chat) if src.is_group else None
         decrypted: list[tuple[str, e2e_pb2.Message]] = []
         durable = is_durable(keys)  # a memory store has no crash to recover from
@@ -268,7 +276,7 @@ class Receiver:
                 continue
             try:
                 async with keys.transaction():
-                    opened = await open_enc(self.sock.signal, enc, sender, group)
+                    opened = await open_enc(self.core.signal, enc, sender, group)
                     if durable:
                         await keys.set(
                             {
@@ -355,9 +363,9 @@ class Receiver:
         if handled.done():
             await settle()
         else:  # coroutine handlers still at work: the chat goes on, the receipt waits
-            task = asyncio.get_running_loop().create_task(settle())
+            task = self.core.spawn(settle())  # part of this connection: cut short with it
             self._settling.add(task)
-            task.add_done_callback(self._settled)
+            task.add_done_callback(self._settling.discard)
 
     async def _history(
         self, notification: e2e_pb2.HistorySyncNotification, message_id: str
@@ -373,10 +381,10 @@ class Receiver:
             return
         for pn, lid in history.lid_mappings.items():
             try:
-                await self.sock.devices.learn(JID.parse(pn).to_non_ad(), JID.parse(lid).to_non_ad())
+                await self.devices.learn(JID.parse(pn).to_non_ad(), JID.parse(lid).to_non_ad())
             except InvalidJID:
                 log.debug("history sync has a malformed lid mapping")
-        self.sock.ev.emit("messaging-history.set", history)
+        self.core.ev.emit("messaging-history.set", history)
 
     def _key(self, src: MessageSource, message_id: str) -> MessageKey:
         participant = str(src.sender.to_non_ad()) if src.is_group else None
@@ -386,32 +394,23 @@ class Receiver:
         """Emit ``messages.upsert``; the future is done when every handler has run."""
         kind: Literal["notify", "append"] = "append" if "offline" in node.attrs else "notify"
         if messages:
-            return self.sock.ev.emit_tracked(
+            return self.core.ev.emit_tracked(
                 "messages.upsert", MessagesUpsert(tuple(messages), kind)
             )
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
-    def _settled(self, task: asyncio.Task[None]) -> None:
-        self._settling.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("confirming a handled message failed", exc_info=task.exception())
-
     async def settle_pending(self) -> None:
         """Wait until every handled message has been confirmed to the server."""
         while self._settling:
             await asyncio.gather(*list(self._settling), return_exceptions=True)
 
-    def cancel_pending(self) -> None:
-        for task in list(self._settling):
-            task.cancel()
-
     def _protocol_events(self, msg: WAMessage) -> None:
         content = msg.content
         if content is None:
             return
-        ev = self.sock.ev
+        ev = self.core.ev
         if content.HasField("reactionMessage"):
             reaction = content.reactionMessage
             target = reaction.key
@@ -436,7 +435,7 @@ class Receiver:
                 ev.emit("messages.update", [MessageUpdate(key, "edited", proto.editedMessage)])
 
     async def _receipt(self, node: Node, src: MessageSource) -> None:
-        kind = "sender" if src.from_me else "" if self.sock.marked_online else "inactive"
+        kind = "sender" if src.from_me else "" if self.core.marked_online else "inactive"
         await self._send(stanzas.message_receipt(node, kind))
 
     async def _send_retry(self, node: Node, src: MessageSource, message_id: str) -> None:
@@ -456,13 +455,11 @@ class Receiver:
         if count >= MAX_RETRY_RECEIPTS:
             log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
             return
-        creds = self.sock.auth.creds
+        creds = self.core.auth.creds
         keys = None
         if count > 1:
-            ((key_id, prekey),) = await self.sock.signal.new_prekeys(creds.next_pre_key_id, 1)
-            changes = {"next_pre_key_id": key_id + 1}
-            creds.update(changes)
-            self.sock.ev.emit("creds.update", changes)
+            ((key_id, prekey),) = await self.core.signal.new_prekeys(creds.next_pre_key_id, 1)
+            self.core.change_creds({"next_pre_key_id": key_id + 1})
             keys = stanzas.RetryKeys(
                 creds.signed_identity_key.public,
                 key_id,
@@ -489,7 +486,7 @@ class Receiver:
             return
         if kind == "retry":
             try:
-                await self.sock.sender.handle_retry(node)
+                await self.sender.handle_retry(node)
             except WamdError as exc:
                 log.warning("could not answer a retry receipt for %s: %s", message_id, exc)
             await self.ack(node)
@@ -516,9 +513,9 @@ class Receiver:
             )
             if status is not None and not from_own_device:
                 updates.append(MessageUpdate(key, status))
-        self.sock.ev.emit("message-receipt.update", receipts)
+        self.core.ev.emit("message-receipt.update", receipts)
         if updates:
-            self.sock.ev.emit("messages.update", updates)
+            self.core.ev.emit("messages.update", updates)
         await self.ack(node)
 
     # ------------------------------------------------------------------ notifications
@@ -530,15 +527,15 @@ class Receiver:
             if kind == "devices":
                 frm = node.jid_attr("from")
                 if frm is not None:
-                    self.sock.devices.invalidate(frm)
+                    self.devices.invalidate(frm)
             elif kind == "encrypt":
                 count = node.get_child("count")
                 if count is not None and node.attrs.get("from") == DEFAULT_USER_SERVER:
-                    self.sock._spawn(self.sock._upkeep_prekeys())
+                    self.core.spawn(self.prekeys.upkeep())
                 elif node.get_child("identity") is not None:
                     frm = node.jid_attr("from")
                     if frm is not None:
-                        self.sock.devices.invalidate(frm)
+                        self.devices.invalidate(frm)
             elif kind == "w:gp2":
                 await self._group_notification(node)
         except (ProtocolError, InvalidJID) as exc:
@@ -556,26 +553,26 @@ class Receiver:
                     p.attrs["jid"] for p in child.get_children("participant") if "jid" in p.attrs
                 )
                 action: Any = child.tag
-                self.sock.groups.forget(group)
+                self.groups.forget(group)
                 if child.tag in ("add", "remove"):
                     # new or departed members: the next send distributes a fresh key
-                    await self.sock.sender.membership_changed(group, removed=child.tag == "remove")
-                self.sock.ev.emit(
+                    await self.groups.members_changed(group, removed=child.tag == "remove")
+                self.core.ev.emit(
                     "group-participants.update",
                     GroupParticipantsUpdate(str(group), author, members, action),
                 )
             elif child.tag == "subject":
-                self.sock.groups.forget(group)
-                self.sock.ev.emit(
+                self.groups.forget(group)
+                self.core.ev.emit(
                     "groups.update",
                     [GroupUpdate(str(group), author, subject=child.attrs.get("subject"))],
                 )
             elif child.tag == "create":
                 info = child.get_child("group")
                 if info is not None:
-                    metadata = self.sock.groups.parse_metadata(info)
-                    self.sock.groups.remember(metadata)
-                    self.sock.ev.emit("groups.upsert", [metadata])
+                    metadata = self.groups.parse_metadata(info)
+                    self.groups.remember(metadata)
+                    self.core.ev.emit("groups.upsert", [metadata])
 
     # ------------------------------------------------------------------ calls
 
@@ -590,7 +587,7 @@ class Receiver:
             timestamp = node.attr_int("t", 0) or 0
         except ProtocolError:
             timestamp = 0
-        self.sock.ev.emit(
+        self.core.ev.emit(
             "call",
             [
                 CallEvent(
@@ -614,7 +611,7 @@ class Receiver:
         kind = node.attrs.get("type", "available")
         last = node.attr_int("last", None) if node.attrs.get("last", "").isdigit() else None
         state = "unavailable" if kind == "unavailable" else "available"
-        self.sock.ev.emit("presence.update", PresenceUpdate(frm, {frm: state}, last))
+        self.core.ev.emit("presence.update", PresenceUpdate(frm, {frm: state}, last))
 
     async def on_chatstate(self, node: Node) -> None:
         frm = node.attrs.get("from")
@@ -627,4 +624,4 @@ class Receiver:
         state = states[0].tag
         if state == "composing" and states[0].attrs.get("media") == "audio":
             state = "recording"
-        self.sock.ev.emit("presence.update", PresenceUpdate(frm, {who: state}))
+        self.core.ev.emit("presence.update", PresenceUpdate(frm, {who: state}))

@@ -52,7 +52,9 @@ from wamd.signal.prekeys import parse_bundle
 from wamd.signal.session import PreKeyBundle
 
 if TYPE_CHECKING:
-    from wamd.client.socket import WASocket
+    from wamd.client.core import ClientCore
+    from wamd.client.devices import DeviceDirectory
+    from wamd.client.groups import GroupDirectory
 
 __all__ = ["MAX_INCOMING_RETRIES", "SENT_KEEP", "SendError", "Sender"]
 
@@ -70,8 +72,10 @@ def _as_jid(value: JID | str) -> JID:
 
 
 class Sender:
-    def __init__(self, sock: WASocket) -> None:
-        self.sock = sock
+    def __init__(self, core: ClientCore, devices: DeviceDirectory, groups: GroupDirectory) -> None:
+        self.core = core
+        self.devices = devices
+        self.groups = groups
         # one lock per chat being sent to (and how many sends use it), so sends keep order
         self._chat_locks: dict[JID, tuple[asyncio.Lock, int]] = {}
         self._incoming_retries: dict[tuple[JID, str], int] = {}
@@ -80,10 +84,7 @@ class Sender:
     # ------------------------------------------------------------------ identity
 
     def _me(self) -> OwnIds:
-        own = self.sock.own_ids()
-        if own is None:
-            raise WamdError("not logged in: pair the device first")
-        return own
+        return self.core.require_own()
 
     def sent_here(self, message_id: str) -> bool:
         """Did this socket (this process) send the message with this id?"""
@@ -129,7 +130,7 @@ class Sender:
             key=MessageKey(str(to), True, mid),
             message=message,
             message_timestamp=now,
-            push_name=self.sock.auth.creds.me.name if self.sock.auth.creds.me else None,
+            push_name=self.core.auth.creds.me.name if self.core.auth.creds.me else None,
             sender=str(own),
         )
 
@@ -147,7 +148,7 @@ class Sender:
                 )
             ],
         )
-        answer = await self.sock.query(request)
+        answer = await self.core.query(request)
         listed = answer.get_child("list")
         out: dict[JID, PreKeyBundle | Exception] = {}
         if listed is None:
@@ -173,9 +174,9 @@ class Sender:
     ) -> tuple[list[Node], bool, list[JID]]:
         me = self._me()
         targets = stanzas.send_targets(devices, me.devices)
-        encryption = await self.sock.devices.encryption_jids(targets)
+        encryption = await self.devices.encryption_jids(targets)
         result = await encrypt_for_devices(
-            self.sock.signal,
+            self.core.signal,
             targets,
             plaintext,
             fetch_bundles=self._fetch_bundles,
@@ -189,7 +190,7 @@ class Sender:
     async def _send_dm(self, to: JID, mid: str, message: e2e_pb2.Message) -> None:
         me = self._me()
         own_user = (me.lid if to.server == HIDDEN_USER_SERVER and me.lid else me.pn).to_non_ad()
-        devices = await self.sock.devices.get_devices([to, own_user])
+        devices = await self.devices.get_devices([to, own_user])
         dsm = device_sent(to, message)
         enc_attrs = self._enc_attrs(message)
         nodes, include_identity, _ = await self._encrypt(
@@ -224,17 +225,17 @@ class Sender:
             children,
             edit=edit_attribute(message),
             phash=phash,
-            device_identity=self.sock.auth.creds.account if include_identity else None,
+            device_identity=self.core.auth.creds.account if include_identity else None,
         )
-        ack = await self.sock.live_conn().request(stanza, ACK_TIMEOUT)
+        ack = await self.core.live_conn().request(stanza, ACK_TIMEOUT)
         if "error" in ack.attrs:
             raise SendError(mid, ack.attrs["error"])
         if "phash" in ack.attrs:
             log.info("server says our device list for %s was stale; refreshing it", to)
-            self.sock.devices.invalidate(to)
+            self.devices.invalidate(to)
             if to.server == GROUP_SERVER:
-                self.sock.groups.forget(to)
-        self.sock.ev.emit(
+                self.groups.forget(to)
+        self.core.ev.emit(
             "messages.update", [MessageUpdate(MessageKey(str(to), True, mid), "server_ack")]
         )
         return ack
@@ -244,25 +245,25 @@ class Sender:
     async def _send_group(self, to: JID, mid: str, message: e2e_pb2.Message) -> None:
         ids = self._me()
         me = ids.lid or ids.pn
-        metadata = await self.sock.groups.metadata(to)
+        metadata = await self.groups.metadata(to)
         users = [JID.parse(p.id) for p in metadata.participants]
-        devices = await self.sock.devices.get_devices(users)
+        devices = await self.devices.get_devices(users)
         group = str(to)
-        keys = self.sock.auth.keys
+        keys = self.core.auth.keys
         memory_raw = (await keys.get("sender-key-memory", [group])).get(group)
         memory: dict[str, Any] = dict(memory_raw) if isinstance(memory_raw, dict) else {}
         needing = stanzas.plan_group(devices, ids.devices, memory).needing_key
         children: list[Node] = []
         include_identity = False
         if needing:
-            distribution = await self.sock.signal.group_distribution(group, me)
+            distribution = await self.core.signal.group_distribution(group, me)
             skdm = with_sender_key(e2e_pb2.Message(), group, distribution)
             nodes, include_identity, got = await self._encrypt(needing, skdm.SerializeToString())
             if nodes:
                 children.append(Node("participants", {}, nodes))
             for device in got:
                 memory[str(device)] = True
-        ciphertext = await self.sock.signal.group_encrypt(
+        ciphertext = await self.core.signal.group_encrypt(
             group, me, pad(message.SerializeToString())
         )
         children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
@@ -270,17 +271,10 @@ class Sender:
         if needing:
             await keys.set({"sender-key-memory": {group: memory}})
 
-    async def membership_changed(self, group: JID, *, removed: bool) -> None:
-        """Members changed: departed ones must not read on, new ones need our key."""
-        me = self._me()
-        if removed:
-            await self.sock.signal.reset_group_key(str(group), me.lid or me.pn)
-        # new members are simply absent from the sender-key memory: nothing to do
-
     # ------------------------------------------------------------------ sent messages
 
     async def _remember_sent(self, mid: str, chat: JID, message: e2e_pb2.Message, now: int) -> None:
-        keys = self.sock.auth.keys
+        keys = self.core.auth.keys
         async with keys.transaction():
             ring = (await keys.get("sent-message", ["ring"])).get("ring")
             seq = int(ring["next"]) if isinstance(ring, dict) and "next" in ring else 0
@@ -296,7 +290,7 @@ class Sender:
             await keys.set({"sent-message": writes})
 
     async def sent_message(self, mid: str) -> tuple[JID, e2e_pb2.Message] | None:
-        stored = (await self.sock.auth.keys.get("sent-message", [mid])).get(mid)
+        stored = (await self.core.auth.keys.get("sent-message", [mid])).get(mid)
         if not isinstance(stored, dict):
             return None
         try:
@@ -325,21 +319,21 @@ class Sender:
         me = self._me()
         is_group = request.chat.server == GROUP_SERVER
         if is_group:
-            distribution = await self.sock.signal.group_distribution(str(chat), me.lid or me.pn)
+            distribution = await self.core.signal.group_distribution(str(chat), me.lid or me.pn)
             resend = with_sender_key(message, str(chat), distribution)
         elif device.user in me.users:
             resend = device_sent(chat, message)
         else:
             resend = message
-        encryption = (await self.sock.devices.encryption_jids([device]))[device]
+        encryption = (await self.devices.encryption_jids([device]))[device]
         if request.has_keys:
-            await self.sock.signal.inject_bundle(encryption, parse_bundle(node, device.device))
-        elif count >= 2 or not await self.sock.signal.has_session(encryption):
+            await self.core.signal.inject_bundle(encryption, parse_bundle(node, device.device))
+        elif count >= 2 or not await self.core.signal.has_session(encryption):
             bundles = await self._fetch_bundles([device])
             bundle = bundles.get(device)
             if isinstance(bundle, PreKeyBundle):
-                await self.sock.signal.inject_bundle(encryption, bundle)
-        kind, ciphertext = await self.sock.signal.encrypt(
+                await self.core.signal.inject_bundle(encryption, bundle)
+        kind, ciphertext = await self.core.signal.encrypt(
             encryption, pad(resend.SerializeToString())
         )
         enc_attrs = {"v": "2", "type": kind, "count": str(count)} | self._enc_attrs(message)
@@ -349,10 +343,10 @@ class Sender:
             message_type(message),
             Node("enc", enc_attrs, ciphertext),
             now=int(time.time()),
-            device_identity=self.sock.auth.creds.account,
+            device_identity=self.core.auth.creds.account,
             edit=edit_attribute(message),
         )
-        await self.sock.live_conn().send(answer)
+        await self.core.live_conn().send(answer)
         log.debug("answered retry %d for %s from %s", count, mid, device)
 
     # ------------------------------------------------------------------ receipts, presence
@@ -371,19 +365,19 @@ class Sender:
         self, jid: str, participant: str | None, ids: Sequence[str], kind: str = "read"
     ) -> None:
         receipt = stanzas.receipt_stanza(jid, participant, ids, kind, int(time.time()))
-        await self.sock.live_conn().send(receipt)
+        await self.core.live_conn().send(receipt)
 
     async def send_presence_update(self, state: str, jid: str | None = None) -> None:
         if state not in PRESENCE_STATES:
             raise ValueError(f"presence must be one of {', '.join(sorted(PRESENCE_STATES))}")
-        conn = self.sock.live_conn()
+        conn = self.core.live_conn()
         if state in ("available", "unavailable"):
-            me = self.sock.auth.creds.me
+            me = self.core.auth.creds.me
             attrs = {"type": state}
             if me is not None and me.name:
                 attrs["name"] = me.name
             await conn.send(Node("presence", attrs))
-            self.sock.marked_online = state == "available"
+            self.core.marked_online = state == "available"
             return
         if jid is None:
             raise ValueError(f"{state!r} is a chat state: give the chat's jid")
@@ -395,5 +389,5 @@ class Sender:
         await conn.send(Node("chatstate", {"from": str(own.to_non_ad()), "to": jid}, [child]))
 
     async def presence_subscribe(self, jid: str) -> None:
-        conn = self.sock.live_conn()
+        conn = self.core.live_conn()
         await conn.send(Node("presence", {"type": "subscribe", "to": jid}))

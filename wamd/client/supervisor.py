@@ -75,7 +75,7 @@ async def run_forever(
             if stop.is_set():
                 await sock.end()
                 closer.cancel()
-                return sock._last
+                return sock.last_disconnect
             stopper.cancel()
         last = await sock.wait_closed()
         if last is None:

@@ -253,9 +253,7 @@ class SignalRepository:
             ids: list[int] = []
             next_id = start_id
             while len(ids) < count:
-                batch = [
-                    (next_id - 1 + n) % MAX_PREKEY_ID + 1 for n in range(count - len(ids))
-                ]
+                batch = [(next_id - 1 + n) % MAX_PREKEY_ID + 1 for n in range(count - len(ids))]
                 held = await self.store.get("pre-key", [str(i) for i in batch])
                 ids += [i for i in batch if str(i) not in held]
                 next_id = batch[-1] % MAX_PREKEY_ID + 1
