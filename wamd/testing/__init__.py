@@ -20,9 +20,10 @@ of them and drives the others::
 What is here (``docs/testing.md`` has the whole tour):
 
 - ``sim_server()``, ``link()``, ``linked()``, ``socket_for()``, ``new_auth_state()``: a sim
-  on loopback and sockets for it (``wamd.testing.link``);
+  on loopback and sockets for it (``wamd.testing.linking``);
 - ``Inbox``: what a socket emits, with ``next()`` / ``wait_for()`` that fail with
   ``NothingArrived`` naming what did arrive (``wamd.testing.inbox``);
+- ``wait_received()``: the first message a sim phone got that matches (``wamd.testing.phones``);
 - ``settle()``: wait until nothing is in flight in the sim and the sockets, so that
   "nothing more arrives" is an assertion, not a sleep;
 - ``record_sends()`` / ``spy()``: the nodes a socket sends (``wamd.testing.record``);
@@ -38,7 +39,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wamd.testing.inbox import WAIT, Arrival, Inbox, NothingArrived, UnexpectedArrival
-from wamd.testing.link import (
+from wamd.testing.linking import (
     LINK_WAIT,
     LOOPBACK,
     link,
@@ -47,6 +48,7 @@ from wamd.testing.link import (
     sim_server,
     socket_for,
 )
+from wamd.testing.phones import wait_received
 from wamd.testing.raw import Login, RawCompanion, open_raw, pair_companion, registration
 from wamd.testing.record import Recording, record_sends, spy
 
@@ -77,6 +79,7 @@ __all__ = [
     "sim_server",
     "socket_for",
     "spy",
+    "wait_received",
 ]
 
 SETTLE_WAIT = 30.0  # seconds settle() may take before it says what is still running

@@ -67,7 +67,7 @@ def spy(obj: Any, name: str) -> Recording:
 
 def record_sends(sock: WASocket) -> Recording:
     """Every node ``sock`` sends from now on, on its current connection, in order."""
-    if sock.conn is None:
+    if sock.conn is None or sock.conn.closed:
         raise ConnectionClosed(
             DisconnectReason.CONNECTION_CLOSED, "the socket has no connection to record"
         )

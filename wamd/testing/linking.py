@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,17 +25,28 @@ __all__ = ["LINK_WAIT", "LOOPBACK", "link", "linked", "new_auth_state", "sim_ser
 
 LOOPBACK = "127.0.0.1"
 LINK_WAIT = 30.0  # seconds a link may take at most (QR, scan, restart, login): a bound
+END_WAIT = 5.0  # seconds a failed link's socket is given to end
 
 
 @contextlib.asynccontextmanager
-async def sim_server(**options: Any) -> AsyncIterator[SimServer]:
+async def sim_server(seed: int | None = None, **options: Any) -> AsyncIterator[SimServer]:
     """``async with sim_server() as sim:`` a started ``SimServer`` on 127.0.0.1, any port.
 
     ``options`` go to ``SimServer`` (``history_sync=None``, ``min_version=...``); the host
-    and port are the kit's: it never listens beyond this machine.
+    and port are the kit's: it never listens beyond this machine. Every random choice
+    of the sim comes from ``seed`` (drawn afresh when ``None``); an exception that leaves
+    the block carries a note with it, so ``sim_server(seed=N)`` replays the failing run.
     """
+    if seed is not None:
+        options["rng"] = random.Random(seed)
     async with SimServer(LOOPBACK, 0, **options) as sim:
-        yield sim
+        used = seed if seed is not None else sim.seed
+        try:
+            yield sim
+        except Exception as exc:
+            if used is not None:
+                exc.add_note(f"wamd.sim seed {used}: replay with sim_server(seed={used})")
+            raise
 
 
 def new_auth_state() -> AuthState:
@@ -109,8 +121,11 @@ async def link(
     except BaseException:
         for scan in scans:
             scan.cancel()
+        # bounded: the error that brought us here is the one to report (issue 14: end()
+        # on a socket that is still connecting could hang)
         with contextlib.suppress(Exception):
-            await sock.end()
+            async with asyncio.timeout(END_WAIT):
+                await sock.end()
         raise
     finally:
         sock.ev.off("connection.update", on_update)
