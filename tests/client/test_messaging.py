@@ -15,6 +15,7 @@ from wamd.errors import WamdError
 from wamd.messaging.types import HistorySet, MessageKey, MessageReaction
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import SimServer
+from wamd.testing import settle
 
 # every test here runs on each auth store: bugs have hidden behind the memory one
 pytestmark = pytest.mark.usefixtures(every_store.__name__)
@@ -229,7 +230,7 @@ async def test_group_of_four_phones_with_sender_keys_both_ways(sim: SimServer) -
         while msg.id != after.key.id:
             msg = await member.next_message()
         assert msg.text == "after the change"
-    await asyncio.sleep(0.2)
+    await settle(sim, bot)  # all the sim was to deliver is delivered
     assert all(m.id != after.key.id for m in removed.received[before:])
     await bot.end()
 
@@ -365,13 +366,8 @@ async def test_history_sync_arrives_as_messaging_history_set_not_as_chat_message
         await bot.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=20)
         # after the first login the phone sends two peer messages: its app-state key,
         # then the history
-        peer: list[Node] = []
-        for _ in range(100):
-            peer = [n for n in handled if n.attrs.get("category") == "peer"]
-            if len(peer) >= 2:
-                break
-            await asyncio.sleep(0.05)
-        await bot.idle()
+        await settle(sim, bot)  # the welcome is delivered and handled
+        peer = [n for n in handled if n.attrs.get("category") == "peer"]
         assert len(peer) == 2, "the sim sent no app-state key and history"
         # the history is answered as whatsmeow does: <receipt type="hist_sync" to=OWN_USER>
         receipts = [n for n in sent if n.tag == "receipt" and n.attrs.get("type") == "hist_sync"]
@@ -403,8 +399,7 @@ async def test_a_contact_linking_a_new_device_gets_the_next_message_there(
     await bot.send_message(alice.jid, {"text": "one"})  # caches Alice's devices: her phone
     alice_web = await link(sim, alice)  # ... then she links a companion
     inbox = Inbox(alice_web)
-    await asyncio.sleep(0.2)  # the devices notification reaches the bot
-    await bot.idle()
+    await settle(sim, bot, alice_web)  # the devices notification has reached the bot
     sent = await bot.send_message(alice.jid, {"text": "two"})
     got = await inbox.wait(lambda m: m.key.id == sent.key.id)
     assert got.text == "two"
