@@ -131,15 +131,19 @@ class OfflineClient:
 
 
 def offline_client(
-    answer: Callable[[Node], Node], me: str = "15550001111:2@s.whatsapp.net"
+    answer: Callable[[Node], Node],
+    me: str = "15550001111:2@s.whatsapp.net",
+    logger: logging.Logger | None = None,
 ) -> OfflineClient:
     auth = AuthState(init_auth_creds(), MemoryKeyStore())
     auth.creds.me = Me(me, None, "Bot")
     auth.creds.account = b"ADV-IDENTITY"
     link = FakeLink(answer)
-    core = ClientCore(auth, SocketOptions(), logging.getLogger("tests.fake"))
+    core = ClientCore(auth, SocketOptions(logger=logger), logger or logging.getLogger("tests.fake"))
     core.attempt = Attempt(1, registering=False, conn=link)
-    devices = DeviceDirectory(auth.keys, core.query, core.new_sid)
+    devices = DeviceDirectory(
+        auth.keys, core.query, core.new_sid, core.logger_for("wamd.client.devices")
+    )
     groups = GroupDirectory(core)
     sender = Sender(core, devices, groups)
     receiver = Receiver(core, devices, groups, sender, PreKeyUpkeep(core))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.client.fakes import OfflineClient, Peer, offline_client, usync_answer
 from wamd.binary import JID, Node
 from wamd.events import MessagesUpsert
+from wamd.messaging.core import pad
 from wamd.messaging.types import MessageReceipt
 from wamd.proto import e2e_pb2
 from wamd.signal.prekeys import parse_bundle
@@ -174,3 +177,55 @@ async def test_a_retry_receipt_is_answered_to_that_device_only(world: World) -> 
     got = await companion.open("15550001111:2@s.whatsapp.net", enc)
     assert got.conversation == "again?"
     assert JID.parse(resend.attrs["to"]).device == 1
+
+
+async def test_a_session_under_the_phone_number_moves_to_the_lid(world: World) -> None:
+    """whatsmeow MigratePNToLID: once a contact's lid is known, the session made under the
+    phone number serves the lid address; no retry, no second session."""
+    client = world.client
+    alice = world.alice[0]
+    me = "15550001111:2@s.whatsapp.net"
+    upserts: list[MessagesUpsert] = []
+    client.core.ev.on("messages.upsert", upserts.append)
+    first = await alice.seal_for(await client.our_bundle(), me, e2e_pb2.Message(conversation="one"))
+    await client.receiver.on_message(
+        Node("message", {"from": ALICE, "id": "L1", "t": "1"}, [first])
+    )
+    assert await client.core.signal.has_session(ALICE)  # kept under the phone number
+    kind, data = await alice.repo.encrypt(
+        me, pad(e2e_pb2.Message(conversation="two").SerializeToString())
+    )
+    assert kind == "pkmsg"  # (she has had no answer yet: still a prekey message, same session)
+    await client.receiver.on_message(
+        Node(
+            "message",
+            {"from": ALICE, "id": "L2", "t": "2", "sender_lid": "777@lid"},
+            [Node("enc", {"v": "2", "type": kind}, data)],
+        )
+    )
+    await client.core.ev.drain()
+    assert [m.text for u in upserts for m in u.messages] == ["one", "two"]
+    assert [n for n in client.link.of("receipt") if n.attrs.get("type") == "retry"] == []
+    assert await client.core.signal.has_session("777@lid")
+    assert not await client.core.signal.has_session(ALICE)
+    # and a reply goes out on that same session (a msg, not a new pkmsg)
+    client.link.sent.clear()
+    await client.sender.send_message(ALICE, {"text": "three"})
+    (stanza,) = client.link.of("message")
+    to = {
+        n.attrs["jid"]: n.require_child("enc")
+        for n in stanza.require_child("participants").get_children("to")
+    }
+    assert to[ALICE].attrs["type"] == "msg"
+    assert (await alice.open(me, to[ALICE])).conversation == "three"
+
+
+async def test_the_users_logger_gets_what_the_components_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mine = logging.getLogger("my.bot")
+    client = offline_client(World().answer, logger=mine)
+    caplog.set_level(logging.WARNING)
+    await client.receiver.on_message(Node("message", {"id": "X", "from": "1:x@s.whatsapp.net"}))
+    assert [r.name for r in caplog.records] == ["my.bot.receive"]
+    assert "unparseable <message>" in caplog.records[0].getMessage()

@@ -97,7 +97,7 @@ class ClientCore:
         self.auth = auth
         self.options = options
         self.log = log
-        self.ev = EventEmitter()
+        self.ev = EventEmitter(logger=self.logger_for("wamd.events"))
         self.signal = SignalRepository(
             auth.keys,
             auth.creds.signed_identity_key,
@@ -106,6 +106,14 @@ class ClientCore:
         )
         self.attempt: Attempt | None = None
         self.marked_online = False  # delivery receipts are "inactive" until we are online
+
+    def logger_for(self, module: str) -> logging.Logger:
+        """The logger a component of ``module`` logs through: a child of the user's
+        ``logger=`` when one was given (``<logger>.receive``...), else the module's own."""
+        user = self.options.logger
+        if user is None:
+            return logging.getLogger(module)
+        return user.getChild(module.rsplit(".", 1)[-1])
 
     # ------------------------------------------------------------------ who we are
 

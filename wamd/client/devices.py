@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.errors import ProtocolError
+from wamd.signal.address import signal_address
+from wamd.store.views import LidMap
 
 if TYPE_CHECKING:
     from wamd.store.types import SignalKeyStore
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["DEVICE_CACHE_SECONDS", "DeviceDirectory"]
 
 log = logging.getLogger(__name__)
+MOVED_MEMORY = 10_000  # devices remembered as checked for pn-keyed state
 
 DEVICE_CACHE_SECONDS = 3600.0  # re-ask after an hour even without a notification
 USYNC_BATCH = 500  # users per usync query
@@ -38,13 +41,22 @@ Query = Callable[[Node], Awaitable[Node]]
 
 
 class DeviceDirectory:
-    def __init__(self, keys: SignalKeyStore, query: Query, new_sid: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        keys: SignalKeyStore,
+        query: Query,
+        new_sid: Callable[[], str],
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.log = log or logging.getLogger(__name__)
         self.keys = keys
         self._query = query
         self._new_sid = new_sid
         self._devices: dict[JID, tuple[float, list[JID]]] = {}
         self._lid_of: dict[str, str] = {}  # pn user -> lid user
         self._pn_of: dict[str, str] = {}  # lid user -> pn user
+        self.lids = LidMap(keys)
+        self._moved: dict[JID, None] = {}  # devices whose pn-keyed Signal state was moved
 
     # ------------------------------------------------------------------ lid mappings
 
@@ -56,42 +68,77 @@ class DeviceDirectory:
             return
         self._lid_of[pn.user] = lid.user
         self._pn_of[lid.user] = pn.user
-        await self.keys.set({"lid-mapping": {pn.user: lid.user, f"{lid.user}_reverse": pn.user}})
+        await self.lids.learn(pn.user, lid.user)
 
     async def lid_for(self, pn: JID) -> JID | None:
         """The lid form of a phone-number JID (same device), when known."""
         if pn.server != DEFAULT_USER_SERVER:
             return None
-        user = await self._mapped(pn.user, self._lid_of, self._pn_of, pn.user)
+        user = await self._mapped(pn.user, self._lid_of, self._pn_of, self.lids.lid_for)
         return JID(user, HIDDEN_USER_SERVER, pn.device) if user is not None else None
 
     async def pn_for(self, lid: JID) -> JID | None:
         """The phone-number form of a lid JID (same device), when known."""
         if lid.server != HIDDEN_USER_SERVER:
             return None
-        user = await self._mapped(lid.user, self._pn_of, self._lid_of, f"{lid.user}_reverse")
+        user = await self._mapped(lid.user, self._pn_of, self._lid_of, self.lids.pn_for)
         return JID(user, DEFAULT_USER_SERVER, lid.device) if user is not None else None
 
     async def _mapped(
-        self, user: str, forward: dict[str, str], backward: dict[str, str], stored_id: str
+        self,
+        user: str,
+        forward: dict[str, str],
+        backward: dict[str, str],
+        load: Callable[[str], Awaitable[str | None]],
     ) -> str | None:
         """``user`` looked up in ``forward`` (filled from the store, both ways, on a miss)."""
         other = forward.get(user)
         if other is None:
-            stored = (await self.keys.get("lid-mapping", [stored_id])).get(stored_id)
-            if not isinstance(stored, str):
+            stored = await load(user)
+            if stored is None:
                 return None
             other = forward[user] = stored
             backward[stored] = user
         return other
 
     async def encryption_jids(self, devices: Iterable[JID]) -> dict[JID, JID]:
-        """Each device's encryption identity: its lid form when known, else itself."""
-        out: dict[JID, JID] = {}
-        for device in devices:
-            lid = await self.lid_for(device) if device.server == DEFAULT_USER_SERVER else None
-            out[device] = lid or device
-        return out
+        """Each device's encryption identity (``encryption_jid``)."""
+        return {device: await self.encryption_jid(device) for device in devices}
+
+    async def encryption_jid(self, device: JID) -> JID:
+        """A device's encryption identity: its lid form when known, else the device.
+
+        A session or identity key kept under the phone-number address (made before the
+        mapping was known) moves to the lid address first, as whatsmeow's
+        ``MigratePNToLID`` does, so the next message under the lid neither fails with
+        "no session" nor starts a second session that the peer would answer with a Bad
+        MAC. Checked once per device and process.
+        """
+        pn: JID | None
+        lid: JID | None
+        if device.server == DEFAULT_USER_SERVER:
+            pn, lid = device, await self.lid_for(device)
+        elif device.server == HIDDEN_USER_SERVER:
+            pn, lid = await self.pn_for(device), device
+        else:
+            return device
+        if lid is None:
+            return device
+        if pn is not None and pn not in self._moved:
+            await self._move_to_lid(pn, lid)
+            self._moved[pn] = None
+            while len(self._moved) > MOVED_MEMORY:
+                del self._moved[next(iter(self._moved))]
+        return lid
+
+    async def _move_to_lid(self, pn: JID, lid: JID) -> None:
+        old, new = signal_address(pn), signal_address(lid)
+        async with self.keys.transaction():
+            for kind in ("session", "identity-key"):
+                held = await self.keys.get(kind, [old, new])
+                if old in held and new not in held:
+                    await self.keys.set({kind: {new: held[old], old: None}})
+                    self.log.debug("moved the %s of %s to its lid", kind, pn)
 
     # ------------------------------------------------------------------ device lists
 
@@ -152,14 +199,14 @@ class DeviceDirectory:
             try:
                 jid = JID.parse(user.attrs.get("jid", "")).to_non_ad()
             except InvalidJID:
-                log.warning("usync answer names a malformed user jid")
+                self.log.warning("usync answer names a malformed user jid")
                 continue
             lid_node = user.get_child("lid")
             if lid_node is not None and lid_node.attrs.get("val"):
                 try:
                     await self.learn(jid, JID.parse(lid_node.attrs["val"]))
                 except InvalidJID:
-                    log.warning("usync answer has a malformed lid for %s", jid)
+                    self.log.warning("usync answer has a malformed lid for %s", jid)
             self._devices[jid] = (now, parse_device_list(jid, user.get_child("devices")))
 
 

@@ -70,6 +70,7 @@ from wamd.messaging.types import (
 )
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.store.types import is_durable
+from wamd.store.views import EventBuffer
 
 if TYPE_CHECKING:
     from wamd.client.core import ClientCore
@@ -202,10 +203,12 @@ class Receiver:
         prekeys: PreKeyUpkeep,
     ) -> None:
         self.core = core
+        self.log = core.logger_for(__name__)
         self.devices = devices
         self.groups = groups
         self.sender = sender
         self.prekeys = prekeys
+        self.buffer = EventBuffer(core.auth.keys)
         self._retries: dict[str, int] = {}
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
 
@@ -236,12 +239,9 @@ class Receiver:
                 alt = alt.with_device(sender.device)
             if sender.server == DEFAULT_USER_SERVER and alt.server == HIDDEN_USER_SERVER:
                 await devices.learn(sender.to_non_ad(), alt.to_non_ad())
-                return alt
             if sender.server == HIDDEN_USER_SERVER and alt.server == DEFAULT_USER_SERVER:
                 await devices.learn(alt.to_non_ad(), sender.to_non_ad())
-        if sender.server == DEFAULT_USER_SERVER:
-            return await devices.lid_for(sender) or sender
-        return sender
+        return await devices.encryption_jid(sender)
 
     # ------------------------------------------------------------------ messages
 
@@ -251,7 +251,7 @@ class Receiver:
             message_id = node.require_attr("id")
             timestamp = node.attr_int("t", 0) or 0
         except (ProtocolError, InvalidJID) as exc:
-            log.warning("unparseable <message>: %s", exc)
+            self.log.warning("unparseable <message>: %s", exc)
             await self.ack(node, NACK_PARSING_ERROR)
             return
         encs = node.get_children("enc")
@@ -265,39 +265,31 @@ class Receiver:
         durable = is_durable(keys)  # a memory store has no crash to recover from
         for enc in encs:
             buffer_id = _buffer_key(enc, sender, src.chat) if durable else ""
-            buffered = (
-                (await keys.get("event-buffer", [buffer_id])).get(buffer_id) if durable else None
-            )
-            if isinstance(buffered, dict) and isinstance(buffered.get("plaintext"), bytes):
+            buffered = await self.buffer.get(buffer_id) if durable else None
+            if buffered is not None:
                 try:
-                    decrypted.append((buffer_id, parse_message(buffered["plaintext"])))
+                    decrypted.append((buffer_id, parse_message(buffered.plaintext)))
                 except WamdError:
-                    await keys.set({"event-buffer": {buffer_id: None}})
+                    await self.buffer.drop([buffer_id])
                 continue
             try:
                 async with keys.transaction():
                     opened = await open_enc(self.core.signal, enc, sender, group)
                     if durable:
-                        await keys.set(
-                            {
-                                "event-buffer": {
-                                    buffer_id: {
-                                        "plaintext": opened.message.SerializeToString(),
-                                        "id": message_id,
-                                        "t": timestamp,
-                                    }
-                                }
-                            }
+                        await self.buffer.put(
+                            buffer_id, opened.message.SerializeToString(), message_id, timestamp
                         )
             except DuplicateMessage:
-                log.debug("message %s was already handled", message_id)
+                self.log.debug("message %s was already handled", message_id)
                 continue
             except (SignalError, ProtocolError) as exc:
-                log.warning("cannot decrypt message %s from %s: %s", message_id, src.sender, exc)
+                self.log.warning(
+                    "cannot decrypt message %s from %s: %s", message_id, src.sender, exc
+                )
                 if durable and decrypted:
                     # what did decrypt (a key distribution) took effect; the resend that
                     # the retry asks for comes as a new stanza, so these copies would linger
-                    await keys.set({"event-buffer": dict.fromkeys(b for b, _ in decrypted)})
+                    await self.buffer.drop(b for b, _ in decrypted)
                 await self._send_retry(node, src, message_id)
                 await self.ack(node)
                 self._emit_messages(
@@ -352,7 +344,7 @@ class Receiver:
             # the application has the message: forget the saved copy, then confirm it
             await handled
             if buffered_ids:
-                await keys.set({"event-buffer": dict.fromkeys(buffered_ids)})
+                await self.buffer.drop(buffered_ids)
             await self._receipt(node, src)
             if history:
                 # whatsmeow handleProtocolMessage: the phone is told the history arrived
@@ -374,16 +366,16 @@ class Receiver:
         try:
             history = decode_inline_history(notification)
         except InvalidMessage as exc:
-            log.warning("history sync %s is unreadable: %s", message_id, exc)
+            self.log.warning("history sync %s is unreadable: %s", message_id, exc)
             return
         if history is None:
-            log.info("history sync %s must be downloaded (no media support yet)", message_id)
+            self.log.info("history sync %s must be downloaded (no media support yet)", message_id)
             return
         for pn, lid in history.lid_mappings.items():
             try:
                 await self.devices.learn(JID.parse(pn).to_non_ad(), JID.parse(lid).to_non_ad())
             except InvalidJID:
-                log.debug("history sync has a malformed lid mapping")
+                self.log.debug("history sync has a malformed lid mapping")
         self.core.ev.emit("messaging-history.set", history)
 
     def _key(self, src: MessageSource, message_id: str) -> MessageKey:
@@ -453,7 +445,7 @@ class Receiver:
         while len(self._retries) > RETRY_MEMORY:
             del self._retries[next(iter(self._retries))]
         if count >= MAX_RETRY_RECEIPTS:
-            log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
+            self.log.warning("no more retry receipts for %s (%d sent)", message_id, count - 1)
             return
         creds = self.core.auth.creds
         keys = None
@@ -478,7 +470,7 @@ class Receiver:
             participant = node.jid_attr("participant")
             message_id = node.require_attr("id")
         except (ProtocolError, InvalidJID) as exc:
-            log.warning("unparseable <receipt>: %s", exc)
+            self.log.warning("unparseable <receipt>: %s", exc)
             await self.ack(node, NACK_PARSING_ERROR)
             return
         if frm is None:
@@ -488,7 +480,7 @@ class Receiver:
             try:
                 await self.sender.handle_retry(node)
             except WamdError as exc:
-                log.warning("could not answer a retry receipt for %s: %s", message_id, exc)
+                self.log.warning("could not answer a retry receipt for %s: %s", message_id, exc)
             await self.ack(node)
             return
         ids = stanzas.receipt_ids(node)
@@ -539,7 +531,7 @@ class Receiver:
             elif kind == "w:gp2":
                 await self._group_notification(node)
         except (ProtocolError, InvalidJID) as exc:
-            log.warning("malformed <notification type=%r>: %s", kind, exc)
+            self.log.warning("malformed <notification type=%r>: %s", kind, exc)
 
     async def _group_notification(self, node: Node) -> None:
         group = node.jid_attr("from")

@@ -50,6 +50,7 @@ from wamd.messaging.types import MessageKey, MessageUpdate, WAMessage
 from wamd.proto import e2e_pb2
 from wamd.signal.prekeys import parse_bundle
 from wamd.signal.session import PreKeyBundle
+from wamd.store.views import SENT_KEEP, SenderKeyMemory, SentMessages
 
 if TYPE_CHECKING:
     from wamd.client.core import ClientCore
@@ -60,7 +61,6 @@ __all__ = ["MAX_INCOMING_RETRIES", "SENT_KEEP", "SendError", "Sender"]
 
 log = logging.getLogger(__name__)
 
-SENT_KEEP = 2048  # sent messages kept for retry receipts
 MAX_INCOMING_RETRIES = 10  # retries answered per device and message (whatsmeow)
 RETRY_MEMORY = 10_000  # (device, message) retry counts remembered, oldest forgotten first
 ACK_TIMEOUT = 30.0  # seconds to wait for the server's ack of a message
@@ -74,8 +74,11 @@ def _as_jid(value: JID | str) -> JID:
 class Sender:
     def __init__(self, core: ClientCore, devices: DeviceDirectory, groups: GroupDirectory) -> None:
         self.core = core
+        self.log = core.logger_for(__name__)
         self.devices = devices
         self.groups = groups
+        self.sent = SentMessages(core.auth.keys, SENT_KEEP)
+        self.key_memory = SenderKeyMemory(core.auth.keys)
         # one lock per chat being sent to (and how many sends use it), so sends keep order
         self._chat_locks: dict[JID, tuple[asyncio.Lock, int]] = {}
         self._incoming_retries: dict[tuple[JID, str], int] = {}
@@ -231,7 +234,7 @@ class Sender:
         if "error" in ack.attrs:
             raise SendError(mid, ack.attrs["error"])
         if "phash" in ack.attrs:
-            log.info("server says our device list for %s was stale; refreshing it", to)
+            self.log.info("server says our device list for %s was stale; refreshing it", to)
             self.devices.invalidate(to)
             if to.server == GROUP_SERVER:
                 self.groups.forget(to)
@@ -249,54 +252,38 @@ class Sender:
         users = [JID.parse(p.id) for p in metadata.participants]
         devices = await self.devices.get_devices(users)
         group = str(to)
-        keys = self.core.auth.keys
-        memory_raw = (await keys.get("sender-key-memory", [group])).get(group)
-        memory: dict[str, Any] = dict(memory_raw) if isinstance(memory_raw, dict) else {}
+        memory = await self.key_memory.get(group)
         needing = stanzas.plan_group(devices, ids.devices, memory).needing_key
         children: list[Node] = []
         include_identity = False
+        got: list[JID] = []
         if needing:
             distribution = await self.core.signal.group_distribution(group, me)
             skdm = with_sender_key(e2e_pb2.Message(), group, distribution)
             nodes, include_identity, got = await self._encrypt(needing, skdm.SerializeToString())
             if nodes:
                 children.append(Node("participants", {}, nodes))
-            for device in got:
-                memory[str(device)] = True
         ciphertext = await self.core.signal.group_encrypt(
             group, me, pad(message.SerializeToString())
         )
         children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
         await self._relay(to, mid, message, children, include_identity, participant_hash(devices))
         if needing:
-            await keys.set({"sender-key-memory": {group: memory}})
+            await self.key_memory.mark(group, [str(d) for d in got])
 
     # ------------------------------------------------------------------ sent messages
 
     async def _remember_sent(self, mid: str, chat: JID, message: e2e_pb2.Message, now: int) -> None:
-        keys = self.core.auth.keys
-        async with keys.transaction():
-            ring = (await keys.get("sent-message", ["ring"])).get("ring")
-            seq = int(ring["next"]) if isinstance(ring, dict) and "next" in ring else 0
-            slot = f"slot-{seq % SENT_KEEP}"
-            old = (await keys.get("sent-message", [slot])).get(slot)
-            writes: dict[str, Any] = {
-                mid: {"chat": str(chat), "message": message.SerializeToString(), "t": now},
-                slot: mid,
-                "ring": {"next": seq + 1},
-            }
-            if isinstance(old, str) and old != mid:
-                writes[old] = None
-            await keys.set({"sent-message": writes})
+        await self.sent.remember(mid, str(chat), message.SerializeToString(), now)
 
     async def sent_message(self, mid: str) -> tuple[JID, e2e_pb2.Message] | None:
-        stored = (await self.core.auth.keys.get("sent-message", [mid])).get(mid)
-        if not isinstance(stored, dict):
+        stored = await self.sent.get(mid)
+        if stored is None:
             return None
         try:
-            return JID.parse(stored["chat"]), parse_message(stored["message"])
-        except (KeyError, TypeError, WamdError):
-            log.warning("stored sent message %s is unreadable", mid)
+            return JID.parse(stored.chat), parse_message(stored.message)
+        except WamdError:
+            self.log.warning("stored sent message %s is unreadable", mid)
             return None
 
     # ------------------------------------------------------------------ retries
@@ -310,7 +297,7 @@ class Sender:
         while len(self._incoming_retries) > RETRY_MEMORY:
             del self._incoming_retries[next(iter(self._incoming_retries))]
         if self._incoming_retries[key] >= MAX_INCOMING_RETRIES:
-            log.warning("dropping retry %d from %s for %s", count, device, mid)
+            self.log.warning("dropping retry %d from %s for %s", count, device, mid)
             return
         found = await self.sent_message(mid)
         if found is None:
@@ -347,7 +334,7 @@ class Sender:
             edit=edit_attribute(message),
         )
         await self.core.live_conn().send(answer)
-        log.debug("answered retry %d for %s from %s", count, mid, device)
+        self.log.debug("answered retry %d for %s from %s", count, mid, device)
 
     # ------------------------------------------------------------------ receipts, presence
 

@@ -36,6 +36,7 @@ from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import AnyMessageContent
 from wamd.client.core import Attempt, ClientCore, Link
 from wamd.client.devices import DeviceDirectory
+from wamd.client.devices import __name__ as devices_module
 from wamd.client.groups import GroupDirectory
 from wamd.client.lifecycle import Lifecycle, Phase
 from wamd.client.pairing import Pairing, checked_device_ids
@@ -122,7 +123,9 @@ class WASocket:
         self.core = ClientCore(auth, options, self.log)
         self.ev = self.core.ev
         self.signal = self.core.signal
-        self.devices = DeviceDirectory(auth.keys, self.core.query, self.core.new_sid)
+        self.devices = DeviceDirectory(
+            auth.keys, self.core.query, self.core.new_sid, self.core.logger_for(devices_module)
+        )
         self.groups = GroupDirectory(self.core)
         self.sender = Sender(self.core, self.devices, self.groups)
         self.prekeys = PreKeyUpkeep(self.core)
