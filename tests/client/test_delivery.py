@@ -16,6 +16,7 @@ from wamd.binary import JID, Node
 from wamd.client.receive import _buffer_key
 from wamd.sim import SimServer
 from wamd.store import use_multi_file_auth_state
+from wamd.testing import settle
 
 CRASH_BOT = Path(__file__).with_name("crash_bot.py")
 
@@ -187,11 +188,7 @@ async def test_a_half_decrypted_stanza_leaves_no_saved_copy(sim: SimServer, tmp_
     sock.receiver.on_message = corrupt_skmsg  # type: ignore[method-assign]
     sent = record_sends(sock)
     await alice.send_text(f"{group.id}@g.us", "hello")
-    for _ in range(100):
-        if any(n.tag == "receipt" and n.attrs.get("type") == "retry" for n in sent):
-            break
-        await asyncio.sleep(0.05)
-    await sock.idle()
+    await settle(sim, sock)  # delivered, handled, the retry asked for
     (node,) = captured[:1]
     pkmsg = next(e for e in node.get_children("enc") if e.attrs["type"] == "pkmsg")
     sender = JID(alice.lid_user, "lid", 0)
