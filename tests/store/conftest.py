@@ -15,13 +15,23 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from wamd.crypto import generate_keypair
 from wamd.store import CachedKeyStore, MemoryKeyStore, MultiFileKeyStore, SQLiteKeyStore
 from wamd.store.types import SignalKeyStore
 
-BACKENDS = ["memory", "multifile", "sqlite", "postgres", "cached-memory", "cached-sqlite"]
+BACKENDS = [
+    "memory",
+    "multifile",
+    "sqlite",
+    "sqlite-shared",
+    "postgres",
+    "cached-memory",
+    "cached-sqlite",
+]
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
 START_TIMEOUT = 900  # seconds: an apt-get install on a slow mirror, then initdb
 
@@ -81,6 +91,16 @@ def postgres_db(postgres_dsn: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# what the neighbouring account holds, under the ids the contract tests use
+NEIGHBOUR: dict[str, dict[str, Any]] = {
+    "session": {k: b"neighbour" for k in ("a", "b", "c", "a.1", "15551234567.1", "parent")},
+    "pre-key": {k: generate_keypair() for k in ("1", "5", "6", "7", "25", "31")},
+    "app-state-sync-version": {"counter": {"n": 1000}},
+    "lid-mapping": {"15551234567": "1", "1555": "2"},
+    "sender-key-memory": {"g": {"x.1": True}, "g@g.us": {"x.1": True}},
+}
+
+
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SignalKeyStore]:
     kind: str = request.param
@@ -90,6 +110,17 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield MultiFileKeyStore(tmp_path / "auth")
     elif kind == "cached-memory":
         yield CachedKeyStore(MemoryKeyStore())
+    elif kind == "sqlite-shared":  # one account of a file another account also writes
+        path = tmp_path / "fleet.sqlite"
+        neighbour = SQLiteKeyStore(path, account="neighbour")
+        await neighbour.open()
+        await neighbour.set(NEIGHBOUR)
+        mine = SQLiteKeyStore(path, account="mine")
+        await mine.open()
+        yield mine
+        await mine.close()
+        assert await neighbour.get("session", list(NEIGHBOUR["session"])) == NEIGHBOUR["session"]
+        await neighbour.close()
     elif kind == "postgres":
         from wamd.store.postgres import PostgresKeyStore
 

@@ -7,6 +7,14 @@ runs on one connection and one worker thread per store, off the event loop; a cr
 is a transaction of its own, made when no key transaction is open on that connection
 (so it cannot be rolled back with, or wait in, another task's key transaction). A row that cannot be decoded
 raises ``CorruptedStore`` naming the file, type and id.
+
+One file holds many accounts (``account=``; rows keyed by account, ``""`` by default), so
+a single-machine fleet needs no server. Every account has its own store object and
+connection; their key transactions are serialised by the file's write lock (SQLite has
+one per file), which is what keeps two processes from interleaving one account's. Files
+of the first layout (one account, no account column) are migrated on open, their rows
+becoming account ``""``; ``PRAGMA user_version`` says the layout, and a file a newer wamd
+migrated is refused. Stop processes of an older wamd before a newer one opens the file.
 """
 
 from __future__ import annotations
@@ -27,22 +35,76 @@ from wamd.store.creds import AuthenticationCreds, init_auth_creds
 from wamd.store.files import FOLDER_MODE, create_private_file
 from wamd.store.serialize import dumps, loads
 
-__all__ = ["SQLiteKeyStore", "prepare_database", "use_sqlite_auth_state"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQLiteKeyStore",
+    "migrate_database",
+    "prepare_database",
+    "use_sqlite_auth_state",
+]
 
 T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS keys (
-    type TEXT NOT NULL,
-    id TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (type, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS creds (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    value TEXT NOT NULL
-);
-"""
+# Layout 2: many accounts in one file (rows keyed by account; "" is the default account,
+# which is where a file of layout 1 puts its rows when it is migrated).
+SCHEMA_VERSION = 2  # PRAGMA user_version; a layout-1 file reads 0 and has keys(type, id, value)
+
+_LAYOUT_2 = (
+    """CREATE TABLE keys (
+        account TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account, type, id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE creds (
+        account TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+_FROM_LAYOUT_1 = (
+    "ALTER TABLE keys RENAME TO keys_layout_1",
+    "ALTER TABLE creds RENAME TO creds_layout_1",
+    *_LAYOUT_2,
+    "INSERT INTO keys (account, type, id, value) SELECT '', type, id, value FROM keys_layout_1",
+    "INSERT INTO creds (account, value) SELECT '', value FROM creds_layout_1 WHERE id = 0",
+    "DROP TABLE keys_layout_1",
+    "DROP TABLE creds_layout_1",
+)
+
+
+def migrate_database(db: sqlite3.Connection, location: str) -> int:
+    """Create or migrate the store's tables to ``SCHEMA_VERSION``, in one transaction.
+
+    ``BEGIN IMMEDIATE`` serialises processes opening the file together; a file a newer
+    wamd migrated is refused (``StoreError``). Returns the version found before.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{location}: the file's wamd layout is version {version}, newer than this "
+                f"wamd knows ({SCHEMA_VERSION}): upgrade wamd"
+            )
+        found = version
+        if version == 0 and "keys" in tables:
+            found = 1
+            for statement in _FROM_LAYOUT_1:
+                db.execute(statement)
+        elif version == 0:
+            for statement in _LAYOUT_2:
+                db.execute(statement)
+        if version != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+        return found
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def prepare_database(
@@ -74,9 +136,14 @@ def prepare_database(
 
 
 class SQLiteKeyStore(TransactionalKeyStore):
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, account: str = "", busy_timeout: float = 30.0
+    ) -> None:
         super().__init__()
+        if not isinstance(account, str):
+            raise TypeError("account must be a string")
         self.path = os.fspath(path)
+        self.account = account
         self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamd-sqlite")
         self._db: sqlite3.Connection | None = None
@@ -96,7 +163,8 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 create_private_file(Path(self.path))
             db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
             try:
-                prepare_database(db, _SCHEMA, synchronous="FULL", busy_timeout=self._busy_timeout)
+                prepare_database(db, "", synchronous="FULL", busy_timeout=self._busy_timeout)
+                migrate_database(db, self.path)
             except BaseException:
                 db.close()
                 raise
@@ -112,6 +180,9 @@ class SQLiteKeyStore(TransactionalKeyStore):
 
         await self._run(close)
         self._executor.shutdown(wait=False)
+
+    def _where(self) -> str:
+        return self.path + (f" account {self.account!r}" if self.account else "")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -132,11 +203,11 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self.db.execute(
-                    f"SELECT id, value FROM keys WHERE type = ? AND id IN ({marks})",
-                    (type, *chunk),
+                    f"SELECT id, value FROM keys WHERE account = ? AND type = ? AND id IN ({marks})",
+                    (self.account, type, *chunk),
                 ).fetchall()
                 for key_id, value in rows:
-                    out[key_id] = loads(value, f"{self.path}: {type}/{key_id}")
+                    out[key_id] = loads(value, f"{self._where()}: {type}/{key_id}")
             return out
 
         return await self._run(read)
@@ -146,15 +217,22 @@ class SQLiteKeyStore(TransactionalKeyStore):
             db = self.db
             try:
                 for type, values in writes.items():
-                    upserts = [(type, k, dumps(v)) for k, v in values.items() if v is not None]
-                    deletes = [(type, k) for k, v in values.items() if v is None]
+                    upserts = [
+                        (self.account, type, k, dumps(v))
+                        for k, v in values.items()
+                        if v is not None
+                    ]
+                    deletes = [(self.account, type, k) for k, v in values.items() if v is None]
                     if upserts:
                         db.executemany(
-                            "INSERT OR REPLACE INTO keys (type, id, value) VALUES (?, ?, ?)",
+                            "INSERT OR REPLACE INTO keys (account, type, id, value) "
+                            "VALUES (?, ?, ?, ?)",
                             upserts,
                         )
                     if deletes:
-                        db.executemany("DELETE FROM keys WHERE type = ? AND id = ?", deletes)
+                        db.executemany(
+                            "DELETE FROM keys WHERE account = ? AND type = ? AND id = ?", deletes
+                        )
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -172,11 +250,13 @@ class SQLiteKeyStore(TransactionalKeyStore):
 
     async def read_creds(self) -> AuthenticationCreds | None:
         row = await self._run(
-            lambda: self.db.execute("SELECT value FROM creds WHERE id = 0").fetchone()
+            lambda: self.db.execute(
+                "SELECT value FROM creds WHERE account = ?", (self.account,)
+            ).fetchone()
         )
         if row is None:
             return None
-        location = f"{self.path}: creds"
+        location = f"{self._where()}: creds"
         import json
 
         try:
@@ -196,21 +276,30 @@ class SQLiteKeyStore(TransactionalKeyStore):
         async with self._outside_transactions("save_creds()"):
             await self._run(
                 lambda: self.db.execute(
-                    "INSERT OR REPLACE INTO creds (id, value) VALUES (0, ?)", (text,)
+                    "INSERT OR REPLACE INTO creds (account, value) VALUES (?, ?)",
+                    (self.account, text),
                 )
             )
 
 
 async def use_sqlite_auth_state(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str], *, account: str = ""
 ) -> AuthStateAndSave:
-    """``(state, save_creds)`` backed by one SQLite file; safe for several processes."""
-    store = SQLiteKeyStore(path)
+    """``(state, save_creds)`` backed by one SQLite file; safe for several processes.
+
+    One file can hold many accounts (``account=``, rows keyed by it); the default
+    account ``""`` is the one a single-account file has. ``state.keys.close()`` closes it.
+    """
+    store = SQLiteKeyStore(path, account=account)
     await store.open()
-    creds = await store.read_creds()
-    state = AuthState(creds or init_auth_creds(), store)
-    if creds is None:
-        await store.write_creds(state.creds)
+    try:
+        creds = await store.read_creds()
+        state = AuthState(creds or init_auth_creds(), store)
+        if creds is None:
+            await store.write_creds(state.creds)
+    except BaseException:
+        await store.close()
+        raise
 
     async def save_creds(*_update: object) -> None:
         await store.write_creds(state.creds)
