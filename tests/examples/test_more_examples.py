@@ -12,8 +12,10 @@ from tests.cli.proc import ROOT, Proc
 from tests.client.conftest import link
 from tests.examples.load import load_example
 from wamd.assign import MemoryAssignments
+from wamd.client import WASocket
 from wamd.sim import SimPhone, SimServer
 from wamd.sim.phone import SimMessage
+from wamd.testing import settle
 
 
 async def next_matching(
@@ -30,9 +32,15 @@ def reply_to(message_id: str) -> Callable[[SimMessage], bool]:
     return lambda m: m.message.extendedTextMessage.contextInfo.stanzaID == message_id
 
 
-async def nothing_more(phone: SimPhone, seconds: float = 0.3) -> None:
-    before = len(phone.received)
-    await asyncio.sleep(seconds)
+async def quiet(sim: SimServer, sock: WASocket, phone: SimPhone) -> int:
+    """Once nothing is in flight: how many messages ``phone`` has (for ``nothing_more``)."""
+    await settle(sim, sock)
+    return len(phone.received)
+
+
+async def nothing_more(sim: SimServer, sock: WASocket, phone: SimPhone, before: int) -> None:
+    """``phone`` got nothing since it had ``before`` messages, with nothing in flight."""
+    await settle(sim, sock)
     extra = [m.text for m in phone.received[before:]]
     assert not extra, extra
 
@@ -93,10 +101,10 @@ async def test_group_bot_commands_welcome_and_hello() -> None:
         assert refused.text is not None and refused.text.startswith("That did not work")
 
         # not commands, not groups: ignored
+        before = await quiet(sim, sock, alice)
         await alice.send_text(group.jid, "just chatting")
         await alice.send_text(bot_phone.jid, "!ping")
-        await sock.idle()
-        await nothing_more(alice)
+        await nothing_more(sim, sock, alice, before)
         await sock.end()
 
 
@@ -124,9 +132,9 @@ async def test_support_bot_menu_assignment_takeover_and_hand_back() -> None:
         chat = "15550002222@s.whatsapp.net"
         held = await assignments.holder(chat)
         assert held is not None and held.handler in ("Dana", "Sam")
+        before = await quiet(sim, sock, alice)
         await alice.send_text(bot_phone.jid, "are you there?")
-        await sock.idle()
-        await nothing_more(alice)  # the agent holds the chat: the bot is quiet
+        await nothing_more(sim, sock, alice, before)  # the agent holds the chat
 
         # the agent gives the chat back from the phone; the bot answers again
         await bot_phone.send_text(alice.jid, "#bot")
@@ -142,8 +150,8 @@ async def test_support_bot_menu_assignment_takeover_and_hand_back() -> None:
         await sock.idle()
         taken = await assignments.holder(chat)
         assert taken is not None and taken.handler != "bot"
+        before = await quiet(sim, sock, alice)
         await alice.send_text(bot_phone.jid, "1")
-        await sock.idle()
-        await nothing_more(alice)
+        await nothing_more(sim, sock, alice, before)
         desk.close()
         await sock.end()
