@@ -97,6 +97,7 @@ class RawCompanion:
     conn: NodeConnection | None = None
     inbox: asyncio.Queue[Node] = field(default_factory=asyncio.Queue)
     auto_ack: bool = False
+    received: list[Node] = field(default_factory=list)  # every node since login, kept
 
     def __repr__(self) -> str:  # the creds hold private keys
         return f"RawCompanion({self.device.jid})"
@@ -112,6 +113,7 @@ class RawCompanion:
     async def login(self) -> Login:
         """Connect as the linked device; returns success, the backlog and the ib."""
         self.inbox = asyncio.Queue()
+        self.received = []
         conn = await open_raw(
             self.sim,
             login_payload(self.phone.number, self.device.jid.device),
@@ -132,6 +134,7 @@ class RawCompanion:
         return Login(success, offline, node)
 
     async def _on_node(self, node: Node) -> None:
+        self.received.append(node)
         if self.auto_ack and node.tag in ("message", "receipt", "notification"):
             await self.ack(node)
         self.inbox.put_nowait(node)
@@ -142,7 +145,8 @@ class RawCompanion:
         where: Callable[[Node], bool] | None = None,
         timeout: float = WAIT,
     ) -> Node:
-        """The next received node (with ``tag`` / matching ``where``); others are dropped.
+        """The next received node (with ``tag`` / matching ``where``); others are dropped
+        from the queue (``received`` keeps them all).
 
         Raises ``NothingArrived`` when none comes within ``timeout`` seconds.
         """
