@@ -149,3 +149,38 @@ def test_corrupted_record() -> None:
 
     with pytest.raises(CorruptedStore):
         SessionRecord.parse(b"\xff\xff\xff")
+
+
+def test_a_record_keeps_a_bounded_number_of_skipped_keys_newest_sessions_first() -> None:
+    alice, bob, b = pair()
+    lost = [encrypt(alice, b"lost %d" % n)[1] for n in range(1500)]
+    _, arrived = encrypt(alice, b"arrived")
+    assert decrypt_message(bob, arrived) == b"arrived"  # 1500 keys kept for the lost ones
+    # a new session from Alice, and more lost messages in it: the total stays bounded
+    initiate_session(alice, generate_keypair(), 9, b.bundle(with_prekey=False))
+    _, fresh = encrypt(alice, b"new session")
+    decrypt_prekey_message(bob, b.identity, 5, fresh, b.signed.key_pair, None)
+    assert decrypt_message(alice, encrypt(bob, b"ok")[1]) == b"ok"  # Alice is on msg again
+    newer = [encrypt(alice, b"newer %d" % n)[1] for n in range(1500)]
+    _, last = encrypt(alice, b"last")
+    assert decrypt_message(bob, last) == b"last"
+    data = bob.serialize()
+    kept = sum(len(c.skipped) for st in bob._states() for c in (st.sender, *st.receivers))
+    assert kept == session_module.MAX_SKIPPED_PER_RECORD
+    assert len(data) < 400_000
+    again = SessionRecord.parse(data)
+    assert decrypt_message(again, newer[0]) == b"newer 0"  # the current session's are kept
+    assert decrypt_message(again, lost[-1]) == b"lost 1499"  # the old one's newest too
+    # dropped: the oldest key of the oldest session; like libsignal, a counter behind the
+    # chain with no key kept reads as a duplicate
+    with pytest.raises(DuplicateMessage):
+        decrypt_message(again, lost[0])
+
+
+def test_reprs_show_no_key_material() -> None:
+    alice, _, _ = pair()
+    state = alice.current
+    assert state is not None
+    text = repr(state)
+    for secret in (state.root_key, state.sender.chain_key, state.sender.ratchet_private):
+        assert secret and secret.hex() not in text and repr(secret) not in text

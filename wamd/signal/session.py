@@ -57,6 +57,7 @@ MAC_LENGTH = 8  # truncated HMAC at the end of a SignalMessage
 MAX_SKIP = 2000  # furthest a message may be ahead of its chain
 MAX_SKIPPED_KEYS = 2000  # keys kept per chain for out-of-order messages
 MAX_RECEIVER_CHAINS = 5
+MAX_SKIPPED_PER_RECORD = 2000  # out-of-order message keys kept per remote device in all
 MAX_PREVIOUS_STATES = 40
 RECORD_VERSION = 1
 
@@ -78,10 +79,10 @@ class PreKeyBundle:
 @dataclass(slots=True)
 class _Chain:
     ratchet_public: bytes
-    chain_key: bytes
+    chain_key: bytes = field(repr=False)
     index: int = 0
-    ratchet_private: bytes = b""
-    skipped: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    ratchet_private: bytes = field(default=b"", repr=False)
+    skipped: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(slots=True)
@@ -95,7 +96,7 @@ class _Pending:
 class SessionState:
     local_identity: bytes
     remote_identity: bytes
-    root_key: bytes
+    root_key: bytes = field(repr=False)
     sender: _Chain
     receivers: list[_Chain] = field(default_factory=list)
     previous_counter: int = 0
@@ -142,9 +143,31 @@ class SessionRecord:
     def _states(self) -> list[SessionState]:
         return ([self.current] if self.current else []) + self.previous
 
+    def trim_skipped(self) -> None:
+        """Keep at most ``MAX_SKIPPED_PER_RECORD`` message keys for out-of-order messages
+        in the whole record, dropping those of the oldest sessions and chains first.
+
+        Per chain and per record libsignal's limits (2000 keys, 40 archived sessions, 5
+        chains) allow a record of ~37 MB, rebuilt for every message from that device;
+        this bound keeps it to a few hundred KB. A message whose key was dropped reads as a
+        duplicate (as in libsignal for any counter behind its chain without a key).
+        """
+        chains = [
+            c for st in reversed(self._states()) for c in (*reversed(st.receivers), st.sender)
+        ]
+        total = sum(len(c.skipped) for c in chains)
+        for chain in chains:
+            if total <= MAX_SKIPPED_PER_RECORD:
+                return
+            drop = min(len(chain.skipped), total - MAX_SKIPPED_PER_RECORD)
+            for index in sorted(chain.skipped)[:drop]:
+                del chain.skipped[index]
+            total -= drop
+
     # ------------------------------------------------------------------ storage
 
     def serialize(self) -> bytes:
+        self.trim_skipped()
         record = signal_store_pb2.SessionRecord(version=RECORD_VERSION)
         if self.current is not None:
             record.current.CopyFrom(_state_to_proto(self.current))
