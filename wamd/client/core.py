@@ -68,6 +68,7 @@ class Attempt:
     reason: DisconnectReason | int | None = None  # why it closes, once decided
     error: BaseException | None = None  # what the final close event carries
     new_login: bool = False  # paired on this socket: the next open is a new login
+    logged_in: bool = False  # its <success> came (a second one is ignored)
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     workers: KeyedWorkers = field(default_factory=KeyedWorkers)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)

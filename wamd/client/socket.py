@@ -553,19 +553,28 @@ class WASocket:
             # <success> there starts nothing (the 515 after pair-success follows)
             self.log.debug("ignoring <success> on a registration connection")
             return
+        if attempt.logged_in:
+            self.log.warning("ignoring a second <success> on one connection")
+            return
+        attempt.logged_in = True
         self.core.spawn(self._after_login(attempt, node), attempt)
 
-    async def _after_login(self, attempt: Attempt, node: Node) -> None:
-        creds = self.auth.creds
+    def _take_success_lid(self, node: Node) -> None:
+        """Our lid as ``<success lid>`` names it, stored only when it is a lid: every
+        later message would otherwise go out from a malformed address."""
+        me = self.auth.creds.me
         lid = node.attrs.get("lid")
-        if lid and creds.me is not None and creds.me.lid != lid:
-            try:
-                _, checked = checked_device_ids(creds.me.id, lid)
-            except PairingError as exc:
-                # a server-given identifier that is not a lid must not reach the store
-                self.log.warning("ignoring the lid of <success>: %s", exc)
-            else:
-                self.core.change_creds({"me": Me(creds.me.id, checked, creds.me.name)})
+        if not lid or me is None or me.lid == lid:
+            return
+        try:
+            _, checked = checked_device_ids(me.id, lid)
+        except PairingError as exc:
+            self.log.warning("ignoring the lid of <success>: %s", exc)
+            return
+        self.core.change_creds({"me": Me(me.id, checked, me.name)})
+
+    async def _after_login(self, attempt: Attempt, node: Node) -> None:
+        self._take_success_lid(node)
         try:
             await self.prekeys.upkeep()
             await self.query(stanzas.iq("set", "passive", [Node("active")]))
