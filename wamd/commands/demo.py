@@ -52,7 +52,7 @@ LOOPBACK = "127.0.0.1"
 BOT = ("15550001111", "Echo Bot")
 CONTACTS = (("15550002222", "Alice"), ("15550003333", "Bob"), ("15550004444", "Carol"))
 STEP_TIMEOUT = 15.0  # seconds one step may take (the whole run has --timeout)
-QUIET = 0.3  # seconds to wait for a reply that must not come
+WAIT_FOREVER = 3600.0  # a wait inside a step: the step's own timeout bounds it
 
 T = TypeVar("T")
 
@@ -130,21 +130,6 @@ def _bot_end(task: asyncio.Task[EchoResult]) -> str:
     return "stopped"
 
 
-async def _wait_received(phone: object, predicate: Callable[[object], bool]) -> object:
-    """The first message ``phone`` received (so far or from now on) matching ``predicate``."""
-    from wamd.sim import SimPhone
-
-    assert isinstance(phone, SimPhone)
-    seen = 0
-    while True:
-        received = phone.received
-        for message in received[seen:]:
-            if predicate(message):
-                return message
-        seen = len(received)
-        await phone.endpoint.wait_received(seen, timeout=3600)
-
-
 async def run_demo(
     status: Status, *, step_timeout: float = STEP_TIMEOUT, progress: list[str] | None = None
 ) -> int:
@@ -156,6 +141,7 @@ async def run_demo(
     from wamd.sim import SimPhone, SimServer
     from wamd.sim.phone import SimMessage
     from wamd.store import use_sqlite_auth_state
+    from wamd.testing import settle, wait_received
 
     demo = _Demo(status, step_timeout, progress if progress is not None else [])
     sim = SimServer(LOOPBACK, 0)
@@ -243,8 +229,7 @@ async def run_demo(
             sent_id = await sender.send_text(chat, text)
             demo.say(sender.name, f"to {label}: {preview(text)}")
 
-            def is_echo(message: object) -> bool:
-                assert isinstance(message, SimMessage)
+            def is_echo(message: SimMessage) -> bool:
                 ext = message.message.extendedTextMessage
                 return (
                     message.sender.user == BOT[0]
@@ -253,9 +238,9 @@ async def run_demo(
                 )
 
             got = await demo.expect(
-                _wait_received(sender, is_echo), f"{sender.name} gets the echo of {text!r}"
+                wait_received(sender, is_echo, timeout=WAIT_FOREVER),
+                f"{sender.name} gets the echo of {text!r}",
             )
-            assert isinstance(got, SimMessage)
             took = (time.monotonic() - started) * 1000
             if got.text != text:
                 raise DemoFailed(f"{sender.name} got {got.text!r} back, not {text!r}")
@@ -274,7 +259,7 @@ async def run_demo(
         demo.say("Alice", "creates the group 'Book club' with Echo Bot, Bob and Carol")
         echo = await exchange(carol, group.jid, "Hello everyone, what are we reading?", "Book club")
         await demo.expect(
-            _wait_received(bob, lambda m: getattr(m, "id", None) == echo.id),
+            wait_received(bob, lambda m: m.id == echo.id, timeout=WAIT_FOREVER),
             "Bob sees the bot's echo in the group",
         )
         demo.passed("the other members see the echo in the group too")
@@ -293,7 +278,7 @@ async def run_demo(
             got = next(r for mid, r in demo.skipped[before:] if mid == message_id)
             if got != reason:
                 raise DemoFailed(f"{what} was skipped as {got!r}, expected {reason!r}")
-            await asyncio.sleep(QUIET)
+            await settle(sim, demo.sock)  # nothing in flight: an answer would be here
             for phone in (alice, bot_phone):
                 for message in phone.received:
                     quoted = message.message.extendedTextMessage.contextInfo.stanzaID
