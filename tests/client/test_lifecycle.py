@@ -169,13 +169,14 @@ async def test_cancelling_end_propagates_to_its_caller(sim: SimServer) -> None:
     state = fresh()
     await (await link(sim, phone, state)).end()
     sock = socket_for(sim, state)
-    entered, release = asyncio.Event(), asyncio.Event()
+    entered, stopping, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def stubborn_upkeep() -> int:
         entered.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
+            stopping.set()
             await release.wait()  # slow to stop: end() is still waiting for it
             raise
         return 0
@@ -184,7 +185,9 @@ async def test_cancelling_end_propagates_to_its_caller(sim: SimServer) -> None:
     await sock.connect()
     await asyncio.wait_for(entered.wait(), BOUND)
     ending = asyncio.ensure_future(sock.end())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(stopping.wait(), BOUND)  # end() has cancelled it
+    for _ in range(200):  # turns of the loop (no clock) for an end() that would not wait
+        await asyncio.sleep(0)
     assert not ending.done()
     ending.cancel()
     with pytest.raises(asyncio.CancelledError):
