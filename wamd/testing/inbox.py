@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from wamd.events import EventName, MessagesUpsert
 from wamd.messaging.types import WAMessage
@@ -131,6 +131,24 @@ class Inbox:
 
     # ------------------------------------------------------------------ waiting
 
+    @overload
+    async def next(
+        self,
+        event: Literal["messages.upsert"] = ...,
+        where: Callable[[WAMessage], bool] | None = None,
+        *,
+        timeout: float = WAIT,
+    ) -> WAMessage: ...
+
+    @overload
+    async def next(
+        self,
+        event: EventName,
+        where: Callable[[Any], bool] | None = None,
+        *,
+        timeout: float = WAIT,
+    ) -> Any: ...
+
     async def next(
         self,
         event: EventName = MESSAGES,
@@ -138,8 +156,29 @@ class Inbox:
         *,
         timeout: float = WAIT,
     ) -> Any:
-        """Take the oldest untaken item of ``event`` (matching ``where``), waiting for one."""
+        """Take the oldest untaken item of ``event`` (matching ``where``), waiting for one.
+
+        A message (``WAMessage``) for ``messages.upsert``, the default.
+        """
         return await self._take(event, where, timeout, untaken_only=True)
+
+    @overload
+    async def wait_for(
+        self,
+        predicate: Callable[[WAMessage], bool] = ...,
+        event: Literal["messages.upsert"] = ...,
+        *,
+        timeout: float = WAIT,
+    ) -> WAMessage: ...
+
+    @overload
+    async def wait_for(
+        self,
+        predicate: Callable[[Any], bool],
+        event: EventName,
+        *,
+        timeout: float = WAIT,
+    ) -> Any: ...
 
     async def wait_for(
         self,
