@@ -26,8 +26,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
@@ -188,31 +187,6 @@ class SimServer:
     def clock_offset(self, value: float) -> None:
         self.state.clock_offset = value
 
-    # the configuration of the parts, readable (and settable) where it always was
-    @property
-    def stanza_limit(self) -> tuple[float, float]:
-        return self.logins.stanza_limit
-
-    @property
-    def qr_ref_seconds(self) -> tuple[float, float]:
-        return self.pairing.qr_ref_seconds
-
-    @property
-    def history_sync(self) -> HistorySyncPolicy | None:
-        return self.logins.history_sync
-
-    @history_sync.setter
-    def history_sync(self, value: HistorySyncPolicy | None) -> None:
-        self.logins.history_sync = value
-
-    @property
-    def app_state_keys(self) -> bool:
-        return self.logins.app_state_keys
-
-    @app_state_keys.setter
-    def app_state_keys(self, value: bool) -> None:
-        self.logins.app_state_keys = value
-
     def account_of(self, jid: JID) -> SimPhone | None:
         """The account a phone-number or lid JID belongs to."""
         return self.state.account_of(jid)
@@ -257,9 +231,6 @@ class SimServer:
             self._server.close()
             await self._server.wait_closed()
         self.state.cancel_tasks()
-
-    def _spawn(self, work: Coroutine[Any, Any, object], what: str) -> None:
-        self.state.spawn(work, what)
 
     async def settle(self, timeout: float | None = 30.0, *, acked: bool = False) -> None:
         """Return once the sim has nothing in flight (see ``wamd/sim/activity.py``).
@@ -341,35 +312,9 @@ class SimServer:
         self.state.register_companion(device)
         return ProvisionedCompanion(device, signed.account, phone.account_key.public, adv_secret)
 
-    async def remove_device(self, device: SimDevice) -> None:
-        """Unlink a companion: everyone is told, and a connected one is logged out."""
-        await self.logins.remove_device(device)
-
     async def expire_companions(self) -> int:
-        """Log out every companion whose phone has been offline past 14 days."""
+        """Log out every companion whose phone has been offline past 14 days (``login.py``)."""
         return await self.logins.expire_companions()
-
-    async def notify_devices(self, phone: SimPhone, action: str, changed: SimDevice) -> None:
-        await self.router.notify_devices(phone, action, changed)
-
-    def prekey_taken(self, device: SimDevice) -> None:
-        self.router.prekey_taken(device)
-
-    # ------------------------------------------------------------------ groups
-
-    async def create_group(
-        self, creator: SimPhone, subject: str, members: Sequence[str]
-    ) -> SimGroup:
-        return await self.group_service.create(creator, subject, members)
-
-    async def set_group_subject(self, group: SimGroup, actor: SimPhone, subject: str) -> None:
-        await self.group_service.set_subject(group, actor, subject)
-
-    async def change_participants(
-        self, group: SimGroup, actor: SimPhone, action: str, members: Sequence[str]
-    ) -> list[tuple[str, int]]:
-        """Apply add/remove/promote/demote; per member the error code (0 = done)."""
-        return await self.group_service.change_participants(group, actor, action, members)
 
     # ------------------------------------------------------------------ pairing (tests)
 
