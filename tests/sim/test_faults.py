@@ -154,3 +154,24 @@ async def test_faults_replay_with_the_seed() -> None:
     one = await run(11)
     assert 0 < len(one) < 12  # some lost, some not
     assert await run(11) == one
+
+
+async def test_rules_that_end_the_connection_keep_the_stanza_for_the_next_login(
+    sim: SimServer,
+) -> None:
+    alice, bob, a1 = await linked(sim)
+    sim.faults.disconnects(1.0, tags=["message"], count=1)
+    first = await bob.send_text(alice.jid, "the link fails instead")
+    assert a1.conn is not None
+    await a1.conn.wait_closed()
+    assert drain(a1, "message") == []
+    login = await a1.login()
+    assert [n.attrs["id"] for n in login.offline if n.tag == "message"] == [first]
+    sim.faults.stream_errors(1.0, 503, tags=["message"], count=1)
+    second = await bob.send_text(alice.jid, "the server is unavailable instead")
+    error = await a1.next("stream:error")
+    assert error.attrs == {"code": "503"}
+    login = await a1.login()
+    assert second in [n.attrs["id"] for n in login.offline if n.tag == "message"]
+    with pytest.raises(ValueError, match="code"):
+        FaultRule("stream-error", code=42)

@@ -23,9 +23,10 @@ Routes (``N`` is a phone number, digits only)::
                                     this route (waits up to S seconds, then 408)
     POST /clock                     {"offset": seconds}  moves the sim's clock
     GET  /faults                    the fault rules, and the newest faults fired
-    POST /faults                    {"kind": "drop"|"delay"|"duplicate"|"reorder",
-                                    "direction": "out"|"in", "probability", "tags",
-                                    "xmlns", "device", "count", "seconds"}  -> 201
+    POST /faults                    {"kind": "drop"|"delay"|"duplicate"|"reorder"|
+                                    "disconnect"|"stream-error", "direction": "out"|"in",
+                                    "probability", "tags", "xmlns", "device", "count",
+                                    "seconds", "code"}  -> 201
     POST /faults/clear              no more faults
     POST /faults/disconnect         {"device": JID}  drop its connection
     POST /faults/stream-error       {"device": JID, "code": 515|440|503|...}
@@ -136,6 +137,12 @@ def _user_jid(value: str) -> JID:
         return JID.parse(value)
     except InvalidJID:
         raise HTTPError(400, f"{value[:64]!r} is neither a phone number nor a JID") from None
+
+
+def _code(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 999:
+        raise HTTPError(400, f"{what} must be a three-digit integer")
+    return value
 
 
 def _device_jid(value: str) -> JID:
@@ -548,6 +555,7 @@ class ControlServer:
                 device=_device_jid(device) if device is not None else None,
                 count=count,
                 seconds=_number(body.get("seconds", 0.0), "'seconds'"),
+                code=_code(body.get("code", 515), "'code'"),
             )
         except ValueError as exc:
             raise HTTPError(400, str(exc)) from None
@@ -578,9 +586,7 @@ class ControlServer:
         self, match: re.Match[str], query: Query, body: Body
     ) -> tuple[int, Any]:
         device = self._connected_device(body)
-        code = body.get("code", 515)
-        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 999:
-            raise HTTPError(400, "'code' must be a three-digit integer")
+        code = _code(body.get("code", 515), "'code'")
         if not await self.sim.faults.stream_error(device, code):
             raise HTTPError(409, f"{device.jid} is not connected")
         return 200, {"device": str(device.jid), "code": code}
@@ -594,9 +600,7 @@ class ControlServer:
         seconds = body.get("seconds")
         if seconds is not None:
             seconds = _number(seconds, "'seconds'")
-        reason = body.get("reason", 503)
-        if isinstance(reason, bool) or not isinstance(reason, int) or not 100 <= reason <= 999:
-            raise HTTPError(400, "'reason' must be a three-digit integer")
+        reason = _code(body.get("reason", 503), "'reason'")
         self.sim.faults.refuse_logins(count, seconds, reason=reason)
         return 200, {"count": count, "seconds": seconds, "reason": reason}
 

@@ -7,7 +7,8 @@
   wire; it stays in the device's outbox and comes again at the next login, as with the
   real server), ``delay`` (sent ``seconds`` later), ``duplicate`` (sent twice),
   ``reorder`` (held back and sent after the next stanza to that device, or after
-  ``seconds`` when nothing follows);
+  ``seconds`` when nothing follows), ``disconnect`` and ``stream-error`` (the connection
+  ends instead, the stanza stays queued: random link failures for a soak test);
 - stanzas companions send (``direction="in"``): ``drop`` (the sim never sees it: a lost
   receipt or ack stays unacknowledged, a lost ping goes unanswered);
 - connections: ``disconnect(device)`` (the link drops, no goodbye), ``stream_error(device,
@@ -44,10 +45,10 @@ __all__ = ["FAULT_KINDS", "FaultRule", "Faults"]
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["drop", "delay", "duplicate", "reorder"]
+Kind = Literal["drop", "delay", "duplicate", "reorder", "disconnect", "stream-error"]
 Direction = Literal["out", "in"]
 FAULT_KINDS: dict[Direction, tuple[Kind, ...]] = {
-    "out": ("drop", "delay", "duplicate", "reorder"),
+    "out": ("drop", "delay", "duplicate", "reorder", "disconnect", "stream-error"),
     "in": ("drop",),
 }
 REORDER_WAIT = 0.5  # seconds a held-back stanza waits for another one before it goes anyway
@@ -73,6 +74,7 @@ class FaultRule:
     device: JID | None = None  # a device (``user:N@...``), or a user (device 0: all devices)
     count: int | None = None  # fires at most this many times (None: no limit)
     seconds: float = 0.0  # delay / reorder wait
+    code: int = 515  # the stream:error a "stream-error" rule sends
     id: int = 0
     fired: int = 0
 
@@ -88,6 +90,8 @@ class FaultRule:
             raise ValueError("count must not be negative")
         if not 0.0 <= self.seconds <= MAX_DELAY:
             raise ValueError(f"seconds must be between 0 and {MAX_DELAY:g}")
+        if not 100 <= self.code <= 999:
+            raise ValueError("code must be a three-digit number")
 
     @property
     def spent(self) -> bool:
@@ -118,6 +122,7 @@ class FaultRule:
             "device": str(self.device) if self.device is not None else None,
             "count": self.count,
             "seconds": self.seconds,
+            "code": self.code,
             "fired": self.fired,
         }
 
@@ -212,6 +217,42 @@ class Faults:
             )
         )
 
+    def disconnects(
+        self,
+        probability: float,
+        *,
+        tags: Iterable[str] = (),
+        device: JID | str | None = None,
+        count: int | None = None,
+    ) -> FaultRule:
+        """Drop the connection instead of sending a matching stanza (it stays queued)."""
+        return self.add(
+            FaultRule("disconnect", "out", probability, frozenset(tags), None, _jid(device), count)
+        )
+
+    def stream_errors(
+        self,
+        probability: float,
+        code: int = 515,
+        *,
+        tags: Iterable[str] = (),
+        device: JID | str | None = None,
+        count: int | None = None,
+    ) -> FaultRule:
+        """End the connection with ``stream:error code`` instead of a matching stanza."""
+        return self.add(
+            FaultRule(
+                "stream-error",
+                "out",
+                probability,
+                frozenset(tags),
+                None,
+                _jid(device),
+                count,
+                code=code,
+            )
+        )
+
     def lose_pings(
         self, probability: float = 1.0, *, device: JID | str | None = None, count: int | None = None
     ) -> FaultRule:
@@ -262,6 +303,12 @@ class Faults:
             return
         if rule.kind == "drop":
             return
+        if rule.kind == "disconnect":  # instead of this stanza, which stays in the outbox
+            await drop(conn, "dropped by a fault")
+            return
+        if rule.kind == "stream-error":
+            await self._end(conn, rule.code)
+            return
         if rule.kind == "duplicate":
             await _send(conn, node)
             await _send(conn, node)
@@ -311,12 +358,15 @@ class Faults:
         conn = device.connection
         if conn is None or conn.closed:
             return False
-        make = STREAM_ERRORS.get(code)
-        stanza = make() if make is not None else Node("stream:error", {"code": str(code)})
         self.log.append((f"stream:error {code}", "", str(device.jid)))
-        await _send(conn, stanza)
-        await conn.close()
+        await self._end(conn, code)
         return True
+
+    @staticmethod
+    async def _end(conn: NodeConnection, code: int) -> None:
+        make = STREAM_ERRORS.get(code)
+        await _send(conn, make() if make is not None else Node("stream:error", {"code": str(code)}))
+        await conn.close()
 
     def refuse_logins(
         self, count: int | None = None, seconds: float | None = None, *, reason: int = 503
