@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.sim.raw import RawCompanion, pair_companion
+from tests.sim.raw import WAIT, RawCompanion, pair_companion
 from wamd.binary import Node
 from wamd.errors import ProtocolError
 from wamd.sim import SimPhone, SimServer
@@ -163,7 +164,7 @@ async def test_rules_that_end_the_connection_keep_the_stanza_for_the_next_login(
     sim.faults.disconnects(1.0, tags=["message"], count=1)
     first = await bob.send_text(alice.jid, "the link fails instead")
     assert a1.conn is not None
-    await a1.conn.wait_closed()
+    await asyncio.wait_for(a1.conn.wait_closed(), WAIT)  # bounded: a regression fails
     assert drain(a1, "message") == []
     login = await a1.login()
     assert [n.attrs["id"] for n in login.offline if n.tag == "message"] == [first]
