@@ -16,7 +16,10 @@ Messages (whatsmeow ``message.go`` parseMessageSource/decryptMessages):
   only then is the delivery receipt (which is also the server's ack of a message)
   sent. A redelivered stanza whose entry is still buffered is emitted from the buffer (its keys are
   already used up); one whose entry is gone fails as ``DuplicateMessage`` and is only
-  acknowledged — the Signal state itself remembers that it was handled;
+  acknowledged — the Signal state itself remembers that it was handled. Within one
+  process a buffered message is emitted once, however often it is delivered (a dropped
+  connection, a duplicated stanza): a redelivery of a message this process already
+  emitted only waits for that emission's handlers, then confirms it;
 - a message that cannot be decrypted gets a retry receipt (``type="retry"`` with
   ``<retry count id t v="1"/><registration/>``, plus ``<keys>`` with a fresh one-time
   prekey from the second attempt on; at most ``MAX_RETRY_RECEIPTS`` per message,
@@ -36,6 +39,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
 from wamd.binary import JID, Node
@@ -83,6 +87,7 @@ __all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
 
 log = logging.getLogger(__name__)
 
+CLAIM_MEMORY = 10_000  # emitted-but-unconfirmed messages remembered per store
 MAX_RETRY_RECEIPTS = 5  # retry receipts for one message before giving up (whatsmeow: 5)
 RETRY_MEMORY = 10_000  # messages whose retry count is remembered, oldest forgotten first
 NACK_PARSING_ERROR = "487"  # <ack error=...>: the stanza could not be parsed
@@ -97,6 +102,12 @@ _RECEIPT_STATUS: dict[str, Literal["delivery_ack", "read", "played"]] = {
     "played-self": "played",
 }
 _RECEIPT_TYPES = {"", "read", "played", "inactive", "sender", "retry"}
+
+# key store -> {buffer id: the emission's "handlers done" future}; a message is emitted
+# once per process however often it is delivered, until its confirmation went out
+_CLAIMS: weakref.WeakKeyDictionary[object, dict[str, asyncio.Future[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def chat_key(node: Node) -> str:
@@ -263,8 +274,16 @@ class Receiver:
         group = str(src.chat) if src.is_group else None
         decrypted: list[tuple[str, e2e_pb2.Message]] = []
         durable = is_durable(keys)  # a memory store has no crash to recover from
+        claims = self._claims()
+        claimed: list[tuple[str, asyncio.Future[Any]]] = []  # emitted here before
         for enc in encs:
             buffer_id = _buffer_key(enc, sender, src.chat) if durable else ""
+            earlier = claims.get(buffer_id) if durable else None
+            if earlier is not None:
+                # this process emitted it already (a redelivery after a dropped connection,
+                # a duplicated stanza): its handlers have it; only the confirmation is owed
+                claimed.append((buffer_id, earlier))
+                continue
             buffered = await self.buffer.get(buffer_id) if durable else None
             if buffered is not None:
                 try:
@@ -334,6 +353,11 @@ class Receiver:
             self._protocol_events(msg)
         handled = self._emit_messages(out, node)
         buffered_ids = [buffer_id for buffer_id, _ in decrypted] if durable else []
+        for buffer_id in buffered_ids:  # claimed by this emission until confirmed
+            claims[buffer_id] = handled
+        while len(claims) > CLAIM_MEMORY:
+            del claims[next(iter(claims))]
+        owed = buffered_ids + [buffer_id for buffer_id, _ in claimed]
         history = src.from_me and any(
             _inner(m).protocolMessage.type == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
             for _, m in decrypted
@@ -343,21 +367,34 @@ class Receiver:
         async def settle() -> None:
             # the application has the message: forget the saved copy, then confirm it
             await handled
-            if buffered_ids:
-                await self.buffer.drop(buffered_ids)
+            for _, earlier in claimed:
+                await earlier
+            if owed:
+                await self.buffer.drop(owed)
             await self._receipt(node, src)
+            for buffer_id in owed:
+                claims.pop(buffer_id, None)
             if history:
                 # whatsmeow handleProtocolMessage: the phone is told the history arrived
                 own = self._own.pn
                 attrs = {"id": message_id, "type": "hist_sync", "to": str(own.to_non_ad())}
                 await self._send(Node("receipt", attrs))
 
-        if handled.done():
+        if handled.done() and all(earlier.done() for _, earlier in claimed):
             await settle()
         else:  # coroutine handlers still at work: the chat goes on, the receipt waits
             task = self.core.spawn(settle())  # part of this connection: cut short with it
             self._settling.add(task)
             task.add_done_callback(self._settling.discard)
+
+    def _claims(self) -> dict[str, asyncio.Future[Any]]:
+        """Buffered messages emitted by this process and not yet confirmed, for this store
+        (shared by every socket on it, as a reconnect makes a new one)."""
+        keys = self.core.auth.keys
+        claims = _CLAIMS.get(keys)
+        if claims is None:
+            claims = _CLAIMS[keys] = {}
+        return claims
 
     async def _history(
         self, notification: e2e_pb2.HistorySyncNotification, message_id: str

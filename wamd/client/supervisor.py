@@ -83,7 +83,7 @@ async def run_forever(
         code = last.status_code
         if code in FINAL_REASONS:
             name = DisconnectReason(code).name.lower().replace("_", " ")
-            sock.log.warning("not reconnecting: %s (%d)", name, code)
+            sock.core.logger_for(__name__).warning("not reconnecting: %s (%d)", name, code)
             return last
         if opened.is_set():
             attempt = 0
@@ -92,11 +92,13 @@ async def run_forever(
         else:
             delay = min(max_delay, initial_delay * (2**attempt)) * (1 + random.uniform(0, jitter))
             attempt += 1
-        sock.log.info("connection closed (%d); reconnecting in %.1f s", code, delay)
+        sock.core.logger_for(__name__).info(
+            "connection closed (%d); reconnecting in %.1f s", code, delay
+        )
         if on_reconnect is not None:
             try:
                 on_reconnect(last, delay)
             except Exception:  # a status callback must not stop the reconnecting
-                sock.log.exception("on_reconnect callback raised")
+                sock.core.logger_for(__name__).exception("on_reconnect callback raised")
         await asyncio.sleep(delay)
     return None
