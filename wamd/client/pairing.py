@@ -27,18 +27,39 @@ from typing import Any
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.core import Attempt, ClientCore
+from wamd.defaults import DEFAULT_BROWSER, WA_VERSION
 from wamd.errors import ConnectionClosed, DisconnectReason, PairingError, WamdError
 from wamd.events import ConnectionUpdate
 from wamd.messaging import stanzas
+from wamd.noise.payload import registration_payload
 from wamd.pairing import (
     PAIR_CLIENT_CHROME,
     CodePairingCompanion,
     make_qr_string,
     verify_pair_success,
 )
-from wamd.store.creds import Me
+from wamd.store.creds import AuthenticationCreds, Me
 
-__all__ = ["Pairing", "checked_device_ids"]
+__all__ = ["Pairing", "checked_device_ids", "registration_for"]
+
+
+def registration_for(
+    creds: AuthenticationCreds,
+    *,
+    version: tuple[int, int, int] = WA_VERSION,
+    browser: tuple[str, str, str] = DEFAULT_BROWSER,
+) -> bytes:
+    """The client payload of a device that is not linked yet (the server sends QR refs)."""
+    spk = creds.signed_pre_key
+    return registration_payload(
+        creds.registration_id,
+        creds.signed_identity_key.public,
+        spk.key_id,
+        spk.key_pair.public,
+        spk.signature,
+        version=version,
+        browser=browser,
+    )
 
 
 def checked_device_ids(jid: str, lid: str | None) -> tuple[str, str | None]:

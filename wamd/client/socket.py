@@ -39,7 +39,7 @@ from wamd.client.devices import DeviceDirectory
 from wamd.client.devices import __name__ as devices_module
 from wamd.client.groups import GroupDirectory
 from wamd.client.lifecycle import Lifecycle, Phase
-from wamd.client.pairing import Pairing, checked_device_ids
+from wamd.client.pairing import Pairing, checked_device_ids, registration_for
 from wamd.client.prekeys import INITIAL_PREKEYS, MIN_PREKEYS, PreKeyUpkeep
 from wamd.client.receive import Receiver, chat_key
 from wamd.client.send import Sender
@@ -56,7 +56,7 @@ from wamd.events import ConnectionUpdate, LastDisconnect
 from wamd.messaging import stanzas
 from wamd.messaging.stanzas import OwnIds
 from wamd.messaging.types import GroupMetadata, MessageKey, WAMessage
-from wamd.noise.payload import login_payload, registration_payload
+from wamd.noise.payload import login_payload
 from wamd.proto import e2e_pb2
 from wamd.store.auth import AuthState
 from wamd.store.creds import Me
@@ -270,16 +270,7 @@ class WASocket:
             return login_payload(
                 jid.user, jid.device, version=opts.version, push_name=creds.me.name
             )
-        spk = creds.signed_pre_key
-        return registration_payload(
-            creds.registration_id,
-            creds.signed_identity_key.public,
-            spk.key_id,
-            spk.key_pair.public,
-            spk.signature,
-            version=opts.version,
-            browser=opts.browser,
-        )
+        return registration_for(creds, version=opts.version, browser=opts.browser)
 
     async def _run(self) -> None:
         new_login = False  # paired on a registration connection: the next open is new

@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from wamd.binary import JID, Node
+from wamd.client.pairing import registration_for
 from wamd.crypto import KeyPair, generate_keypair
 from wamd.errors import PairingError, ProtocolError
-from wamd.noise.payload import login_payload, registration_payload
+from wamd.noise.payload import login_payload
 from wamd.pairing import make_qr_string, verify_pair_success
 from wamd.signal import generate_prekeys
 from wamd.signal.prekeys import upload_children
@@ -59,14 +60,7 @@ async def open_raw(
 
 def registration(creds: AuthenticationCreds) -> bytes:
     """The client payload of an unpaired device with ``creds`` (asks for QR refs)."""
-    spk = creds.signed_pre_key
-    return registration_payload(
-        creds.registration_id,
-        creds.signed_identity_key.public,
-        spk.key_id,
-        spk.key_pair.public,
-        spk.signature,
-    )
+    return registration_for(creds)
 
 
 async def _receive(conn: NodeConnection, what: str) -> Node:
