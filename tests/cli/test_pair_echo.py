@@ -112,6 +112,11 @@ async def test_pair_fails_with_a_reason(tmp_path: Path) -> None:
         async with Proc(*argv, "15559999999", *sim_args(sim)) as pair:
             assert await pair.wait() == 1, pair.output
         assert "could not get a pairing code for 15559999999" in pair.output
+        # a number that is no number: refused at once, and the command exits at once too
+        # (it used to wait out every QR ref, 160 s, before it could end)
+        async with Proc(*argv, "abc", *sim_args(sim)) as pair:
+            assert await pair.wait(timeout=20) == 1, pair.output
+        assert "could not get a pairing code for abc: phone number is too short" in pair.output
 
     # nothing listens there: the reason names the address
     argv = (*wamd_command(), "pair", "--auth", str(tmp_path / "y.sqlite"))
