@@ -233,3 +233,35 @@ async def test_the_store_refuses_a_different_key_under_a_stored_prekey_id(
     await store.set({"pre-key": {"5": None}})  # used up: deleted
     await store.set({"pre-key": {"5": second}})  # an id that holds nothing takes a key
     assert await store.get("pre-key", ["5", "6"]) == {"5": second, "6": first}
+
+
+# ---------------------------------------------------------------------- cancellation
+
+
+async def test_transactions_cancelled_at_any_point_leave_the_store_usable(
+    store: SignalKeyStore,
+) -> None:
+    """A socket's work is cancelled when its connection ends, wherever it is: taking the
+    backend's lock, inside the block, committing. The lock must always come back (a
+    cancelled file-lock acquisition used to keep it, and every later transaction hung)."""
+    rng = random.Random(22)
+    committed: list[int] = []
+
+    async def write(n: int) -> None:
+        async with store.transaction():
+            await store.set({"session": {f"k{n}": n.to_bytes(2, "big")}})
+            await asyncio.sleep(0)
+        committed.append(n)
+
+    for round_no in range(30):
+        tasks = [asyncio.ensure_future(write(round_no * 10 + i)) for i in range(4)]
+        for _ in range(rng.randrange(0, 6)):
+            await asyncio.sleep(0)
+        for task in tasks:
+            if rng.random() < 0.6:
+                task.cancel()
+        await asyncio.wait(tasks)
+    async with asyncio.timeout(10):  # a leaked lock makes this wait forever
+        await store.set({"session": {"last": b"\x01"}})
+        got = await store.get("session", [f"k{n}" for n in committed] + ["last"])
+    assert set(got) == {f"k{n}" for n in committed} | {"last"}

@@ -32,8 +32,9 @@ rides in, or is discarded with, another task's key transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -125,7 +126,14 @@ class TransactionalKeyStore:
             yield
             return
         async with self._lock:
-            await self._begin()
+            try:
+                await _to_the_end(self._begin())
+            except asyncio.CancelledError:
+                # cancelled while the backend took its lock (a file lock, BEGIN): it may
+                # hold it now, and nobody else would ever give it back
+                with contextlib.suppress(Exception):
+                    await _to_the_end(self._rollback())
+                raise
             tx = _Transaction(asyncio.current_task())
             token = self._current.set(tx)
             try:
@@ -133,14 +141,14 @@ class TransactionalKeyStore:
                 await self._refuse_prekey_reuse(tx.writes.get("pre-key"))
             except BaseException:
                 self._current.reset(token)
-                await self._rollback()
+                await _to_the_end(self._rollback())
                 raise
             self._current.reset(token)
             writes = {t: v for t, v in tx.writes.items() if v}
             if writes:
-                await self._commit(writes)
+                await _to_the_end(self._commit(writes))
             else:
-                await self._rollback()
+                await _to_the_end(self._rollback())
 
     async def _refuse_prekey_reuse(self, prekeys: dict[str, Any] | None) -> None:
         """``PreKeyIdInUse`` when a write would replace a stored prekey by a different one.
@@ -199,3 +207,21 @@ def copy_value(value: Any) -> Any:
 def _check_type(type: str) -> None:
     if type not in KEY_TYPES:
         raise ValueError(f"unknown key type {type!r}; expected one of {', '.join(KEY_TYPES)}")
+
+
+async def _to_the_end(step: Awaitable[_T]) -> _T:
+    """Run a backend step (begin, commit, rollback) to its end even when the caller is
+    cancelled meanwhile, then let the cancellation through.
+
+    Each step takes or gives back the backend's lock in a worker thread or on the
+    database; abandoned half-way, a taken lock was never given back and every later
+    transaction of the process waited for it forever (a socket's work is cancelled when
+    its connection ends, so this happened under faults).
+    """
+    job = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await job
+        raise
