@@ -51,9 +51,9 @@ def inject(sim: SimServer, device: str) -> None:
     faults.lose_pings(0.3, device=device)
 
 
-# Opt-in for now: on SQLite, about one run in three stalls with part of one contact's
-# messages never emitted (issue 22 stays open until that is found and fixed); memory and
-# multi-file pass. Run it with WAMD_SOAK_MESSAGES=240 (or 10000).
+# Opt-in for now: about one run in three stalls with part of one contact's messages
+# never emitted (seen on SQLite, and once on memory); issue 22 stays open until that is
+# found and fixed. Run it with WAMD_SOAK_MESSAGES=240 (or 10000).
 @pytest.mark.skipif(not MESSAGES, reason="the soak runs when WAMD_SOAK_MESSAGES is set")
 @pytest.mark.parametrize("kind", STORE_KINDS)
 async def test_every_message_once_and_in_order_under_faults(tmp_path: Path, kind: str) -> None:
