@@ -97,6 +97,7 @@ async def test_a_group_with_wamd_and_baileys_uses_sender_keys_both_ways(
         echo = await inbox.wait(lambda m: m.text == "echo: hello group", timeout=15)
         assert echo.key.remote_jid == gid  # and wamd took Baileys' sender key
         assert echo.key.participant == str(baileys_phone.jid)
+        await sim.settle()  # Alice's phone may still be on its copy of the echo
         seen_by_alice = {m.text for m in alice.received if str(m.chat) == gid}
         assert {"hello group", "echo: hello group"} <= seen_by_alice
 
