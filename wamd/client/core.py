@@ -186,13 +186,6 @@ class ClientCore:
         task.add_done_callback(self._log_failure)
         return task
 
-    def submit(self, key: str, job: Any) -> None:
-        """Queue ``job`` (a no-argument coroutine function) behind the work of chat ``key``."""
-        attempt = self.attempt
-        if attempt is None or attempt.ended:
-            return
-        attempt.workers.submit(key, job)
-
     def _log_failure(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("background work failed", exc_info=task.exception())
