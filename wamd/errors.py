@@ -29,6 +29,14 @@ The tree::
     ├── SendError                the server refused a message (its ack carried an error)
     ├── ContentError             send_message content that cannot become a message
     │                            (also a ValueError)
+    ├── MediaError               media: upload, download, integrity, re-upload (wamd.media)
+    │   ├── NotMedia             the message has nothing to download (also a ValueError)
+    │   ├── MediaSourceError     the file or stream to send cannot be read (names it)
+    │   ├── MediaUploadError     every upload host failed (``status``: the last HTTP status)
+    │   ├── MediaDownloadError   the blob could not be fetched (``status`` when HTTP said no)
+    │   │   └── MediaUnavailable 403/404/410: the server will not serve it (``expired``)
+    │   ├── MediaIntegrityError  a downloaded blob failed a check (``check`` names which)
+    │   └── MediaRetryError      the phone could not re-upload expired media (``result``)
     ├── VersionLookupError       the current WhatsApp Web version could not be looked up
     ├── EmitterClosed            the event emitter closed while something waited on it
     └── SimError                 wamd.sim: a scripted action the real service would refuse
@@ -55,7 +63,15 @@ __all__ = [
     "InvalidKey",
     "InvalidMessage",
     "MalformedMessage",
+    "MediaDownloadError",
+    "MediaError",
+    "MediaIntegrityError",
+    "MediaRetryError",
+    "MediaSourceError",
+    "MediaUnavailable",
+    "MediaUploadError",
     "NoSession",
+    "NotMedia",
     "PairingError",
     "PreKeyIdInUse",
     "ProtocolError",
@@ -235,6 +251,68 @@ class ContentError(WamdError, ValueError):
     argument, and code written against earlier versions (or catching bad arguments
     generally) keeps catching it.
     """
+
+
+class MediaError(WamdError):
+    """Media could not be sent or received (``wamd.media``). Messages never carry keys."""
+
+
+class NotMedia(MediaError, ValueError):
+    """The message has no downloadable media (no media field, or no direct path/key)."""
+
+
+class MediaSourceError(MediaError):
+    """What was given to send (bytes, a path, a stream) cannot be read, or is too large."""
+
+
+class MediaUploadError(MediaError):
+    """The upload failed on every host. ``status`` is the last HTTP status (``None``:
+    network error); ``413`` means the blob is over the server's limit for its type."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class MediaDownloadError(MediaError):
+    """The blob could not be fetched from any host. ``status`` is the HTTP status when
+    the server answered with an error, ``None`` for network failures."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class MediaUnavailable(MediaDownloadError):
+    """The server refused the blob with 403, 404 or 410 (whatsmeow does not retry these).
+
+    ``expired`` (404, 410) means the media is gone from the server; the sender's phone
+    can upload it again (``download_media`` asks it to, with a media-retry receipt)."""
+
+    @property
+    def expired(self) -> bool:
+        return self.status in (404, 410)
+
+
+class MediaIntegrityError(MediaError):
+    """A downloaded blob failed a check; ``check`` names it, in whatsmeow's order:
+    ``"length"`` (too short, or longer than announced), ``"file_enc_sha256"`` (the blob's
+    hash), ``"mac"`` (the HMAC), ``"padding"`` (decryption), ``"file_sha256"`` (the
+    plaintext's hash), ``"file_length"`` (the plaintext's length)."""
+
+    def __init__(self, check: str, message: str) -> None:
+        self.check = check
+        super().__init__(message)
+
+
+class MediaRetryError(MediaError):
+    """The phone answered a media-retry request without new media. ``result`` is
+    ``MediaRetryNotification.ResultType``'s name (``NOT_FOUND``, ``DECRYPTION_ERROR``,
+    ``GENERAL_ERROR``), or ``"timeout"`` when no answer came."""
+
+    def __init__(self, result: str, message: str) -> None:
+        self.result = result
+        super().__init__(message)
 
 
 class VersionLookupError(WamdError):

@@ -1,0 +1,312 @@
+"""WhatsApp media encryption, sans-IO and streaming.
+
+Every blob on WhatsApp's media hosts (photos, videos, voice notes, documents, stickers,
+history-sync chunks, app-state snapshots and patches, link thumbnails) is encrypted the
+same way (whatsmeow ``upload.go``/``download.go``, Baileys ``messages-media.ts``):
+
+- a random 32-byte ``mediaKey`` is expanded with HKDF-SHA256 (no salt, ``info`` =
+  ``"WhatsApp <T> Keys"`` for the blob's type, 112 bytes) into ``iv`` [0:16],
+  ``cipherKey`` [16:48] and ``macKey`` [48:80] (the last 32 bytes, the ref key, are unused);
+- the plaintext is encrypted with AES-256-CBC and PKCS#7 padding;
+- ``mac`` is HMAC-SHA256(macKey, iv ‖ ciphertext), truncated to its first 10 bytes;
+- the uploaded blob is ``ciphertext ‖ mac``; ``fileSha256`` is SHA-256 of the plaintext,
+  ``fileEncSha256`` SHA-256 of the blob, ``fileLength`` the plaintext's length.
+
+``MediaEncryptor`` and ``MediaDecryptor`` work chunk by chunk, so a 100 MB video is never
+held whole: each ``update`` returns what can be written out now. The decryptor holds back
+the last 10 bytes it was given (they may be the MAC) and the last plaintext block (it
+carries the padding). Its ``finalize`` makes whatsmeow's checks in whatsmeow's order —
+length, blob hash, MAC, padding, plaintext hash — and then the announced plaintext
+length, raising ``MediaIntegrityError`` naming the first that failed. Nothing it returned
+before ``finalize`` may be trusted until ``finalize`` returns.
+
+No key ever appears in a ``repr``, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from wamd.crypto import hkdf
+from wamd.errors import MediaIntegrityError
+from wamd.media.types import MediaType
+
+__all__ = [
+    "MAC_LENGTH",
+    "MEDIA_KEY_LENGTH",
+    "EncryptedMedia",
+    "MediaDecryptor",
+    "MediaEncryptor",
+    "MediaKeys",
+    "decrypt_media",
+    "encrypt_media",
+    "encrypted_length",
+    "media_keys",
+    "media_retry_decrypt",
+    "media_retry_encrypt",
+    "media_retry_key",
+]
+
+MEDIA_KEY_LENGTH = 32  # mediaKey: 32 random bytes
+MAC_LENGTH = 10  # the blob ends with the first 10 bytes of HMAC-SHA256(macKey, iv ‖ ciphertext)
+_EXPANDED = 112  # HKDF output: iv 16, cipher key 32, mac key 32, ref key 32
+_BLOCK = 16
+_RETRY_INFO = b"WhatsApp Media Retry Notification"  # whatsmeow mediaretry.go getMediaRetryKey
+
+
+@dataclass(frozen=True, slots=True)
+class MediaKeys:
+    """The keys a media key expands to for one media type (never shown in ``repr``)."""
+
+    iv: bytes = field(repr=False)
+    cipher_key: bytes = field(repr=False)
+    mac_key: bytes = field(repr=False)
+    ref_key: bytes = field(repr=False)
+
+
+def media_keys(media_key: bytes, media_type: MediaType) -> MediaKeys:
+    """HKDF-SHA256 of ``media_key`` with the type's info string (see the module docstring)."""
+    if len(media_key) != MEDIA_KEY_LENGTH:
+        raise ValueError(f"a media key is {MEDIA_KEY_LENGTH} bytes, not {len(media_key)}")
+    expanded = hkdf(media_key, _EXPANDED, info=media_type.hkdf_info.encode())
+    return MediaKeys(expanded[:16], expanded[16:48], expanded[48:80], expanded[80:])
+
+
+def encrypted_length(file_length: int) -> int:
+    """The blob's size for a plaintext of ``file_length`` bytes (PKCS#7 always pads)."""
+    return (file_length // _BLOCK + 1) * _BLOCK + MAC_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedMedia:
+    """What a message needs about an encrypted blob (the proto's fields)."""
+
+    media_key: bytes = field(repr=False)
+    file_sha256: bytes
+    file_enc_sha256: bytes
+    file_length: int  # plaintext bytes
+    enc_length: int  # blob bytes (ciphertext ‖ mac)
+
+
+class MediaEncryptor:
+    """Encrypts one blob chunk by chunk: ``update`` then ``finalize`` (the last bytes)."""
+
+    def __init__(self, media_type: MediaType, media_key: bytes | None = None) -> None:
+        self.media_type = media_type
+        self._media_key = media_key if media_key is not None else os.urandom(MEDIA_KEY_LENGTH)
+        keys = media_keys(self._media_key, media_type)
+        self._cipher = Cipher(algorithms.AES(keys.cipher_key), modes.CBC(keys.iv)).encryptor()
+        self._mac = hmac.new(keys.mac_key, keys.iv, hashlib.sha256)
+        self._plain_hash = hashlib.sha256()
+        self._enc_hash = hashlib.sha256()
+        self._length = 0
+        self._enc_length = 0
+        self._result: EncryptedMedia | None = None
+
+    def __repr__(self) -> str:
+        return f"MediaEncryptor({self.media_type.name}, {self._length} bytes in)"
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> bytes:
+        """Encrypt the next plaintext bytes; returns the ciphertext ready so far."""
+        if self._result is not None:
+            raise RuntimeError("the encryptor is finalized")
+        self._plain_hash.update(chunk)
+        self._length += len(chunk)
+        out = self._cipher.update(chunk)
+        self._mac.update(out)
+        self._enc_hash.update(out)
+        self._enc_length += len(out)
+        return out
+
+    def finalize(self) -> bytes:
+        """The padding's ciphertext and the MAC: the blob's last bytes."""
+        if self._result is not None:
+            raise RuntimeError("the encryptor is finalized")
+        pad = _BLOCK - self._length % _BLOCK
+        out = self._cipher.update(bytes([pad]) * pad) + self._cipher.finalize()
+        self._mac.update(out)
+        out += self._mac.digest()[:MAC_LENGTH]
+        self._enc_hash.update(out)
+        self._enc_length += len(out)
+        self._result = EncryptedMedia(
+            self._media_key,
+            self._plain_hash.digest(),
+            self._enc_hash.digest(),
+            self._length,
+            self._enc_length,
+        )
+        return out
+
+    @property
+    def result(self) -> EncryptedMedia:
+        """The hashes and lengths, once ``finalize`` has run."""
+        if self._result is None:
+            raise RuntimeError("finalize the encryptor first")
+        return self._result
+
+
+class MediaDecryptor:
+    """Checks and decrypts one blob chunk by chunk (see the module docstring).
+
+    ``file_enc_sha256`` and ``file_sha256`` are the message's hashes; ``file_length``,
+    when known, bounds the blob (``update`` refuses more than its encrypted size, so a
+    hostile host cannot stream without end) and is checked against the plaintext.
+    """
+
+    def __init__(
+        self,
+        media_type: MediaType,
+        media_key: bytes,
+        *,
+        file_enc_sha256: bytes | None,
+        file_sha256: bytes | None,
+        file_length: int | None = None,
+    ) -> None:
+        self.media_type = media_type
+        keys = media_keys(media_key, media_type)
+        self._cipher = Cipher(algorithms.AES(keys.cipher_key), modes.CBC(keys.iv)).decryptor()
+        self._mac = hmac.new(keys.mac_key, keys.iv, hashlib.sha256)
+        self._enc_hash = hashlib.sha256()
+        self._plain_hash = hashlib.sha256()
+        self._want_enc = file_enc_sha256
+        self._want_plain = file_sha256
+        self._file_length = file_length
+        self._limit = encrypted_length(file_length) if file_length is not None else None
+        self._tail = b""  # the last MAC_LENGTH bytes seen: maybe the MAC
+        self._held = b""  # the last plaintext block: maybe the padding
+        self._received = 0
+        self._written = 0
+        self._done = False
+
+    def __repr__(self) -> str:
+        return f"MediaDecryptor({self.media_type.name}, {self._received} bytes in)"
+
+    @property
+    def received(self) -> int:
+        return self._received
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> bytes:
+        """Take the next blob bytes; returns plaintext that is ready (not yet verified)."""
+        if self._done:
+            raise RuntimeError("the decryptor is finalized")
+        size = len(chunk)
+        if not size:
+            return b""
+        self._received += size
+        if self._limit is not None and self._received > self._limit:
+            raise MediaIntegrityError(
+                "length",
+                f"the blob is longer than the {self._limit} bytes its file length allows",
+            )
+        self._enc_hash.update(chunk)
+        if size >= MAC_LENGTH:
+            body = self._tail + bytes(chunk[: size - MAC_LENGTH])
+            self._tail = bytes(chunk[size - MAC_LENGTH :])
+        else:
+            joined = self._tail + bytes(chunk)
+            cut = max(len(joined) - MAC_LENGTH, 0)
+            body, self._tail = joined[:cut], joined[cut:]
+        if not body:
+            return b""
+        self._mac.update(body)
+        # the cipher returns whole blocks; the last one may hold the padding
+        plain = self._held + self._cipher.update(body)
+        keep = max(len(plain) - _BLOCK, 0)
+        out, self._held = plain[:keep], plain[keep:]
+        self._plain_hash.update(out)
+        self._written += len(out)
+        return out
+
+    def finalize(self) -> bytes:
+        """Run every check (``MediaIntegrityError`` names the first that fails); returns
+        the last plaintext bytes (without the padding)."""
+        if self._done:
+            raise RuntimeError("the decryptor is finalized")
+        self._done = True
+        if self._received <= MAC_LENGTH:
+            raise MediaIntegrityError("length", f"the blob is only {self._received} bytes long")
+        if self._want_enc is not None and not hmac.compare_digest(
+            self._enc_hash.digest(), self._want_enc
+        ):
+            raise MediaIntegrityError("file_enc_sha256", "the blob's SHA-256 does not match")
+        if not hmac.compare_digest(self._mac.digest()[:MAC_LENGTH], self._tail):
+            raise MediaIntegrityError("mac", "the blob's MAC does not verify")
+        try:
+            rest = self._held + self._cipher.finalize()
+        except ValueError:
+            raise MediaIntegrityError("padding", "the ciphertext is not whole AES blocks") from None
+        pad = rest[-1] if rest else 0
+        if not rest or not 1 <= pad <= _BLOCK or rest[-pad:] != bytes([pad]) * pad:
+            raise MediaIntegrityError("padding", "the decrypted blob has invalid padding")
+        out = rest[:-pad]
+        self._plain_hash.update(out)
+        self._written += len(out)
+        if self._want_plain is not None and not hmac.compare_digest(
+            self._plain_hash.digest(), self._want_plain
+        ):
+            raise MediaIntegrityError("file_sha256", "the decrypted file's SHA-256 does not match")
+        if self._file_length is not None and self._written != self._file_length:
+            raise MediaIntegrityError(
+                "file_length",
+                f"the file is {self._written} bytes, the message says {self._file_length}",
+            )
+        return out
+
+
+def encrypt_media(
+    data: bytes, media_type: MediaType, media_key: bytes | None = None
+) -> tuple[bytes, EncryptedMedia]:
+    """Encrypt a whole blob in memory: ``(ciphertext ‖ mac, its fields)``."""
+    enc = MediaEncryptor(media_type, media_key)
+    blob = enc.update(data) + enc.finalize()
+    return blob, enc.result
+
+
+def decrypt_media(
+    blob: bytes,
+    media_type: MediaType,
+    media_key: bytes,
+    *,
+    file_enc_sha256: bytes | None,
+    file_sha256: bytes | None,
+    file_length: int | None = None,
+) -> bytes:
+    """Check and decrypt a whole blob in memory (``MediaIntegrityError`` if it fails)."""
+    dec = MediaDecryptor(
+        media_type,
+        media_key,
+        file_enc_sha256=file_enc_sha256,
+        file_sha256=file_sha256,
+        file_length=file_length,
+    )
+    return dec.update(blob) + dec.finalize()
+
+
+def media_retry_key(media_key: bytes) -> bytes:
+    """The AES-GCM key of media-retry receipts and notifications (HKDF, 32 bytes)."""
+    return hkdf(media_key, 32, info=_RETRY_INFO)
+
+
+def media_retry_encrypt(
+    media_key: bytes, message_id: str, plaintext: bytes, iv: bytes | None = None
+) -> tuple[bytes, bytes]:
+    """AES-256-GCM under the retry key, with the message id as associated data:
+    ``(ciphertext, iv)`` (whatsmeow ``encryptMediaRetryReceipt``; a 12-byte iv)."""
+    nonce = iv if iv is not None else os.urandom(12)
+    return AESGCM(media_retry_key(media_key)).encrypt(nonce, plaintext, message_id.encode()), nonce
+
+
+def media_retry_decrypt(media_key: bytes, message_id: str, ciphertext: bytes, iv: bytes) -> bytes:
+    """The inverse of ``media_retry_encrypt``; ``MediaIntegrityError`` if it does not open."""
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        return AESGCM(media_retry_key(media_key)).decrypt(iv, ciphertext, message_id.encode())
+    except (InvalidTag, ValueError):
+        raise MediaIntegrityError("mac", "the media-retry payload does not decrypt") from None
