@@ -115,7 +115,8 @@ async def test_login_queries_get_answers_not_501() -> None:
         assert conn.attrs["auth"] == sim.media_auth
         assert int(conn.attrs["ttl"]) > 0 and int(conn.attrs["auth_ttl"]) > 0
         assert int(conn.attrs["max_buckets"]) > 0
-        assert [h.attrs["hostname"] for h in conn.get_children("host")] == ["127.0.0.1"]
+        assert [h.attrs["hostname"] for h in conn.get_children("host")] == [sim.media.hostname]
+        assert sim.media.hostname.startswith("127.0.0.1:")  # the media host, on loopback
 
 
 async def test_a_privacy_token_request_is_answered_and_the_peer_gets_the_token() -> None:

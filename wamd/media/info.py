@@ -58,7 +58,9 @@ class MediaInfo:
     media_key: bytes | None = dataclasses.field(default=None, repr=False)
     file_sha256: bytes | None = dataclasses.field(default=None, repr=False)
     file_enc_sha256: bytes | None = dataclasses.field(default=None, repr=False)
-    thumbnail: bytes | None = dataclasses.field(default=None, repr=False)  # the inline JPEG (or PNG)
+    thumbnail: bytes | None = dataclasses.field(
+        default=None, repr=False
+    )  # the inline JPEG (or PNG)
     waveform: bytes | None = dataclasses.field(default=None, repr=False)
 
     @property

@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
@@ -44,6 +45,7 @@ from wamd.sim.groups import Groups, SimGroup
 from wamd.sim.iq import IqTable
 from wamd.sim.limits import STANZA_BURST, STANZA_RATE
 from wamd.sim.login import EXPIRY_INTERVAL, Logins
+from wamd.sim.media import DEFAULT_MEDIA_TTL, SimMediaHost
 from wamd.sim.pairing import FIRST_REF_SECONDS, NEXT_REF_SECONDS, Pairing, _Pending
 from wamd.sim.phone import SimMessage, SimReceipt
 from wamd.sim.router import Router
@@ -106,6 +108,9 @@ class SimServer:
         history_sync: HistorySyncPolicy | None = DEFAULT_HISTORY,
         first_stanza_delay: float = FIRST_STANZA_DELAY,
         app_state_keys: bool = True,
+        media_tls: bool = True,
+        media_ttl: float = DEFAULT_MEDIA_TTL,
+        media_limits: Mapping[str, int] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         # every random choice the sim makes comes from here (wamd/sim/rand.py)
@@ -142,6 +147,10 @@ class SimServer:
             stanza_limit=stanza_limit,
         )
         self.state.on_clock_moved(self.logins.clock_moved)
+        # the media host (wamd/sim/media.py): HTTPS from its own CA unless media_tls=False
+        self.media = SimMediaHost(
+            self.state, host=host, tls=media_tls, ttl=media_ttl, limits=media_limits
+        )
         self._server: Server | None = None
 
     async def _serve_iq(self, conn: NodeConnection, node: Node, device: SimDevice | None) -> None:
@@ -173,6 +182,16 @@ class SimServer:
     @property
     def media_auth(self) -> str:
         return self.state.media_auth
+
+    @property
+    def media_ca_pem(self) -> bytes | None:
+        """The PEM of the CA behind the media host's certificate (``None``: plain HTTP)."""
+        return self.media.tls.ca_pem if self.media.tls is not None else None
+
+    def media_ssl_context(self) -> ssl.SSLContext | None:
+        """An SSL context that trusts the media host (``None`` when it speaks plain HTTP):
+        ``make_wa_socket(..., media_ssl=sim.media_ssl_context())``."""
+        return self.media.tls.client_context() if self.media.tls is not None else None
 
     def clock(self) -> float:
         """The sim's notion of now: the injected clock plus ``clock_offset``."""
@@ -216,6 +235,8 @@ class SimServer:
         await self.stop()
 
     async def start(self) -> None:
+        await self.media.start()
+        self.state.media_hosts = [self.media.hostname]
         self._server = await serve(
             self._handle, self.host, self.port, max_size=1 << 24, compression=None
         )
@@ -231,6 +252,7 @@ class SimServer:
             self._server.close()
             await self._server.wait_closed()
         self.state.cancel_tasks()
+        await self.media.stop()
 
     async def settle(self, timeout: float | None = 30.0, *, acked: bool = False) -> None:
         """Return once the sim has nothing in flight (see ``wamd/sim/activity.py``).

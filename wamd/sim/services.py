@@ -262,8 +262,8 @@ def answer_media_conn(state: SimState, node: Node) -> Node | None:
     whatsmeow mediaconn.go queryMediaConn reads ``auth``, ``ttl``, ``auth_ttl``,
     ``max_buckets`` and one ``<host hostname/>`` per host; Baileys refreshMediaConn reads
     ``auth``, ``ttl`` and the hosts (``hostname``, ``maxContentLengthBytes``). The host
-    is the sim's own loopback address; the sim serves no media yet, so an upload there
-    fails (the media issue adds the endpoint, checking ``auth``).
+    is the sim's media host on loopback (``wamd/sim/media.py``), ``127.0.0.1:PORT``: both
+    references put the hostname straight into ``https://<hostname>/...``.
     """
     if node.attrs.get("type") != "set" or node.get_child("media_conn") is None:
         return None
@@ -273,8 +273,11 @@ def answer_media_conn(state: SimState, node: Node) -> Node | None:
         "auth_ttl": str(MEDIA_AUTH_TTL),
         "max_buckets": str(MEDIA_MAX_BUCKETS),
     }
-    host = Node("host", {"hostname": state.host, "maxContentLengthBytes": str(100 << 20)})
-    return _result(node, [Node("media_conn", attrs, [host])])
+    hosts = [
+        Node("host", {"hostname": name, "maxContentLengthBytes": str(100 << 20)})
+        for name in state.media_hosts or [state.host]
+    ]
+    return _result(node, [Node("media_conn", attrs, hosts)])
 
 
 async def answer_privacy_tokens(

@@ -132,6 +132,7 @@ class SimState:
         self.phones: dict[str, SimPhone] = {}
         self.groups: dict[str, SimGroup] = {}
         self.media_auth = rand.ref(rng, 24)  # the upload token media_conn hands out
+        self.media_hosts: list[str] = []  # host:port of the media host, once it listens
         self._by_lid: dict[str, SimPhone] = {}
         self._base_clock = clock
         self._clock_offset = 0.0

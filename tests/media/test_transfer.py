@@ -1,0 +1,241 @@
+"""Uploads and downloads against the sim's media host over real loopback HTTPS."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from wamd.errors import MediaDownloadError, MediaIntegrityError, MediaUnavailable, MediaUploadError
+from wamd.media import MediaType, encrypt_media
+from wamd.media.transfer import MediaClient, MediaConn, MediaHost, download_blob, upload_token
+from wamd.sim import SimServer
+
+
+def conn_for(sim: SimServer, *extra_hosts: str, auth: str | None = None) -> MediaConn:
+    hosts = (*(MediaHost(h) for h in extra_hosts), MediaHost(sim.media.hostname))
+    return MediaConn(auth or sim.media_auth, 300, 21600, 12, hosts)
+
+
+def body_of(blob: bytes, step: int = 1000) -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(blob), step):
+            yield blob[i : i + step]
+
+    return chunks()
+
+
+async def upload(client: MediaClient, conn: MediaConn, blob: bytes, kind: MediaType) -> str:
+    async def media_conn(force: bool) -> MediaConn:
+        return conn
+
+    result = await client.upload(
+        media_conn, lambda: body_of(blob), len(blob), hashlib.sha256(blob).digest(), kind
+    )
+    assert result.url.startswith("https://127.0.0.1:")
+    return result.direct_path
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with SimServer(media_limits={"image": 50_000}) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(sim: SimServer) -> AsyncIterator[MediaClient]:
+    media = MediaClient(ssl=sim.media_ssl_context(), retry_delay=lambda n: 0.0)
+    yield media
+    await media.close()
+
+
+@pytest.mark.parametrize("kind", [MediaType.DOCUMENT, MediaType.APP_STATE, MediaType.HISTORY])
+async def test_upload_then_download_blob(
+    sim: SimServer, client: MediaClient, kind: MediaType
+) -> None:
+    data = os.urandom(300_001)
+    blob, fields = encrypt_media(data, kind)
+    conn = conn_for(sim)
+    path = await upload(client, conn, blob, kind)
+    assert path.startswith("/v/t62.7118-24/") and "&oe=" in path
+    stored = next(iter(sim.media.store.blobs.values()))
+    assert stored.mms_type == kind.mms_type and stored.size == len(blob)
+    got = await download_blob(
+        client,
+        conn,
+        direct_path=path,
+        media_key=fields.media_key,
+        file_enc_sha256=fields.file_enc_sha256,
+        file_sha256=fields.file_sha256,
+        file_length=fields.file_length,
+        media_type=kind.name.lower(),
+    )
+    assert got == data
+
+
+async def test_the_host_checks_auth_hash_and_size(sim: SimServer, client: MediaClient) -> None:
+    blob, _ = encrypt_media(b"x" * 1000, MediaType.IMAGE)
+    with pytest.raises(MediaUploadError) as caught:
+        await upload(client, conn_for(sim, auth="wrong"), blob, MediaType.IMAGE)
+    assert caught.value.status == 401
+
+    async def media_conn(force: bool) -> MediaConn:
+        return conn_for(sim)
+
+    digest = hashlib.sha256(b"something else").digest()
+    with pytest.raises(MediaUploadError) as caught:
+        await client.upload(media_conn, lambda: body_of(blob), len(blob), digest, MediaType.IMAGE)
+    assert caught.value.status == 400
+    big, _ = encrypt_media(os.urandom(60_000), MediaType.IMAGE)
+    with pytest.raises(MediaUploadError) as caught:
+        await upload(client, conn_for(sim), big, MediaType.IMAGE)
+    assert caught.value.status == 413
+    assert sim.media.store.blobs == {}  # nothing refused was kept
+    assert [status for status, _ in sim.media.refused] == [401, 400, 413]
+
+
+async def test_failed_upload_refreshes_media_conn_and_moves_on(
+    sim: SimServer, client: MediaClient
+) -> None:
+    blob, _ = encrypt_media(b"y" * 500, MediaType.IMAGE)
+    asked: list[bool] = []
+
+    async def media_conn(force: bool) -> MediaConn:
+        asked.append(force)
+        # the first answer's auth is stale; a forced refetch gets the good one
+        return conn_for(sim) if force else conn_for(sim, "127.0.0.1:1", auth="stale")
+
+    result = await client.upload(
+        media_conn, lambda: body_of(blob), len(blob), hashlib.sha256(blob).digest(), MediaType.IMAGE
+    )
+    assert result.direct_path.startswith("/v/")
+    assert asked == [False, True]
+
+
+async def test_expired_unknown_and_tampered_blobs(sim: SimServer, client: MediaClient) -> None:
+    data = os.urandom(5000)
+    blob, fields = encrypt_media(data, MediaType.DOCUMENT)
+    conn = conn_for(sim)
+    path = await upload(client, conn, blob, MediaType.DOCUMENT)
+    args = {
+        "media_key": fields.media_key,
+        "file_enc_sha256": fields.file_enc_sha256,
+        "file_sha256": fields.file_sha256,
+        "file_length": fields.file_length,
+        "media_type": MediaType.DOCUMENT,
+    }
+    with pytest.raises(MediaUnavailable) as caught:
+        await download_blob(client, conn, direct_path="/v/t62.7118-24/nothing?x=1", **args)  # type: ignore[arg-type]
+    assert caught.value.status == 404 and caught.value.expired
+    stored = next(iter(sim.media.store.blobs.values()))
+    raw = bytearray(stored.path.read_bytes())
+    raw[100] ^= 1
+    stored.path.write_bytes(bytes(raw))
+    with pytest.raises(MediaIntegrityError) as integrity:
+        await download_blob(client, conn, direct_path=path, **args)  # type: ignore[arg-type]
+    assert integrity.value.check == "file_enc_sha256"
+    sim.clock_offset = sim.media.store.ttl + 1  # its time is up
+    with pytest.raises(MediaUnavailable) as caught:
+        await download_blob(client, conn, direct_path=path, **args)  # type: ignore[arg-type]
+    assert caught.value.status == 410
+
+
+async def test_tls_is_verified(sim: SimServer) -> None:
+    _, fields = encrypt_media(b"z" * 10, MediaType.IMAGE)
+    untrusting = MediaClient(retry_delay=lambda n: 0.0)  # the system's roots only
+    try:
+        with pytest.raises(MediaDownloadError, match=r"(?i)certificate"):
+            await download_blob(
+                untrusting,
+                conn_for(sim),
+                direct_path="/v/t62.7118-24/x?a=b",
+                media_key=fields.media_key,
+                file_enc_sha256=fields.file_enc_sha256,
+                file_sha256=fields.file_sha256,
+                file_length=10,
+                media_type="image",
+            )
+    finally:
+        await untrusting.close()
+
+
+async def test_retries_transient_errors_then_moves_to_the_next_host() -> None:
+    data = b"retry me" * 100
+    blob, fields = encrypt_media(data, MediaType.AUDIO)
+    hits: list[str] = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        hits.append(request.path_qs)
+        if sum(h != "broken" for h in hits) <= 2:
+            return web.Response(status=503)
+        return web.Response(body=blob)
+
+    async def broken(request: web.Request) -> web.StreamResponse:
+        hits.append("broken")
+        return web.Response(status=500)
+
+    apps = []
+    hosts = []
+    for handler in (broken, flaky):
+        app = web.Application()
+        app.router.add_get("/v/{name}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        apps.append(runner)
+        hosts.append(MediaHost(f"127.0.0.1:{runner.addresses[0][1]}"))
+    delays: list[int] = []
+    client = MediaClient(scheme="http", retry_delay=lambda n: delays.append(n) or 0.0)
+    try:
+        got = await download_blob(
+            client,
+            MediaConn("a", 300, 0, 0, tuple(hosts)),
+            direct_path="/v/blob?ccb=1",
+            media_key=fields.media_key,
+            file_enc_sha256=fields.file_enc_sha256,
+            file_sha256=fields.file_sha256,
+            file_length=len(data),
+            media_type="audio",
+        )
+    finally:
+        await client.close()
+        for runner in apps:
+            await runner.cleanup()
+    assert got == data
+    assert hits.count("broken") == 5  # five tries on the first host
+    token = upload_token(fields.file_enc_sha256)
+    assert hits[-1] == f"/v/blob?ccb=1&hash={token}&mms-type=audio&__wa-mms="
+    assert delays == [1, 2, 3, 4, 1, 2]
+
+
+def test_media_conn_answer_is_parsed_and_checked() -> None:
+    from wamd.binary import Node
+    from wamd.errors import ProtocolError
+
+    node = Node(
+        "iq",
+        {"type": "result"},
+        [
+            Node(
+                "media_conn",
+                {"auth": "tok", "ttl": "300", "auth_ttl": "21600", "max_buckets": "12"},
+                [Node("host", {"hostname": "mmg.whatsapp.net"}), Node("other")],
+            )
+        ],
+    )
+    conn = MediaConn.parse(node, now=100.0)
+    assert conn.hosts == (MediaHost("mmg.whatsapp.net"),) and conn.ttl == 300
+    assert not conn.expired(399.0) and conn.expired(400.0)
+    assert "tok" not in repr(conn)
+    for bad in (
+        Node("iq", {}, []),
+        Node("iq", {}, [Node("media_conn", {"ttl": "1"})]),
+        Node("iq", {}, [Node("media_conn", {"auth": "a", "ttl": "x"})]),
+        Node("iq", {}, [Node("media_conn", {"auth": "a", "ttl": "1"})]),
+    ):
+        with pytest.raises(ProtocolError):
+            MediaConn.parse(bad)
