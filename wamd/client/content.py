@@ -35,15 +35,21 @@ from wamd.proto import common_pb2, e2e_pb2
 
 __all__ = [
     "AnyMessageContent",
+    "AudioContent",
     "ContentError",
     "DeleteContent",
     "DisappearingContent",
+    "DocumentContent",
     "EditContent",
+    "ImageContent",
     "KeyDict",
     "ReactContent",
     "Reaction",
+    "StickerContent",
     "TextContent",
+    "VideoContent",
     "build_message",
+    "context_info",
     "edit_attribute",
 ]
 
@@ -52,6 +58,7 @@ EDIT_SENDER_REVOKE = "7"  # delete for everyone by its sender (or a removed reac
 EDIT_ADMIN_REVOKE = "8"  # a group admin deletes someone else's message
 
 _KNOWN_KEYS = {"text", "react", "edit", "delete", "mentions", "disappearing_messages_in_chat"}
+_MEDIA_KEYS = {"image", "video", "audio", "document", "sticker"}  # wamd/client/media.py
 
 
 class KeyDict(TypedDict):
@@ -103,7 +110,80 @@ class DisappearingContent(TypedDict):
     disappearing_messages_in_chat: int
 
 
-AnyMessageContent = TextContent | EditContent | ReactContent | DeleteContent | DisappearingContent
+class ImageContent(TypedDict):
+    """``{"image": src, "caption": ...}``; ``src`` is bytes, a path, a binary file or an
+    async iterable of bytes (so for every media kind below). Dimensions and a JPEG
+    thumbnail are filled in when Pillow is installed, the mimetype is guessed."""
+
+    image: Any
+    caption: NotRequired[str]
+    mimetype: NotRequired[str]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    jpeg_thumbnail: NotRequired[bytes]
+    mentions: NotRequired[Sequence[str]]
+
+
+class VideoContent(TypedDict):
+    """``{"video": src}``; ``gif_playback=True`` shows it as a GIF."""
+
+    video: Any
+    caption: NotRequired[str]
+    mimetype: NotRequired[str]
+    gif_playback: NotRequired[bool]
+    seconds: NotRequired[int]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    jpeg_thumbnail: NotRequired[bytes]
+    mentions: NotRequired[Sequence[str]]
+
+
+class AudioContent(TypedDict):
+    """``{"audio": src, "ptt": True}`` is a voice note (``seconds``, ``waveform``: up to 64
+    bytes, each 0-100)."""
+
+    audio: Any
+    ptt: NotRequired[bool]
+    seconds: NotRequired[int]
+    waveform: NotRequired[bytes]
+    mimetype: NotRequired[str]
+
+
+class DocumentContent(TypedDict):
+    """``{"document": src, "file_name": "invoice.pdf", "mimetype": "application/pdf"}``."""
+
+    document: Any
+    file_name: NotRequired[str]
+    mimetype: NotRequired[str]
+    caption: NotRequired[str]
+    title: NotRequired[str]
+    page_count: NotRequired[int]
+    jpeg_thumbnail: NotRequired[bytes]
+    mentions: NotRequired[Sequence[str]]
+
+
+class StickerContent(TypedDict):
+    """``{"sticker": webp}``."""
+
+    sticker: Any
+    mimetype: NotRequired[str]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    is_animated: NotRequired[bool]
+
+
+AnyMessageContent = (
+    TextContent
+    | EditContent
+    | ReactContent
+    | DeleteContent
+    | DisappearingContent
+    | ImageContent
+    | VideoContent
+    | AudioContent
+    | DocumentContent
+    | StickerContent
+)
 """What ``send_message`` takes as a dict (besides a ready ``e2e_pb2.Message``)."""
 
 
@@ -121,6 +201,11 @@ def _key_proto(key: MessageKey | KeyDict | Mapping[str, Any]) -> common_pb2.Mess
         except KeyError as exc:
             raise ContentError(f"a message key needs {exc.args[0]!r}") from None
     raise ContentError(f"expected a MessageKey, got {type(key).__name__}")
+
+
+def context_info(quoted: WAMessage | None, mentions: Sequence[str]) -> e2e_pb2.ContextInfo | None:
+    """The ``contextInfo`` of a reply and/or mentions (``None`` for neither)."""
+    return _context(quoted, mentions)
 
 
 def _context(quoted: WAMessage | None, mentions: Sequence[str]) -> e2e_pb2.ContextInfo | None:
@@ -158,6 +243,12 @@ def build_message(
     # checked at run time from here on (a caller may pass any Mapping)
     fields = cast("Mapping[str, Any]", content)
     unknown = set(fields) - _KNOWN_KEYS
+    media = unknown & _MEDIA_KEYS
+    if media:
+        raise ContentError(
+            f"{', '.join(sorted(media))} content is uploaded first: send it with "
+            "WASocket.send_message"
+        )
     if unknown:
         raise ContentError(f"unknown content keys: {', '.join(sorted(unknown))}")
     stamp = int(time.time() * 1000) if now_ms is None else now_ms

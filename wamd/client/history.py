@@ -3,9 +3,9 @@
 The phone sends a ``protocolMessage`` HISTORY_SYNC_NOTIFICATION (whatsmeow ``message.go``
 handleHistorySyncNotificationLoop / DownloadHistorySync). Its ``HistorySync`` is either
 inline — ``initialHistBootstrapInlinePayload``, zlib-compressed, which current phones
-use for the first chunk — or a media blob to download (``directPath`` with a media key).
-Inline payloads are decoded here and emitted as ``messaging-history.set``; downloads need
-the media layer, which wamd does not have yet, so those notifications are only logged.
+use for the first chunk — or a media blob to download (``directPath`` with a media key,
+"WhatsApp History Keys"), which ``wamd/client/media.py`` fetches. Both are decoded here
+(``decode_history``) and emitted as ``messaging-history.set``.
 
 The payload is bounded: at most ``MAX_HISTORY_BYTES`` once inflated (a zlib bomb is
 refused), and a malformed one raises ``InvalidMessage`` without touching anything else.
@@ -22,7 +22,7 @@ from wamd.errors import InvalidMessage
 from wamd.messaging.types import HistoryChat, HistorySet, MessageKey, WAMessage
 from wamd.proto import e2e_pb2, history_sync_pb2
 
-__all__ = ["MAX_HISTORY_BYTES", "decode_inline_history"]
+__all__ = ["MAX_HISTORY_BYTES", "decode_history", "decode_inline_history"]
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,14 @@ def decode_inline_history(
     """The history carried inline by ``notification``; ``None`` when it must be downloaded."""
     if not notification.HasField("initialHistBootstrapInlinePayload"):
         return None
+    return decode_history(notification.initialHistBootstrapInlinePayload)
+
+
+def decode_history(compressed: bytes) -> HistorySet:
+    """A zlib-compressed ``HistorySync`` (inline or downloaded), bounded as above."""
     sync = history_sync_pb2.HistorySync()
     try:
-        sync.ParseFromString(_inflate(notification.initialHistBootstrapInlinePayload))
+        sync.ParseFromString(_inflate(compressed))
     except ProtobufDecodeError:
         raise InvalidMessage("the inline history is not a HistorySync") from None
     chats = []

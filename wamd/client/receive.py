@@ -40,6 +40,7 @@ import hashlib
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from wamd.binary import JID, Node
@@ -49,7 +50,7 @@ from wamd.binary.jid import (
     HIDDEN_USER_SERVER,
     InvalidJID,
 )
-from wamd.client.history import decode_inline_history
+from wamd.client.history import decode_history, decode_inline_history
 from wamd.errors import (
     DuplicateMessage,
     InvalidMessage,
@@ -65,6 +66,7 @@ from wamd.messaging.types import (
     CallEvent,
     GroupParticipantsUpdate,
     GroupUpdate,
+    HistorySet,
     MessageKey,
     MessageReaction,
     MessageReceipt,
@@ -83,7 +85,10 @@ if TYPE_CHECKING:
     from wamd.client.prekeys import PreKeyUpkeep
     from wamd.client.send import Sender
 
-__all__ = ["MAX_RETRY_RECEIPTS", "MessageSource", "Receiver", "chat_key"]
+__all__ = ["MAX_RETRY_RECEIPTS", "HistoryBlobFetcher", "MessageSource", "Receiver", "chat_key"]
+
+# (notification, message id) -> the compressed HistorySync, or None when it failed
+HistoryBlobFetcher = Callable[[e2e_pb2.HistorySyncNotification, str], Awaitable[bytes | None]]
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +227,8 @@ class Receiver:
         self.buffer = EventBuffer(core.auth.keys)
         self._retries: dict[str, int] = {}
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
+        # downloads a history blob (the socket's media layer); None: blobs are only logged
+        self.history_blob: HistoryBlobFetcher | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -406,8 +413,34 @@ class Receiver:
             self.log.warning("history sync %s is unreadable: %s", message_id, exc)
             return
         if history is None:
-            self.log.info("history sync %s must be downloaded (no media support yet)", message_id)
+            fetch = self.history_blob
+            if fetch is None:
+                self.log.info("history sync %s is a blob and no media layer is set", message_id)
+                return
+            # downloaded beside the chat (whatsmeow's history loop); idle() waits for it
+            task = self.core.spawn(self._blob_history(fetch, notification, message_id))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
             return
+        await self._emit_history(history)
+
+    async def _blob_history(
+        self,
+        fetch: HistoryBlobFetcher,
+        notification: e2e_pb2.HistorySyncNotification,
+        message_id: str,
+    ) -> None:
+        data = await fetch(notification, message_id)
+        if data is None:
+            return  # logged and reported to the phone by the fetcher
+        try:
+            history = decode_history(data)
+        except InvalidMessage as exc:
+            self.log.warning("history sync %s is unreadable: %s", message_id, exc)
+            return
+        await self._emit_history(history)
+
+    async def _emit_history(self, history: HistorySet) -> None:
         for pn, lid in history.lid_mappings.items():
             try:
                 await self.devices.learn(JID.parse(pn).to_non_ad(), JID.parse(lid).to_non_ad())

@@ -35,6 +35,7 @@ from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
 from wamd.errors import NoSession, SendError, WamdError
+from wamd.media.info import enc_media_type
 from wamd.messaging import stanzas
 from wamd.messaging.core import (
     device_sent,
@@ -207,10 +208,15 @@ class Sender:
         await self._relay(to, mid, message, [Node("participants", {}, nodes)], include_identity)
 
     def _enc_attrs(self, message: e2e_pb2.Message) -> dict[str, str]:
-        # whatsmeow prepareMessageNode: edits, reactions and poll votes "hide" on failure
+        # whatsmeow prepareMessageNode: edits, reactions and poll votes "hide" on failure;
+        # media carries its mediatype on each 1:1 enc (whatsmeow getMediaTypeFromMessage)
+        attrs = {}
         if edit_attribute(message) or message.HasField("reactionMessage"):
-            return {"decrypt-fail": "hide"}
-        return {}
+            attrs["decrypt-fail"] = "hide"
+        media_type = enc_media_type(message)
+        if media_type is not None:
+            attrs["mediatype"] = media_type
+        return attrs
 
     async def _relay(
         self,
@@ -266,7 +272,11 @@ class Sender:
         ciphertext = await self.core.signal.group_encrypt(
             group, me, pad(message.SerializeToString())
         )
-        children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
+        skmsg = {"v": "2", "type": "skmsg"}
+        media_type = enc_media_type(message)  # on the skmsg only (whatsmeow sendGroup)
+        if media_type is not None:
+            skmsg["mediatype"] = media_type
+        children.append(Node("enc", skmsg, ciphertext))
         await self._relay(to, mid, message, children, include_identity, participant_hash(devices))
         if needing:
             await self.key_memory.mark(group, [str(d) for d in got])

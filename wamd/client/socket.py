@@ -27,18 +27,21 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
-from wamd.client.content import AnyMessageContent
+from wamd.client.content import AnyMessageContent, context_info
 from wamd.client.core import Attempt, ClientCore, Link
 from wamd.client.devices import DeviceDirectory
 from wamd.client.devices import __name__ as devices_module
 from wamd.client.groups import GroupDirectory
 from wamd.client.lifecycle import Lifecycle, Phase
+from wamd.client.media import MEDIA_RETRY_TIMEOUT, MediaService, Progress, is_media_content
 from wamd.client.pairing import Pairing, checked_device_ids, registration_for
 from wamd.client.prekeys import INITIAL_PREKEYS, MIN_PREKEYS, PreKeyUpkeep
 from wamd.client.receive import Receiver, chat_key
@@ -53,6 +56,9 @@ from wamd.errors import (
     WamdError,
 )
 from wamd.events import ConnectionUpdate, LastDisconnect
+from wamd.media.crypto import EncryptedMedia
+from wamd.media.transfer import MediaClient, MediaConn, UploadResult, download_blob
+from wamd.media.types import MediaType
 from wamd.messaging import stanzas
 from wamd.messaging.stanzas import OwnIds
 from wamd.messaging.types import GroupMetadata, MessageKey, WAMessage
@@ -105,6 +111,9 @@ class SocketOptions:
     qr_timeout: tuple[float, float] = (60.0, 20.0)  # first ref, each later ref
     origin: str = "https://web.whatsapp.com"
     qr_output: Callable[[str], None] | None = None
+    media_ssl: ssl.SSLContext | None = None
+    proxy: str | None = None
+    media_retry_timeout: float = MEDIA_RETRY_TIMEOUT
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +140,12 @@ class WASocket:
         self.prekeys = PreKeyUpkeep(self.core)
         self.receiver = Receiver(self.core, self.devices, self.groups, self.sender, self.prekeys)
         self.pairing = Pairing(self.core)
+        self.media = MediaService(
+            self.core,
+            MediaClient(ssl=options.media_ssl, proxy=options.proxy, origin=options.origin),
+            retry_timeout=options.media_retry_timeout,
+        )
+        self.receiver.history_blob = self.media.download_history
         self.lifecycle = Lifecycle(self.log)
         self._task: asyncio.Task[None] | None = None
         self._ending = False  # end() was called: no reconnect, every phase winds down
@@ -196,7 +211,7 @@ class WASocket:
         if self._task is None or self._task.done():
             self._ending = False
             self._end_error = None
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._task = asyncio.get_running_loop().create_task(self._run_then_close())
 
     async def __aenter__(self) -> WASocket:
         await self.connect()
@@ -262,6 +277,12 @@ class WASocket:
 
     # ------------------------------------------------------------------ the connection loop
 
+    async def _run_then_close(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.media.close()  # the media HTTP session lives as long as the socket
+
     def _payload(self) -> bytes:
         creds = self.auth.creds
         opts = self.options
@@ -292,6 +313,7 @@ class WASocket:
                     root_serial=self.options.server_root_serial,
                     connect_timeout=self.options.connect_timeout,
                     origin=self.options.origin,
+                    proxy=self.options.proxy,
                 )
             except asyncio.CancelledError:
                 if not self._ending:
@@ -378,11 +400,82 @@ class WASocket:
         quoted: WAMessage | None = None,
         mentions: Sequence[str] = (),
         message_id: str | None = None,
+        upload_progress: Progress | None = None,
     ) -> WAMessage:
         """Send ``content`` (``{"text": ...}``, ``{"react": ...}``, ``{"edit": key, "text": ...}``,
-        ``{"delete": key}`` or a ``Message``) to a user or group; returns the sent message."""
+        ``{"delete": key}``, media — ``{"image": src, ...}``, ``"video"``, ``"audio"``,
+        ``"document"``, ``"sticker"`` — or a ``Message``) to a user or group; returns the
+        sent message. Media is encrypted and uploaded first; ``upload_progress(sent,
+        total)`` is called as the blob goes out (see ``wamd/client/media.py``)."""
+        if is_media_content(content):
+            fields = cast("Mapping[str, Any]", content)
+            extra = fields.get("mentions", ())
+            media = {k: v for k, v in fields.items() if k != "mentions"}
+            message = await self.media.build_message(
+                media,
+                context=context_info(quoted, [*mentions, *extra]),
+                progress=upload_progress,
+            )
+            return await self.sender.send_message(jid, message, message_id=message_id)
         return await self.sender.send_message(
             jid, content, quoted=quoted, mentions=mentions, message_id=message_id
+        )
+
+    # ------------------------------------------------------------------ media
+
+    async def download_media(
+        self,
+        message: WAMessage | e2e_pb2.Message,
+        to: str | os.PathLike[str] | Any | None = None,
+        *,
+        reupload: bool = True,
+    ) -> bytes | None:
+        """The media of ``message``: its bytes, or ``None`` once written ``to`` a path (a
+        ``.part`` file renamed when every check passed) or a writable stream (sync or
+        async ``write``). Every check whatsmeow makes is made (``MediaIntegrityError``
+        names the one that failed). Media gone from the server (404/410) is asked of
+        our phone again (media retry) unless ``reupload=False``. ``NotMedia`` when there
+        is nothing to download."""
+        return await self.media.download(message, to, reupload=reupload)
+
+    async def update_media_message(self, message: WAMessage) -> WAMessage:
+        """Ask our phone to upload the media of ``message`` again; the message with its
+        new direct path (Baileys ``updateMediaMessage``; ``MediaRetryError`` if it cannot)."""
+        return await self.media.request_reupload(message)
+
+    async def media_conn(self, force: bool = False) -> MediaConn:
+        """The media hosts and upload auth (``w:m``), cached until its ttl."""
+        return await self.media.media_conn(force)
+
+    async def upload_media(
+        self, src: Any, media_type: MediaType | str, progress: Progress | None = None
+    ) -> tuple[UploadResult, EncryptedMedia]:
+        """Encrypt and upload a blob (bytes, path, file or async stream): where it went
+        and the fields a message needs. ``send_message`` does this for media content."""
+        return await self.media.upload(src, media_type, progress)
+
+    async def download_blob(
+        self,
+        *,
+        direct_path: str,
+        media_key: bytes,
+        file_enc_sha256: bytes | None,
+        file_sha256: bytes | None,
+        file_length: int | None,
+        media_type: MediaType | str,
+    ) -> bytes:
+        """Download and check a blob that is not a chat message's (app-state snapshots and
+        patches: ``media_type="app_state"``; history chunks: ``"history"``); see
+        ``wamd.media.download_blob``."""
+        return await download_blob(
+            self.media.http,
+            await self.media.media_conn(),
+            direct_path=direct_path,
+            media_key=media_key,
+            file_enc_sha256=file_enc_sha256,
+            file_sha256=file_sha256,
+            file_length=file_length,
+            media_type=media_type,
         )
 
     async def phone_number_jid(self, jid: str) -> str:
@@ -485,6 +578,9 @@ class WASocket:
         if node.attrs.get("type") == "link_code_companion_reg":
             await self.receiver.ack(node)  # whatsmeow receipt.go sendAck
             self.core.spawn(self.pairing.on_code_notification(node), attempt)
+        elif node.attrs.get("type") == "mediaretry":
+            await self.receiver.ack(node)  # whatsmeow notification.go: handleMediaRetryNotification
+            self.media.on_retry_notification(node)
         else:
             attempt.workers.submit(" notifications", lambda: self.receiver.on_notification(node))
 
@@ -621,6 +717,9 @@ def make_wa_socket(
     qr_timeout: tuple[float, float] = (60.0, 20.0),
     origin: str = "https://web.whatsapp.com",
     qr_output: Callable[[str], None] | None = None,
+    media_ssl: ssl.SSLContext | None = None,
+    proxy: str | None = None,
+    media_retry_timeout: float = MEDIA_RETRY_TIMEOUT,
     extra: Mapping[str, Any] | None = None,
 ) -> WASocket:
     """A socket for ``auth`` (from ``use_*_auth_state``); ``await sock.connect()`` to start.
@@ -645,6 +744,9 @@ def make_wa_socket(
         qr_timeout=qr_timeout,
         origin=origin,
         qr_output=qr_output,
+        media_ssl=media_ssl,
+        proxy=proxy,
+        media_retry_timeout=media_retry_timeout,
         extra=dict(extra or {}),
     )
     return WASocket(auth, options)

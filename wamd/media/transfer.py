@@ -303,6 +303,32 @@ class MediaClient:
                 log.debug("could not refresh media_conn after a failed upload: %s", exc)
         raise last or MediaUploadError("no media host to upload to")
 
+    async def delete(
+        self, conn: MediaConn, media_type: MediaType, direct_path: str, file_enc_sha256: bytes
+    ) -> None:
+        """``DELETE /mms/<type>/<token>?token&d_md&auth`` (whatsmeow ``DeleteMedia``), on
+        the first host; ``MediaDownloadError`` when it is refused."""
+        from urllib.parse import quote
+
+        path = direct_path.split("?", 1)[0]
+        token = upload_token(file_enc_sha256)
+        d_md = base64.urlsafe_b64encode(path.encode()).decode().rstrip("=")
+        host = conn.hosts[0]
+        url = (
+            f"{self.scheme}://{host.hostname}/mms/{media_type.mms_type}/{token}"
+            f"?token={quote(token, safe='')}&d_md={d_md}&auth={quote(conn.auth, safe='')}"
+        )
+        try:
+            async with self.session().delete(url, headers=self._headers(), proxy=self.proxy) as r:
+                if not 200 <= r.status < 300:
+                    raise MediaDownloadError(
+                        f"{host.hostname} refused to delete: HTTP {r.status}", r.status
+                    )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise MediaDownloadError(
+                f"deleting on {host.hostname} failed: {_describe(exc)}"
+            ) from None
+
     # ------------------------------------------------------------------ download
 
     def download_url(

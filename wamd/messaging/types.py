@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from wamd.media.info import MediaInfo, media_info
 from wamd.messaging.core import unwrap
 from wamd.proto import common_pb2, e2e_pb2
 
@@ -72,6 +73,12 @@ class WAMessage:
     def content(self) -> e2e_pb2.Message | None:
         """``message`` with device-sent, ephemeral and view-once wrappers removed."""
         return unwrap(self.message) if self.message is not None else None
+
+    @property
+    def media(self) -> MediaInfo | None:
+        """The message's media, typed (kind, mimetype, size, caption, file name, seconds,
+        dimensions, what a download needs), or ``None``: ``sock.download_media(msg)``."""
+        return media_info(self.message)
 
     @property
     def text(self) -> str | None:

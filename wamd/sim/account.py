@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
 from wamd.crypto import KeyPair
-from wamd.errors import SimError
+from wamd.errors import MediaError, SimError
 from wamd.proto import e2e_pb2
 from wamd.sim import rand
 from wamd.sim.groups import SimGroup
@@ -98,6 +98,53 @@ class SimPhone:
         return await self.endpoint.send(
             target, text_message(text, quoted=reply_to, mentions=mentions)
         )
+
+    async def send_media(
+        self,
+        to: JID | str,
+        kind: str,
+        data: bytes,
+        *,
+        mimetype: str | None = None,
+        caption: str | None = None,
+        file_name: str | None = None,
+        ptt: bool = False,
+        seconds: int | None = None,
+        gif_playback: bool = False,
+    ) -> str:
+        """Send media as the app does: encrypt, upload to the sim's media host, send the
+        message (``kind``: image, video, audio, document, sticker); returns its id."""
+        target = JID.parse(to) if isinstance(to, str) else to
+        message = await self.endpoint.media.build(
+            kind,
+            data,
+            mimetype=mimetype,
+            caption=caption,
+            file_name=file_name,
+            ptt=ptt,
+            seconds=seconds,
+            gif_playback=gif_playback,
+        )
+        message_id = await self.endpoint.send(target, message)
+        self.endpoint.media.keep_sent(message_id, message, data)
+        return message_id
+
+    async def send_image(self, to: JID | str, data: bytes, caption: str | None = None) -> str:
+        return await self.send_media(to, "image", data, caption=caption)
+
+    async def send_document(
+        self, to: JID | str, data: bytes, file_name: str, mimetype: str | None = None
+    ) -> str:
+        return await self.send_media(to, "document", data, file_name=file_name, mimetype=mimetype)
+
+    @property
+    def received_media(self) -> dict[str, bytes | MediaError]:
+        """Message id -> the media this phone downloaded (or why it could not)."""
+        return self.endpoint.media.received_media
+
+    async def download_media(self, message: SimMessage) -> bytes:
+        """Fetch the media of a received message again, checking everything."""
+        return await self.endpoint.media.download(message.message)
 
     async def send_message(self, to: JID | str, message: e2e_pb2.Message) -> str:
         target = JID.parse(to) if isinstance(to, str) else to

@@ -159,7 +159,7 @@ class Logins:
         policy = self.history_sync
         if policy is not None:
             await phone.endpoint.send_history(
-                device, days=policy.days, max_messages=policy.messages
+                device, days=policy.days, max_messages=policy.messages, blob=policy.blob
             )
 
     async def _serve(self, conn: NodeConnection, node: Node, device: SimDevice) -> None:

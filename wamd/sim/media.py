@@ -235,6 +235,8 @@ class SimMediaHost:
         self.limits = dict(DEFAULT_MEDIA_LIMITS) | dict(limits or {})
         self._runner: web.AppRunner | None = None
         self.refused: list[tuple[int, str]] = []  # (status, reason) of refused requests
+        self._failing: list[int] = []  # statuses the next downloads get (refuse_downloads)
+        self.downloads = 0  # GETs served or refused
 
     @property
     def scheme(self) -> str:
@@ -324,7 +326,15 @@ class SimMediaHost:
             f"&oe={int(stored.expires_at):X}&_nc_sid=5e03e0"
         )
 
+    def refuse_downloads(self, status: int, count: int = 1) -> None:
+        """A fault: the next ``count`` downloads are answered ``status`` (503 is retried
+        by clients, 404/410 are not)."""
+        self._failing.extend([status] * count)
+
     async def _download(self, request: web.Request) -> web.StreamResponse:
+        self.downloads += 1
+        if self._failing:
+            return self._refuse(self._failing.pop(0), "refused by a fault")
         stored = self.store.get(request.match_info["blob"])
         if stored is None:
             return self._refuse(404, "no such media")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.errors import ProtocolError, SignalError, WamdError
+from wamd.media.info import enc_media_type
 from wamd.messaging import stanzas
 from wamd.messaging.core import (
     device_sent,
@@ -37,6 +38,7 @@ from wamd.signal import SignalRepository, parse_bundle
 from wamd.signal.address import signal_address
 from wamd.signal.session import PreKeyBundle
 from wamd.sim import rand
+from wamd.sim.phone_media import PhoneMedia
 from wamd.sim.services import bundle_node
 from wamd.store.memory import MemoryKeyStore
 
@@ -123,6 +125,7 @@ class PhoneEndpoint:
         self.app_state_key: tuple[bytes, bytes, int] | None = None  # (id, key, created ms)
         # users (pn) whose LID this phone has seen; their sessions live under the LID
         self.known_lids: set[str] = {phone.number}
+        self.media = PhoneMedia(self)  # sending, auto-download, re-upload (phone_media.py)
 
     # ------------------------------------------------------------------ addresses
 
@@ -245,6 +248,9 @@ class PhoneEndpoint:
             if sender.server == HIDDEN_USER_SERVER:
                 await self.learn_lid(sender)
             await self.router.handle(self.device, stanzas.ack(node))
+            if kind == "server-error":  # a companion asks for media again
+                await self.media.on_server_error(node)
+                return
             if kind == "retry":
                 # kept too, so a test can tell that a message needed a retry
                 self.receipts.append(SimReceipt(node.attrs.get("id", ""), kind, sender))
@@ -306,6 +312,7 @@ class PhoneEndpoint:
             )
             self.received.append(received)
             self.history.append(received)
+            await self.media.on_received(received)  # auto-download, before it is reported
             self._inbox.put_nowait(received)
         if opened:
             async with self._arrived:
@@ -422,6 +429,7 @@ class PhoneEndpoint:
         )
         plaintext = message.SerializeToString()
         children: list[Node] = []
+        media_type = enc_media_type(message)
         if to.server == GROUP_SERVER:
             group = state.groups.get(to.user)
             if group is None:
@@ -447,7 +455,10 @@ class PhoneEndpoint:
                 children.append(Node("participants", {}, enc.nodes))
             padded = pad(plaintext, random_byte=self.rng.getrandbits(8))
             ciphertext = await self.repo.group_encrypt(str(to), self.device.lid, padded)
-            children.append(Node("enc", {"v": "2", "type": "skmsg"}, ciphertext))
+            skmsg = {"v": "2", "type": "skmsg"}
+            if media_type is not None:  # whatsmeow sendGroup: on the skmsg enc
+                skmsg["mediatype"] = media_type
+            children.append(Node("enc", skmsg, ciphertext))
             targets = list(plan.targets)
         else:
             recipient = state.account_of(to)
@@ -465,6 +476,7 @@ class PhoneEndpoint:
                 own_users=frozenset({self.phone.number}),
                 dsm_plaintext=device_sent(to, message).SerializeToString(),
                 session_jid=self.session_jid,
+                enc_attrs={"mediatype": media_type} if media_type is not None else None,
             )
             children.append(Node("participants", {}, enc.nodes))
         stanza = stanzas.message_stanza(
@@ -473,7 +485,9 @@ class PhoneEndpoint:
         await self.router.handle(self.device, stanza)
         return message_id
 
-    async def send_history(self, device: SimDevice, *, days: float, max_messages: int) -> str:
+    async def send_history(
+        self, device: SimDevice, *, days: float, max_messages: int, blob: bool = False
+    ) -> str:
         """Send a newly linked companion the recent history, as the phone does.
 
         whatsmeow message.go: a ``protocolMessage`` of type HISTORY_SYNC_NOTIFICATION
@@ -483,6 +497,9 @@ class PhoneEndpoint:
         ``hist_sync`` receipt. Sent as a peer message (``category="peer"``, send.go
         preparePeerMessageNode) to that one device. Bounded: only messages from the last
         ``days`` days, at most ``max_messages`` of the newest, never the full history.
+        With ``blob`` the chunk is uploaded to the media host as ``md-msg-hist`` and the
+        notification carries its direct path, key and hashes instead (the real phone's
+        usual way; ``phone_media.py``).
         """
         now = self.state.clock()
         recent = [m for m in self.history if m.timestamp >= now - days * 86400]
@@ -524,13 +541,19 @@ class PhoneEndpoint:
         )
         if recent:
             notification.oldestMsgInChunkTimestampSec = recent[0].timestamp
+        compressed = notification.initialHistBootstrapInlinePayload
+        if blob:
+            await self.media.history_notification(compressed, notification)
         message = e2e_pb2.Message(
             protocolMessage=e2e_pb2.ProtocolMessage(
                 type=e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION,
                 historySyncNotification=notification,
             )
         )
-        return await self.send_peer(device, message)
+        message_id = await self.send_peer(device, message)
+        if blob:
+            self.media.keep_history(message_id, notification, compressed, device.jid)
+        return message_id
 
     async def send_app_state_keys(self, device: SimDevice) -> str:
         """Share the account's app-state sync key with a newly linked companion.

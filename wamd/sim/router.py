@@ -347,7 +347,10 @@ class Router:
         if kind:
             ack["type"] = kind
         await self._ack(device, ack)
-        if kind in ("peer_msg", "read-self", "hist_sync", "server-error"):
+        if kind == "server-error":
+            await self._server_error(device, node)
+            return
+        if kind in ("peer_msg", "read-self", "hist_sync"):
             return
         try:
             to = node.jid_attr("to")
@@ -383,6 +386,22 @@ class Router:
         for target in targets:
             if target is not device:
                 await self.deliver(target, forwarded)
+
+    async def _server_error(self, device: SimDevice, node: Node) -> None:
+        """A companion's ``server-error`` receipt (media retry, or a history blob it could
+        not fetch; whatsmeow ``mediaretry.go``, ``SendHistorySyncServerErrorReceipt``) is
+        addressed to its own account and goes to the account's phone, which holds the
+        media and answers with a ``mediaretry`` notification or a new history chunk."""
+        try:
+            to = node.jid_attr("to")
+        except ProtocolError:
+            return
+        if to is None or to.user not in (device.phone.number, device.phone.lid_user):
+            return  # only one's own phone is asked
+        attrs = dict(node.attrs) | {"from": str(device.jid)}
+        attrs.pop("to", None)
+        children = node.content if isinstance(node.content, list) else None
+        await self.deliver(device.phone.primary, Node("receipt", attrs, children), queue=False)
 
     # ------------------------------------------------------------------ presence
 

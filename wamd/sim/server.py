@@ -252,6 +252,8 @@ class SimServer:
             self._server.close()
             await self._server.wait_closed()
         self.state.cancel_tasks()
+        for phone in self.state.phones.values():
+            await phone.endpoint.media.close()
         await self.media.stop()
 
     async def settle(self, timeout: float | None = 30.0, *, acked: bool = False) -> None:

@@ -81,6 +81,7 @@ class HistorySyncPolicy:
 
     days: float = 7.0  # messages older than this are not sent
     messages: int = 100  # at most this many of the newest messages
+    blob: bool = False  # upload the chunk to the media host (True) or send it inline
 
 
 DEFAULT_HISTORY = HistorySyncPolicy()

@@ -55,10 +55,12 @@ def new_auth_state() -> AuthState:
 
 
 def socket_for(sim: SimServer, state: AuthState | None = None, **options: Any) -> WASocket:
-    """A socket (not connected yet) for ``sim``: its URL and its root key pinned.
+    """A socket (not connected yet) for ``sim``: its URL and its root key pinned, and
+    its media host's CA trusted (``media_ssl``).
 
     ``options`` are ``make_wa_socket``'s (``logger=``, ``keepalive_interval=``...).
     """
+    options.setdefault("media_ssl", sim.media_ssl_context())
     return make_wa_socket(
         state or new_auth_state(),
         url=sim.url,

@@ -314,15 +314,19 @@ async def connect_client(
     connect_timeout: float = HANDSHAKE_TIMEOUT,
     origin: str = WA_ORIGIN,
     clock: Callable[[], float] | None = None,
+    proxy: str | None = None,
 ) -> NodeConnection:
     """Open a websocket to ``url`` and run the client handshake.
 
     Raises ``HandshakeError`` when the server fails the handshake or the certificate
     check, ``ConnectionClosed`` (408 timed out / 428 closed) when the link fails.
+    ``proxy`` (``http://host:port``, ``socks5://...``) is handed to websockets; without it
+    websockets uses the environment's proxy settings, as before.
     """
+    extra: dict[str, Any] = {"proxy": proxy} if proxy else {}
     try:
         ws = await asyncio.wait_for(
-            ws_connect(url, origin=origin, max_size=MAX_FRAME_SIZE + 64, compression=None),  # type: ignore[arg-type]
+            ws_connect(url, origin=origin, max_size=MAX_FRAME_SIZE + 64, compression=None, **extra),  # type: ignore[arg-type]
             connect_timeout,
         )
     except TimeoutError:
