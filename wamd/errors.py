@@ -24,6 +24,14 @@ The tree::
     │   ├── CorruptedStore       a file or row that cannot be read back (names it)
     │   └── PreKeyIdInUse        a new one-time prekey would overwrite a stored one
     ├── RequestError             an iq answered with an error (carries the code)
+    │   ├── NotAuthorized        401: not allowed (not a group admin, ...)
+    │   ├── Forbidden            403: not a member, or blocked
+    │   ├── ItemNotFound         404: no such group, user, invite or request
+    │   ├── NotAcceptable        406: a value the server does not accept (bad invite code ...)
+    │   ├── Conflict             409: already so (a member already in a group ...)
+    │   └── Gone                 410: no longer valid (a revoked invite link)
+    ├── NoPushName               presence needs our push name, and none is known
+    ├── InvalidPhoneNumber       not a phone number in international form (also a ValueError)
     ├── RequestTimeout           an iq not answered in time
     ├── ConnectionClosed         the connection ended (carries a DisconnectReason)
     ├── SendError                the server refused a message (its ack carried an error)
@@ -52,6 +60,7 @@ from enum import IntEnum
 
 __all__ = [
     "BadMac",
+    "Conflict",
     "ConnectionClosed",
     "ContentError",
     "CorruptedStore",
@@ -59,9 +68,13 @@ __all__ = [
     "DisconnectReason",
     "DuplicateMessage",
     "EmitterClosed",
+    "Forbidden",
+    "Gone",
     "HandshakeError",
     "InvalidKey",
     "InvalidMessage",
+    "InvalidPhoneNumber",
+    "ItemNotFound",
     "MalformedMessage",
     "MediaDownloadError",
     "MediaError",
@@ -70,7 +83,10 @@ __all__ = [
     "MediaSourceError",
     "MediaUnavailable",
     "MediaUploadError",
+    "NoPushName",
     "NoSession",
+    "NotAcceptable",
+    "NotAuthorized",
     "NotMedia",
     "PairingError",
     "PreKeyIdInUse",
@@ -85,6 +101,8 @@ __all__ = [
     "UntrustedIdentity",
     "VersionLookupError",
     "WamdError",
+    "explain_request_error",
+    "request_error",
 ]
 
 
@@ -216,6 +234,62 @@ class RequestError(WamdError):
         self.code = code
         self.text = text
         super().__init__(message or f"request failed with error {code} {text}".rstrip())
+
+
+class NotAuthorized(RequestError):
+    """401 ``not-authorized``: the account may not do this (e.g. it is not a group admin)."""
+
+
+class Forbidden(RequestError):
+    """403 ``forbidden``: not a member of the group, or refused by the other user."""
+
+
+class ItemNotFound(RequestError):
+    """404 ``item-not-found``: no such group, user, invite code or join request."""
+
+
+class NotAcceptable(RequestError):
+    """406 ``not-acceptable``: a value the server refuses (a malformed invite code ...)."""
+
+
+class Conflict(RequestError):
+    """409 ``conflict``: it is already so (a member added twice, a pending request ...)."""
+
+
+class Gone(RequestError):
+    """410 ``gone``: no longer valid (a revoked invite link)."""
+
+
+_REQUEST_ERRORS: dict[int, type[RequestError]] = {
+    401: NotAuthorized,
+    403: Forbidden,
+    404: ItemNotFound,
+    406: NotAcceptable,
+    409: Conflict,
+    410: Gone,
+}
+
+
+def request_error(code: int, text: str = "") -> RequestError:
+    """The ``RequestError`` (subclass, for the codes above) of an ``<error code text>``."""
+    return _REQUEST_ERRORS.get(code, RequestError)(code, text)
+
+
+def explain_request_error(error: RequestError, message: str) -> RequestError:
+    """``error`` as the ``RequestError`` subclass for its code, with ``message`` (which
+    says what was asked and why it failed) in front of the server's code and text."""
+    cls = _REQUEST_ERRORS.get(error.code, RequestError)
+    detail = f"{error.code} {error.text}".strip()
+    return cls(error.code, error.text, f"{message} (server answered {detail})")
+
+
+class NoPushName(WamdError):
+    """Presence (online/offline) is announced with our push name, and none is known:
+    give ``make_wa_socket(push_name=...)`` or call ``set_push_name``."""
+
+
+class InvalidPhoneNumber(WamdError, ValueError):
+    """Not a phone number in international form (country code and number, 5-15 digits)."""
 
 
 class RequestTimeout(WamdError):

@@ -30,7 +30,22 @@ another event's payload, and a field the payload does not have (``docs/events.md
 ``call``                           ``list[CallEvent]``
 ``blocklist.set``                  ``BlocklistSet`` (not emitted yet)
 ``blocklist.update``               ``BlocklistUpdate`` (not emitted yet)
+``messaging-history.status``       ``HistorySyncStatus`` (not emitted yet)
+``lid-mapping.update``             ``LidMappingUpdate`` (not emitted yet)
+``messages.media-update``          ``list[MediaUpdate]`` (not emitted yet)
+``group.join-request``             ``GroupJoinRequest`` (not emitted yet)
+``group.member-tag.update``        ``GroupMemberTagUpdate`` (not emitted yet)
+``labels.edit``                    ``Label`` (not emitted yet)
+``labels.association``             ``LabelAssociationUpdate`` (not emitted yet)
+``newsletter.reaction``, ``.view`` ``NewsletterReaction``, ``NewsletterView`` (not emitted)
+``newsletter-participants.update`` ``NewsletterParticipantsUpdate`` (not emitted)
+``newsletter-settings.update``     ``NewsletterSettingsUpdate`` (not emitted)
+``message-capping.update``         ``MessageCappingUpdate`` (not emitted)
+``chats.lock``                     ``ChatLock`` (not emitted yet)
+``settings.update``                ``SettingsUpdate`` (not emitted yet)
 =================================  ================================================
+
+These are Baileys' 34 event names (``Types/Events.ts``); ``ev.on`` accepts every one.
 """
 
 from __future__ import annotations
@@ -49,17 +64,31 @@ from wamd.messaging.types import (
     BlocklistSet,
     BlocklistUpdate,
     CallEvent,
+    ChatLock,
     Contact,
+    GroupJoinRequest,
+    GroupMemberTagUpdate,
     GroupMetadata,
     GroupParticipantsUpdate,
     GroupUpdate,
     HistoryChat,
     HistorySet,
+    HistorySyncStatus,
+    Label,
+    LabelAssociationUpdate,
+    LidMappingUpdate,
+    MediaUpdate,
+    MessageCappingUpdate,
     MessageReaction,
     MessageReceipt,
     MessagesDelete,
     MessageUpdate,
+    NewsletterParticipantsUpdate,
+    NewsletterReaction,
+    NewsletterSettingsUpdate,
+    NewsletterView,
     PresenceUpdate,
+    SettingsUpdate,
     WAMessage,
 )
 
@@ -97,6 +126,20 @@ EventName = Literal[
     "call",
     "blocklist.set",
     "blocklist.update",
+    "messaging-history.status",
+    "lid-mapping.update",
+    "messages.media-update",
+    "group.join-request",
+    "group.member-tag.update",
+    "labels.edit",
+    "labels.association",
+    "newsletter.reaction",
+    "newsletter.view",
+    "newsletter-participants.update",
+    "newsletter-settings.update",
+    "message-capping.update",
+    "chats.lock",
+    "settings.update",
 ]
 """The name of an event (Baileys' names). Pass a variable of this type for a dynamic name."""
 
@@ -155,6 +198,20 @@ EventPayloads = TypedDict(
         "call": list[CallEvent],
         "blocklist.set": BlocklistSet,
         "blocklist.update": BlocklistUpdate,
+        "messaging-history.status": HistorySyncStatus,
+        "lid-mapping.update": LidMappingUpdate,
+        "messages.media-update": list[MediaUpdate],
+        "group.join-request": GroupJoinRequest,
+        "group.member-tag.update": GroupMemberTagUpdate,
+        "labels.edit": Label,
+        "labels.association": LabelAssociationUpdate,
+        "newsletter.reaction": NewsletterReaction,
+        "newsletter.view": NewsletterView,
+        "newsletter-participants.update": NewsletterParticipantsUpdate,
+        "newsletter-settings.update": NewsletterSettingsUpdate,
+        "message-capping.update": MessageCappingUpdate,
+        "chats.lock": ChatLock,
+        "settings.update": SettingsUpdate,
     },
 )
 """Each event's payload type (the overloads of ``EventEmitter``'s methods follow it)."""
@@ -348,6 +405,106 @@ class EventEmitter:
     def on(
         self, name: Literal["blocklist.update"], handler: Callable[[BlocklistUpdate], R]
     ) -> Callable[[BlocklistUpdate], R]: ...
+    @overload
+    def on(
+        self, name: Literal["messaging-history.status"]
+    ) -> HandlerDecorator[HistorySyncStatus]: ...
+    @overload
+    def on(
+        self, name: Literal["messaging-history.status"], handler: Callable[[HistorySyncStatus], R]
+    ) -> Callable[[HistorySyncStatus], R]: ...
+    @overload
+    def on(self, name: Literal["lid-mapping.update"]) -> HandlerDecorator[LidMappingUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["lid-mapping.update"], handler: Callable[[LidMappingUpdate], R]
+    ) -> Callable[[LidMappingUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["messages.media-update"]) -> HandlerDecorator[list[MediaUpdate]]: ...
+    @overload
+    def on(
+        self, name: Literal["messages.media-update"], handler: Callable[[list[MediaUpdate]], R]
+    ) -> Callable[[list[MediaUpdate]], R]: ...
+    @overload
+    def on(self, name: Literal["group.join-request"]) -> HandlerDecorator[GroupJoinRequest]: ...
+    @overload
+    def on(
+        self, name: Literal["group.join-request"], handler: Callable[[GroupJoinRequest], R]
+    ) -> Callable[[GroupJoinRequest], R]: ...
+    @overload
+    def on(
+        self, name: Literal["group.member-tag.update"]
+    ) -> HandlerDecorator[GroupMemberTagUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["group.member-tag.update"], handler: Callable[[GroupMemberTagUpdate], R]
+    ) -> Callable[[GroupMemberTagUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["labels.edit"]) -> HandlerDecorator[Label]: ...
+    @overload
+    def on(
+        self, name: Literal["labels.edit"], handler: Callable[[Label], R]
+    ) -> Callable[[Label], R]: ...
+    @overload
+    def on(
+        self, name: Literal["labels.association"]
+    ) -> HandlerDecorator[LabelAssociationUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["labels.association"], handler: Callable[[LabelAssociationUpdate], R]
+    ) -> Callable[[LabelAssociationUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["newsletter.reaction"]) -> HandlerDecorator[NewsletterReaction]: ...
+    @overload
+    def on(
+        self, name: Literal["newsletter.reaction"], handler: Callable[[NewsletterReaction], R]
+    ) -> Callable[[NewsletterReaction], R]: ...
+    @overload
+    def on(self, name: Literal["newsletter.view"]) -> HandlerDecorator[NewsletterView]: ...
+    @overload
+    def on(
+        self, name: Literal["newsletter.view"], handler: Callable[[NewsletterView], R]
+    ) -> Callable[[NewsletterView], R]: ...
+    @overload
+    def on(
+        self, name: Literal["newsletter-participants.update"]
+    ) -> HandlerDecorator[NewsletterParticipantsUpdate]: ...
+    @overload
+    def on(
+        self,
+        name: Literal["newsletter-participants.update"],
+        handler: Callable[[NewsletterParticipantsUpdate], R],
+    ) -> Callable[[NewsletterParticipantsUpdate], R]: ...
+    @overload
+    def on(
+        self, name: Literal["newsletter-settings.update"]
+    ) -> HandlerDecorator[NewsletterSettingsUpdate]: ...
+    @overload
+    def on(
+        self,
+        name: Literal["newsletter-settings.update"],
+        handler: Callable[[NewsletterSettingsUpdate], R],
+    ) -> Callable[[NewsletterSettingsUpdate], R]: ...
+    @overload
+    def on(
+        self, name: Literal["message-capping.update"]
+    ) -> HandlerDecorator[MessageCappingUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["message-capping.update"], handler: Callable[[MessageCappingUpdate], R]
+    ) -> Callable[[MessageCappingUpdate], R]: ...
+    @overload
+    def on(self, name: Literal["chats.lock"]) -> HandlerDecorator[ChatLock]: ...
+    @overload
+    def on(
+        self, name: Literal["chats.lock"], handler: Callable[[ChatLock], R]
+    ) -> Callable[[ChatLock], R]: ...
+    @overload
+    def on(self, name: Literal["settings.update"]) -> HandlerDecorator[SettingsUpdate]: ...
+    @overload
+    def on(
+        self, name: Literal["settings.update"], handler: Callable[[SettingsUpdate], R]
+    ) -> Callable[[SettingsUpdate], R]: ...
     # --- end: on ---
     def on(self, name: str, handler: _Handler | None = None) -> Any:
         """Register ``handler`` for ``name``; without a handler, works as a decorator."""
@@ -445,6 +602,66 @@ class EventEmitter:
     def once(
         self, name: Literal["blocklist.update"], handler: Callable[[BlocklistUpdate], R]
     ) -> Callable[[BlocklistUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messaging-history.status"], handler: Callable[[HistorySyncStatus], R]
+    ) -> Callable[[HistorySyncStatus], R]: ...
+    @overload
+    def once(
+        self, name: Literal["lid-mapping.update"], handler: Callable[[LidMappingUpdate], R]
+    ) -> Callable[[LidMappingUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["messages.media-update"], handler: Callable[[list[MediaUpdate]], R]
+    ) -> Callable[[list[MediaUpdate]], R]: ...
+    @overload
+    def once(
+        self, name: Literal["group.join-request"], handler: Callable[[GroupJoinRequest], R]
+    ) -> Callable[[GroupJoinRequest], R]: ...
+    @overload
+    def once(
+        self, name: Literal["group.member-tag.update"], handler: Callable[[GroupMemberTagUpdate], R]
+    ) -> Callable[[GroupMemberTagUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["labels.edit"], handler: Callable[[Label], R]
+    ) -> Callable[[Label], R]: ...
+    @overload
+    def once(
+        self, name: Literal["labels.association"], handler: Callable[[LabelAssociationUpdate], R]
+    ) -> Callable[[LabelAssociationUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["newsletter.reaction"], handler: Callable[[NewsletterReaction], R]
+    ) -> Callable[[NewsletterReaction], R]: ...
+    @overload
+    def once(
+        self, name: Literal["newsletter.view"], handler: Callable[[NewsletterView], R]
+    ) -> Callable[[NewsletterView], R]: ...
+    @overload
+    def once(
+        self,
+        name: Literal["newsletter-participants.update"],
+        handler: Callable[[NewsletterParticipantsUpdate], R],
+    ) -> Callable[[NewsletterParticipantsUpdate], R]: ...
+    @overload
+    def once(
+        self,
+        name: Literal["newsletter-settings.update"],
+        handler: Callable[[NewsletterSettingsUpdate], R],
+    ) -> Callable[[NewsletterSettingsUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["message-capping.update"], handler: Callable[[MessageCappingUpdate], R]
+    ) -> Callable[[MessageCappingUpdate], R]: ...
+    @overload
+    def once(
+        self, name: Literal["chats.lock"], handler: Callable[[ChatLock], R]
+    ) -> Callable[[ChatLock], R]: ...
+    @overload
+    def once(
+        self, name: Literal["settings.update"], handler: Callable[[SettingsUpdate], R]
+    ) -> Callable[[SettingsUpdate], R]: ...
     # --- end: once ---
     def once(self, name: str, handler: _Handler) -> Any:
         """Register ``handler`` for the next ``name`` event only."""
@@ -513,6 +730,46 @@ class EventEmitter:
     def emit(self, name: Literal["blocklist.set"], payload: BlocklistSet) -> None: ...
     @overload
     def emit(self, name: Literal["blocklist.update"], payload: BlocklistUpdate) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["messaging-history.status"], payload: HistorySyncStatus
+    ) -> None: ...
+    @overload
+    def emit(self, name: Literal["lid-mapping.update"], payload: LidMappingUpdate) -> None: ...
+    @overload
+    def emit(self, name: Literal["messages.media-update"], payload: list[MediaUpdate]) -> None: ...
+    @overload
+    def emit(self, name: Literal["group.join-request"], payload: GroupJoinRequest) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["group.member-tag.update"], payload: GroupMemberTagUpdate
+    ) -> None: ...
+    @overload
+    def emit(self, name: Literal["labels.edit"], payload: Label) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["labels.association"], payload: LabelAssociationUpdate
+    ) -> None: ...
+    @overload
+    def emit(self, name: Literal["newsletter.reaction"], payload: NewsletterReaction) -> None: ...
+    @overload
+    def emit(self, name: Literal["newsletter.view"], payload: NewsletterView) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["newsletter-participants.update"], payload: NewsletterParticipantsUpdate
+    ) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["newsletter-settings.update"], payload: NewsletterSettingsUpdate
+    ) -> None: ...
+    @overload
+    def emit(
+        self, name: Literal["message-capping.update"], payload: MessageCappingUpdate
+    ) -> None: ...
+    @overload
+    def emit(self, name: Literal["chats.lock"], payload: ChatLock) -> None: ...
+    @overload
+    def emit(self, name: Literal["settings.update"], payload: SettingsUpdate) -> None: ...
     # --- end: emit ---
     def emit(self, name: str, payload: Any) -> None:
         """Deliver ``payload`` to every handler of ``name`` (and to streams)."""
@@ -598,6 +855,60 @@ class EventEmitter:
     @overload
     def emit_tracked(
         self, name: Literal["blocklist.update"], payload: BlocklistUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messaging-history.status"], payload: HistorySyncStatus
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["lid-mapping.update"], payload: LidMappingUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["messages.media-update"], payload: list[MediaUpdate]
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["group.join-request"], payload: GroupJoinRequest
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["group.member-tag.update"], payload: GroupMemberTagUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(self, name: Literal["labels.edit"], payload: Label) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["labels.association"], payload: LabelAssociationUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["newsletter.reaction"], payload: NewsletterReaction
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["newsletter.view"], payload: NewsletterView
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["newsletter-participants.update"], payload: NewsletterParticipantsUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["newsletter-settings.update"], payload: NewsletterSettingsUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["message-capping.update"], payload: MessageCappingUpdate
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["chats.lock"], payload: ChatLock
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def emit_tracked(
+        self, name: Literal["settings.update"], payload: SettingsUpdate
     ) -> asyncio.Future[Any]: ...
     # --- end: emit_tracked ---
     def emit_tracked(self, name: str, payload: Any) -> asyncio.Future[Any]:
@@ -797,6 +1108,104 @@ class EventEmitter:
         predicate: Callable[[BlocklistUpdate], object] | None = None,
         timeout: float | None = None,
     ) -> BlocklistUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messaging-history.status"],
+        predicate: Callable[[HistorySyncStatus], object] | None = None,
+        timeout: float | None = None,
+    ) -> HistorySyncStatus: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["lid-mapping.update"],
+        predicate: Callable[[LidMappingUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> LidMappingUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["messages.media-update"],
+        predicate: Callable[[list[MediaUpdate]], object] | None = None,
+        timeout: float | None = None,
+    ) -> list[MediaUpdate]: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["group.join-request"],
+        predicate: Callable[[GroupJoinRequest], object] | None = None,
+        timeout: float | None = None,
+    ) -> GroupJoinRequest: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["group.member-tag.update"],
+        predicate: Callable[[GroupMemberTagUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> GroupMemberTagUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["labels.edit"],
+        predicate: Callable[[Label], object] | None = None,
+        timeout: float | None = None,
+    ) -> Label: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["labels.association"],
+        predicate: Callable[[LabelAssociationUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> LabelAssociationUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["newsletter.reaction"],
+        predicate: Callable[[NewsletterReaction], object] | None = None,
+        timeout: float | None = None,
+    ) -> NewsletterReaction: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["newsletter.view"],
+        predicate: Callable[[NewsletterView], object] | None = None,
+        timeout: float | None = None,
+    ) -> NewsletterView: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["newsletter-participants.update"],
+        predicate: Callable[[NewsletterParticipantsUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> NewsletterParticipantsUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["newsletter-settings.update"],
+        predicate: Callable[[NewsletterSettingsUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> NewsletterSettingsUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["message-capping.update"],
+        predicate: Callable[[MessageCappingUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> MessageCappingUpdate: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["chats.lock"],
+        predicate: Callable[[ChatLock], object] | None = None,
+        timeout: float | None = None,
+    ) -> ChatLock: ...
+    @overload
+    async def wait_for(
+        self,
+        name: Literal["settings.update"],
+        predicate: Callable[[SettingsUpdate], object] | None = None,
+        timeout: float | None = None,
+    ) -> SettingsUpdate: ...
     # --- end: wait_for ---
     async def wait_for(
         self,

@@ -379,6 +379,16 @@ async def test_history_sync_arrives_as_messaging_history_set_not_as_chat_message
         assert [n.attrs for n in receipts] == [
             {"id": peer[1].attrs["id"], "type": "hist_sync", "to": str(bot_phone.jid)}
         ]
+        # and each peer message is confirmed as one (whatsmeow, Baileys: type="peer_msg")
+        peer_ids = {n.attrs["id"] for n in peer}
+        confirmations = [
+            n.attrs.get("type")
+            for n in sent
+            if n.tag == "receipt"
+            and n.attrs["id"] in peer_ids
+            and n.attrs.get("type") != "hist_sync"
+        ]
+        assert confirmations == ["peer_msg", "peer_msg"]
         mid = await alice.send_text(bot_phone.jid, "live")
         await inbox.wait(lambda m: m.key.id == mid)
         assert [m.text for m in inbox.messages] == ["live"]

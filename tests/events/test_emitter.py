@@ -188,7 +188,37 @@ def test_the_event_names_are_baileys_and_unchanged() -> None:
         "call",
         "blocklist.set",
         "blocklist.update",
+        "messaging-history.status",
+        "lid-mapping.update",
+        "messages.media-update",
+        "group.join-request",
+        "group.member-tag.update",
+        "labels.edit",
+        "labels.association",
+        "newsletter.reaction",
+        "newsletter.view",
+        "newsletter-participants.update",
+        "newsletter-settings.update",
+        "message-capping.update",
+        "chats.lock",
+        "settings.update",
     }
+    assert len(EVENT_NAMES) == 34  # every name Baileys declares (Types/Events.ts)
+
+
+async def test_every_baileys_event_name_registers_and_delivers() -> None:
+    """A ported Baileys app registers all its handlers without a ValueError, including for
+    events wamd does not emit yet; each payload type is a frozen dataclass or a builtin."""
+    from wamd.events import EVENT_NAMES, EventPayloads
+
+    ev = EventEmitter()
+    seen: list[str] = []
+    for name in sorted(EVENT_NAMES):
+        ev.on(name, lambda payload, name=name: seen.append(name))  # type: ignore[call-overload]
+    for name in sorted(EVENT_NAMES):
+        ev.emit(name, object())  # type: ignore[call-overload]
+    assert seen == sorted(EVENT_NAMES)
+    assert set(EventPayloads.__annotations__) == EVENT_NAMES
 
 
 async def test_registration_returns_the_handler_itself() -> None:

@@ -25,7 +25,8 @@ Messages (whatsmeow ``message.go`` parseMessageSource/decryptMessages):
   prekey from the second attempt on; at most ``MAX_RETRY_RECEIPTS`` per message,
   whatsmeow ``retry.go`` sendRetryReceipt), is acked, and a stub (``stub_type=
   "CIPHERTEXT"``) is emitted so that the application knows;
-- the receipt is ``type="sender"`` for messages from our own devices, plain (delivered)
+- the receipt is ``type="sender"`` for messages from our own devices (``peer_msg`` for
+  a peer message, ``category="peer"``), plain (delivered)
   when we are marked online, else ``type="inactive"`` (whatsmeow sendMessageReceipt).
 
 Receipts become ``message-receipt.update`` and ``messages.update``; a retry receipt is
@@ -50,6 +51,7 @@ from wamd.binary.jid import (
     HIDDEN_USER_SERVER,
     InvalidJID,
 )
+from wamd.client.contacts import PushNames
 from wamd.client.history import decode_history, decode_inline_history
 from wamd.errors import (
     DuplicateMessage,
@@ -225,6 +227,7 @@ class Receiver:
         self.sender = sender
         self.prekeys = prekeys
         self.buffer = EventBuffer(core.auth.keys)
+        self.push_names = PushNames(core)
         self._retries: dict[str, int] = {}
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
         # downloads a history blob (the socket's media layer); None: blobs are only logged
@@ -335,6 +338,8 @@ class Receiver:
                 return
             decrypted.append((buffer_id, opened.message))
         self._retries.pop(message_id, None)
+        if decrypted:
+            self.push_names.seen(src.sender, node.attrs.get("notify"), from_me=src.from_me)
         out = []
         for _, message in decrypted:
             if not _has_content(message):
@@ -497,7 +502,12 @@ class Receiver:
                 ev.emit("messages.update", [MessageUpdate(key, "edited", proto.editedMessage)])
 
     async def _receipt(self, node: Node, src: MessageSource) -> None:
-        kind = "sender" if src.from_me else "" if self.core.marked_online else "inactive"
+        # whatsmeow sendMessageReceipt, Baileys handleMessage: a peer message between our
+        # own devices (category="peer") is confirmed with type="peer_msg"
+        if src.from_me:
+            kind = "peer_msg" if node.attrs.get("category") == "peer" else "sender"
+        else:
+            kind = "" if self.core.marked_online else "inactive"
         await self._send(stanzas.message_receipt(node, kind))
 
     async def _send_retry(self, node: Node, src: MessageSource, message_id: str) -> None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
-from wamd.errors import NoSession, SendError, WamdError
+from wamd.errors import NoPushName, NoSession, SendError, WamdError
 from wamd.media.info import enc_media_type
 from wamd.messaging import stanzas
 from wamd.messaging.core import (
@@ -369,11 +369,15 @@ class Sender:
             raise ValueError(f"presence must be one of {', '.join(sorted(PRESENCE_STATES))}")
         conn = self.core.live_conn()
         if state in ("available", "unavailable"):
+            # both references announce presence with the push name and refuse without one
+            # (whatsmeow presence.go ErrNoPushName; Baileys strips '@' from it)
             me = self.core.auth.creds.me
-            attrs = {"type": state}
-            if me is not None and me.name:
-                attrs["name"] = me.name
-            await conn.send(Node("presence", attrs))
+            if me is None or not me.name:
+                raise NoPushName(
+                    f"cannot send presence {state!r} without a push name: pass "
+                    "make_wa_socket(push_name=...) or call set_push_name()"
+                )
+            await conn.send(Node("presence", {"type": state, "name": me.name.replace("@", "")}))
             self.core.marked_online = state == "available"
             return
         if jid is None:

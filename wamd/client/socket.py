@@ -35,8 +35,9 @@ from typing import Any, cast
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.client.contacts import check_push_name
 from wamd.client.content import AnyMessageContent, context_info
-from wamd.client.core import Attempt, ClientCore, Link
+from wamd.client.core import Attempt, ClientCore, Link, NotLoggedIn
 from wamd.client.devices import DeviceDirectory
 from wamd.client.devices import __name__ as devices_module
 from wamd.client.groups import GroupDirectory
@@ -46,6 +47,7 @@ from wamd.client.pairing import Pairing, checked_device_ids, registration_for
 from wamd.client.prekeys import INITIAL_PREKEYS, MIN_PREKEYS, PreKeyUpkeep
 from wamd.client.receive import Receiver, chat_key
 from wamd.client.send import Sender
+from wamd.client.usync import OnWhatsApp, UserLookup
 from wamd.defaults import DEFAULT_BROWSER, WA_URL, WA_VERSION, WHATSAPP_ROOT_PUBLIC_KEY
 from wamd.errors import (
     ConnectionClosed,
@@ -108,6 +110,7 @@ class SocketOptions:
     keepalive_timeout: float = 10.0
     default_query_timeout: float = 60.0
     mark_online_on_connect: bool = True
+    push_name: str | None = None
     qr_timeout: tuple[float, float] = (60.0, 20.0)  # first ref, each later ref
     origin: str = "https://web.whatsapp.com"
     qr_output: Callable[[str], None] | None = None
@@ -146,6 +149,7 @@ class WASocket:
             retry_timeout=options.media_retry_timeout,
         )
         self.receiver.history_blob = self.media.download_history
+        self.users = UserLookup(self.core, self.devices)
         self.lifecycle = Lifecycle(self.log)
         self._task: asyncio.Task[None] | None = None
         self._ending = False  # end() was called: no reconnect, every phase winds down
@@ -511,6 +515,28 @@ class WASocket:
     async def presence_subscribe(self, jid: str) -> None:
         await self.sender.presence_subscribe(jid)
 
+    async def on_whatsapp(self, *numbers: str) -> list[OnWhatsApp]:
+        """Which of these phone numbers (international form: ``"+15551234567"``) are on
+        WhatsApp: per distinct number, in order, ``exists``, its ``jid`` and ``lid`` (kept as
+        a mapping) and whether it is a business (``is_business``, ``verified_name``).
+        ``InvalidPhoneNumber`` names a number that is not one."""
+        return await self.users.on_whatsapp(numbers)
+
+    async def set_push_name(self, name: str) -> None:
+        """Make ``name`` (1-25 characters) our push name, the name contacts see on our
+        messages; announced at once with ``available`` presence when we are online.
+
+        The phone keeps the account's name in the app state (``setting_pushName``); wamd
+        does not write it there yet, so the phone and other devices keep theirs.
+        """
+        checked = check_push_name(name)
+        if self.user is None:
+            raise NotLoggedIn("not logged in: pair the device first")
+        self.receiver.push_names.set_own(checked)
+        online_wanted = self.core.marked_online or self.options.mark_online_on_connect
+        if self.phase is Phase.OPEN and online_wanted:
+            await self.sender.send_presence_update("available")
+
     async def group_create(self, subject: str, participants: Sequence[str]) -> GroupMetadata:
         return await self.groups.create(subject, participants)
 
@@ -621,16 +647,20 @@ class WASocket:
         )
 
     async def _on_iq(self, attempt: Attempt, node: Node) -> None:
+        if node.attrs.get("from") != SERVER:
+            return
+        if node.attrs.get("type") == "get" and node.attrs.get("xmlns") == "urn:xmpp:ping":
+            # the server's ping is answered whatever it holds (none, one or more children)
+            await self.core.send_quietly(stanzas.iq_result(node))
+            return
         children = node.get_children()
-        if node.attrs.get("from") != SERVER or len(children) != 1:
+        if len(children) != 1:
             return
         child = children[0]
         if child.tag == "pair-device":
             await self.pairing.on_pair_device(attempt, node, child)
         elif child.tag == "pair-success":
             await self.pairing.on_pair_success(attempt, node, child)
-        elif node.attrs.get("type") == "get" and node.attrs.get("xmlns") == "urn:xmpp:ping":
-            await self.core.send_quietly(stanzas.iq_result(node))
 
     # ------------------------------------------------------------------ login
 
@@ -668,8 +698,14 @@ class WASocket:
             own = self.core.own_ids()
             if own is not None and own.lid is not None:
                 await self.devices.learn(own.pn.to_non_ad(), own.lid.to_non_ad())
+            if self.options.push_name is not None:
+                self.receiver.push_names.set_own(self.options.push_name)
             if self.options.mark_online_on_connect:
-                await self.sender.send_presence_update("available")
+                me = self.auth.creds.me
+                if me is not None and me.name:
+                    await self.sender.send_presence_update("available")
+                else:  # as both references: no presence without a name (receipts "inactive")
+                    self.log.info("no push name yet: not announcing presence (push_name=...)")
         except (WamdError, RequestError) as exc:
             conn = attempt.conn
             if conn is not None and conn.closed:
@@ -714,6 +750,7 @@ def make_wa_socket(
     keepalive_timeout: float = 10.0,
     default_query_timeout: float = 60.0,
     mark_online_on_connect: bool = True,
+    push_name: str | None = None,
     qr_timeout: tuple[float, float] = (60.0, 20.0),
     origin: str = "https://web.whatsapp.com",
     qr_output: Callable[[str], None] | None = None,
@@ -741,6 +778,7 @@ def make_wa_socket(
         keepalive_timeout=keepalive_timeout,
         default_query_timeout=default_query_timeout,
         mark_online_on_connect=mark_online_on_connect,
+        push_name=check_push_name(push_name) if push_name is not None else None,
         qr_timeout=qr_timeout,
         origin=origin,
         qr_output=qr_output,

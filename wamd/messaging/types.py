@@ -8,7 +8,7 @@ Baileys reads naturally: ``msg.key.remote_jid``, ``msg.key.from_me``, ``msg.key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from wamd.media.info import MediaInfo, media_info
 from wamd.messaging.core import unwrap
@@ -18,19 +18,34 @@ __all__ = [
     "BlocklistSet",
     "BlocklistUpdate",
     "CallEvent",
+    "ChatLock",
     "Contact",
+    "GroupJoinRequest",
+    "GroupMemberTagUpdate",
     "GroupMetadata",
     "GroupParticipant",
     "GroupParticipantsUpdate",
     "GroupUpdate",
     "HistoryChat",
     "HistorySet",
+    "HistorySyncStatus",
+    "Label",
+    "LabelAssociation",
+    "LabelAssociationUpdate",
+    "LidMappingUpdate",
+    "MediaUpdate",
+    "MessageCappingUpdate",
     "MessageKey",
     "MessageReaction",
     "MessageReceipt",
     "MessageUpdate",
     "MessagesDelete",
+    "NewsletterParticipantsUpdate",
+    "NewsletterReaction",
+    "NewsletterSettingsUpdate",
+    "NewsletterView",
     "PresenceUpdate",
+    "SettingsUpdate",
     "WAMessage",
 ]
 
@@ -246,3 +261,150 @@ class BlocklistUpdate:
 
     blocklist: tuple[str, ...]
     type: Literal["add", "remove"]
+
+
+# Payloads of the rest of Baileys' events (``Types/Events.ts``), in its shapes and snake_case.
+# ``docs/events.md`` says which wamd emits; a handler for one it does not emit yet can be
+# registered, so that an application ported from Baileys starts.
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySyncStatus:
+    """``messaging-history.status``: a history sync phase is ``complete`` (or ``paused``);
+    ``explicit`` when the phone said so (progress 100) rather than it being inferred."""
+
+    sync_type: str
+    status: Literal["complete", "paused"]
+    explicit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LidMappingUpdate:
+    """``lid-mapping.update``: the phone number ``pn`` and ``lid`` are one account."""
+
+    pn: str
+    lid: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaUpdate:
+    """``messages.media-update``: the sender re-uploaded the media of ``key`` (``ciphertext``
+    and ``iv`` of the retry notification), or could not (``error``)."""
+
+    key: MessageKey
+    ciphertext: bytes | None = None
+    iv: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupJoinRequest:
+    """``group.join-request``: ``participant`` asked to join ``id`` (``created``), took the
+    request back (``revoked``) or an admin turned it down (``rejected``)."""
+
+    id: str
+    author: str | None
+    participant: str
+    action: Literal["created", "revoked", "rejected"]
+    method: str | None = None  # "invite_link", "linked_group_join", "non_admin_add"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMemberTagUpdate:
+    """``group.member-tag.update``: the label shown for ``participant`` in ``group_id``."""
+
+    group_id: str
+    participant: str
+    label: str
+    message_timestamp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """``labels.edit``: a label was created, changed or (``deleted``) removed."""
+
+    id: str
+    name: str
+    color: int = 0
+    deleted: bool = False
+    predefined_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelAssociation:
+    """A label put on a chat (``type="chat"``) or on one message of it."""
+
+    type: Literal["chat", "message"]
+    chat_id: str
+    label_id: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelAssociationUpdate:
+    """``labels.association``: ``association`` was added or removed."""
+
+    association: LabelAssociation
+    type: Literal["add", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewsletterReaction:
+    """``newsletter.reaction``: a reaction count on a channel post changed."""
+
+    id: str
+    server_id: str
+    code: str | None = None
+    count: int | None = None
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewsletterView:
+    """``newsletter.view``: the view count of a channel post."""
+
+    id: str
+    server_id: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewsletterParticipantsUpdate:
+    """``newsletter-participants.update``: ``user``'s role in channel ``id`` changed."""
+
+    id: str
+    author: str
+    user: str
+    new_role: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewsletterSettingsUpdate:
+    """``newsletter-settings.update``: channel ``id``'s settings changed (``update``)."""
+
+    id: str
+    update: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCappingUpdate:
+    """``message-capping.update``: how many new chats this account may still start."""
+
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLock:
+    """``chats.lock``: chat ``id`` was locked or unlocked."""
+
+    id: str
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsUpdate:
+    """``settings.update``: an account setting synced from another device."""
+
+    setting: str
+    value: Any

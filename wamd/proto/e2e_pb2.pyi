@@ -31,7 +31,7 @@ NO_HISTORY: HistorySyncType
 MESSAGE_ACCESS_STATUS: HistorySyncType
 
 class Message(_message.Message):
-    __slots__ = ("conversation", "senderKeyDistributionMessage", "imageMessage", "contactMessage", "locationMessage", "extendedTextMessage", "documentMessage", "audioMessage", "videoMessage", "protocolMessage", "fastRatchetKeySenderKeyDistributionMessage", "stickerMessage", "deviceSentMessage", "messageContextInfo", "viewOnceMessage", "ephemeralMessage", "reactionMessage", "pollCreationMessage", "documentWithCaptionMessage", "viewOnceMessageV2", "editedMessage", "viewOnceMessageV2Extension", "pollCreationMessageV2", "pollCreationMessageV3", "ptvMessage", "placeholderMessage")
+    __slots__ = ("conversation", "senderKeyDistributionMessage", "imageMessage", "contactMessage", "locationMessage", "extendedTextMessage", "documentMessage", "audioMessage", "videoMessage", "protocolMessage", "contactsArrayMessage", "fastRatchetKeySenderKeyDistributionMessage", "stickerMessage", "deviceSentMessage", "messageContextInfo", "viewOnceMessage", "ephemeralMessage", "reactionMessage", "pollCreationMessage", "pollUpdateMessage", "documentWithCaptionMessage", "viewOnceMessageV2", "editedMessage", "viewOnceMessageV2Extension", "pollCreationMessageV2", "pollCreationMessageV3", "ptvMessage", "placeholderMessage")
     CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     SENDERKEYDISTRIBUTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
     IMAGEMESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class Message(_message.Message):
     AUDIOMESSAGE_FIELD_NUMBER: _ClassVar[int]
     VIDEOMESSAGE_FIELD_NUMBER: _ClassVar[int]
     PROTOCOLMESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CONTACTSARRAYMESSAGE_FIELD_NUMBER: _ClassVar[int]
     FASTRATCHETKEYSENDERKEYDISTRIBUTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
     STICKERMESSAGE_FIELD_NUMBER: _ClassVar[int]
     DEVICESENTMESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +51,7 @@ class Message(_message.Message):
     EPHEMERALMESSAGE_FIELD_NUMBER: _ClassVar[int]
     REACTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
     POLLCREATIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
+    POLLUPDATEMESSAGE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTWITHCAPTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
     VIEWONCEMESSAGEV2_FIELD_NUMBER: _ClassVar[int]
     EDITEDMESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +70,7 @@ class Message(_message.Message):
     audioMessage: AudioMessage
     videoMessage: VideoMessage
     protocolMessage: ProtocolMessage
+    contactsArrayMessage: ContactsArrayMessage
     fastRatchetKeySenderKeyDistributionMessage: SenderKeyDistributionMessage
     stickerMessage: StickerMessage
     deviceSentMessage: DeviceSentMessage
@@ -76,6 +79,7 @@ class Message(_message.Message):
     ephemeralMessage: FutureProofMessage
     reactionMessage: ReactionMessage
     pollCreationMessage: PollCreationMessage
+    pollUpdateMessage: PollUpdateMessage
     documentWithCaptionMessage: FutureProofMessage
     viewOnceMessageV2: FutureProofMessage
     editedMessage: FutureProofMessage
@@ -84,7 +88,7 @@ class Message(_message.Message):
     pollCreationMessageV3: PollCreationMessage
     ptvMessage: VideoMessage
     placeholderMessage: PlaceholderMessage
-    def __init__(self, conversation: _Optional[str] = ..., senderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., imageMessage: _Optional[_Union[ImageMessage, _Mapping]] = ..., contactMessage: _Optional[_Union[ContactMessage, _Mapping]] = ..., locationMessage: _Optional[_Union[LocationMessage, _Mapping]] = ..., extendedTextMessage: _Optional[_Union[ExtendedTextMessage, _Mapping]] = ..., documentMessage: _Optional[_Union[DocumentMessage, _Mapping]] = ..., audioMessage: _Optional[_Union[AudioMessage, _Mapping]] = ..., videoMessage: _Optional[_Union[VideoMessage, _Mapping]] = ..., protocolMessage: _Optional[_Union[ProtocolMessage, _Mapping]] = ..., fastRatchetKeySenderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., stickerMessage: _Optional[_Union[StickerMessage, _Mapping]] = ..., deviceSentMessage: _Optional[_Union[DeviceSentMessage, _Mapping]] = ..., messageContextInfo: _Optional[_Union[MessageContextInfo, _Mapping]] = ..., viewOnceMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., ephemeralMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., reactionMessage: _Optional[_Union[ReactionMessage, _Mapping]] = ..., pollCreationMessage: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., documentWithCaptionMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., editedMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2Extension: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., pollCreationMessageV2: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., pollCreationMessageV3: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., ptvMessage: _Optional[_Union[VideoMessage, _Mapping]] = ..., placeholderMessage: _Optional[_Union[PlaceholderMessage, _Mapping]] = ...) -> None: ...
+    def __init__(self, conversation: _Optional[str] = ..., senderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., imageMessage: _Optional[_Union[ImageMessage, _Mapping]] = ..., contactMessage: _Optional[_Union[ContactMessage, _Mapping]] = ..., locationMessage: _Optional[_Union[LocationMessage, _Mapping]] = ..., extendedTextMessage: _Optional[_Union[ExtendedTextMessage, _Mapping]] = ..., documentMessage: _Optional[_Union[DocumentMessage, _Mapping]] = ..., audioMessage: _Optional[_Union[AudioMessage, _Mapping]] = ..., videoMessage: _Optional[_Union[VideoMessage, _Mapping]] = ..., protocolMessage: _Optional[_Union[ProtocolMessage, _Mapping]] = ..., contactsArrayMessage: _Optional[_Union[ContactsArrayMessage, _Mapping]] = ..., fastRatchetKeySenderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., stickerMessage: _Optional[_Union[StickerMessage, _Mapping]] = ..., deviceSentMessage: _Optional[_Union[DeviceSentMessage, _Mapping]] = ..., messageContextInfo: _Optional[_Union[MessageContextInfo, _Mapping]] = ..., viewOnceMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., ephemeralMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., reactionMessage: _Optional[_Union[ReactionMessage, _Mapping]] = ..., pollCreationMessage: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., pollUpdateMessage: _Optional[_Union[PollUpdateMessage, _Mapping]] = ..., documentWithCaptionMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., editedMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2Extension: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., pollCreationMessageV2: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., pollCreationMessageV3: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., ptvMessage: _Optional[_Union[VideoMessage, _Mapping]] = ..., placeholderMessage: _Optional[_Union[PlaceholderMessage, _Mapping]] = ...) -> None: ...
 
 class FutureProofMessage(_message.Message):
     __slots__ = ("message",)
@@ -626,6 +630,46 @@ class PollCreationMessage(_message.Message):
     selectableOptionsCount: int
     contextInfo: ContextInfo
     def __init__(self, encKey: _Optional[bytes] = ..., name: _Optional[str] = ..., options: _Optional[_Iterable[_Union[PollCreationMessage.Option, _Mapping]]] = ..., selectableOptionsCount: _Optional[int] = ..., contextInfo: _Optional[_Union[ContextInfo, _Mapping]] = ...) -> None: ...
+
+class PollUpdateMessage(_message.Message):
+    __slots__ = ("pollCreationMessageKey", "vote", "metadata", "senderTimestampMS")
+    POLLCREATIONMESSAGEKEY_FIELD_NUMBER: _ClassVar[int]
+    VOTE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SENDERTIMESTAMPMS_FIELD_NUMBER: _ClassVar[int]
+    pollCreationMessageKey: _common_pb2.MessageKey
+    vote: PollEncValue
+    metadata: PollUpdateMessageMetadata
+    senderTimestampMS: int
+    def __init__(self, pollCreationMessageKey: _Optional[_Union[_common_pb2.MessageKey, _Mapping]] = ..., vote: _Optional[_Union[PollEncValue, _Mapping]] = ..., metadata: _Optional[_Union[PollUpdateMessageMetadata, _Mapping]] = ..., senderTimestampMS: _Optional[int] = ...) -> None: ...
+
+class PollUpdateMessageMetadata(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PollEncValue(_message.Message):
+    __slots__ = ("encPayload", "encIV")
+    ENCPAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ENCIV_FIELD_NUMBER: _ClassVar[int]
+    encPayload: bytes
+    encIV: bytes
+    def __init__(self, encPayload: _Optional[bytes] = ..., encIV: _Optional[bytes] = ...) -> None: ...
+
+class PollVoteMessage(_message.Message):
+    __slots__ = ("selectedOptions",)
+    SELECTEDOPTIONS_FIELD_NUMBER: _ClassVar[int]
+    selectedOptions: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, selectedOptions: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ContactsArrayMessage(_message.Message):
+    __slots__ = ("displayName", "contacts", "contextInfo")
+    DISPLAYNAME_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXTINFO_FIELD_NUMBER: _ClassVar[int]
+    displayName: str
+    contacts: _containers.RepeatedCompositeFieldContainer[ContactMessage]
+    contextInfo: ContextInfo
+    def __init__(self, displayName: _Optional[str] = ..., contacts: _Optional[_Iterable[_Union[ContactMessage, _Mapping]]] = ..., contextInfo: _Optional[_Union[ContextInfo, _Mapping]] = ...) -> None: ...
 
 class PlaceholderMessage(_message.Message):
     __slots__ = ("type",)

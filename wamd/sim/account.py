@@ -48,6 +48,7 @@ class SimPhone:
         self.online = True
         self.status = "Hey there! I am using WhatsApp."
         self.status_time = state.now()
+        self.disappearing = 0  # the account's default disappearing-messages timer (seconds)
         self.primary = SimDevice(
             self,
             JID(number, DEFAULT_USER_SERVER),

@@ -25,7 +25,7 @@ from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.crypto import DJB_TYPE
 from wamd.messaging import stanzas
-from wamd.proto import adv_pb2
+from wamd.proto import adv_pb2, vname_cert_pb2
 
 if TYPE_CHECKING:
     from wamd.sim.account import SimPhone
@@ -121,6 +121,12 @@ def answer_usync(state: SimState, node: Node) -> Node:
         if "contact" in protocols:
             kind = "in" if phone is not None else "out"
             children.append(Node("contact", {"type": kind}, query_text or None))
+        if "business" in protocols and phone is not None and phone.business:
+            children.append(Node("business", {}, [verified_name_node(state, phone)]))
+        if "disappearing_mode" in protocols and phone is not None:
+            children.append(
+                Node("disappearing_mode", {"duration": str(phone.disappearing), "t": "0"})
+            )
         if "status" in protocols and phone is not None:
             children.append(
                 Node("status", {"t": str(phone.status_time)}, phone.status.encode() or None)
@@ -128,6 +134,19 @@ def answer_usync(state: SimState, node: Node) -> Node:
         out.append(Node("user", attrs, children))
     answer = Node("usync", dict(usync.attrs), [Node("result"), Node("list", {}, out)])
     return _result(node, [answer])
+
+
+def verified_name_node(state: SimState, phone: SimPhone) -> Node:
+    """A business account's ``<verified_name>``: a ``VerifiedNameCertificate`` naming it
+    (whatsmeow user.go parseVerifiedNameContent reads the details' ``verifiedName`` and
+    the ``verified_level`` and ``v`` attributes)."""
+    details = vname_cert_pb2.VerifiedNameCertificate.Details(
+        serial=state.rng.getrandbits(63), issuer="smb:wa", verifiedName=phone.name
+    ).SerializeToString()
+    cert = vname_cert_pb2.VerifiedNameCertificate(
+        details=details, signature=state.rng.randbytes(64)
+    ).SerializeToString()
+    return Node("verified_name", {"verified_level": "unknown", "v": "1"}, cert)
 
 
 # ---------------------------------------------------------------------- prekey bundles

@@ -43,6 +43,7 @@ from wamd.errors import (
     ProtocolError,
     RequestError,
     RequestTimeout,
+    request_error,
 )
 from wamd.noise import (
     MAX_FRAME_SIZE,
@@ -159,7 +160,7 @@ class NodeConnection:
             error = answer.get_child("error")
             code = error.attr_int("code", 0) if error is not None else 0
             text = (error.attrs.get("text", "") if error is not None else "") or ""
-            raise RequestError(code or 0, text)
+            raise request_error(code or 0, text)  # its subclass for 401, 404 ...
         return answer
 
     async def request(self, node: Node, timeout: float | None = DEFAULT_QUERY_TIMEOUT) -> Node:
