@@ -444,10 +444,9 @@ async def test_the_server_warning_of_few_prekeys_makes_the_socket_upload_more(
     assert len(device.prekeys) == 2 + 50  # the socket uploaded a refill of 50
     assert bot.auth.creds.next_pre_key_id == bot.auth.creds.first_unuploaded_pre_key_id
     # the advanced counter went to save_creds before the keys went to the server
-    assert [list(c) for c in changes[-2:]] == [
-        ["next_pre_key_id"],
-        ["first_unuploaded_pre_key_id"],
-    ]
+    # (the push name the phone's messages carry may be learnt in between: not a key change)
+    key_changes = [list(c) for c in changes if "me" not in c]
+    assert key_changes[-2:] == [["next_pre_key_id"], ["first_unuploaded_pre_key_id"]]
     await bot.end()
 
 

@@ -403,8 +403,11 @@ async def test_group_iqs_and_w_gp2_notifications(sim: SimServer, world: World) -
     subject = Node(
         "iq", {"type": "set", "xmlns": "w:g2", "to": gjid}, [Node("subject", {}, b"Renamed")]
     )
+    await a1.query(gp2("locked"))  # only admins edit the info of a locked group
+    for device in (b1, c1):
+        assert (await device.next("notification", where=GP2)).get_child("locked") is not None
     with pytest.raises(RequestError) as err:
-        await b1.query(subject)  # only admins change the group
+        await b1.query(subject)
     assert err.value.code == 401
     await a1.query(change("promote", world.bob.jid))
     promoted = await c1.next("notification", where=GP2)

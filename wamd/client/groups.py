@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import GROUP_SERVER, InvalidJID
-from wamd.errors import ProtocolError, WamdError
+from wamd.client.group_admin import GroupAdmin
+from wamd.errors import ProtocolError, RequestError, WamdError, explain_request_error
 from wamd.messaging import stanzas
 from wamd.messaging.types import GroupMetadata, GroupParticipant
 
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["GroupDirectory"]
 
 GROUP_ACTIONS = ("add", "remove", "promote", "demote")
+
+
+def _text(node: Node) -> str:
+    raw = node.content
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
 
 
 def _group_jid(value: JID | str) -> JID:
@@ -42,6 +48,7 @@ class GroupDirectory:
     def __init__(self, core: ClientCore) -> None:
         self.core = core
         self._cache: dict[JID, GroupMetadata] = {}
+        self.admin = GroupAdmin(core, self)  # administration and w:gp2 notifications
 
     async def members_changed(self, group: JID, *, removed: bool) -> None:
         """Members changed: the cached metadata goes, and when some left our sender key is
@@ -74,6 +81,10 @@ class GroupDirectory:
                     child.attrs.get("lid"),
                 )
             )
+        description = node.get_child("description")
+        body = description.get_child("body") if description is not None else None
+        ephemeral = node.get_child("ephemeral")
+        add_mode = node.get_child("member_add_mode")
         return GroupMetadata(
             id=jid,
             subject=node.attrs.get("subject", ""),
@@ -82,10 +93,26 @@ class GroupDirectory:
             participants=tuple(participants),
             subject_owner=node.attrs.get("s_o"),
             subject_time=node.attr_int("s_t", None),
+            desc=_text(body) if body is not None else None,
+            desc_id=description.attrs.get("id") if description is not None else None,
+            desc_owner=description.attrs.get("participant") if description is not None else None,
+            desc_time=description.attr_int("t", None) if description is not None else None,
+            announce=node.get_child("announcement") is not None,
+            restrict=node.get_child("locked") is not None,
+            member_add_mode=add_mode is not None and _text(add_mode) == "all_member_add",
+            join_approval_mode=node.get_child("membership_approval_mode") is not None,
+            ephemeral_duration=(
+                ephemeral.attr_int("expiration", 0) if ephemeral is not None else None
+            ),
+            size=node.attr_int("size", None),
         )
 
     async def _iq(self, to: str, kind: str, child: Node) -> Node:
-        return await self.core.query(stanzas.iq(kind, "w:g2", [child], to=to))
+        try:
+            return await self.core.query(stanzas.iq(kind, "w:g2", [child], to=to))
+        except RequestError as exc:
+            what = "creating a group" if to == GROUP_SERVER else f"<{child.tag}> of {to}"
+            raise explain_request_error(exc, what) from None
 
     async def metadata(self, group: JID | str) -> GroupMetadata:
         jid = _group_jid(group)

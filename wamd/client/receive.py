@@ -66,8 +66,6 @@ from wamd.messaging.crypt import open_enc, parse_message
 from wamd.messaging.stanzas import MessageSource, OwnIds
 from wamd.messaging.types import (
     CallEvent,
-    GroupParticipantsUpdate,
-    GroupUpdate,
     HistorySet,
     MessageKey,
     MessageReaction,
@@ -614,37 +612,7 @@ class Receiver:
             self.log.warning("malformed <notification type=%r>: %s", kind, exc)
 
     async def _group_notification(self, node: Node) -> None:
-        group = node.jid_attr("from")
-        actor = node.jid_attr("participant")
-        if group is None:
-            return
-        author = str(actor.to_non_ad()) if actor is not None else None
-        for child in node.get_children():
-            if child.tag in ("add", "remove", "promote", "demote"):
-                members = tuple(
-                    p.attrs["jid"] for p in child.get_children("participant") if "jid" in p.attrs
-                )
-                action: Any = child.tag
-                self.groups.forget(group)
-                if child.tag in ("add", "remove"):
-                    # new or departed members: the next send distributes a fresh key
-                    await self.groups.members_changed(group, removed=child.tag == "remove")
-                self.core.ev.emit(
-                    "group-participants.update",
-                    GroupParticipantsUpdate(str(group), author, members, action),
-                )
-            elif child.tag == "subject":
-                self.groups.forget(group)
-                self.core.ev.emit(
-                    "groups.update",
-                    [GroupUpdate(str(group), author, subject=child.attrs.get("subject"))],
-                )
-            elif child.tag == "create":
-                info = child.get_child("group")
-                if info is not None:
-                    metadata = self.groups.parse_metadata(info)
-                    self.groups.remember(metadata)
-                    self.core.ev.emit("groups.upsert", [metadata])
+        await self.groups.admin.on_notification(node)  # wamd/client/group_admin.py
 
     # ------------------------------------------------------------------ calls
 

@@ -31,7 +31,7 @@ import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
@@ -550,6 +550,61 @@ class WASocket:
 
     async def group_update_subject(self, jid: str, subject: str) -> None:
         await self.groups.update_subject(jid, subject)
+
+    # group administration (wamd/client/group_admin.py; Baileys' names)
+
+    async def group_leave(self, jid: str) -> None:
+        await self.groups.admin.leave(jid)
+
+    async def group_update_description(self, jid: str, description: str | None) -> None:
+        """Set the group's description; ``None`` or ``""`` removes it."""
+        await self.groups.admin.update_description(jid, description)
+
+    async def group_setting_update(
+        self, jid: str, setting: Literal["announcement", "not_announcement", "locked", "unlocked"]
+    ) -> None:
+        """``announcement``: only admins send messages; ``locked``: only admins edit the info."""
+        await self.groups.admin.setting_update(jid, setting)
+
+    async def group_member_add_mode(
+        self, jid: str, mode: Literal["admin_add", "all_member_add"]
+    ) -> None:
+        await self.groups.admin.member_add_mode(jid, mode)
+
+    async def group_join_approval_mode(self, jid: str, mode: Literal["on", "off"]) -> None:
+        await self.groups.admin.join_approval_mode(jid, mode)
+
+    async def group_toggle_ephemeral(self, jid: str, seconds: int) -> None:
+        """The group's disappearing-messages timer in seconds (0 turns it off)."""
+        await self.groups.admin.toggle_ephemeral(jid, seconds)
+
+    async def group_invite_code(self, jid: str) -> str:
+        """The invite code (the link is ``https://chat.whatsapp.com/`` + code)."""
+        return await self.groups.admin.invite_code(jid)
+
+    async def group_revoke_invite(self, jid: str) -> str:
+        """Revoke the invite link; returns the new code."""
+        return await self.groups.admin.revoke_invite(jid)
+
+    async def group_accept_invite(self, code: str) -> str:
+        """Join by invite code or link; returns the group's JID."""
+        return await self.groups.admin.accept_invite(code)
+
+    async def group_get_invite_info(self, code: str) -> GroupMetadata:
+        return await self.groups.admin.get_invite_info(code)
+
+    async def group_request_participants_list(self, jid: str) -> list[dict[str, Any]]:
+        """Pending join requests: ``{"jid", "request_time"}`` each."""
+        return await self.groups.admin.request_participants_list(jid)
+
+    async def group_request_participants_update(
+        self, jid: str, participants: Sequence[str], action: Literal["approve", "reject"]
+    ) -> list[tuple[str, int]]:
+        return await self.groups.admin.request_participants_update(jid, participants, action)
+
+    async def group_fetch_all_participating(self) -> dict[str, GroupMetadata]:
+        """Every group this account is in, by JID."""
+        return await self.groups.admin.fetch_all_participating()
 
     async def request_pairing_code(
         self, phone_number: str, show_push_notification: bool = True

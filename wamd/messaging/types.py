@@ -157,6 +157,16 @@ class GroupMetadata:
     participants: tuple[GroupParticipant, ...]
     subject_owner: str | None = None
     subject_time: int | None = None
+    desc: str | None = None  # the description
+    desc_id: str | None = None
+    desc_owner: str | None = None
+    desc_time: int | None = None
+    announce: bool = False  # only admins send messages
+    restrict: bool = False  # only admins edit the group's info (the group is "locked")
+    member_add_mode: bool = False  # every member may add others ("all_member_add")
+    join_approval_mode: bool = False  # joining by link needs an admin's approval
+    ephemeral_duration: int | None = None  # disappearing-messages timer, seconds
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +191,19 @@ class MessageReaction:
 
 @dataclass(frozen=True, slots=True)
 class GroupUpdate:
-    """``groups.update``: a changed group property (today: the subject)."""
+    """``groups.update``: the group properties that changed (the others are ``None``)."""
 
     id: str
     author: str | None
     subject: str | None = None
+    desc: str | None = None  # "" when the description was removed
+    desc_id: str | None = None
+    announce: bool | None = None
+    restrict: bool | None = None
+    member_add_mode: bool | None = None  # True: every member may add others
+    join_approval_mode: bool | None = None
+    ephemeral_duration: int | None = None  # 0: disappearing messages turned off
+    invite_code: str | None = None  # the new invite code, after a revoke
 
 
 @dataclass(frozen=True, slots=True)

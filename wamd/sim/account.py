@@ -187,6 +187,16 @@ class SimPhone:
         numbers = [(JID.parse(m) if isinstance(m, str) else m).user for m in members]
         await self.server.group_service.change_participants(group, self, "remove", numbers)
 
+    async def join_by_invite(self, code: str) -> None:
+        """Open an invite link (``https://chat.whatsapp.com/CODE`` or the code): join the
+        group, or ask to when it approves joins; ``SimError`` as the server refuses."""
+        answer = await self.server.group_service.admin.join_by_code(self, code)
+        error = answer.get_child("error")
+        if error is not None:
+            raise SimError(
+                f"joining by invite {code!r}: {error.attrs.get('code')} {error.attrs.get('text')}"
+            )
+
     @property
     def jid(self) -> JID:
         return JID(self.number, DEFAULT_USER_SERVER)

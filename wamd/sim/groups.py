@@ -1,10 +1,12 @@
 """Groups on the sim (namespace ``w:g2``): the group records, the iq answers and the changes.
 
 Shapes as whatsmeow ``group.go`` sends and reads them: ``create`` to ``g.us``; ``query``,
-``add``/``remove``/``promote``/``demote`` and ``subject`` to the group. Members receive
-``<notification type="w:gp2" from=GROUP participant=ACTOR>`` with the same child. Only
-admins change a group (401), only members ask about it (403), an unknown group is 404;
-per participant, adding a member twice is 409 and an unknown user 404.
+``add``/``remove``/``promote``/``demote`` and ``subject`` to the group (administration:
+``group_admin.py``). Members receive ``<notification type="w:gp2" from=GROUP
+participant=ACTOR>`` with the same child. Only admins change members (401; adding is every
+member's under ``all_member_add``), the subject is every member's unless the group is
+``locked``; only members ask about it (403), an unknown group is 404; per participant,
+adding a member twice is 409 and an unknown user 404.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from wamd.binary import JID, Node
 from wamd.binary.jid import GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.messaging import stanzas
+from wamd.sim.group_admin import SERVER_ACTIONS, GroupAdmin
 from wamd.sim.state import SERVER
 
 if TYPE_CHECKING:
@@ -38,6 +41,19 @@ class SimGroup:
     participants: dict[str, str | None] = field(default_factory=dict)  # pn user -> admin role
     subject_owner: str = ""
     subject_time: int = 0
+    # administration (wamd/sim/group_admin.py)
+    description: str = ""
+    description_id: str = ""  # "" until a description is set
+    description_owner: str = ""  # pn user
+    description_time: int = 0
+    announce: bool = False  # only admins send messages
+    locked: bool = False  # only admins edit the group's info
+    member_add_mode: str = "admin_add"  # or "all_member_add"
+    approval: bool = False  # joining by link needs an admin's approval
+    ephemeral: int = 0  # disappearing-messages timer, seconds (0: off)
+    invite_code: str = ""  # "" until an admin asks for the link
+    revoked_codes: set[str] = field(default_factory=set)
+    requests: dict[str, tuple[int, str]] = field(default_factory=dict)  # pn user -> (t, method)
 
     @property
     def jid(self) -> JID:
@@ -71,7 +87,30 @@ def group_node(state: SimState, group: SimGroup) -> Node:
         "creation": str(group.creation),
         "size": str(len(group.participants)),
     }
-    return Node("group", attrs, participants)
+    return Node("group", attrs, participants + settings_nodes(group))
+
+
+def settings_nodes(group: SimGroup) -> list[Node]:
+    """The children of ``<group>`` after the participants: its description and settings, in
+    the shapes whatsmeow parseGroupNode and Baileys extractGroupMetadata read."""
+    out: list[Node] = []
+    if group.description_id:
+        attrs = {
+            "id": group.description_id,
+            "participant": f"{group.description_owner}@{SERVER}",
+            "t": str(group.description_time),
+        }
+        out.append(Node("description", attrs, [Node("body", {}, group.description.encode())]))
+    if group.announce:
+        out.append(Node("announcement"))
+    if group.locked:
+        out.append(Node("locked"))
+    if group.ephemeral:
+        out.append(Node("ephemeral", {"expiration": str(group.ephemeral), "trigger": "1"}))
+    out.append(Node("member_add_mode", {}, group.member_add_mode.encode()))
+    if group.approval:
+        out.append(Node("membership_approval_mode", {}, [Node("group_join", {"state": "on"})]))
+    return out
 
 
 def _members(state: SimState, node: Node) -> list[str] | None:
@@ -101,6 +140,10 @@ class Groups:
     def __init__(self, state: SimState, router: Router) -> None:
         self.state = state
         self.router = router
+        self.admin = GroupAdmin(self)
+
+    def node_of(self, group: SimGroup) -> Node:
+        return group_node(self.state, group)
 
     async def notify(
         self, group: SimGroup, actor: SimPhone, child: Node, extra: Sequence[str] = ()
@@ -195,6 +238,8 @@ class Groups:
                 return _error(node, 406, "not-acceptable")
             created = await self.create(device.phone, subject, members)
             return _result(node, [group_node(self.state, created)])
+        if to.server == GROUP_SERVER and not to.user and action.tag in SERVER_ACTIONS:
+            return await self.admin.answer_server(device, node, action)
         group = self.state.groups.get(to.user) if to.server == GROUP_SERVER else None
         if group is None:
             return _error(node, 404, "item-not-found")
@@ -202,8 +247,16 @@ class Groups:
             return _error(node, 403, "forbidden")
         if action.tag == "query":
             return _result(node, [group_node(self.state, group)])
-        if not group.participants.get(actor):
-            return _error(node, 401, "not-authorized")  # only admins change a group
+        if self.admin.handles(action):
+            return await self.admin.answer_group(device, node, group, action)
+        is_admin = bool(group.participants.get(actor))
+        # WhatsApp's group settings: the info (subject) is every member's to edit unless the
+        # group is locked; members may add others under all_member_add; the rest is admins'
+        member_may = (action.tag == "subject" and not group.locked) or (
+            action.tag == "add" and group.member_add_mode == "all_member_add"
+        )
+        if not is_admin and not member_may:
+            return _error(node, 401, "not-authorized")
         if action.tag == "subject":
             raw = action.content
             text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
