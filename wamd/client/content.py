@@ -10,6 +10,14 @@ The content forms are Baileys' (``sock.sendMessage(jid, {text})`` and friends), 
 - ``{"delete": MessageKey}`` — delete for everyone (``protocolMessage`` REVOKE,
   whatsmeow ``BuildRevoke``);
 - ``{"disappearing_messages_in_chat": seconds}`` — the chat's ephemeral timer;
+- ``{"poll": {"name": ..., "options": [...], "selectable": n}}`` — a poll (``selectable``
+  options may be chosen, 0 = any number; a fresh message secret, ``wamd.client.polls``);
+- ``{"vote": {"poll": WAMessage | MessageKey, "options": [...]}}`` — our vote on a poll;
+- ``{"location": {"degrees_latitude": ..., "degrees_longitude": ..., "name", "address",
+  "url", "comment"}}`` — a location (a ``text`` stanza in both references, no mediatype);
+- ``{"contacts": [vcard, ...], "display_name": ...}`` — contact cards (vCard strings, or
+  ``{"vcard", "display_name"}``): one is a ``contactMessage`` (``mediatype="vcard"``),
+  several a ``contactsArrayMessage`` (``contact_array``), as Baileys builds them;
 - a ready ``e2e_pb2.Message`` is sent as it is.
 
 ``AnyMessageContent`` is the union of these forms as ``TypedDict``s, which is what
@@ -29,13 +37,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict, cast
 
 from wamd.binary.jid import JID, InvalidJID
+from wamd.client.polls import build_poll
 from wamd.errors import ContentError
+from wamd.messaging.polls import poll_creation
 from wamd.messaging.types import MessageKey, WAMessage
 from wamd.proto import common_pb2, e2e_pb2
 
 __all__ = [
     "AnyMessageContent",
     "AudioContent",
+    "Card",
+    "ContactsContent",
     "ContentError",
     "DeleteContent",
     "DisappearingContent",
@@ -43,11 +55,17 @@ __all__ = [
     "EditContent",
     "ImageContent",
     "KeyDict",
+    "Location",
+    "LocationContent",
+    "Poll",
+    "PollContent",
     "ReactContent",
     "Reaction",
     "StickerContent",
     "TextContent",
     "VideoContent",
+    "Vote",
+    "VoteContent",
     "build_message",
     "context_info",
     "edit_attribute",
@@ -57,7 +75,19 @@ EDIT_MESSAGE = "1"  # <message edit="1">: an edited message
 EDIT_SENDER_REVOKE = "7"  # delete for everyone by its sender (or a removed reaction)
 EDIT_ADMIN_REVOKE = "8"  # a group admin deletes someone else's message
 
-_KNOWN_KEYS = {"text", "react", "edit", "delete", "mentions", "disappearing_messages_in_chat"}
+_KNOWN_KEYS = {
+    "text",
+    "react",
+    "edit",
+    "delete",
+    "mentions",
+    "disappearing_messages_in_chat",
+    "poll",
+    "vote",
+    "location",
+    "contacts",
+    "display_name",
+}
 _MEDIA_KEYS = {"image", "video", "audio", "document", "sticker"}  # wamd/client/media.py
 
 
@@ -172,6 +202,64 @@ class StickerContent(TypedDict):
     is_animated: NotRequired[bool]
 
 
+class Poll(TypedDict):
+    """The poll of a ``PollContent``: its question and options."""
+
+    name: str
+    options: Sequence[str]
+    selectable: NotRequired[int]  # how many may be chosen (default 1; 0 = any number)
+
+
+class PollContent(TypedDict):
+    """``{"poll": {"name": "Lunch?", "options": ["pizza", "salad"], "selectable": 1}}``."""
+
+    poll: Poll
+
+
+class Vote(TypedDict):
+    """The vote of a ``VoteContent``: the poll (a message or its key) and the options."""
+
+    poll: WAMessage | MessageKey | KeyDict
+    options: Sequence[str]
+
+
+class VoteContent(TypedDict):
+    """``{"vote": {"poll": poll_message, "options": ["pizza"]}}``: our vote."""
+
+    vote: Vote
+
+
+class Location(TypedDict):
+    """A ``LocationContent``'s place (Baileys' ``LocationMessage`` fields, snake_case)."""
+
+    degrees_latitude: float
+    degrees_longitude: float
+    name: NotRequired[str]
+    address: NotRequired[str]
+    url: NotRequired[str]
+    comment: NotRequired[str]
+
+
+class LocationContent(TypedDict):
+    """``{"location": {"degrees_latitude": 52.37, "degrees_longitude": 4.9}}``."""
+
+    location: Location
+
+
+class Card(TypedDict):
+    """One contact card: its vCard and the name shown."""
+
+    vcard: str
+    display_name: NotRequired[str]
+
+
+class ContactsContent(TypedDict):
+    """``{"contacts": [vcard, ...]}``: contact cards (``display_name`` names several)."""
+
+    contacts: Sequence[str | Card]
+    display_name: NotRequired[str]
+
+
 AnyMessageContent = (
     TextContent
     | EditContent
@@ -183,6 +271,10 @@ AnyMessageContent = (
     | AudioContent
     | DocumentContent
     | StickerContent
+    | PollContent
+    | VoteContent
+    | LocationContent
+    | ContactsContent
 )
 """What ``send_message`` takes as a dict (besides a ready ``e2e_pb2.Message``)."""
 
@@ -279,6 +371,18 @@ def build_message(
                 type=e2e_pb2.ProtocolMessage.EPHEMERAL_SETTING, ephemeralExpiration=seconds
             )
         )
+    if "vote" in fields:
+        raise ContentError("a vote is built by send_message, which knows the poll's secret")
+    if "poll" in fields:
+        spec = fields["poll"]
+        if not isinstance(spec, Mapping):
+            raise ContentError('a poll is {"poll": {"name": ..., "options": [...]}}')
+        name, options, selectable = build_poll(spec)
+        return poll_creation(name, options, selectable)
+    if "location" in fields:
+        return e2e_pb2.Message(locationMessage=_location(fields["location"]))
+    if "contacts" in fields:
+        return _contacts(fields["contacts"], fields.get("display_name"))
     text = fields.get("text")
     if not isinstance(text, str):
         raise ContentError('nothing to send: give {"text": ...}, "react", "edit" or "delete"')
@@ -305,6 +409,62 @@ def build_message(
             )
         )
     return body
+
+
+def _location(spec: Any) -> e2e_pb2.LocationMessage:
+    if not isinstance(spec, Mapping):
+        raise ContentError('a location is {"location": {"degrees_latitude": ..., ...}}')
+    try:
+        lat = float(spec["degrees_latitude"])
+        lon = float(spec["degrees_longitude"])
+    except KeyError as exc:
+        raise ContentError(f"a location needs {exc.args[0]!r}") from None
+    except (TypeError, ValueError):
+        raise ContentError("a location's degrees are numbers") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ContentError(f"no such place: latitude {lat}, longitude {lon}")
+    location = e2e_pb2.LocationMessage(degreesLatitude=lat, degreesLongitude=lon)
+    for key, field_name in (
+        ("name", "name"),
+        ("address", "address"),
+        ("url", "URL"),
+        ("comment", "comment"),
+    ):
+        value = spec.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise ContentError(f"a location's {key!r} is a str")
+            setattr(location, field_name, value)
+    return location
+
+
+def _vcard_name(vcard: str) -> str:
+    for line in vcard.splitlines():
+        if line.upper().startswith("FN:") or line.upper().startswith("FN;"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def _contacts(cards: Any, display_name: Any) -> e2e_pb2.Message:
+    if isinstance(cards, (str, bytes)) or not isinstance(cards, Sequence) or not cards:
+        raise ContentError('contact cards are {"contacts": [vcard, ...]} (at least one)')
+    out = []
+    for card in cards:
+        if isinstance(card, str):
+            vcard, name = card, None
+        elif isinstance(card, Mapping) and isinstance(card.get("vcard"), str):
+            vcard, name = card["vcard"], card.get("display_name")
+        else:
+            raise ContentError("a contact card is a vCard string or {'vcard': ..., 'display_name'}")
+        if "BEGIN:VCARD" not in vcard.upper():
+            raise ContentError("a contact card's vcard must be a vCard (BEGIN:VCARD ...)")
+        out.append(e2e_pb2.ContactMessage(displayName=str(name or _vcard_name(vcard)), vcard=vcard))
+    if len(out) == 1:
+        return e2e_pb2.Message(contactMessage=out[0])
+    title = display_name if isinstance(display_name, str) else f"{len(out)} contacts"
+    return e2e_pb2.Message(
+        contactsArrayMessage=e2e_pb2.ContactsArrayMessage(displayName=title, contacts=out)
+    )
 
 
 def edit_attribute(message: e2e_pb2.Message) -> str | None:

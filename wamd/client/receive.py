@@ -360,6 +360,7 @@ class Receiver:
                 offline="offline" in node.attrs,
             )
             out.append(msg)
+            await self.sender.polls.received(msg)  # a poll's secret kept; a vote read
             self._protocol_events(msg)
         handled = self._emit_messages(out, node)
         buffered_ids = [buffer_id for buffer_id, _ in decrypted] if durable else []

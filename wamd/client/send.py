@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
+from wamd.client.polls import Polls
 from wamd.errors import NoPushName, NoSession, SendError, WamdError
 from wamd.media.info import enc_media_type
 from wamd.messaging import stanzas
@@ -43,6 +44,7 @@ from wamd.messaging.core import (
     new_message_id,
     pad,
     participant_hash,
+    poll_meta,
     with_sender_key,
 )
 from wamd.messaging.crypt import encrypt_for_devices, parse_message
@@ -80,6 +82,7 @@ class Sender:
         self.groups = groups
         self.sent = SentMessages(core.auth.keys, SENT_KEEP)
         self.key_memory = SenderKeyMemory(core.auth.keys)
+        self.polls = Polls(core, devices)
         # one lock per chat being sent to (and how many sends use it), so sends keep order
         self._chat_locks: dict[JID, tuple[asyncio.Lock, int]] = {}
         self._incoming_retries: dict[tuple[JID, str], int] = {}
@@ -108,7 +111,10 @@ class Sender:
         to = _as_jid(jid).to_non_ad()
         if to.server not in (DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, GROUP_SERVER):
             raise WamdError(f"cannot send to {to}: only users and groups are supported")
-        message = build_message(content, quoted=quoted, mentions=mentions)
+        if isinstance(content, Mapping) and "vote" in content:
+            message = await self.polls.vote_message(content["vote"])
+        else:
+            message = build_message(content, quoted=quoted, mentions=mentions)
         own = self._me().pn
         mid = message_id or new_message_id(own.user)
         now = int(time.time())
@@ -117,6 +123,7 @@ class Sender:
         try:
             async with lock:
                 await self._remember_sent(mid, to, message, now)
+                await self.polls.sent(mid, to, message)  # a poll's secret, for its votes
                 self._sent_here[mid] = None
                 while len(self._sent_here) > SENT_KEEP:
                     del self._sent_here[next(iter(self._sent_here))]
@@ -209,9 +216,14 @@ class Sender:
 
     def _enc_attrs(self, message: e2e_pb2.Message) -> dict[str, str]:
         # whatsmeow prepareMessageNode: edits, reactions and poll votes "hide" on failure;
-        # media carries its mediatype on each 1:1 enc (whatsmeow getMediaTypeFromMessage)
+        # media and contact cards carry their mediatype on each 1:1 enc (whatsmeow
+        # getMediaTypeFromMessage)
         attrs = {}
-        if edit_attribute(message) or message.HasField("reactionMessage"):
+        if (
+            edit_attribute(message)
+            or message.HasField("reactionMessage")
+            or message.HasField("pollUpdateMessage")
+        ):
             attrs["decrypt-fail"] = "hide"
         media_type = enc_media_type(message)
         if media_type is not None:
@@ -235,6 +247,7 @@ class Sender:
             edit=edit_attribute(message),
             phash=phash,
             device_identity=self.core.auth.creds.account if include_identity else None,
+            trailing=[meta] if (meta := poll_meta(message)) is not None else (),
         )
         ack = await self.core.live_conn().request(stanza, ACK_TIMEOUT)
         if "error" in ack.attrs:

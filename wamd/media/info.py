@@ -136,4 +136,6 @@ def enc_media_type(message: e2e_pb2.Message) -> str | None:
         return "gif" if inner.videoMessage.gifPlayback else "video"
     if inner.HasField("contactMessage"):
         return "vcard"
+    if inner.HasField("contactsArrayMessage"):
+        return "contact_array"
     return None

@@ -24,16 +24,20 @@ import time
 from collections.abc import Iterable
 
 from wamd.binary.jid import JID
+from wamd.binary.node import Node
 from wamd.errors import InvalidMessage
+from wamd.media.info import enc_media_type  # the one home of mediatype
 from wamd.proto import e2e_pb2
 
 __all__ = [
     "MESSAGE_ID_PREFIX",
     "device_sent",
+    "is_poll_creation",
     "message_type",
     "new_message_id",
     "pad",
     "participant_hash",
+    "poll_meta",
     "unpad",
     "unwrap",
     "with_sender_key",
@@ -116,26 +120,33 @@ def unwrap(message: e2e_pb2.Message) -> e2e_pb2.Message:
 
 
 def message_type(message: e2e_pb2.Message) -> str:
-    """The stanza ``type``: ``reaction``, ``poll``, ``media`` or ``text`` (whatsmeow getTypeFromMessage)."""
+    """The stanza ``type``: ``reaction``, ``poll``, ``media`` or ``text`` (whatsmeow
+    getTypeFromMessage, Baileys getMessageType). A location is ``text`` in both: it has no
+    media ``mediatype``."""
     inner = unwrap(message)
     if inner.HasField("reactionMessage"):
         return "reaction"
-    if (
-        inner.HasField("pollCreationMessage")
-        or inner.HasField("pollCreationMessageV2")
-        or inner.HasField("pollCreationMessageV3")
-    ):
+    if is_poll_creation(inner) or inner.HasField("pollUpdateMessage"):
         return "poll"
-    for media in (
-        "imageMessage",
-        "videoMessage",
-        "audioMessage",
-        "documentMessage",
-        "stickerMessage",
-        "contactMessage",
-        "locationMessage",
-        "ptvMessage",
-    ):
-        if inner.HasField(media):
-            return "media"
+    if enc_media_type(inner) is not None or inner.HasField("ptvMessage"):
+        return "media"
     return "text"
+
+
+def is_poll_creation(message: e2e_pb2.Message) -> bool:
+    return (
+        message.HasField("pollCreationMessage")
+        or message.HasField("pollCreationMessageV2")
+        or message.HasField("pollCreationMessageV3")
+    )
+
+
+def poll_meta(message: e2e_pb2.Message) -> Node | None:
+    """``<meta polltype="creation"|"vote"/>``, the child a poll stanza carries after its
+    ``enc`` nodes (whatsmeow getMessageContent; Baileys relayMessage)."""
+    inner = unwrap(message)
+    if inner.HasField("pollUpdateMessage"):
+        return Node("meta", {"polltype": "vote"})
+    if is_poll_creation(inner):
+        return Node("meta", {"polltype": "creation"})
+    return None

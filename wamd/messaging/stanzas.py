@@ -362,9 +362,11 @@ def message_stanza(
     phash: str | None = None,
     device_identity: bytes | None = None,
     extra: Mapping[str, str] | None = None,
+    trailing: Sequence[Node] = (),
 ) -> Node:
     """A ``<message>`` to send: the ``<participants>``/``<enc>`` children built by the
-    caller, ``<device-identity>`` appended when any pairwise ``enc`` is a pkmsg."""
+    caller, ``<device-identity>`` appended when any pairwise ``enc`` is a pkmsg, then
+    ``trailing`` (a poll's ``<meta>``, after the identity as whatsmeow orders them)."""
     attrs = {"id": message_id, "type": message_type, "to": str(to)}
     if edit:
         attrs["edit"] = edit
@@ -375,6 +377,7 @@ def message_stanza(
     out = list(children)
     if device_identity:
         out.append(Node("device-identity", {}, device_identity))
+    out.extend(trailing)
     return Node("message", attrs, out)
 
 

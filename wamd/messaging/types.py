@@ -44,6 +44,7 @@ __all__ = [
     "NewsletterReaction",
     "NewsletterSettingsUpdate",
     "NewsletterView",
+    "PollVote",
     "PresenceUpdate",
     "SettingsUpdate",
     "WAMessage",
@@ -113,12 +114,25 @@ class WAMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PollVote:
+    """A vote on a poll: who voted, the options chosen (none: the vote was taken back)."""
+
+    voter: str  # the voter's user JID
+    selected_options: tuple[str, ...]
+    timestamp_ms: int
+    vote_key: MessageKey  # the vote message itself
+
+
+@dataclass(frozen=True, slots=True)
 class MessageUpdate:
-    """A change to a known message (``messages.update``): status, edit or revoke."""
+    """A change to a known message (``messages.update``): status, edit, revoke or a vote."""
 
     key: MessageKey
-    status: Literal["server_ack", "delivery_ack", "read", "played", "revoked", "edited"]
+    status: Literal[
+        "server_ack", "delivery_ack", "read", "played", "revoked", "edited", "poll_vote"
+    ]
     message: e2e_pb2.Message | None = None
+    poll_vote: PollVote | None = None  # with status "poll_vote": the (decrypted) vote
 
 
 @dataclass(frozen=True, slots=True)

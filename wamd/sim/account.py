@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
 from wamd.crypto import KeyPair
-from wamd.errors import MediaError, SimError
-from wamd.proto import e2e_pb2
+from wamd.errors import InvalidMessage, MediaError, SimError
+from wamd.messaging.core import is_poll_creation
+from wamd.messaging.polls import PollSecret, decrypt_vote, encrypt_vote, poll_creation
+from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import rand
 from wamd.sim.groups import SimGroup
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
@@ -155,6 +157,88 @@ class SimPhone:
         """React to a message this phone received."""
         now_ms = int(self.state.clock() * 1000)
         return await self.endpoint.send(target.chat, reaction_message(target.key, emoji, now_ms))
+
+    async def send_poll(
+        self, to: JID | str, name: str, options: Sequence[str], selectable: int = 1
+    ) -> str:
+        """Send a poll (a fresh message secret, as the phone's app makes one)."""
+        target = JID.parse(to) if isinstance(to, str) else to
+        secret = self.state.rng.randbytes(32)
+        return await self.endpoint.send(target, poll_creation(name, options, selectable, secret))
+
+    def _poll_secret(self, chat: JID, poll_id: str) -> PollSecret:
+        """What this phone knows of a poll it sent or received (``SimError`` if none)."""
+        for seen in reversed(self.endpoint.history):
+            content = seen.message
+            if content.HasField("deviceSentMessage"):
+                content = content.deviceSentMessage.message
+            if seen.id != poll_id or not is_poll_creation(content):
+                continue
+            poll = (
+                content.pollCreationMessage
+                if content.HasField("pollCreationMessage")
+                else content.pollCreationMessageV3
+                if content.HasField("pollCreationMessageV3")
+                else content.pollCreationMessageV2
+            )
+            secret = (
+                content.messageContextInfo.messageSecret
+                or seen.message.messageContextInfo.messageSecret
+            )
+            creator = self.jid if seen.from_me else seen.sender.to_non_ad()
+            other = self.state.account_of(creator)
+            alt = None
+            if other is not None:
+                alt = str(other.lid if creator.server == DEFAULT_USER_SERVER else other.jid)
+            return PollSecret(
+                poll_id,
+                str(chat),
+                str(creator),
+                tuple(o.optionName for o in poll.options),
+                secret,
+                alt,
+            )
+        raise SimError(f"{self.number} has seen no poll {poll_id}")
+
+    async def vote(self, poll: SimMessage, options: Sequence[str]) -> str:
+        """Vote on a poll this phone received (no options: take the vote back)."""
+        secret = self._poll_secret(poll.chat, poll.id)
+        # whatsmeow EncryptPollVote: we vote as our LID unless the poll came from a number
+        me = self.jid if poll.sender.server == DEFAULT_USER_SERVER else self.lid
+        try:
+            enc = encrypt_vote(secret, str(me), options, iv=self.state.rng.randbytes(12))
+        except ValueError as exc:
+            raise SimError(str(exc)) from None
+        key = common_pb2.MessageKey(remoteJID=str(poll.chat), fromMe=False, ID=poll.id)
+        if poll.chat.server == "g.us":
+            key.participant = str(poll.sender.to_non_ad())
+        elif not poll.from_me:
+            key.remoteJID = str(poll.sender.to_non_ad())
+        update = e2e_pb2.PollUpdateMessage(
+            pollCreationMessageKey=key,
+            vote=enc,
+            senderTimestampMS=int(self.state.clock() * 1000),
+        )
+        return await self.endpoint.send(poll.chat, e2e_pb2.Message(pollUpdateMessage=update))
+
+    def read_vote(self, vote: SimMessage) -> tuple[str, ...]:
+        """The options a vote this phone received chooses (decrypted with its poll's secret)."""
+        content = vote.message
+        if content.HasField("deviceSentMessage"):
+            content = content.deviceSentMessage.message
+        if not content.HasField("pollUpdateMessage"):
+            raise SimError(f"message {vote.id} is not a poll vote")
+        update = content.pollUpdateMessage
+        secret = self._poll_secret(vote.chat, update.pollCreationMessageKey.ID)
+        voter = vote.sender.to_non_ad()
+        account = self.state.account_of(voter)
+        voters = [str(voter)]
+        if account is not None:
+            voters += [str(account.jid), str(account.lid)]
+        try:
+            return decrypt_vote(secret, voters, update.vote)
+        except InvalidMessage as exc:
+            raise SimError(f"vote {vote.id}: {exc}") from None
 
     async def read(self, message: SimMessage) -> None:
         """Send a read receipt for a received message (blue ticks)."""

@@ -29,6 +29,7 @@ from wamd.messaging.core import (
     message_type,
     pad,
     participant_hash,
+    poll_meta,
     with_sender_key,
 )
 from wamd.messaging.crypt import encrypt_for_devices, open_enc
@@ -479,8 +480,14 @@ class PhoneEndpoint:
                 enc_attrs={"mediatype": media_type} if media_type is not None else None,
             )
             children.append(Node("participants", {}, enc.nodes))
+        meta = poll_meta(message)
         stanza = stanzas.message_stanza(
-            to, message_id, message_type(message), children, phash=participant_hash(targets)
+            to,
+            message_id,
+            message_type(message),
+            children,
+            phash=participant_hash(targets),
+            trailing=[meta] if meta is not None else (),
         )
         await self.router.handle(self.device, stanza)
         return message_id

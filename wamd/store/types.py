@@ -34,6 +34,8 @@ identity-key       signal address                         bytes (33-byte identit
 app-state-sync-key key id (base64)                        dict (keyData, fingerprint, timestamp)
 app-state-sync-ver collection name                        dict (version, hash, index_value_map)
 lid-mapping        pn user ("15551234567") / "<lid>_reverse"  str (lid user / pn user)
+message-secret     message id (a poll's) / ring slots     dict (secret, chat, creator, options)
+tctoken            user JID ("1555...@s.whatsapp.net")    dict (token, t, sender_t)
 ================== ====================================== ===================================
 """
 
@@ -56,6 +58,8 @@ KeyType = Literal[
     "lid-mapping",
     "event-buffer",
     "sent-message",
+    "message-secret",
+    "tctoken",
 ]
 
 KEY_TYPES: Final[tuple[str, ...]] = (
@@ -69,6 +73,8 @@ KEY_TYPES: Final[tuple[str, ...]] = (
     "lid-mapping",
     "event-buffer",  # decrypted, not yet handled incoming messages (crash recovery)
     "sent-message",  # messages we sent, kept for peers' retry receipts
+    "message-secret",  # polls' message secrets, to decrypt (and cast) votes
+    "tctoken",  # privacy tokens: ours from peers, and when we issued ours to them
 )
 
 

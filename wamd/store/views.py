@@ -9,7 +9,10 @@ where Baileys has the type, see the table in ``wamd.store.types``):
 - ``SenderKeyMemory`` (``sender-key-memory``): ``group jid -> {device: True}``;
 - ``SentMessages`` (``sent-message``): ``mid -> {"chat", "message", "t"}``, a ring of
   ``keep`` slots ``"slot-N" -> mid`` and ``"ring" -> {"next": n}``;
-- ``EventBuffer`` (``event-buffer``): ``buffer id -> {"plaintext", "id", "t"}``.
+- ``EventBuffer`` (``event-buffer``): ``buffer id -> {"plaintext", "id", "t"}``;
+- ``MessageSecrets`` (``message-secret``): ``poll id -> {"secret", "chat", "creator",
+  "creator_alt", "options"}``, a ring of ``keep`` slots as ``SentMessages`` has;
+- ``PrivacyTokens`` (``tctoken``): ``user JID -> {"token", "t", "sender_t"}``.
 
 Each view is a thin wrapper: it holds the store and nothing else (no cache, no state of
 its own), so several views over one store, in one or several processes, agree. Methods
@@ -35,14 +38,19 @@ __all__ = [
     "BufferedMessage",
     "EventBuffer",
     "LidMap",
+    "MessageSecrets",
     "PreKeyIdInUse",
     "PreKeys",
+    "PrivacyToken",
+    "PrivacyTokens",
     "SenderKeyMemory",
     "SentMessage",
     "SentMessages",
+    "StoredSecret",
 ]
 
 SENT_KEEP: Final = 2048  # sent messages kept for peers' retry receipts (the client's ring)
+SECRETS_KEEP: Final = 4096  # polls whose message secrets are kept (the oldest forgotten)
 
 
 # ---------------------------------------------------------------------- prekeys
@@ -267,3 +275,133 @@ def _buffered(value: Mapping[str, Any] | Any) -> BufferedMessage | None:
     return BufferedMessage(
         value["plaintext"], mid if isinstance(mid, str) else "", t if isinstance(t, int) else 0
     )
+
+
+# ---------------------------------------------------------------------- message secrets
+
+
+class StoredSecret(NamedTuple):
+    """A poll's message secret as kept (``wamd.messaging.polls.PollSecret``'s fields)."""
+
+    poll_id: str
+    chat: str
+    creator: str
+    options: tuple[str, ...]
+    secret: bytes
+    creator_alt: str | None = None
+
+    def __repr__(self) -> str:  # the secret is key material
+        return (
+            f"StoredSecret(poll_id={self.poll_id!r}, chat={self.chat!r}, creator={self.creator!r})"
+        )
+
+
+class MessageSecrets:
+    """Polls' message secrets, the last ``keep`` of them."""
+
+    TYPE: Final = "message-secret"
+
+    def __init__(self, keys: SignalKeyStore, keep: int = SECRETS_KEEP) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.keys = keys
+        self.keep = keep
+
+    async def remember(self, poll: StoredSecret) -> None:
+        """Keep ``poll``'s secret; a poll id already kept is not replaced (a later message
+        reusing the id cannot take over a poll's votes)."""
+        if poll.poll_id in ("ring",) or poll.poll_id.startswith("slot-"):
+            return
+        async with self.keys.transaction():
+            held = await self.keys.get(self.TYPE, [poll.poll_id, "ring"])
+            if poll.poll_id in held:
+                return
+            ring = held.get("ring")
+            seq = ring.get("next") if isinstance(ring, dict) else None
+            seq = seq if isinstance(seq, int) and seq >= 0 else 0
+            slot = f"slot-{seq % self.keep}"
+            old = (await self.keys.get(self.TYPE, [slot])).get(slot)
+            writes: dict[str, Any] = {
+                poll.poll_id: {
+                    "secret": poll.secret,
+                    "chat": poll.chat,
+                    "creator": poll.creator,
+                    "creator_alt": poll.creator_alt,
+                    "options": list(poll.options),
+                },
+                slot: poll.poll_id,
+                "ring": {"next": seq + 1},
+            }
+            if isinstance(old, str) and old != poll.poll_id:
+                writes[old] = None
+            await self.keys.set({self.TYPE: writes})
+
+    async def get(self, poll_id: str) -> StoredSecret | None:
+        value = (await self.keys.get(self.TYPE, [poll_id])).get(poll_id)
+        if not isinstance(value, dict):
+            return None
+        secret, chat, creator = value.get("secret"), value.get("chat"), value.get("creator")
+        options, alt = value.get("options"), value.get("creator_alt")
+        if not (isinstance(secret, bytes) and isinstance(chat, str) and isinstance(creator, str)):
+            return None
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            return None
+        return StoredSecret(
+            poll_id, chat, creator, tuple(options), secret, alt if isinstance(alt, str) else None
+        )
+
+
+# ---------------------------------------------------------------------- privacy tokens
+
+
+class PrivacyToken(NamedTuple):
+    token: bytes | None  # the peer's trusted-contact token for us (None: none received)
+    timestamp: int  # when the peer issued it (0: never)
+    sender_timestamp: int  # when we last issued ours to the peer (0: never)
+
+    def __repr__(self) -> str:  # the token is a credential
+        shown = "None" if self.token is None else f"<{len(self.token)} bytes>"
+        return f"PrivacyToken(token={shown}, timestamp={self.timestamp}, sender_timestamp={self.sender_timestamp})"
+
+
+class PrivacyTokens:
+    """Trusted-contact tokens per user (``tctoken``): theirs for us, and when we issued
+    ours to them (whatsmeow store ``PrivacyTokens``; Baileys ``tctoken`` keys)."""
+
+    TYPE: Final = "tctoken"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    async def get(self, user: str) -> PrivacyToken | None:
+        value = (await self.keys.get(self.TYPE, [user])).get(user)
+        if not isinstance(value, dict):
+            return None
+        token, t, sent = value.get("token"), value.get("t", 0), value.get("sender_t", 0)
+        return PrivacyToken(
+            token if isinstance(token, bytes) else None,
+            t if isinstance(t, int) else 0,
+            sent if isinstance(sent, int) else 0,
+        )
+
+    async def put_token(self, user: str, token: bytes, timestamp: int) -> bool:
+        """Keep ``user``'s token unless the one kept is newer; ``True`` when kept."""
+        async with self.keys.transaction():
+            old = await self.get(user)
+            if old is not None and old.token is not None and old.timestamp > timestamp:
+                return False
+            sent = old.sender_timestamp if old is not None else 0
+            await self.keys.set(
+                {self.TYPE: {user: {"token": token, "t": timestamp, "sender_t": sent}}}
+            )
+            return True
+
+    async def mark_issued(self, user: str, timestamp: int) -> None:
+        async with self.keys.transaction():
+            old = await self.get(user)
+            value: dict[str, Any] = {"t": 0, "sender_t": timestamp}
+            if old is not None:
+                value["t"] = old.timestamp
+                if old.token is not None:
+                    value["token"] = old.token
+            await self.keys.set({self.TYPE: {user: value}})
