@@ -51,6 +51,7 @@ from wamd.binary.jid import (
     HIDDEN_USER_SERVER,
     InvalidJID,
 )
+from wamd.client.calls import CallDesk
 from wamd.client.contacts import PushNames
 from wamd.client.history import decode_history, decode_inline_history
 from wamd.errors import (
@@ -226,6 +227,7 @@ class Receiver:
         self.prekeys = prekeys
         self.buffer = EventBuffer(core.auth.keys)
         self.push_names = PushNames(core)
+        self.calls = CallDesk(core, sender)
         self._retries: dict[str, int] = {}
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
         # downloads a history blob (the socket's media layer); None: blobs are only logged
@@ -618,7 +620,8 @@ class Receiver:
     # ------------------------------------------------------------------ calls
 
     async def on_call(self, node: Node) -> None:
-        """Calls are not answered (no media here); they are acked and reported."""
+        """Calls are not answered (no media here); they are acked and reported, and with
+        ``reject_calls`` an offer is rejected."""
         await self.ack(node)
         children = node.get_children()
         if len(children) != 1:
@@ -628,20 +631,17 @@ class Receiver:
             timestamp = node.attr_int("t", 0) or 0
         except ProtocolError:
             timestamp = 0
-        self.core.ev.emit(
-            "call",
-            [
-                CallEvent(
-                    chat_id=node.attrs.get("from", ""),
-                    call_id=signal.attrs.get("call-id", ""),
-                    status=signal.tag,
-                    creator=signal.attrs.get("call-creator"),
-                    timestamp=timestamp,
-                    group_jid=signal.attrs.get("group-jid"),
-                    is_video=signal.get_child("video") is not None,
-                )
-            ],
+        event = CallEvent(
+            chat_id=node.attrs.get("from", ""),
+            call_id=signal.attrs.get("call-id", ""),
+            status=signal.tag,
+            creator=signal.attrs.get("call-creator"),
+            timestamp=timestamp,
+            group_jid=signal.attrs.get("group-jid"),
+            is_video=signal.get_child("video") is not None,
         )
+        self.core.ev.emit("call", [event])
+        await self.calls.on_call(event)  # reject_calls=True declines it (wamd/client/calls.py)
 
     # ------------------------------------------------------------------ presence
 

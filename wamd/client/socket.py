@@ -63,7 +63,7 @@ from wamd.media.transfer import MediaClient, MediaConn, UploadResult, download_b
 from wamd.media.types import MediaType
 from wamd.messaging import stanzas
 from wamd.messaging.stanzas import OwnIds
-from wamd.messaging.types import GroupMetadata, MessageKey, WAMessage
+from wamd.messaging.types import CallEvent, GroupMetadata, MessageKey, WAMessage
 from wamd.noise.payload import login_payload
 from wamd.proto import e2e_pb2
 from wamd.store.auth import AuthState
@@ -111,6 +111,8 @@ class SocketOptions:
     default_query_timeout: float = 60.0
     mark_online_on_connect: bool = True
     push_name: str | None = None
+    reject_calls: bool = False
+    call_reject_message: str | None = None
     qr_timeout: tuple[float, float] = (60.0, 20.0)  # first ref, each later ref
     origin: str = "https://web.whatsapp.com"
     qr_output: Callable[[str], None] | None = None
@@ -515,6 +517,11 @@ class WASocket:
     async def presence_subscribe(self, jid: str) -> None:
         await self.sender.presence_subscribe(jid)
 
+    async def reject_call(self, call: CallEvent | str, caller: str | None = None) -> None:
+        """Reject an incoming call: a ``CallEvent`` from the ``call`` event, or its id and
+        the caller's JID. (``reject_calls=True`` does this for every call.)"""
+        await self.receiver.calls.reject(call, caller)
+
     async def on_whatsapp(self, *numbers: str) -> list[OnWhatsApp]:
         """Which of these phone numbers (international form: ``"+15551234567"``) are on
         WhatsApp: per distinct number, in order, ``exists``, its ``jid`` and ``lid`` (kept as
@@ -806,6 +813,8 @@ def make_wa_socket(
     default_query_timeout: float = 60.0,
     mark_online_on_connect: bool = True,
     push_name: str | None = None,
+    reject_calls: bool = False,
+    call_reject_message: str | None = None,
     qr_timeout: tuple[float, float] = (60.0, 20.0),
     origin: str = "https://web.whatsapp.com",
     qr_output: Callable[[str], None] | None = None,
@@ -834,6 +843,8 @@ def make_wa_socket(
         default_query_timeout=default_query_timeout,
         mark_online_on_connect=mark_online_on_connect,
         push_name=check_push_name(push_name) if push_name is not None else None,
+        reject_calls=reject_calls,
+        call_reject_message=call_reject_message,
         qr_timeout=qr_timeout,
         origin=origin,
         qr_output=qr_output,

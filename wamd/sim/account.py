@@ -19,6 +19,7 @@ from wamd.messaging.core import is_poll_creation
 from wamd.messaging.polls import PollSecret, decrypt_vote, encrypt_vote, poll_creation
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import rand
+from wamd.sim.calls import SimCall
 from wamd.sim.groups import SimGroup
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
 from wamd.sim.state import PRIMARY_OFFLINE_LIMIT, SimDevice
@@ -239,6 +240,21 @@ class SimPhone:
             return decrypt_vote(secret, voters, update.vote)
         except InvalidMessage as exc:
             raise SimError(f"vote {vote.id}: {exc}") from None
+
+    async def call(self, to: JID | str | SimPhone, *, video: bool = False) -> SimCall:
+        """Ring an account's devices (an offer; no media). ``SimCall.status`` tells whether
+        a device rejected it."""
+        if isinstance(to, SimPhone):
+            callee: SimPhone | None = to
+        else:
+            callee = self.state.account_of(JID.parse(to) if isinstance(to, str) else to)
+        if callee is None or callee is self:
+            raise SimError(f"cannot call {to}: not another account on the sim")
+        return await self.server.router.calls.ring(self, callee, video=video)
+
+    async def hang_up(self, call: SimCall) -> None:
+        """Stop ringing (the callee's devices get ``<terminate reason="timeout">``)."""
+        await self.server.router.calls.hang_up(call)
 
     async def read(self, message: SimMessage) -> None:
         """Send a read receipt for a received message (blue ticks)."""

@@ -38,6 +38,7 @@ from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVE
 from wamd.errors import ProtocolError
 from wamd.messaging import stanzas
 from wamd.messaging.core import participant_hash
+from wamd.sim.calls import Calls
 
 if TYPE_CHECKING:
     from wamd.sim.account import SimPhone
@@ -88,6 +89,7 @@ class Router:
         self.state = state
         self.presence: dict[str, tuple[str, int]] = {}  # pn user -> (available|unavailable, t)
         self.subscribers: dict[str, set[tuple[str, int]]] = {}  # pn user -> {(pn user, device)}
+        self.calls = Calls(state, self)
 
     # ------------------------------------------------------------------ delivery
 
@@ -173,6 +175,8 @@ class Router:
             await self.on_presence(device, node)
         elif tag == "chatstate":
             await self.on_chatstate(device, node)
+        elif tag == "call":
+            await self.calls.on_call(device, node)  # wamd/sim/calls.py
 
     async def _ack(self, device: SimDevice, attrs: dict[str, str]) -> None:
         await self.deliver(device, Node("ack", attrs), queue=False)
