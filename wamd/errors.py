@@ -309,11 +309,21 @@ class ConnectionClosed(WamdError):
         super().__init__(message or f"connection closed ({self.status_code} {name})")
 
 
+_SEND_ERRORS = {
+    "463": "no privacy token for this contact: an account that may not start new chats "
+    "writes only to those who wrote first; wamd issued its token, it does not retry",
+    "479": "the server found the stanza invalid (stale devices or addressing)",
+}
+
+
 class SendError(WamdError):
     """The server refused a message (its ack carried an error code)."""
 
     def __init__(self, message_id: str, code: str) -> None:
-        super().__init__(f"the server refused message {message_id}: error {code}")
+        why = _SEND_ERRORS.get(code)
+        super().__init__(
+            f"the server refused message {message_id}: error {code}" + (f" ({why})" if why else "")
+        )
         self.message_id = message_id
         self.code = code
 

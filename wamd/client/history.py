@@ -94,4 +94,9 @@ def decode_history(compressed: bytes) -> HistorySet:
         sync_type=history_sync_pb2.HistorySync.HistorySyncType.Name(sync.syncType),
         progress=sync.progress if sync.HasField("progress") else None,
         is_latest=sync.HasField("progress") and sync.progress >= 100,
+        tc_tokens={
+            c.ID: (c.tcToken, c.tcTokenTimestamp)
+            for c in sync.conversations
+            if c.ID and c.tcToken and c.tcTokenTimestamp
+        },
     )

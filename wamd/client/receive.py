@@ -452,6 +452,7 @@ class Receiver:
                 await self.devices.learn(JID.parse(pn).to_non_ad(), JID.parse(lid).to_non_ad())
             except InvalidJID:
                 self.log.debug("history sync has a malformed lid mapping")
+        await self.sender.tokens.from_history(history.tc_tokens)
         self.core.ev.emit("messaging-history.set", history)
 
     def _key(self, src: MessageSource, message_id: str) -> MessageKey:
@@ -611,6 +612,8 @@ class Receiver:
                         self.devices.invalidate(frm)
             elif kind == "w:gp2":
                 await self._group_notification(node)
+            elif kind == "privacy_token":
+                await self.sender.tokens.on_notification(node)  # wamd/client/privacy_tokens.py
         except (ProtocolError, InvalidJID) as exc:
             self.log.warning("malformed <notification type=%r>: %s", kind, exc)
 

@@ -35,6 +35,7 @@ from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.content import build_message, edit_attribute
 from wamd.client.polls import Polls
+from wamd.client.privacy_tokens import NO_TOKEN, TokenKeeper
 from wamd.errors import NoPushName, NoSession, SendError, WamdError
 from wamd.media.info import enc_media_type
 from wamd.messaging import stanzas
@@ -83,6 +84,7 @@ class Sender:
         self.sent = SentMessages(core.auth.keys, SENT_KEEP)
         self.key_memory = SenderKeyMemory(core.auth.keys)
         self.polls = Polls(core, devices)
+        self.tokens = TokenKeeper(core, devices)  # privacy tokens (wamd/client/privacy_tokens.py)
         # one lock per chat being sent to (and how many sends use it), so sends keep order
         self._chat_locks: dict[JID, tuple[asyncio.Lock, int]] = {}
         self._incoming_retries: dict[tuple[JID, str], int] = {}
@@ -212,7 +214,21 @@ class Sender:
         )
         if not any(JID.parse(n.attrs["jid"]).user == to.user for n in nodes):
             raise NoSession(f"could not encrypt for any device of {to}")
-        await self._relay(to, mid, message, [Node("participants", {}, nodes)], include_identity)
+        token = await self.tokens.token_node(to)
+        try:
+            await self._relay(
+                to,
+                mid,
+                message,
+                [Node("participants", {}, nodes)],
+                include_identity,
+                extra=[token] if token is not None else (),
+            )
+        except SendError as exc:
+            if exc.code == NO_TOKEN:  # Baileys: issue ours, do not retry (another reach-out)
+                await self.tokens.issue(await self.tokens.storage_jid(to))
+            raise
+        await self.tokens.after_send(to)
 
     def _enc_attrs(self, message: e2e_pb2.Message) -> dict[str, str]:
         # whatsmeow prepareMessageNode: edits, reactions and poll votes "hide" on failure;
@@ -238,6 +254,7 @@ class Sender:
         children: list[Node],
         include_identity: bool,
         phash: str | None = None,
+        extra: Sequence[Node] = (),
     ) -> Node:
         stanza = stanzas.message_stanza(
             to,
@@ -247,7 +264,7 @@ class Sender:
             edit=edit_attribute(message),
             phash=phash,
             device_identity=self.core.auth.creds.account if include_identity else None,
-            trailing=[meta] if (meta := poll_meta(message)) is not None else (),
+            trailing=[*([meta] if (meta := poll_meta(message)) is not None else []), *extra],
         )
         ack = await self.core.live_conn().request(stanza, ACK_TIMEOUT)
         if "error" in ack.attrs:

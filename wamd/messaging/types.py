@@ -255,6 +255,8 @@ class HistorySet:
     sync_type: str  # "INITIAL_BOOTSTRAP", "RECENT", "PUSH_NAME", ...
     progress: int | None = None
     is_latest: bool = False
+    # chat JID -> (its privacy token for us, issue time); kept by the socket, not shown
+    tc_tokens: dict[str, tuple[bytes, int]] = field(default_factory=dict, repr=False)
 
 
 # Payloads of events wamd does not emit yet; their shapes are Baileys' (``Contact``,

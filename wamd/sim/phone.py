@@ -40,7 +40,7 @@ from wamd.signal.address import signal_address
 from wamd.signal.session import PreKeyBundle
 from wamd.sim import rand
 from wamd.sim.phone_media import PhoneMedia
-from wamd.sim.services import bundle_node
+from wamd.sim.services import bundle_node, issue_privacy_token
 from wamd.store.memory import MemoryKeyStore
 
 if TYPE_CHECKING:
@@ -490,6 +490,15 @@ class PhoneEndpoint:
             trailing=[meta] if meta is not None else (),
         )
         await self.router.handle(self.device, stanza)
+        if state.require_tctoken and to.server != GROUP_SERVER:
+            # a phone issues its privacy token to those it writes to (whatsmeow tctoken.go
+            # does once per bucket; a phone once per contact is enough for the sim)
+            recipient = state.account_of(to)
+            if recipient is not None and recipient is not self.phone:
+                if (self.phone.number, recipient.number) not in state.tc_tokens:
+                    await issue_privacy_token(
+                        state, self.router, self.phone, recipient, str(state.now())
+                    )
         return message_id
 
     async def send_history(

@@ -39,6 +39,7 @@ from wamd.errors import ProtocolError
 from wamd.messaging import stanzas
 from wamd.messaging.core import participant_hash
 from wamd.sim.calls import Calls
+from wamd.sim.services import carries_token
 
 if TYPE_CHECKING:
     from wamd.sim.account import SimPhone
@@ -205,6 +206,20 @@ class Router:
             routed = self._route_direct(device, node, to, base)
         else:
             routed = 400
+        if (
+            not isinstance(routed, int)
+            and state.require_tctoken
+            and to.server != GROUP_SERVER
+            and device is not device.phone.primary
+            and node.attrs.get("category") != "peer"
+        ):
+            recipient = state.account_of(to)
+            if (
+                recipient is not None
+                and recipient is not device.phone
+                and not carries_token(state, device.phone, recipient, node)
+            ):
+                routed = 463  # Baileys: no privacy token (a restricted account's first message)
         if isinstance(routed, int):
             await self._ack(device, ack | {"error": str(routed)})
             return

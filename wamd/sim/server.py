@@ -111,6 +111,7 @@ class SimServer:
         media_tls: bool = True,
         media_ttl: float = DEFAULT_MEDIA_TTL,
         media_limits: Mapping[str, int] | None = None,
+        require_tctoken: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         # every random choice the sim makes comes from here (wamd/sim/rand.py)
@@ -125,6 +126,9 @@ class SimServer:
         self.state = SimState(
             clock=clock, rng=rng if rng is not None else random.Random(self.seed), host=host
         )
+        # companions are treated as restricted accounts: a 1:1 message without the
+        # recipient's privacy token is refused with <ack error="463"> (services.py)
+        self.state.require_tctoken = require_tctoken
         self.ca = CertificateAuthority(rand.keypair(self.state.rng))
         self.static = rand.keypair(self.state.rng)
         self.certificate = self.ca.issue(self.static.public)

@@ -39,6 +39,8 @@ __all__ = [
     "answer_privacy_tokens",
     "answer_usync",
     "bundle_node",
+    "carries_token",
+    "issue_privacy_token",
     "key_index_list",
 ]
 
@@ -309,8 +311,8 @@ async def answer_privacy_tokens(
     empty result and hands each named user a token from the issuer:
     ``<notification type="privacy_token" from=ISSUER sender_lid=ISSUER_LID><tokens><token
     type="trusted_contact" t>TOKEN</token></tokens>`` (whatsmeow notification.go
-    handlePrivacyTokenNotification reads exactly these). The sim checks no tokens on
-    messages.
+    handlePrivacyTokenNotification reads exactly these). With ``require_tctoken`` the
+    router checks them on companions' 1:1 messages.
     """
     tokens = node.get_child("tokens")
     if node.attrs.get("type") != "set" or tokens is None:
@@ -328,16 +330,28 @@ async def answer_privacy_tokens(
         target = state.account_of(jid)
         if target is not None and target is not device.phone:
             issued.append((target, token.attrs.get("t") or str(state.now())))
-    issuer = device.phone
     for target, stamp in issued:
-        value = state.rng.randbytes(PRIVACY_TOKEN_SIZE)
-        child = Node("token", {"type": "trusted_contact", "t": stamp}, value)
-        stanza = state.notification(
-            str(issuer.jid),
-            "privacy_token",
-            [Node("tokens", {}, [child])],
-            sender_lid=str(issuer.lid),
-        )
-        for target_device in target.devices():
-            await router.deliver(target_device, stanza)
+        await issue_privacy_token(state, router, device.phone, target, stamp)
     return _result(node)
+
+
+async def issue_privacy_token(
+    state: SimState, router: Router, issuer: SimPhone, target: SimPhone, stamp: str
+) -> None:
+    """``issuer``'s trusted-contact token for ``target``: kept (a 1:1 message from
+    ``target`` to ``issuer`` may carry it) and delivered to every device of ``target``."""
+    value = state.rng.randbytes(PRIVACY_TOKEN_SIZE)
+    state.tc_tokens[(issuer.number, target.number)] = (value, int(stamp) if stamp.isdigit() else 0)
+    child = Node("token", {"type": "trusted_contact", "t": stamp}, value)
+    stanza = state.notification(
+        str(issuer.jid), "privacy_token", [Node("tokens", {}, [child])], sender_lid=str(issuer.lid)
+    )
+    for target_device in target.devices():
+        await router.deliver(target_device, stanza)
+
+
+def carries_token(state: SimState, sender: SimPhone, recipient: SimPhone, node: Node) -> bool:
+    """Does a 1:1 message from ``sender`` carry ``recipient``'s token for it?"""
+    held = state.tc_tokens.get((recipient.number, sender.number))
+    token = node.get_child("tctoken")
+    return held is not None and token is not None and token.content_bytes() == held[0]

@@ -140,6 +140,10 @@ class SimState:
         self._clock_moved: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.faults = Faults(self)  # what the sim does wrong on purpose (faults.py)
+        # privacy tokens (services.py): (issuer pn user, holder pn user) -> (token, t);
+        # with require_tctoken, companions' 1:1 messages must carry the recipient's token
+        self.tc_tokens: dict[tuple[str, str], tuple[bytes, int]] = {}
+        self.require_tctoken = False
 
     # ------------------------------------------------------------------ time
 

@@ -1,0 +1,122 @@
+"""Privacy tokens against a sim that requires them (``require_tctoken=True``): kept on
+every store, attached to 1:1 messages, ours issued once per bucket, and 463 handled."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.client.conftest import Inbox, record_sends
+from tests.client.fakes import offline_client
+from tests.client.stores import every_store, fresh_state, link  # noqa: F401 (fixture)
+from wamd.binary import Node
+from wamd.client.privacy_tokens import BUCKET_SECONDS, BUCKETS
+from wamd.errors import SendError
+from wamd.sim import SimServer
+from wamd.testing import settle, sim_server, wait_received
+
+
+def issues(sent: list[Node]) -> list[Node]:
+    return [n for n in sent if n.tag == "iq" and n.attrs.get("xmlns") == "privacy"]
+
+
+async def test_a_first_message_without_a_token_is_refused_and_ours_issued(
+    every_store: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with sim_server(require_tctoken=True) as sim:
+        bot_phone = sim.add_phone("15550001111", "Bot")
+        alice = sim.add_phone("15550002222", "Alice")
+        bot = await link(sim, bot_phone)
+        sent = record_sends(bot)
+        with pytest.raises(SendError, match="error 463 \\(no privacy token"):
+            await bot.send_message(alice.jid, {"text": "hello, we have not met"})
+        assert len(sent.of("message")) == 1  # not retried
+        (issued,) = issues(sent)
+        token = issued.require_child("tokens").require_child("token")
+        assert token.attrs["jid"] == str(alice.lid) or token.attrs["jid"] == str(alice.jid)
+        assert token.attrs["type"] == "trusted_contact"
+        assert (bot_phone.number, alice.number) in sim.state.tc_tokens
+        assert alice.received == []
+        # Alice writes: her phone issues its token, the bot keeps it and may answer
+        inbox = Inbox(bot)
+        with caplog.at_level(logging.INFO):
+            mid = await alice.send_text(bot_phone.jid, "hi, I wrote first")
+            await inbox.wait(lambda m: m.key.id == mid)
+            await settle(sim, bot)
+        held, _ = sim.state.tc_tokens[(alice.number, bot_phone.number)]
+        kept = await bot.sender.tokens.tokens.get(str(alice.lid))
+        assert kept is not None and kept.token == held  # on this store, under her lid
+        assert held.hex() not in repr(kept) and held.hex() not in caplog.text
+        reply = await bot.send_message(alice.jid, {"text": "welcome"})
+        (stanza,) = [m for m in sent.of("message") if m.attrs["id"] == reply.key.id]
+        assert stanza.require_child("tctoken").content_bytes() == held
+        await wait_received(alice, lambda m: m.id == reply.key.id)
+        await bot.end()
+
+
+async def test_our_token_is_issued_once_per_bucket_and_a_stale_one_not_sent(
+    sim: SimServer,
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone, await fresh_state())
+    keeper = bot.sender.tokens
+    sent = record_sends(bot)
+    await bot.send_message(alice.jid, {"text": "one"})
+    await bot.send_message(alice.jid, {"text": "two"})
+    assert len(issues(sent)) == 1  # once in this bucket
+    now = keeper.clock()
+    keeper.clock = lambda: now + BUCKET_SECONDS
+    await bot.send_message(alice.jid, {"text": "three"})
+    assert len(issues(sent)) == 2  # a new week, a new issue
+    # a token of ours from Alice that is past the last bucket is not attached
+    await keeper.tokens.put_token(str(alice.lid), b"T" * 24, int(now))
+    await bot.send_message(alice.jid, {"text": "fresh"})
+    assert sent.of("message")[-1].require_child("tctoken").content_bytes() == b"T" * 24
+    keeper.clock = lambda: now + BUCKETS * BUCKET_SECONDS
+    await bot.send_message(alice.jid, {"text": "stale"})
+    assert sent.of("message")[-1].get_child("tctoken") is None
+    await bot.end()
+
+
+async def test_a_group_message_carries_no_token_and_issues_none(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone, await fresh_state())
+    group = await bot.group_create("Team", [str(alice.jid)])
+    sent = record_sends(bot)
+    await bot.send_message(group.id, {"text": "hi all"})
+    assert sent.of("message")[0].get_child("tctoken") is None and issues(sent) == []
+    await bot.end()
+
+
+@pytest.mark.parametrize(
+    "notification",
+    [
+        Node("notification", {"type": "privacy_token", "from": "15550002222@s.whatsapp.net"}),
+        Node(
+            "notification",
+            {"type": "privacy_token", "from": "15550002222@s.whatsapp.net"},
+            [Node("tokens", {}, [Node("token", {"type": "trusted_contact"}, b"no time")])],
+        ),
+        Node(
+            "notification",
+            {"type": "privacy_token", "from": "15550002222@s.whatsapp.net"},
+            [Node("tokens", {}, [Node("token", {"type": "other", "t": "5"}, b"x")])],
+        ),
+        Node(
+            "notification",
+            {"type": "privacy_token", "from": "not a jid@@"},
+            [Node("tokens", {}, [Node("token", {"type": "trusted_contact", "t": "5"}, b"x")])],
+        ),
+    ],
+)
+async def test_malformed_token_notifications_store_nothing(notification: Node) -> None:
+    client = offline_client(lambda request: Node("iq", {"type": "result"}))
+    notification.attrs["id"] = "N1"
+    await client.receiver.on_notification(notification)
+    assert await client.core.auth.keys.get("tctoken", ["15550002222@s.whatsapp.net"]) == {}
+    (ack,) = client.link.of("ack")  # acked all the same
+    assert ack.attrs["id"] == "N1"
