@@ -54,6 +54,7 @@ from wamd.binary.jid import (
 from wamd.client.calls import CallDesk
 from wamd.client.contacts import PushNames
 from wamd.client.history import decode_history, decode_inline_history
+from wamd.client.profile import Profile
 from wamd.errors import (
     DuplicateMessage,
     InvalidMessage,
@@ -228,6 +229,7 @@ class Receiver:
         self.buffer = EventBuffer(core.auth.keys)
         self.push_names = PushNames(core)
         self.calls = CallDesk(core, sender)
+        self.profile = Profile(core, devices)  # pictures, blocklist, privacy (profile.py)
         self._retries: dict[str, int] = {}
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
         # downloads a history blob (the socket's media layer); None: blobs are only logged
@@ -612,6 +614,8 @@ class Receiver:
                         self.devices.invalidate(frm)
             elif kind == "w:gp2":
                 await self._group_notification(node)
+            elif kind == "account_sync":
+                await self.profile.on_account_sync(node)  # blocklist changes
             elif kind == "privacy_token":
                 await self.sender.tokens.on_notification(node)  # wamd/client/privacy_tokens.py
         except (ProtocolError, InvalidJID) as exc:

@@ -45,6 +45,7 @@ from wamd.client.lifecycle import Lifecycle, Phase
 from wamd.client.media import MEDIA_RETRY_TIMEOUT, MediaService, Progress, is_media_content
 from wamd.client.pairing import Pairing, checked_device_ids, registration_for
 from wamd.client.prekeys import INITIAL_PREKEYS, MIN_PREKEYS, PreKeyUpkeep
+from wamd.client.profile import BusinessProfile, StatusInfo
 from wamd.client.receive import Receiver, chat_key
 from wamd.client.send import Sender
 from wamd.client.usync import OnWhatsApp, UserLookup
@@ -528,6 +529,50 @@ class WASocket:
         a mapping) and whether it is a business (``is_business``, ``verified_name``).
         ``InvalidPhoneNumber`` names a number that is not one."""
         return await self.users.on_whatsapp(numbers)
+
+    # profile and privacy (wamd/client/profile.py; Baileys' names)
+
+    async def profile_picture_url(
+        self, jid: str, type: Literal["preview", "image"] = "preview"
+    ) -> str | None:
+        """The URL of a user's or group's picture; ``None`` when none is set."""
+        return await self.receiver.profile.profile_picture_url(jid, type)
+
+    async def update_profile_picture(self, jid: str, jpeg: bytes) -> str:
+        """Set our own (``jid`` = our JID) or a group's picture; returns its id."""
+        return await self.receiver.profile.update_profile_picture(jid, jpeg)
+
+    async def remove_profile_picture(self, jid: str) -> None:
+        await self.receiver.profile.remove_profile_picture(jid)
+
+    async def fetch_status(self, *jids: str) -> list[StatusInfo]:
+        """Users' about texts."""
+        return await self.receiver.profile.fetch_status(list(jids))
+
+    async def update_profile_status(self, status: str) -> None:
+        """Our about text (up to 139 characters)."""
+        await self.receiver.profile.update_profile_status(status)
+
+    async def get_business_profile(self, jid: str) -> BusinessProfile | None:
+        return await self.receiver.profile.get_business_profile(jid)
+
+    async def fetch_blocklist(self) -> list[str]:
+        return await self.receiver.profile.fetch_blocklist()
+
+    async def update_block_status(self, jid: str, action: Literal["block", "unblock"]) -> list[str]:
+        return await self.receiver.profile.update_block_status(jid, action)
+
+    async def fetch_privacy_settings(self) -> dict[str, str]:
+        return await self.receiver.profile.fetch_privacy_settings()
+
+    async def update_privacy_setting(self, name: str, value: str) -> None:
+        """One privacy category (``last``, ``online``, ``profile``, ``status``,
+        ``readreceipts``, ``groupadd``, ``calladd``, ``messages``) to one of its values."""
+        await self.receiver.profile.update_privacy_setting(name, value)
+
+    async def update_default_disappearing_mode(self, seconds: int) -> None:
+        """The timer new chats start with (0: off)."""
+        await self.receiver.profile.update_default_disappearing(seconds)
 
     async def set_push_name(self, name: str) -> None:
         """Make ``name`` (1-25 characters) our push name, the name contacts see on our

@@ -22,6 +22,7 @@ from wamd.sim import rand
 from wamd.sim.calls import SimCall
 from wamd.sim.groups import SimGroup
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
+from wamd.sim.profile import DEFAULT_PRIVACY
 from wamd.sim.state import PRIMARY_OFFLINE_LIMIT, SimDevice
 
 if TYPE_CHECKING:
@@ -52,6 +53,17 @@ class SimPhone:
         self.status = "Hey there! I am using WhatsApp."
         self.status_time = state.now()
         self.disappearing = 0  # the account's default disappearing-messages timer (seconds)
+        # the profile (wamd/sim/profile.py)
+        self.picture: tuple[str, bytes] | None = None  # (picture id, JPEG)
+        self.privacy: dict[str, str] = dict(DEFAULT_PRIVACY)
+        self.blocked: dict[str, str] = {}  # pn user -> lid JID
+        self.business_profile: dict[str, str] = {
+            "description": f"{name} on the sim",
+            "category": "Shopping & retail",
+            "email": f"hello@{number}.example",
+            "website": f"https://{number}.example",
+            "address": "1 Loopback Street",
+        }
         self.primary = SimDevice(
             self,
             JID(number, DEFAULT_USER_SERVER),

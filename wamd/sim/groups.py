@@ -54,6 +54,7 @@ class SimGroup:
     invite_code: str = ""  # "" until an admin asks for the link
     revoked_codes: set[str] = field(default_factory=set)
     requests: dict[str, tuple[int, str]] = field(default_factory=dict)  # pn user -> (t, method)
+    picture: tuple[str, bytes] | None = None  # (picture id, JPEG): wamd/sim/profile.py
 
     @property
     def jid(self) -> JID:

@@ -11,8 +11,11 @@ any connection, the rest only for a logged-in device:
 ``usync``            devices, lid, contact, status (``services.answer_usync``)
 ``w:g2``             groups (``groups.py``)
 ``w``, ``abt``       props, A/B props
-``blocklist``        an empty block list
-``privacy``          settings (get), trusted-contact tokens (set)
+``blocklist``        the account's block list, block and unblock (``profile.py``)
+``privacy``          settings (get, set), trusted-contact tokens (set)
+``w:profile:picture`` profile and group pictures (get, set, remove)
+``status``           the about text (set); ``w:biz``: business profiles
+``disappearing_mode`` the default disappearing-messages timer
 ``w:sync:app:state`` each collection at the version asked, no patches
 ``w:m``              ``media_conn``
 ``md``               ``remove-companion-device``: the device logs itself out
@@ -29,6 +32,7 @@ from wamd.binary import Node
 from wamd.crypto import DJB_TYPE, verify
 from wamd.errors import ProtocolError
 from wamd.messaging import stanzas
+from wamd.sim.profile import Profiles
 from wamd.sim.services import (
     answer_account,
     answer_keys,
@@ -72,6 +76,7 @@ class IqTable:
         self.router = router
         self.groups = groups
         self.logins = logins
+        self.profiles = Profiles(state, router)
         self.anonymous: dict[str, AnyHandler] = {"w:p": self._empty, "passive": self._empty}
         self.logged_in: dict[str, Handler] = {
             "encrypt": self._encrypt,
@@ -79,8 +84,12 @@ class IqTable:
             "w:g2": self._group,
             "w": self._account,
             "abt": self._account,
-            "blocklist": self._account,
+            "blocklist": self._blocklist,
             "privacy": self._privacy,
+            "w:profile:picture": self._picture,
+            "status": self._status,
+            "w:biz": self._business,
+            "disappearing_mode": self._disappearing,
             "w:sync:app:state": self._account,
             "w:m": self._media,
             "md": self._md,
@@ -119,10 +128,29 @@ class IqTable:
         return answer_account(node)
 
     async def _privacy(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
-        answer = answer_account(node)
+        answer = await self.profiles.privacy(device, node)
         if answer is None:
             answer = await answer_privacy_tokens(self.state, self.router, device, node)
         return answer
+
+    # the account's profile (wamd/sim/profile.py)
+
+    async def _blocklist(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
+        return await self.profiles.blocklist(device, node)
+
+    async def _picture(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
+        return await self.profiles.picture(device, node)
+
+    async def _status(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
+        return await self.profiles.status(device, node)
+
+    async def _business(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
+        return await self.profiles.business(device, node)
+
+    async def _disappearing(
+        self, conn: NodeConnection, node: Node, device: SimDevice
+    ) -> Node | None:
+        return await self.profiles.disappearing(device, node)
 
     async def _media(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
         return answer_media_conn(self.state, node)

@@ -212,17 +212,6 @@ MEDIA_CONN_TTL = 300  # seconds a media_conn answer may be cached (whatsmeow, Ba
 MEDIA_AUTH_TTL = 21600  # seconds the upload auth token is valid
 MEDIA_MAX_BUCKETS = 12
 PRIVACY_TOKEN_SIZE = 24  # bytes of a trusted-contact token (opaque to clients)
-# every account's privacy settings, as a fresh WhatsApp account has them (whatsmeow types)
-DEFAULT_PRIVACY = {
-    "groupadd": "all",
-    "last": "all",
-    "status": "contacts",
-    "profile": "all",
-    "readreceipts": "all",
-    "online": "all",
-    "calladd": "all",
-    "messages": "all",
-}
 
 
 def answer_account(node: Node) -> Node | None:
@@ -230,10 +219,7 @@ def answer_account(node: Node) -> Node | None:
 
     - ``<iq xmlns="w" type="get"><props protocol="2" hash/></iq>`` (Baileys fetchProps):
       ``<props protocol="2" hash=H>`` with ``<prop name value/>`` children (none here);
-    - ``<iq xmlns="blocklist" type="get"/>`` (whatsmeow GetBlocklist): ``<list dhash>``
-      with an ``<item jid/>`` per blocked user (none);
-    - ``<iq xmlns="privacy" type="get"><privacy/></iq>`` (whatsmeow GetPrivacySettings):
-      ``<privacy>`` with ``<category name value/>`` per setting.
+    (the blocklist and privacy settings are the account's: ``profile.py``)
     - ``<iq xmlns="abt" type="get"><props protocol="1" [hash]/></iq>`` (Baileys
       fetchAbProps): ``<props protocol="1" hash=H>`` with no ``<prop/>`` (no experiments).
 
@@ -266,14 +252,6 @@ def answer_account(node: Node) -> Node | None:
         # the A/B experiment props (Baileys fetchAbProps, every login): the same answer
         # shape, protocol 1, no experiments set
         return _result(node, [Node("props", {"protocol": "1", "hash": AB_PROPS_HASH})])
-    if xmlns == "blocklist":
-        return _result(node, [Node("list", {"dhash": "none"})])
-    if xmlns == "privacy" and node.get_child("privacy") is not None:
-        categories = [
-            Node("category", {"name": name, "value": value})
-            for name, value in DEFAULT_PRIVACY.items()
-        ]
-        return _result(node, [Node("privacy", {}, categories)])
     return None
 
 
