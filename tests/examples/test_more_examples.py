@@ -95,7 +95,9 @@ async def test_group_bot_commands_welcome_and_hello() -> None:
         ctx = welcome.message.extendedTextMessage.contextInfo
         assert list(ctx.mentionedJID) == ["15550004444@s.whatsapp.net"]
 
-        # the bot is no admin: the sim refuses the rename and the bot says so
+        # the bot is no admin of a locked group (only admins edit its info): the sim
+        # refuses the rename and the bot says so
+        group.locked = True
         rename = await bob.send_text(group.jid, "!subject New name")
         refused = await next_matching(bob, reply_to(rename))
         assert refused.text is not None and refused.text.startswith("That did not work")
