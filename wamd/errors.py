@@ -10,7 +10,11 @@ The tree::
     ├── ProtocolError            the peer broke the protocol
     │   ├── DecodeError          bytes that do not parse (binary node, protobuf, frame)
     │   ├── HandshakeError       Noise handshake / certificate chain failure
-    │   └── PairingError         pairing could not complete (forged pair-success, bad code ...)
+    │   ├── PairingError         pairing could not complete (forged pair-success, bad code ...)
+    │   └── AppStateError        an app-state (syncd) collection could not be applied
+    │       ├── AppStateMacMismatch   an index, value, snapshot or patch MAC does not verify
+    │       ├── AppStateKeyMissing    a mutation names an app-state key we do not hold
+    │       └── AppStateConflict      the server kept refusing a write (409 after a retry)
     ├── SignalError              end-to-end encryption layer
     │   ├── UntrustedIdentity    a peer device's identity key changed
     │   ├── NoSession            no session with that device
@@ -59,6 +63,10 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "AppStateConflict",
+    "AppStateError",
+    "AppStateKeyMissing",
+    "AppStateMacMismatch",
     "BadMac",
     "Conflict",
     "ConnectionClosed",
@@ -154,6 +162,50 @@ class PairingError(ProtocolError):
         self.code = code
         self.text = text
         super().__init__(message)
+
+
+class AppStateError(ProtocolError):
+    """An app-state collection (``critical_block``, ``regular`` ...) could not be applied.
+
+    ``collection`` names it when known. The client logs it, leaves that collection's
+    stored state as it was and fetches the collection again from a snapshot; the other
+    collections and the connection go on.
+    """
+
+    def __init__(self, message: str, collection: str | None = None) -> None:
+        super().__init__(message)
+        self.collection = collection
+
+
+class AppStateMacMismatch(AppStateError):
+    """A MAC of an app-state patch or snapshot does not verify.
+
+    ``kind`` is ``"index"``, ``"value"``, ``"snapshot"`` or ``"patch"``; ``version`` the
+    collection version it was checked for.
+    """
+
+    def __init__(self, kind: str, collection: str, version: int, detail: str = "") -> None:
+        text = f"app state {collection} v{version}: the {kind} MAC does not verify"
+        super().__init__(f"{text} ({detail})" if detail else text, collection)
+        self.kind = kind
+        self.version = version
+
+
+class AppStateKeyMissing(AppStateError):
+    """A patch or snapshot is encrypted with an app-state key we were never given.
+
+    ``key_ids`` are the raw ids (not secret: ids, not keys); the client asks its phone
+    for them (``APP_STATE_SYNC_KEY_REQUEST``).
+    """
+
+    def __init__(self, key_ids: tuple[bytes, ...], collection: str | None = None) -> None:
+        names = ", ".join(k.hex() for k in key_ids)
+        super().__init__(f"app state key(s) {names} not held", collection)
+        self.key_ids = key_ids
+
+
+class AppStateConflict(AppStateError):
+    """A write was refused again (409) after the server's newer patches were applied."""
 
 
 class SignalError(WamdError):

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from wamd.proto import common_pb2 as common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11sync_action.proto\x12\x10wamd.sync_action\x1a\x0c\x63ommon.proto\"s\n\x0eSyncActionData\x12\r\n\x05index\x18\x01 \x01(\x0c\x12\x30\n\x05value\x18\x02 \x01(\x0b\x32!.wamd.sync_action.SyncActionValue\x12\x0f\n\x07padding\x18\x03 \x01(\x0c\x12\x0f\n\x07version\x18\x04 \x01(\x05\"\xb2\x05\n\x0fSyncActionValue\x12\x11\n\ttimestamp\x18\x01 \x01(\x03\x12\x30\n\nstarAction\x18\x02 \x01(\x0b\x32\x1c.wamd.sync_action.StarAction\x12\x36\n\rcontactAction\x18\x03 \x01(\x0b\x32\x1f.wamd.sync_action.ContactAction\x12\x30\n\nmuteAction\x18\x04 \x01(\x0b\x32\x1c.wamd.sync_action.MuteAction\x12.\n\tpinAction\x18\x05 \x01(\x0b\x32\x1b.wamd.sync_action.PinAction\x12:\n\x0fpushNameSetting\x18\x07 \x01(\x0b\x32!.wamd.sync_action.PushNameSetting\x12\x36\n\rlocaleSetting\x18\x10 \x01(\x0b\x32\x1f.wamd.sync_action.LocaleSetting\x12>\n\x11\x61rchiveChatAction\x18\x11 \x01(\x0b\x32#.wamd.sync_action.ArchiveChatAction\x12L\n\x18\x64\x65leteMessageForMeAction\x18\x12 \x01(\x0b\x32*.wamd.sync_action.DeleteMessageForMeAction\x12\x44\n\x14markChatAsReadAction\x18\x14 \x01(\x0b\x32&.wamd.sync_action.MarkChatAsReadAction\x12:\n\x0f\x63learChatAction\x18\x15 \x01(\x0b\x32!.wamd.sync_action.ClearChatAction\x12<\n\x10\x64\x65leteChatAction\x18\x16 \x01(\x0b\x32\".wamd.sync_action.DeleteChatAction\"L\n\x11SyncActionMessage\x12$\n\x03key\x18\x01 \x01(\x0b\x32\x17.wamd.common.MessageKey\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"\x91\x01\n\x16SyncActionMessageRange\x12\x1c\n\x14lastMessageTimestamp\x18\x01 \x01(\x03\x12\"\n\x1alastSystemMessageTimestamp\x18\x02 \x01(\x03\x12\x35\n\x08messages\x18\x03 \x03(\x0b\x32#.wamd.sync_action.SyncActionMessage\"\x1d\n\nStarAction\x12\x0f\n\x07starred\x18\x01 \x01(\x08\"\x87\x01\n\rContactAction\x12\x10\n\x08\x66ullName\x18\x01 \x01(\t\x12\x11\n\tfirstName\x18\x02 \x01(\t\x12\x0e\n\x06lidJID\x18\x03 \x01(\t\x12 \n\x18saveOnPrimaryAddressbook\x18\x04 \x01(\x08\x12\r\n\x05pnJID\x18\x05 \x01(\t\x12\x10\n\x08username\x18\x06 \x01(\t\"H\n\nMuteAction\x12\r\n\x05muted\x18\x01 \x01(\x08\x12\x18\n\x10muteEndTimestamp\x18\x02 \x01(\x03\x12\x11\n\tautoMuted\x18\x03 \x01(\x08\"\x1b\n\tPinAction\x12\x0e\n\x06pinned\x18\x01 \x01(\x08\"\x1f\n\x0fPushNameSetting\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1f\n\rLocaleSetting\x12\x0e\n\x06locale\x18\x01 \x01(\t\"e\n\x11\x41rchiveChatAction\x12\x10\n\x08\x61rchived\x18\x01 \x01(\x08\x12>\n\x0cmessageRange\x18\x02 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"I\n\x18\x44\x65leteMessageForMeAction\x12\x13\n\x0b\x64\x65leteMedia\x18\x01 \x01(\x08\x12\x18\n\x10messageTimestamp\x18\x02 \x01(\x03\"d\n\x14MarkChatAsReadAction\x12\x0c\n\x04read\x18\x01 \x01(\x08\x12>\n\x0cmessageRange\x18\x02 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"Q\n\x0f\x43learChatAction\x12>\n\x0cmessageRange\x18\x01 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"R\n\x10\x44\x65leteChatAction\x12>\n\x0cmessageRange\x18\x01 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11sync_action.proto\x12\x10wamd.sync_action\x1a\x0c\x63ommon.proto\"s\n\x0eSyncActionData\x12\r\n\x05index\x18\x01 \x01(\x0c\x12\x30\n\x05value\x18\x02 \x01(\x0b\x32!.wamd.sync_action.SyncActionValue\x12\x0f\n\x07padding\x18\x03 \x01(\x0c\x12\x0f\n\x07version\x18\x04 \x01(\x05\"\x80\x07\n\x0fSyncActionValue\x12\x11\n\ttimestamp\x18\x01 \x01(\x03\x12\x30\n\nstarAction\x18\x02 \x01(\x0b\x32\x1c.wamd.sync_action.StarAction\x12\x36\n\rcontactAction\x18\x03 \x01(\x0b\x32\x1f.wamd.sync_action.ContactAction\x12\x30\n\nmuteAction\x18\x04 \x01(\x0b\x32\x1c.wamd.sync_action.MuteAction\x12.\n\tpinAction\x18\x05 \x01(\x0b\x32\x1b.wamd.sync_action.PinAction\x12:\n\x0fpushNameSetting\x18\x07 \x01(\x0b\x32!.wamd.sync_action.PushNameSetting\x12:\n\x0flabelEditAction\x18\x0e \x01(\x0b\x32!.wamd.sync_action.LabelEditAction\x12H\n\x16labelAssociationAction\x18\x0f \x01(\x0b\x32(.wamd.sync_action.LabelAssociationAction\x12\x36\n\rlocaleSetting\x18\x10 \x01(\x0b\x32\x1f.wamd.sync_action.LocaleSetting\x12>\n\x11\x61rchiveChatAction\x18\x11 \x01(\x0b\x32#.wamd.sync_action.ArchiveChatAction\x12L\n\x18\x64\x65leteMessageForMeAction\x18\x12 \x01(\x0b\x32*.wamd.sync_action.DeleteMessageForMeAction\x12\x44\n\x14markChatAsReadAction\x18\x14 \x01(\x0b\x32&.wamd.sync_action.MarkChatAsReadAction\x12:\n\x0f\x63learChatAction\x18\x15 \x01(\x0b\x32!.wamd.sync_action.ClearChatAction\x12<\n\x10\x64\x65leteChatAction\x18\x16 \x01(\x0b\x32\".wamd.sync_action.DeleteChatAction\x12\x46\n\x15unarchiveChatsSetting\x18\x17 \x01(\x0b\x32\'.wamd.sync_action.UnarchiveChatsSetting\"L\n\x11SyncActionMessage\x12$\n\x03key\x18\x01 \x01(\x0b\x32\x17.wamd.common.MessageKey\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"\x91\x01\n\x16SyncActionMessageRange\x12\x1c\n\x14lastMessageTimestamp\x18\x01 \x01(\x03\x12\"\n\x1alastSystemMessageTimestamp\x18\x02 \x01(\x03\x12\x35\n\x08messages\x18\x03 \x03(\x0b\x32#.wamd.sync_action.SyncActionMessage\"\x1d\n\nStarAction\x12\x0f\n\x07starred\x18\x01 \x01(\x08\"\x87\x01\n\rContactAction\x12\x10\n\x08\x66ullName\x18\x01 \x01(\t\x12\x11\n\tfirstName\x18\x02 \x01(\t\x12\x0e\n\x06lidJID\x18\x03 \x01(\t\x12 \n\x18saveOnPrimaryAddressbook\x18\x04 \x01(\x08\x12\r\n\x05pnJID\x18\x05 \x01(\t\x12\x10\n\x08username\x18\x06 \x01(\t\"H\n\nMuteAction\x12\r\n\x05muted\x18\x01 \x01(\x08\x12\x18\n\x10muteEndTimestamp\x18\x02 \x01(\x03\x12\x11\n\tautoMuted\x18\x03 \x01(\x08\"\x1b\n\tPinAction\x12\x0e\n\x06pinned\x18\x01 \x01(\x08\"\x1f\n\x0fPushNameSetting\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1f\n\rLocaleSetting\x12\x0e\n\x06locale\x18\x01 \x01(\t\"e\n\x11\x41rchiveChatAction\x12\x10\n\x08\x61rchived\x18\x01 \x01(\x08\x12>\n\x0cmessageRange\x18\x02 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"I\n\x18\x44\x65leteMessageForMeAction\x12\x13\n\x0b\x64\x65leteMedia\x18\x01 \x01(\x08\x12\x18\n\x10messageTimestamp\x18\x02 \x01(\x03\"d\n\x14MarkChatAsReadAction\x12\x0c\n\x04read\x18\x01 \x01(\x08\x12>\n\x0cmessageRange\x18\x02 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"Q\n\x0f\x43learChatAction\x12>\n\x0cmessageRange\x18\x01 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"R\n\x10\x44\x65leteChatAction\x12>\n\x0cmessageRange\x18\x01 \x01(\x0b\x32(.wamd.sync_action.SyncActionMessageRange\"i\n\x0fLabelEditAction\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63olor\x18\x02 \x01(\x05\x12\x14\n\x0cpredefinedID\x18\x03 \x01(\x05\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\x12\x12\n\norderIndex\x18\x05 \x01(\x05\")\n\x16LabelAssociationAction\x12\x0f\n\x07labeled\x18\x01 \x01(\x08\"/\n\x15UnarchiveChatsSetting\x12\x16\n\x0eunarchiveChats\x18\x01 \x01(\x08')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,31 +35,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYNCACTIONDATA']._serialized_start=53
   _globals['_SYNCACTIONDATA']._serialized_end=168
   _globals['_SYNCACTIONVALUE']._serialized_start=171
-  _globals['_SYNCACTIONVALUE']._serialized_end=861
-  _globals['_SYNCACTIONMESSAGE']._serialized_start=863
-  _globals['_SYNCACTIONMESSAGE']._serialized_end=939
-  _globals['_SYNCACTIONMESSAGERANGE']._serialized_start=942
-  _globals['_SYNCACTIONMESSAGERANGE']._serialized_end=1087
-  _globals['_STARACTION']._serialized_start=1089
-  _globals['_STARACTION']._serialized_end=1118
-  _globals['_CONTACTACTION']._serialized_start=1121
-  _globals['_CONTACTACTION']._serialized_end=1256
-  _globals['_MUTEACTION']._serialized_start=1258
-  _globals['_MUTEACTION']._serialized_end=1330
-  _globals['_PINACTION']._serialized_start=1332
-  _globals['_PINACTION']._serialized_end=1359
-  _globals['_PUSHNAMESETTING']._serialized_start=1361
-  _globals['_PUSHNAMESETTING']._serialized_end=1392
-  _globals['_LOCALESETTING']._serialized_start=1394
-  _globals['_LOCALESETTING']._serialized_end=1425
-  _globals['_ARCHIVECHATACTION']._serialized_start=1427
-  _globals['_ARCHIVECHATACTION']._serialized_end=1528
-  _globals['_DELETEMESSAGEFORMEACTION']._serialized_start=1530
-  _globals['_DELETEMESSAGEFORMEACTION']._serialized_end=1603
-  _globals['_MARKCHATASREADACTION']._serialized_start=1605
-  _globals['_MARKCHATASREADACTION']._serialized_end=1705
-  _globals['_CLEARCHATACTION']._serialized_start=1707
-  _globals['_CLEARCHATACTION']._serialized_end=1788
-  _globals['_DELETECHATACTION']._serialized_start=1790
-  _globals['_DELETECHATACTION']._serialized_end=1872
+  _globals['_SYNCACTIONVALUE']._serialized_end=1067
+  _globals['_SYNCACTIONMESSAGE']._serialized_start=1069
+  _globals['_SYNCACTIONMESSAGE']._serialized_end=1145
+  _globals['_SYNCACTIONMESSAGERANGE']._serialized_start=1148
+  _globals['_SYNCACTIONMESSAGERANGE']._serialized_end=1293
+  _globals['_STARACTION']._serialized_start=1295
+  _globals['_STARACTION']._serialized_end=1324
+  _globals['_CONTACTACTION']._serialized_start=1327
+  _globals['_CONTACTACTION']._serialized_end=1462
+  _globals['_MUTEACTION']._serialized_start=1464
+  _globals['_MUTEACTION']._serialized_end=1536
+  _globals['_PINACTION']._serialized_start=1538
+  _globals['_PINACTION']._serialized_end=1565
+  _globals['_PUSHNAMESETTING']._serialized_start=1567
+  _globals['_PUSHNAMESETTING']._serialized_end=1598
+  _globals['_LOCALESETTING']._serialized_start=1600
+  _globals['_LOCALESETTING']._serialized_end=1631
+  _globals['_ARCHIVECHATACTION']._serialized_start=1633
+  _globals['_ARCHIVECHATACTION']._serialized_end=1734
+  _globals['_DELETEMESSAGEFORMEACTION']._serialized_start=1736
+  _globals['_DELETEMESSAGEFORMEACTION']._serialized_end=1809
+  _globals['_MARKCHATASREADACTION']._serialized_start=1811
+  _globals['_MARKCHATASREADACTION']._serialized_end=1911
+  _globals['_CLEARCHATACTION']._serialized_start=1913
+  _globals['_CLEARCHATACTION']._serialized_end=1994
+  _globals['_DELETECHATACTION']._serialized_start=1996
+  _globals['_DELETECHATACTION']._serialized_end=2078
+  _globals['_LABELEDITACTION']._serialized_start=2080
+  _globals['_LABELEDITACTION']._serialized_end=2185
+  _globals['_LABELASSOCIATIONACTION']._serialized_start=2187
+  _globals['_LABELASSOCIATIONACTION']._serialized_end=2228
+  _globals['_UNARCHIVECHATSSETTING']._serialized_start=2230
+  _globals['_UNARCHIVECHATSSETTING']._serialized_end=2277
 # @@protoc_insertion_point(module_scope)

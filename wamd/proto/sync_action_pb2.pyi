@@ -20,32 +20,38 @@ class SyncActionData(_message.Message):
     def __init__(self, index: _Optional[bytes] = ..., value: _Optional[_Union[SyncActionValue, _Mapping]] = ..., padding: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class SyncActionValue(_message.Message):
-    __slots__ = ("timestamp", "starAction", "contactAction", "muteAction", "pinAction", "pushNameSetting", "localeSetting", "archiveChatAction", "deleteMessageForMeAction", "markChatAsReadAction", "clearChatAction", "deleteChatAction")
+    __slots__ = ("timestamp", "starAction", "contactAction", "muteAction", "pinAction", "pushNameSetting", "labelEditAction", "labelAssociationAction", "localeSetting", "archiveChatAction", "deleteMessageForMeAction", "markChatAsReadAction", "clearChatAction", "deleteChatAction", "unarchiveChatsSetting")
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     STARACTION_FIELD_NUMBER: _ClassVar[int]
     CONTACTACTION_FIELD_NUMBER: _ClassVar[int]
     MUTEACTION_FIELD_NUMBER: _ClassVar[int]
     PINACTION_FIELD_NUMBER: _ClassVar[int]
     PUSHNAMESETTING_FIELD_NUMBER: _ClassVar[int]
+    LABELEDITACTION_FIELD_NUMBER: _ClassVar[int]
+    LABELASSOCIATIONACTION_FIELD_NUMBER: _ClassVar[int]
     LOCALESETTING_FIELD_NUMBER: _ClassVar[int]
     ARCHIVECHATACTION_FIELD_NUMBER: _ClassVar[int]
     DELETEMESSAGEFORMEACTION_FIELD_NUMBER: _ClassVar[int]
     MARKCHATASREADACTION_FIELD_NUMBER: _ClassVar[int]
     CLEARCHATACTION_FIELD_NUMBER: _ClassVar[int]
     DELETECHATACTION_FIELD_NUMBER: _ClassVar[int]
+    UNARCHIVECHATSSETTING_FIELD_NUMBER: _ClassVar[int]
     timestamp: int
     starAction: StarAction
     contactAction: ContactAction
     muteAction: MuteAction
     pinAction: PinAction
     pushNameSetting: PushNameSetting
+    labelEditAction: LabelEditAction
+    labelAssociationAction: LabelAssociationAction
     localeSetting: LocaleSetting
     archiveChatAction: ArchiveChatAction
     deleteMessageForMeAction: DeleteMessageForMeAction
     markChatAsReadAction: MarkChatAsReadAction
     clearChatAction: ClearChatAction
     deleteChatAction: DeleteChatAction
-    def __init__(self, timestamp: _Optional[int] = ..., starAction: _Optional[_Union[StarAction, _Mapping]] = ..., contactAction: _Optional[_Union[ContactAction, _Mapping]] = ..., muteAction: _Optional[_Union[MuteAction, _Mapping]] = ..., pinAction: _Optional[_Union[PinAction, _Mapping]] = ..., pushNameSetting: _Optional[_Union[PushNameSetting, _Mapping]] = ..., localeSetting: _Optional[_Union[LocaleSetting, _Mapping]] = ..., archiveChatAction: _Optional[_Union[ArchiveChatAction, _Mapping]] = ..., deleteMessageForMeAction: _Optional[_Union[DeleteMessageForMeAction, _Mapping]] = ..., markChatAsReadAction: _Optional[_Union[MarkChatAsReadAction, _Mapping]] = ..., clearChatAction: _Optional[_Union[ClearChatAction, _Mapping]] = ..., deleteChatAction: _Optional[_Union[DeleteChatAction, _Mapping]] = ...) -> None: ...
+    unarchiveChatsSetting: UnarchiveChatsSetting
+    def __init__(self, timestamp: _Optional[int] = ..., starAction: _Optional[_Union[StarAction, _Mapping]] = ..., contactAction: _Optional[_Union[ContactAction, _Mapping]] = ..., muteAction: _Optional[_Union[MuteAction, _Mapping]] = ..., pinAction: _Optional[_Union[PinAction, _Mapping]] = ..., pushNameSetting: _Optional[_Union[PushNameSetting, _Mapping]] = ..., labelEditAction: _Optional[_Union[LabelEditAction, _Mapping]] = ..., labelAssociationAction: _Optional[_Union[LabelAssociationAction, _Mapping]] = ..., localeSetting: _Optional[_Union[LocaleSetting, _Mapping]] = ..., archiveChatAction: _Optional[_Union[ArchiveChatAction, _Mapping]] = ..., deleteMessageForMeAction: _Optional[_Union[DeleteMessageForMeAction, _Mapping]] = ..., markChatAsReadAction: _Optional[_Union[MarkChatAsReadAction, _Mapping]] = ..., clearChatAction: _Optional[_Union[ClearChatAction, _Mapping]] = ..., deleteChatAction: _Optional[_Union[DeleteChatAction, _Mapping]] = ..., unarchiveChatsSetting: _Optional[_Union[UnarchiveChatsSetting, _Mapping]] = ...) -> None: ...
 
 class SyncActionMessage(_message.Message):
     __slots__ = ("key", "timestamp")
@@ -150,3 +156,29 @@ class DeleteChatAction(_message.Message):
     MESSAGERANGE_FIELD_NUMBER: _ClassVar[int]
     messageRange: SyncActionMessageRange
     def __init__(self, messageRange: _Optional[_Union[SyncActionMessageRange, _Mapping]] = ...) -> None: ...
+
+class LabelEditAction(_message.Message):
+    __slots__ = ("name", "color", "predefinedID", "deleted", "orderIndex")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COLOR_FIELD_NUMBER: _ClassVar[int]
+    PREDEFINEDID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    ORDERINDEX_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    color: int
+    predefinedID: int
+    deleted: bool
+    orderIndex: int
+    def __init__(self, name: _Optional[str] = ..., color: _Optional[int] = ..., predefinedID: _Optional[int] = ..., deleted: _Optional[bool] = ..., orderIndex: _Optional[int] = ...) -> None: ...
+
+class LabelAssociationAction(_message.Message):
+    __slots__ = ("labeled",)
+    LABELED_FIELD_NUMBER: _ClassVar[int]
+    labeled: bool
+    def __init__(self, labeled: _Optional[bool] = ...) -> None: ...
+
+class UnarchiveChatsSetting(_message.Message):
+    __slots__ = ("unarchiveChats",)
+    UNARCHIVECHATS_FIELD_NUMBER: _ClassVar[int]
+    unarchiveChats: bool
+    def __init__(self, unarchiveChats: _Optional[bool] = ...) -> None: ...
