@@ -16,16 +16,17 @@ another event's payload, and a field the payload does not have (``docs/events.md
 ``creds.update``                   ``dict[str, Any]``: the changed credential fields
 ``messages.upsert``                ``MessagesUpsert`` (``tuple[WAMessage, ...]``)
 ``messages.update``                ``list[MessageUpdate]``
-``messages.delete``                ``MessagesDelete`` (not emitted yet)
+``messages.delete``                ``MessagesDelete`` (app state: delete for me, clear chat)
 ``messages.reaction``              ``MessageReaction``
 ``message-receipt.update``         ``list[MessageReceipt]``
 ``presence.update``                ``PresenceUpdate``
 ``groups.upsert``                  ``list[GroupMetadata]``
 ``groups.update``                  ``list[GroupUpdate]``
 ``group-participants.update``      ``GroupParticipantsUpdate``
-``chats.upsert``, ``.update``      ``list[HistoryChat]`` (not emitted yet)
-``chats.delete``                   ``list[str]``: chat JIDs (not emitted yet)
-``contacts.upsert``, ``.update``   ``list[Contact]`` (not emitted yet)
+``chats.upsert``                   ``list[HistoryChat]``
+``chats.update``                   ``list[ChatUpdate]`` (app state: archive, mute, pin, read)
+``chats.delete``                   ``list[str]``: chat JIDs (app state)
+``contacts.upsert``, ``.update``   ``list[Contact]`` (app state: saved names; push names)
 ``messaging-history.set``          ``HistorySet``
 ``call``                           ``list[CallEvent]``
 ``blocklist.set``                  ``BlocklistSet`` (not emitted yet)
@@ -35,14 +36,14 @@ another event's payload, and a field the payload does not have (``docs/events.md
 ``messages.media-update``          ``list[MediaUpdate]`` (not emitted yet)
 ``group.join-request``             ``GroupJoinRequest`` (not emitted yet)
 ``group.member-tag.update``        ``GroupMemberTagUpdate`` (not emitted yet)
-``labels.edit``                    ``Label`` (not emitted yet)
-``labels.association``             ``LabelAssociationUpdate`` (not emitted yet)
+``labels.edit``                    ``Label`` (app state)
+``labels.association``             ``LabelAssociationUpdate`` (app state)
 ``newsletter.reaction``, ``.view`` ``NewsletterReaction``, ``NewsletterView`` (not emitted)
 ``newsletter-participants.update`` ``NewsletterParticipantsUpdate`` (not emitted)
 ``newsletter-settings.update``     ``NewsletterSettingsUpdate`` (not emitted)
 ``message-capping.update``         ``MessageCappingUpdate`` (not emitted)
 ``chats.lock``                     ``ChatLock`` (not emitted yet)
-``settings.update``                ``SettingsUpdate`` (not emitted yet)
+``settings.update``                ``SettingsUpdate`` (app state: locale ...)
 =================================  ================================================
 
 These are Baileys' 34 event names (``Types/Events.ts``); ``ev.on`` accepts every one.
@@ -65,6 +66,7 @@ from wamd.messaging.types import (
     BlocklistUpdate,
     CallEvent,
     ChatLock,
+    ChatUpdate,
     Contact,
     GroupJoinRequest,
     GroupMemberTagUpdate,
@@ -190,7 +192,7 @@ EventPayloads = TypedDict(
         "groups.update": list[GroupUpdate],
         "group-participants.update": GroupParticipantsUpdate,
         "chats.upsert": list[HistoryChat],
-        "chats.update": list[HistoryChat],
+        "chats.update": list[ChatUpdate],
         "chats.delete": list[str],
         "contacts.upsert": list[Contact],
         "contacts.update": list[Contact],
@@ -358,11 +360,11 @@ class EventEmitter:
         self, name: Literal["chats.upsert"], handler: Callable[[list[HistoryChat]], R]
     ) -> Callable[[list[HistoryChat]], R]: ...
     @overload
-    def on(self, name: Literal["chats.update"]) -> HandlerDecorator[list[HistoryChat]]: ...
+    def on(self, name: Literal["chats.update"]) -> HandlerDecorator[list[ChatUpdate]]: ...
     @overload
     def on(
-        self, name: Literal["chats.update"], handler: Callable[[list[HistoryChat]], R]
-    ) -> Callable[[list[HistoryChat]], R]: ...
+        self, name: Literal["chats.update"], handler: Callable[[list[ChatUpdate]], R]
+    ) -> Callable[[list[ChatUpdate]], R]: ...
     @overload
     def on(self, name: Literal["chats.delete"]) -> HandlerDecorator[list[str]]: ...
     @overload
@@ -572,8 +574,8 @@ class EventEmitter:
     ) -> Callable[[list[HistoryChat]], R]: ...
     @overload
     def once(
-        self, name: Literal["chats.update"], handler: Callable[[list[HistoryChat]], R]
-    ) -> Callable[[list[HistoryChat]], R]: ...
+        self, name: Literal["chats.update"], handler: Callable[[list[ChatUpdate]], R]
+    ) -> Callable[[list[ChatUpdate]], R]: ...
     @overload
     def once(
         self, name: Literal["chats.delete"], handler: Callable[[list[str]], R]
@@ -715,7 +717,7 @@ class EventEmitter:
     @overload
     def emit(self, name: Literal["chats.upsert"], payload: list[HistoryChat]) -> None: ...
     @overload
-    def emit(self, name: Literal["chats.update"], payload: list[HistoryChat]) -> None: ...
+    def emit(self, name: Literal["chats.update"], payload: list[ChatUpdate]) -> None: ...
     @overload
     def emit(self, name: Literal["chats.delete"], payload: list[str]) -> None: ...
     @overload
@@ -826,7 +828,7 @@ class EventEmitter:
     ) -> asyncio.Future[Any]: ...
     @overload
     def emit_tracked(
-        self, name: Literal["chats.update"], payload: list[HistoryChat]
+        self, name: Literal["chats.update"], payload: list[ChatUpdate]
     ) -> asyncio.Future[Any]: ...
     @overload
     def emit_tracked(
@@ -1056,9 +1058,9 @@ class EventEmitter:
     async def wait_for(
         self,
         name: Literal["chats.update"],
-        predicate: Callable[[list[HistoryChat]], object] | None = None,
+        predicate: Callable[[list[ChatUpdate]], object] | None = None,
         timeout: float | None = None,
-    ) -> list[HistoryChat]: ...
+    ) -> list[ChatUpdate]: ...
     @overload
     async def wait_for(
         self,

@@ -21,6 +21,7 @@ from wamd.events import ConnectionUpdate
 from wamd.sim import SimServer
 from wamd.store import AuthState, MemoryKeyStore, init_auth_creds
 from wamd.store.creds import Me
+from wamd.testing import settle
 
 BOUND = 5.0
 
@@ -150,6 +151,7 @@ async def test_a_success_lid_that_is_not_a_lid_is_not_stored(sim: SimServer) -> 
     # a second <success> on the connection starts nothing
     attempt = sock.core.attempt
     assert attempt is not None
+    await settle(sim, sock)  # the first login's work (the app-state sync after the key share)
     sent = record_sends(sock)
     await sock._dispatch(attempt, Node("success", {"t": "2"}))
     await sim.settle()

@@ -428,6 +428,7 @@ async def test_the_server_warning_of_few_prekeys_makes_the_socket_upload_more(
     bot_phone = sim.add_phone("15550001111", "Bot")
     contacts = [sim.add_phone(f"1555000{n}000", f"C{n}") for n in range(2, 5)]
     bot = await link(sim, bot_phone)
+    await settle(sim, bot)  # the first login's work (key share, app-state sync) is done
     device = bot_phone.companions[1]
     for key_id in sorted(device.prekeys)[5:]:  # the server has five left
         del device.prekeys[key_id]

@@ -234,6 +234,12 @@ class Receiver:
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
         # downloads a history blob (the socket's media layer); None: blobs are only logged
         self.history_blob: HistoryBlobFetcher | None = None
+        # app state (wamd.client.appstate), wired by the socket: keys the phone shares
+        # (stored before the message is confirmed), and server_sync notifications
+        self.on_app_state_keys: Callable[[e2e_pb2.AppStateSyncKeyShare], Awaitable[None]] | None = (
+            None
+        )
+        self.on_server_sync: Callable[[Node], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -352,6 +358,13 @@ class Receiver:
                     == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
                 ):
                     await self._history(inner.protocolMessage.historySyncNotification, message_id)
+                elif (
+                    src.from_me
+                    and inner.protocolMessage.type
+                    == e2e_pb2.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE
+                    and self.on_app_state_keys is not None
+                ):
+                    await self.on_app_state_keys(inner.protocolMessage.appStateSyncKeyShare)
                 continue
             msg = WAMessage(
                 key=self._key(src, message_id),
@@ -618,6 +631,8 @@ class Receiver:
                 await self.profile.on_account_sync(node)  # blocklist changes
             elif kind == "privacy_token":
                 await self.sender.tokens.on_notification(node)  # wamd/client/privacy_tokens.py
+            elif kind == "server_sync" and self.on_server_sync is not None:
+                await self.on_server_sync(node)  # starts a fetch in the background
         except (ProtocolError, InvalidJID) as exc:
             self.log.warning("malformed <notification type=%r>: %s", kind, exc)
 

@@ -147,6 +147,34 @@ class Sender:
             sender=str(own),
         )
 
+    async def send_peer(self, message: e2e_pb2.Message) -> str:
+        """A peer message to our own phone (app-state key requests and the like).
+
+        whatsmeow ``SendPeerMessage``/preparePeerMessageNode: ``<message to=OWN_USER
+        type="text" category="peer" push_priority="high">`` with one bare ``<enc>`` for
+        the primary device (device 0); no fan-out, no device-sent wrapper.
+        """
+        own = self._me().pn
+        phone = own.to_non_ad()
+        mid = new_message_id(own.user)
+        nodes, include_identity, _ = await self._encrypt([phone], message.SerializeToString())
+        if not nodes:
+            raise NoSession(f"could not encrypt a peer message for {phone}")
+        attrs = {
+            "to": str(phone),
+            "id": mid,
+            "type": "text",
+            "category": "peer",
+            "push_priority": "high",
+        }
+        children = nodes[0].get_children("enc")
+        if include_identity and self.core.auth.creds.account is not None:
+            children.append(Node("device-identity", {}, self.core.auth.creds.account))
+        ack = await self.core.live_conn().request(Node("message", attrs, children), ACK_TIMEOUT)
+        if "error" in ack.attrs:
+            raise SendError(mid, ack.attrs["error"])
+        return mid
+
     # ------------------------------------------------------------------ 1:1
 
     async def _fetch_bundles(self, devices: Sequence[JID]) -> dict[JID, PreKeyBundle | Exception]:

@@ -29,12 +29,16 @@ import functools
 import logging
 import os
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from wamd.appstate import COLLECTIONS
+from wamd.appstate import actions as appstate_actions
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
+from wamd.client.appstate import AppStateSync
 from wamd.client.contacts import check_push_name
 from wamd.client.content import AnyMessageContent, context_info
 from wamd.client.core import Attempt, ClientCore, Link, NotLoggedIn
@@ -153,6 +157,9 @@ class WASocket:
         )
         self.receiver.history_blob = self.media.download_history
         self.users = UserLookup(self.core, self.devices)
+        self.appstate = AppStateSync(self.core, self.sender.send_peer)
+        self.receiver.on_app_state_keys = self.appstate.on_key_share
+        self.receiver.on_server_sync = self.appstate.on_server_sync
         self.lifecycle = Lifecycle(self.log)
         self._task: asyncio.Task[None] | None = None
         self._ending = False  # end() was called: no reconnect, every phase winds down
@@ -658,6 +665,99 @@ class WASocket:
         """Every group this account is in, by JID."""
         return await self.groups.admin.fetch_all_participating()
 
+    # ------------------------------------------------------------------ app state
+
+    async def chat_modify(
+        self,
+        jid: str,
+        *,
+        archive: bool | None = None,
+        mute: int | bool | None = None,
+        pin: bool | None = None,
+        read: bool | None = None,
+        clear: bool = False,
+        delete: bool = False,
+        star: tuple[MessageKey, bool] | None = None,
+        delete_for_me: tuple[MessageKey, int] | None = None,
+        last_message_timestamp: int | None = None,
+    ) -> None:
+        """Change a chat through the app state, as the phone does (Baileys ``chatModify``).
+
+        Exactly one change per call: ``archive=True|False``; ``mute=`` a time in ms
+        until which to mute, ``True`` for ever, ``False`` to unmute; ``pin=``;
+        ``read=True|False`` (mark read or unread); ``clear=True``; ``delete=True``;
+        ``star=(message key, True|False)``; ``delete_for_me=(message key, its timestamp
+        in s)``. ``last_message_timestamp`` (s) names the newest message the change
+        covers (now by default). The phone and our other devices see the change; this
+        socket emits its event too once the server has it. ``AppStateError`` when the
+        server refuses it, ``AppStateKeyMissing`` before the phone shared a key.
+        """
+        chosen = [
+            name
+            for name, value in (
+                ("archive", archive),
+                ("mute", mute),
+                ("pin", pin),
+                ("read", read),
+                ("star", star),
+                ("delete_for_me", delete_for_me),
+            )
+            if value is not None
+        ] + [name for name, flag in (("clear", clear), ("delete", delete)) if flag]
+        if len(chosen) != 1:
+            raise ValueError(f"chat_modify takes exactly one change, not {chosen or 'none'}")
+        chat = str(JID.parse(jid).to_non_ad())
+        last = last_message_timestamp or int(time.time())
+        request: appstate_actions.PatchRequest
+        if archive is not None:
+            request = appstate_actions.archive(chat, archive, last)
+        elif mute is not None:
+            until = None if mute is False else -1 if mute is True else int(mute)
+            request = appstate_actions.mute(chat, until)
+        elif pin is not None:
+            request = appstate_actions.pin(chat, pin)
+        elif read is not None:
+            request = appstate_actions.mark_read(chat, read, last)
+        elif star is not None:
+            request = appstate_actions.star(star[0], star[1])
+        elif delete_for_me is not None:
+            request = appstate_actions.delete_for_me(delete_for_me[0], delete_for_me[1])
+        elif clear:
+            request = appstate_actions.clear_chat(chat, last)
+        else:
+            request = appstate_actions.delete_chat(chat, last)
+        await self.appstate.write(request)
+
+    async def add_or_edit_contact(self, jid: str, full_name: str | None) -> None:
+        """Save a contact's name on the account (``None`` removes it)."""
+        chat = str(JID.parse(jid).to_non_ad())
+        await self.appstate.write(appstate_actions.save_contact(chat, full_name))
+
+    async def add_label(self, label_id: str, name: str, color: int = 0) -> None:
+        """Create or rename a label (``labels.edit`` on every device)."""
+        await self.appstate.write(appstate_actions.label_edit(label_id, name, color))
+
+    async def delete_label(self, label_id: str, name: str, color: int = 0) -> None:
+        await self.appstate.write(appstate_actions.label_edit(label_id, name, color, True))
+
+    async def add_chat_label(self, jid: str, label_id: str) -> None:
+        chat = str(JID.parse(jid).to_non_ad())
+        await self.appstate.write(appstate_actions.label_chat(chat, label_id, True))
+
+    async def remove_chat_label(self, jid: str, label_id: str) -> None:
+        chat = str(JID.parse(jid).to_non_ad())
+        await self.appstate.write(appstate_actions.label_chat(chat, label_id, False))
+
+    async def update_profile_name(self, name: str) -> None:
+        """Change our push name (the name sent with presence; Baileys ``updateProfileName``)."""
+        if not name:
+            raise ValueError("a push name cannot be empty")
+        await self.appstate.write(appstate_actions.push_name(name))
+
+    async def resync_app_state(self, collections: Sequence[str] | None = None) -> None:
+        """Fetch the app state now (all five collections by default)."""
+        await self.appstate.sync(list(collections) if collections else COLLECTIONS)
+
     async def request_pairing_code(
         self, phone_number: str, show_push_notification: bool = True
     ) -> str:
@@ -676,6 +776,8 @@ class WASocket:
             await attempt.workers.join()
         await self.ev.drain()
         await self.receiver.settle_pending()
+        await self.appstate.idle()
+        await self.ev.drain()  # what the syncs emitted
 
     # ------------------------------------------------------------------ incoming nodes
 
@@ -829,6 +931,9 @@ class WASocket:
             "connection.update", ConnectionUpdate(connection="open", is_new_login=attempt.new_login)
         )
         attempt.opened.set()
+        # the app state changed while we were away: fetch it (once we hold a key; a new
+        # device syncs when the phone shares its keys)
+        await self.appstate.sync_at_login()
 
 
 async def _ignore(attempt: Attempt, node: Node) -> None:

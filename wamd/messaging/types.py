@@ -19,6 +19,7 @@ __all__ = [
     "BlocklistUpdate",
     "CallEvent",
     "ChatLock",
+    "ChatUpdate",
     "Contact",
     "GroupJoinRequest",
     "GroupMemberTagUpdate",
@@ -129,7 +130,15 @@ class MessageUpdate:
 
     key: MessageKey
     status: Literal[
-        "server_ack", "delivery_ack", "read", "played", "revoked", "edited", "poll_vote"
+        "server_ack",
+        "delivery_ack",
+        "read",
+        "played",
+        "revoked",
+        "edited",
+        "poll_vote",
+        "starred",
+        "unstarred",
     ]
     message: e2e_pb2.Message | None = None
     poll_vote: PollVote | None = None  # with status "poll_vote": the (decrypted) vote
@@ -442,3 +451,21 @@ class SettingsUpdate:
 
     setting: str
     value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUpdate:
+    """``chats.update``: what changed about a chat (Baileys' partial ``Chat``).
+
+    A field left ``None`` did not change. ``mute_end_time`` is in ms since the epoch,
+    ``-1`` for "muted forever" and ``0`` once unmuted; ``pinned`` is when the chat was
+    pinned (ms), ``0`` once unpinned; ``unread_count`` is ``0`` when marked read and
+    ``-1`` when marked unread (as Baileys reports a mark-as-unread).
+    """
+
+    id: str
+    archived: bool | None = None
+    pinned: int | None = None
+    mute_end_time: int | None = None
+    unread_count: int | None = None
+    timestamp: int = 0  # ms: when the change was made (the app-state action's timestamp)

@@ -13,6 +13,11 @@ where Baileys has the type, see the table in ``wamd.store.types``):
 - ``MessageSecrets`` (``message-secret``): ``poll id -> {"secret", "chat", "creator",
   "creator_alt", "options"}``, a ring of ``keep`` slots as ``SentMessages`` has;
 - ``PrivacyTokens`` (``tctoken``): ``user JID -> {"token", "t", "sender_t"}``.
+- ``AppStateKeys`` (``app-state-sync-key``): ``base64 key id -> {"keyData",
+  "fingerprint", "timestamp"}`` (Baileys' layout);
+- ``AppStateVersions`` (``app-state-sync-version``): ``collection -> {"version", "hash",
+  "index_value_map": {base64 index MAC: value MAC}}``, one value per collection, so that
+  a collection's version, hash and MACs are always written together.
 
 Each view is a thin wrapper: it holds the store and nothing else (no cache, no state of
 its own), so several views over one store, in one or several processes, agree. Methods
@@ -26,15 +31,22 @@ treats any value under a prekey id as "in use".
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
+from wamd.appstate.codec import CollectionState
+from wamd.appstate.lthash import HASH_SIZE
 from wamd.crypto import KeyPair
 from wamd.errors import PreKeyIdInUse
 from wamd.store.types import SignalKeyStore
 
 __all__ = [
     "SENT_KEEP",
+    "AppStateKey",
+    "AppStateKeys",
+    "AppStateVersions",
     "BufferedMessage",
     "EventBuffer",
     "LidMap",
@@ -405,3 +417,147 @@ class PrivacyTokens:
                 if old.token is not None:
                     value["token"] = old.token
             await self.keys.set({self.TYPE: {user: value}})
+
+
+# ---------------------------------------------------------------------- app state
+
+
+class AppStateKey(NamedTuple):
+    key_id: bytes
+    key_data: bytes
+    timestamp: int  # ms, as the phone stamped it
+
+    def __repr__(self) -> str:  # never print key material
+        return f"AppStateKey(key_id={self.key_id.hex()}, timestamp={self.timestamp})"
+
+
+def _key_name(key_id: bytes) -> str:
+    return base64.b64encode(key_id).decode()
+
+
+class AppStateKeys:
+    """App-state sync keys the phone shared (``app-state-sync-key``)."""
+
+    TYPE: Final = "app-state-sync-key"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    async def get(self, user: str) -> PrivacyToken | None:
+        value = (await self.keys.get(self.TYPE, [user])).get(user)
+        if not isinstance(value, dict):
+            return None
+        token, t, sent = value.get("token"), value.get("t", 0), value.get("sender_t", 0)
+        return PrivacyToken(
+            token if isinstance(token, bytes) else None,
+            t if isinstance(t, int) else 0,
+            sent if isinstance(sent, int) else 0,
+        )
+
+    async def put_token(self, user: str, token: bytes, timestamp: int) -> bool:
+        """Keep ``user``'s token unless the one kept is newer; ``True`` when kept."""
+        async with self.keys.transaction():
+            old = await self.get(user)
+            if old is not None and old.token is not None and old.timestamp > timestamp:
+                return False
+            sent = old.sender_timestamp if old is not None else 0
+            await self.keys.set(
+                {self.TYPE: {user: {"token": token, "t": timestamp, "sender_t": sent}}}
+            )
+            return True
+
+    async def mark_issued(self, user: str, timestamp: int) -> None:
+        async with self.keys.transaction():
+            old = await self.get(user)
+            value: dict[str, Any] = {"t": 0, "sender_t": timestamp}
+            if old is not None:
+                value["t"] = old.timestamp
+                if old.token is not None:
+                    value["token"] = old.token
+            await self.keys.set({self.TYPE: {user: value}})
+
+    async def add(self, new: Sequence[AppStateKey], fingerprints: Mapping[bytes, Any]) -> None:
+        await self.keys.set(
+            {
+                self.TYPE: {
+                    _key_name(k.key_id): {
+                        "keyData": k.key_data,
+                        "fingerprint": fingerprints.get(k.key_id, {}),
+                        "timestamp": k.timestamp,
+                    }
+                    for k in new
+                }
+            }
+        )
+
+    async def get_many(self, key_ids: Iterable[bytes]) -> dict[bytes, AppStateKey]:
+        wanted = {_key_name(k): k for k in key_ids}
+        stored = await self.keys.get(self.TYPE, list(wanted))
+        out: dict[bytes, AppStateKey] = {}
+        for name, value in stored.items():
+            if isinstance(value, dict) and isinstance(value.get("keyData"), bytes):
+                t = value.get("timestamp", 0)
+                out[wanted[name]] = AppStateKey(
+                    wanted[name], value["keyData"], t if isinstance(t, int) else 0
+                )
+        return out
+
+    @staticmethod
+    def parse_id(name: str) -> bytes | None:
+        try:
+            return base64.b64decode(name, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+
+
+class AppStateVersions:
+    """Per collection: version, LTHash and index MAC -> value MAC (``app-state-sync-version``).
+
+    One stored value per collection, written in one store operation: a crash leaves the
+    collection at the version before or after a patch, never between.
+    """
+
+    TYPE: Final = "app-state-sync-version"
+
+    def __init__(self, keys: SignalKeyStore) -> None:
+        self.keys = keys
+
+    async def get(self, name: str) -> CollectionState:
+        value = (await self.keys.get(self.TYPE, [name])).get(name)
+        return _collection_state(value)
+
+    async def put(self, name: str, state: CollectionState) -> None:
+        await self.keys.set({self.TYPE: {name: _collection_value(state)}})
+
+    async def reset(self, name: str) -> None:
+        await self.keys.set({self.TYPE: {name: None}})
+
+
+def _collection_value(state: CollectionState) -> dict[str, Any]:
+    return {
+        "version": state.version,
+        "hash": state.hash,
+        "index_value_map": {_key_name(k): v for k, v in state.macs.items()},
+    }
+
+
+def _collection_state(value: Any) -> CollectionState:
+    """A stored collection; one of the wrong shape reads as never synced (version 0)."""
+    if not isinstance(value, dict):
+        return CollectionState()
+    version, digest, raw = value.get("version"), value.get("hash"), value.get("index_value_map")
+    if (
+        not isinstance(version, int)
+        or version < 0
+        or not isinstance(digest, bytes)
+        or len(digest) != HASH_SIZE
+        or not isinstance(raw, dict)
+    ):
+        return CollectionState()
+    macs: dict[bytes, bytes] = {}
+    for name, mac in raw.items():
+        index_mac = AppStateKeys.parse_id(name) if isinstance(name, str) else None
+        if index_mac is None or not isinstance(mac, bytes):
+            return CollectionState()
+        macs[index_mac] = mac
+    return CollectionState(version, digest, macs)
