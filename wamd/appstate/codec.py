@@ -51,10 +51,12 @@ __all__ = [
     "Mutation",
     "MutationSpec",
     "decode_patch",
+    "decode_record",
     "decode_snapshot",
     "encode_patch",
     "encode_snapshot",
     "encrypt_record",
+    "index_json",
     "needed_key_ids",
 ]
 
@@ -134,7 +136,7 @@ def _require_keys(name: str, ids: Iterable[bytes], keys: Mapping[bytes, Mutation
 # ---------------------------------------------------------------------- records
 
 
-def _decode_record(
+def decode_record(  # one record (for a snapshot every record is a SET)
     name: str,
     version: int,
     operation: Operation,
@@ -202,7 +204,7 @@ def decode_snapshot(
     _require_keys(name, needed_key_ids(snapshot), keys)
     version = snapshot.version.version
     mutations = [
-        _decode_record(name, version, "set", record, keys, i + 1)
+        decode_record(name, version, "set", record, keys, i + 1)
         for i, record in enumerate(snapshot.records)
     ]
     macs: dict[bytes, bytes] = {}
@@ -237,7 +239,7 @@ def decode_patch(
                 f"app state {name} v{version}: mutation #{i + 1} has an unknown operation", name
             )
         operation: Operation = "set" if wire.operation == _SET else "remove"
-        mutations.append(_decode_record(name, version, operation, wire.record, keys, i + 1))
+        mutations.append(decode_record(name, version, operation, wire.record, keys, i + 1))
     macs = dict(state.macs)
     removed: list[bytes] = []
     added: list[bytes] = []
@@ -269,7 +271,7 @@ def decode_patch(
 # ---------------------------------------------------------------------- encoding
 
 
-def _index_json(index: Sequence[str]) -> bytes:
+def index_json(index: Sequence[str]) -> bytes:
     # the same bytes JSON.stringify makes (Baileys); the receiver MACs what it is given
     return json.dumps(list(index), separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -281,7 +283,7 @@ def encrypt_record(
     iv: bytes,
 ) -> server_sync_pb2.SyncdRecord:
     """An encrypted record of ``spec`` (its value's timestamp as the caller set it)."""
-    index = _index_json(spec.index)
+    index = index_json(spec.index)
     data = sync_action_pb2.SyncActionData(
         index=index, value=spec.value, padding=b"", version=spec.version
     )

@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from wamd.appstate import actions as appstate_actions
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER
 from wamd.crypto import KeyPair
 from wamd.errors import InvalidMessage, MediaError, SimError
 from wamd.messaging.core import is_poll_creation
 from wamd.messaging.polls import PollSecret, decrypt_vote, encrypt_vote, poll_creation
-from wamd.proto import common_pb2, e2e_pb2
+from wamd.proto import common_pb2, e2e_pb2, sync_action_pb2
 from wamd.sim import rand
+from wamd.sim.appstate import AccountAppState
 from wamd.sim.calls import SimCall
 from wamd.sim.groups import SimGroup
 from wamd.sim.phone import PhoneEndpoint, SimMessage, SimReceipt, reaction_message, text_message
@@ -77,6 +79,59 @@ class SimPhone:
         )
         self.endpoint = PhoneEndpoint(state, server.router, self, self.primary)
         self.primary.endpoint = self.endpoint.deliver
+        self.app_state = AccountAppState(self)  # contacts, chat states, labels (synced)
+
+    # ------------------------------------------------------------------ app state
+    # What a person does in the phone's chat list and address book: each is a real,
+    # encrypted app-state patch, and every companion gets a server_sync notification.
+
+    def _chat(self, jid: JID | str) -> str:
+        return str(_as_jid(jid).to_non_ad())
+
+    async def save_contact(self, jid: JID | str, full_name: str | None) -> int:
+        """Save a contact's name in the address book (``None`` removes it)."""
+        return await self.app_state.phone_write(
+            appstate_actions.save_contact(self._chat(jid), full_name)
+        )
+
+    async def archive_chat(self, jid: JID | str, archived: bool = True) -> int:
+        request = appstate_actions.archive(self._chat(jid), archived, self.state.now())
+        return await self.app_state.phone_write(request)
+
+    async def mute_chat(self, jid: JID | str, until_ms: int | None = -1) -> int:
+        """Mute until ``until_ms`` (ms; -1 for ever), or unmute with ``None``."""
+        return await self.app_state.phone_write(appstate_actions.mute(self._chat(jid), until_ms))
+
+    async def pin_chat(self, jid: JID | str, pinned: bool = True) -> int:
+        return await self.app_state.phone_write(appstate_actions.pin(self._chat(jid), pinned))
+
+    async def mark_chat_read(self, jid: JID | str, read: bool = True) -> int:
+        request = appstate_actions.mark_read(self._chat(jid), read, self.state.now())
+        return await self.app_state.phone_write(request)
+
+    async def delete_chat(self, jid: JID | str) -> int:
+        request = appstate_actions.delete_chat(self._chat(jid), self.state.now())
+        return await self.app_state.phone_write(request)
+
+    async def clear_chat(self, jid: JID | str) -> int:
+        request = appstate_actions.clear_chat(self._chat(jid), self.state.now())
+        return await self.app_state.phone_write(request)
+
+    async def create_label(self, label_id: str, name: str, color: int = 0) -> int:
+        return await self.app_state.phone_write(appstate_actions.label_edit(label_id, name, color))
+
+    async def label_chat(self, jid: JID | str, label_id: str, labeled: bool = True) -> int:
+        request = appstate_actions.label_chat(self._chat(jid), label_id, labeled)
+        return await self.app_state.phone_write(request)
+
+    async def set_push_name(self, name: str) -> int:
+        """The account's name in its settings; companions learn it from the app state."""
+        self.name = name
+        return await self.app_state.phone_write(appstate_actions.push_name(name))
+
+    def chat_setting(self, index: Sequence[str]) -> sync_action_pb2.SyncActionValue | None:
+        """What the app state holds at ``index`` (``("archive", jid)``, ``("mute", jid)``)."""
+        return self.app_state.value(index)
 
     def devices(self) -> list[SimDevice]:
         """The primary and every linked companion, as usync lists them."""
@@ -352,3 +407,9 @@ class SimPhone:
     def expired(self) -> bool:
         """Whether the phone has been offline past ``PRIMARY_OFFLINE_LIMIT``."""
         return self.primary_offline_for() > PRIMARY_OFFLINE_LIMIT
+
+
+def _as_jid(jid: JID | str) -> JID:
+    if isinstance(jid, JID):
+        return jid
+    return JID.parse(jid if "@" in jid else f"{jid}@{DEFAULT_USER_SERVER}")

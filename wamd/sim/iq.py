@@ -16,7 +16,7 @@ any connection, the rest only for a logged-in device:
 ``w:profile:picture`` profile and group pictures (get, set, remove)
 ``status``           the about text (set); ``w:biz``: business profiles
 ``disappearing_mode`` the default disappearing-messages timer
-``w:sync:app:state`` each collection at the version asked, no patches
+``w:sync:app:state`` the account's collections: fetches and writes (``appstate.py``)
 ``w:m``              ``media_conn``
 ``md``               ``remove-companion-device``: the device logs itself out
 ==================== =================================================================
@@ -90,7 +90,7 @@ class IqTable:
             "status": self._status,
             "w:biz": self._business,
             "disappearing_mode": self._disappearing,
-            "w:sync:app:state": self._account,
+            "w:sync:app:state": self._app_state,
             "w:m": self._media,
             "md": self._md,
         }
@@ -126,6 +126,12 @@ class IqTable:
 
     async def _account(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
         return answer_account(node)
+
+    async def _app_state(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
+        sync = node.get_child("sync")
+        if node.attrs.get("type") != "set" or sync is None:
+            return None
+        return _result(node, [await device.phone.app_state.answer(device, sync)])
 
     async def _privacy(self, conn: NodeConnection, node: Node, device: SimDevice) -> Node | None:
         answer = await self.profiles.privacy(device, node)

@@ -215,7 +215,8 @@ PRIVACY_TOKEN_SIZE = 24  # bytes of a trusted-contact token (opaque to clients)
 
 
 def answer_account(node: Node) -> Node | None:
-    """Props, blocklist, privacy and app-state queries, which clients send after login.
+    """Props, blocklist and privacy queries, which clients send after login (app-state
+    queries: ``wamd.sim.appstate``).
 
     - ``<iq xmlns="w" type="get"><props protocol="2" hash/></iq>`` (Baileys fetchProps):
       ``<props protocol="2" hash=H>`` with ``<prop name value/>`` children (none here);
@@ -223,27 +224,10 @@ def answer_account(node: Node) -> Node | None:
     - ``<iq xmlns="abt" type="get"><props protocol="1" [hash]/></iq>`` (Baileys
       fetchAbProps): ``<props protocol="1" hash=H>`` with no ``<prop/>`` (no experiments).
 
-    - ``<iq xmlns="w:sync:app:state" type="set"><sync><collection name version
-      return_snapshot/>..`` (whatsmeow appstate.go, Baileys resyncAppState): each
-      collection answered at the version asked, with no snapshot and no patches — the
-      sim's accounts keep no app state (no archived or pinned chats, no labels).
 
     ``None`` for anything else (the caller answers 501).
     """
     xmlns = node.attrs.get("xmlns")
-    if xmlns == "w:sync:app:state" and node.attrs.get("type") == "set":
-        sync = node.get_child("sync")
-        if sync is None:
-            return None
-        collections = [
-            Node(
-                "collection",
-                {"name": c.attrs["name"], "version": c.attrs.get("version", "0") or "0"},
-            )
-            for c in sync.get_children("collection")
-            if c.attrs.get("name")
-        ]
-        return _result(node, [Node("sync", {}, collections)])
     if node.attrs.get("type") != "get":
         return None
     if xmlns == "w" and node.get_child("props") is not None:
