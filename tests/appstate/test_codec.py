@@ -167,7 +167,7 @@ def test_malformed_records_and_missing_keys_are_typed_errors(
     assert caught.value.key_ids == (KEY_ID,) and needed_key_ids(None, [p1]) == {KEY_ID}
     # a record whose index is not a JSON array of strings, encrypted and MACed correctly
     with monkeypatch.context() as patch:
-        patch.setattr(codec, "_index_json", lambda index: b'{"mute": 1}')
+        patch.setattr(codec, "index_json", lambda index: b'{"mute": 1}')
         record = encrypt_record(mute(ALICE, 1), KEY_ID, KEYS[KEY_ID], bytes(16))
     snap = encode_snapshot("regular", 1, [record], KEY_ID, KEYS[KEY_ID])
     with pytest.raises(AppStateError, match="not a JSON array"):
