@@ -4,7 +4,9 @@
 //
 // With PHONE_NUMBER it links by pairing code ("CODE <code>") instead of QR.
 // Prints one line per event on stdout: "QR <text>", "OPEN <our jid>", "CLOSE <code>",
-// "GOT <chat> <id> <text>", "ECHOED <id>" (its echo), "SENT <id>" (what SEND sent). Reads commands on stdin: "SEND <jid> <text>",
+// "GOT <chat> <id> <text>", "ECHOED <id>" (its echo), "SENT <id>" (what SEND sent),
+// "ARCHIVED <chat> true|false" (a chats.update from the app state). Reads commands on
+// stdin: "SEND <jid> <text>", "ARCHIVE <jid> true|false" (answers "MODIFIED <jid>"),
 // "QUIT". Reconnects after the 515 restart (the loop of Baileys' README); stops on 401.
 "use strict";
 
@@ -69,6 +71,11 @@ async function start() {
       else process.exit(0);
     }
   });
+  sock.ev.on("chats.update", (updates) => {
+    for (const update of updates) {
+      if (typeof update.archived === "boolean") say("ARCHIVED", update.id, String(update.archived));
+    }
+  });
   sock.ev.on("messages.upsert", async ({ messages, type }) => {
     for (const msg of messages) {
       const text = msg.message?.conversation || msg.message?.extendedTextMessage?.text;
@@ -100,6 +107,11 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
   if (command === "DELETE" && sock) {
     const sent = await sock.sendMessage(jid, { delete: key });
     say("SENT", sent.key.id);
+  }
+  // ARCHIVE <jid> true|false: through Baileys' app-state patch (chatModify)
+  if (command === "ARCHIVE" && sock) {
+    await sock.chatModify({ archive: rest[0] === "true", lastMessages: [] }, jid);
+    say("MODIFIED", jid);
   }
   // CREATE <subject> <jid,jid,...>: a group; REMOVE <group> <jid>: take a member out
   if (command === "CREATE" && sock) {

@@ -62,8 +62,9 @@ from wamd.store.views import AppStateKey, AppStateKeys, AppStateVersions
 
 if TYPE_CHECKING:
     from wamd.client.core import ClientCore
+    from wamd.client.media import MediaService
 
-__all__ = ["KEY_REQUEST_INTERVAL", "AppStateSync", "Download"]
+__all__ = ["KEY_REQUEST_INTERVAL", "AppStateSync", "Download", "media_download"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,29 @@ MAX_ATTEMPTS: Final = 2  # per collection and sync: the first try, then one from
 
 # downloads and decrypts an ExternalBlobReference (media type "md-app-state")
 Download = Callable[[server_sync_pb2.ExternalBlobReference], Awaitable[bytes]]
+
+
+def media_download(media: MediaService) -> Download:
+    """Download through the socket's media layer: an ``ExternalBlobReference`` is a
+    blob of media type ``md-app-state`` ("WhatsApp App State Keys"), checked against its
+    hashes and length before it is decrypted (``wamd.media.transfer.download_blob``)."""
+    from wamd.media.transfer import download_blob
+    from wamd.media.types import MediaType
+
+    async def download(ref: server_sync_pb2.ExternalBlobReference) -> bytes:
+        conn = await media.media_conn()
+        return await download_blob(
+            media.http,
+            conn,
+            direct_path=ref.directPath,
+            media_key=ref.mediaKey,
+            file_enc_sha256=ref.fileEncSHA256 or None,
+            file_sha256=ref.fileSHA256 or None,
+            file_length=ref.fileSizeBytes if ref.HasField("fileSizeBytes") else None,
+            media_type=MediaType.APP_STATE,
+        )
+
+    return download
 
 
 @dataclass

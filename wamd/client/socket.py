@@ -38,7 +38,7 @@ from wamd.appstate import COLLECTIONS
 from wamd.appstate import actions as appstate_actions
 from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
-from wamd.client.appstate import AppStateSync
+from wamd.client.appstate import AppStateSync, media_download
 from wamd.client.contacts import check_push_name
 from wamd.client.content import AnyMessageContent, context_info
 from wamd.client.core import Attempt, ClientCore, Link, NotLoggedIn
@@ -157,7 +157,7 @@ class WASocket:
         )
         self.receiver.history_blob = self.media.download_history
         self.users = UserLookup(self.core, self.devices)
-        self.appstate = AppStateSync(self.core, self.sender.send_peer)
+        self.appstate = AppStateSync(self.core, self.sender.send_peer, media_download(self.media))
         self.receiver.on_app_state_keys = self.appstate.on_key_share
         self.receiver.on_server_sync = self.appstate.on_server_sync
         self.lifecycle = Lifecycle(self.log)

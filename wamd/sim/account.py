@@ -94,6 +94,12 @@ class SimPhone:
             appstate_actions.save_contact(self._chat(jid), full_name)
         )
 
+    async def save_contacts(self, names: dict[str, str]) -> int:
+        """Save many contacts in one patch (an address-book import: one external blob
+        when it is big)."""
+        requests = [appstate_actions.save_contact(self._chat(j), n) for j, n in names.items()]
+        return await self.app_state.phone_write(appstate_actions.merge(requests))
+
     async def archive_chat(self, jid: JID | str, archived: bool = True) -> int:
         request = appstate_actions.archive(self._chat(jid), archived, self.state.now())
         return await self.app_state.phone_write(request)

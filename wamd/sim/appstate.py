@@ -16,10 +16,15 @@ collection's current LTHash and refuses a bad one with ``400`` (a real server ca
 inside; the phone would later report a fatal exception). The phone's own changes
 (``SimPhone.save_contact``, ``archive_chat`` ...) are real patches made with that key.
 
-Snapshots: the real server hands out a snapshot as an external blob on the media hosts.
-Until the sim serves media, a fetch asking for a snapshot gets the whole patch history
-from version 0 instead, which both references accept (a client applies patches from an
-empty state). ``tamper(name)`` corrupts the next answer for a collection (one flipped
+Snapshots and big patches are external blobs on the media hosts, as on the real service
+(whatsmeow ``appstate/decode.go``, Baileys ``extractSyncdPatches``): a fetch that asks for
+a snapshot (``return_snapshot="true"``) of a collection with a version gets
+``<snapshot>`` holding an ``ExternalBlobReference`` to the encrypted ``SyncdSnapshot``
+(media type ``md-app-state``) on the sim's media host; a patch of more than
+``external_at`` mutations is served with ``externalMutations`` pointing at its
+``SyncdMutations``. ``snapshots = False`` answers a snapshot request with the whole
+patch history from version 0 instead, which both references accept (Baileys downloads
+blobs from WhatsApp's own hosts only, so its interop tests run that way). ``tamper(name)`` corrupts the next answer for a collection (one flipped
 byte in a value MAC) without touching what is stored, so a client's re-fetch gets good
 data.
 """
@@ -35,11 +40,13 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from wamd.appstate import COLLECTIONS, CollectionState, decode_patch, expand_keys
 from wamd.appstate import actions as acts
-from wamd.appstate.codec import decode_record, encode_patch, index_json
+from wamd.appstate.codec import decode_record, encode_patch, encode_snapshot, index_json
 from wamd.appstate.keys import MutationKeys
 from wamd.appstate.macs import index_mac
 from wamd.binary import Node
 from wamd.errors import AppStateError
+from wamd.media.crypto import encrypt_media
+from wamd.media.types import MediaType
 from wamd.proto import server_sync_pb2, sync_action_pb2
 
 if TYPE_CHECKING:
@@ -51,6 +58,7 @@ __all__ = ["PAGE", "AccountAppState", "SimCollection"]
 log = logging.getLogger(__name__)
 
 PAGE: Final = 100  # patches per fetch answer before has_more_patches (the real limit is not public)
+EXTERNAL_AT: Final = 50  # a patch with more mutations is served as an external blob
 
 
 @dataclass
@@ -60,6 +68,7 @@ class SimCollection:
     patches: list[server_sync_pb2.SyncdPatch] = field(default_factory=list)
     records: dict[bytes, server_sync_pb2.SyncdRecord] = field(default_factory=dict)
     tampered: int = 0  # answers still to corrupt (tests)
+    blobs: dict[tuple[str, int], bytes] = field(default_factory=dict)  # uploaded refs
 
     @property
     def version(self) -> int:
@@ -73,6 +82,8 @@ class AccountAppState:
         self.phone = phone
         self.collections: dict[str, SimCollection] = {n: SimCollection(n) for n in COLLECTIONS}
         self.page = PAGE
+        self.snapshots = True  # False: a snapshot request gets the patches from v0
+        self.external_at = EXTERNAL_AT
 
     # ------------------------------------------------------------------ the key
 
@@ -170,7 +181,8 @@ class AccountAppState:
             version = int(raw_version)
             patch_node = child.get_child("patch")
             if patch_node is None:
-                out.append(self._fetch(name, version))
+                snapshot = child.attrs.get("return_snapshot") == "true"
+                out.append(await self._fetch(name, version, snapshot))
                 continue
             answer = self._write(device, name, version, patch_node)
             if answer.attrs.get("type") != "error":
@@ -180,8 +192,54 @@ class AccountAppState:
             await self.notify(name, skip=device)
         return Node("sync", {}, out)
 
-    def _fetch(self, name: str, version: int) -> Node:
+    async def _upload(self, data: bytes) -> server_sync_pb2.ExternalBlobReference:
+        endpoint = self.phone.endpoint
+        blob, fields = encrypt_media(data, MediaType.APP_STATE, endpoint.rng.randbytes(32))
+        _, direct_path = await endpoint.media.upload_blob(blob, fields, MediaType.APP_STATE)
+        return server_sync_pb2.ExternalBlobReference(
+            mediaKey=fields.media_key,
+            directPath=direct_path,
+            fileSizeBytes=fields.file_length,
+            fileSHA256=fields.file_sha256,
+            fileEncSHA256=fields.file_enc_sha256,
+        )
+
+    async def _snapshot_ref(self, collection: SimCollection) -> bytes:
+        cached = collection.blobs.get(("snapshot", collection.version))
+        if cached is None:
+            key_id, keys = self.key()
+            snapshot = encode_snapshot(
+                collection.name,
+                collection.version,
+                list(collection.records.values()),
+                key_id,
+                keys,
+            )
+            ref = await self._upload(snapshot.SerializeToString())
+            cached = collection.blobs[("snapshot", collection.version)] = ref.SerializeToString()
+        return cached
+
+    async def _served(self, collection: SimCollection, patch: server_sync_pb2.SyncdPatch) -> bytes:
+        if len(patch.mutations) <= self.external_at:
+            return patch.SerializeToString()
+        version = patch.version.version
+        cached = collection.blobs.get(("patch", version))
+        if cached is None:
+            listed = server_sync_pb2.SyncdMutations(mutations=patch.mutations)
+            outer = server_sync_pb2.SyncdPatch()
+            outer.CopyFrom(patch)
+            del outer.mutations[:]
+            outer.externalMutations.CopyFrom(await self._upload(listed.SerializeToString()))
+            cached = collection.blobs[("patch", version)] = outer.SerializeToString()
+        return cached
+
+    async def _fetch(self, name: str, version: int, snapshot: bool = False) -> Node:
         collection = self.collections[name]
+        if snapshot and self.snapshots and collection.version > 0:
+            attrs = {"name": name, "version": str(collection.version)}
+            return Node(
+                "collection", attrs, [Node("snapshot", {}, await self._snapshot_ref(collection))]
+            )
         newer = [p for p in collection.patches if p.version.version > version]
         page, more = newer[: self.page], len(newer) > self.page
         attrs = {"name": name, "version": str(page[-1].version.version if page else version)}
@@ -189,7 +247,7 @@ class AccountAppState:
             attrs["has_more_patches"] = "true"
         if not page:
             return Node("collection", attrs)
-        served = [p.SerializeToString() for p in page]
+        served = [await self._served(collection, p) for p in page]
         if collection.tampered:
             collection.tampered -= 1
             served[0] = _corrupted(page[0])
