@@ -7,16 +7,24 @@
 // "GOT <chat> <id> <text>", "ECHOED <id>" (its echo), "SENT <id>" (what SEND sent),
 // "ARCHIVED <chat> true|false" (a chats.update from the app state). Reads commands on
 // stdin: "SEND <jid> <text>", "ARCHIVE <jid> true|false" (answers "MODIFIED <jid>"),
-// "QUIT". Reconnects after the 515 restart (the loop of Baileys' README); stops on 401.
+// "SENDMEDIA <jid> <image|document> <path> <mimetype> [file name]" ("SENT <id>"), "QUIT".
+// A media message it gets is fetched with downloadMediaMessage: "MEDIA <id> <kind> <sha256
+// hex> <length>" (or "MEDIAERROR <id> <reason>"). Reconnects after the 515 restart (the
+// loop of Baileys' README); stops on 401.
 "use strict";
 
 const readline = require("readline");
+const crypto = require("crypto");
 const {
   default: makeWASocket,
   useMultiFileAuthState,
   makeCacheableSignalKeyStore,
   DisconnectReason,
+  downloadMediaMessage,
+  getContentType,
 } = require("baileys");
+
+const MEDIA = ["imageMessage", "documentMessage", "audioMessage", "videoMessage", "stickerMessage"];
 
 const [url, authDir, pairPhone] = process.argv.slice(2);
 let codeAsked = false;
@@ -78,6 +86,20 @@ async function start() {
   });
   sock.ev.on("messages.upsert", async ({ messages, type }) => {
     for (const msg of messages) {
+      const kind = msg.message && getContentType(msg.message);
+      if (MEDIA.includes(kind) && !msg.key.fromMe) {
+        try {
+          const body = await downloadMediaMessage(msg, "buffer", {}, {
+            logger: silent, reuploadRequest: sock.updateMediaMessage,
+          });
+          const hash = crypto.createHash("sha256").update(body).digest("hex");
+          const ptt = kind === "audioMessage" && msg.message.audioMessage.ptt ? "ptt" : kind;
+          say("MEDIA", msg.key.id, ptt, hash, body.length);
+        } catch (err) {
+          say("MEDIAERROR", msg.key.id, JSON.stringify(String(err && err.message || err)));
+        }
+        continue;
+      }
       const text = msg.message?.conversation || msg.message?.extendedTextMessage?.text;
       if (!text || msg.key.fromMe) continue;
       say("GOT", msg.key.remoteJid, msg.key.id, JSON.stringify(text));
@@ -93,6 +115,18 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
   if (command === "SEND" && sock) {
     const sent = await sock.sendMessage(jid, { text: rest.join(" ") });
     say("SENT", sent.key.id);
+  }
+  if (command === "SENDMEDIA" && sock) {
+    const [kind, path, mimetype, fileName] = rest;
+    const content = kind === "image"
+      ? { image: { url: path }, mimetype, caption: "from baileys", jpegThumbnail: "" }
+      : { document: { url: path }, mimetype, fileName };
+    try {
+      const sent = await sock.sendMessage(jid, content);
+      say("SENT", sent.key.id);
+    } catch (err) {
+      say("ERROR", JSON.stringify(String(err && err.stack || err)));
+    }
   }
   // REACT/EDIT/DELETE <jid> <id of a message Baileys sent there> [text]
   const key = { remoteJid: jid, fromMe: true, id: rest[0] };

@@ -88,6 +88,8 @@ class BaileysBot:
         cls, modules: Path, sim: SimServer, auth: Path, *, pair_phone: str | None = None
     ) -> BaileysBot:
         env = dict(os.environ, NODE_PATH=str(modules))
+        if sim.media.tls is not None:  # Baileys fetches media over https: trust the sim's CA
+            env["NODE_EXTRA_CA_CERTS"] = str(sim.media.tls.ca_path)
         proc = await asyncio.create_subprocess_exec(
             "node",
             str(BOT),
