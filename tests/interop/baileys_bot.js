@@ -57,8 +57,8 @@ async function start() {
     printQRInTerminal: false,
     markOnlineOnConnect: true,
     syncFullHistory: false,
-    // the sim has no media server: history travels inline, which this Baileys cannot
-    // read (it would try to download it from WhatsApp's media hosts)
+    // the sim sends history inline by default, which this Baileys cannot read (it
+    // downloads history blobs only: HistorySyncPolicy(blob=True) would serve it one)
     shouldSyncHistoryMessage: () => false,
   });
   sock.ev.on("creds.update", saveCreds);

@@ -83,15 +83,16 @@ def test_streaming_round_trip_in_any_chunking(size: int, step: int) -> None:
     enc = MediaEncryptor(MediaType.VIDEO)
     blob = b"".join(enc.update(data[i : i + step]) for i in range(0, size, step)) + enc.finalize()
     fields = enc.result
-    dec = MediaDecryptor(
-        MediaType.VIDEO,
-        fields.media_key,
-        file_enc_sha256=fields.file_enc_sha256,
-        file_sha256=fields.file_sha256,
-        file_length=size,
-    )
-    out = b"".join(dec.update(blob[i : i + step]) for i in range(0, len(blob), step))
-    assert out + dec.finalize() == data
+    for known in (size, None):  # with the file length the MAC's place is known
+        dec = MediaDecryptor(
+            MediaType.VIDEO,
+            fields.media_key,
+            file_enc_sha256=fields.file_enc_sha256,
+            file_sha256=fields.file_sha256,
+            file_length=known,
+        )
+        out = b"".join(dec.update(blob[i : i + step]) for i in range(0, len(blob), step))
+        assert out + dec.finalize() == data
 
 
 def _decrypt(blob: bytes, **overrides: object) -> bytes:
@@ -117,6 +118,8 @@ def test_good_blob_decrypts() -> None:
     ("blob", "overrides", "check"),
     [
         (GOOD[:10], {}, "length"),
+        (GOOD[:10], {"file_length": None}, "length"),
+        (GOOD[:-16], {}, "length"),  # shorter than the file length needs
         (GOOD + b"x" * 16, {}, "length"),  # longer than the file length allows
         (GOOD, {"file_enc_sha256": b"\0" * 32}, "file_enc_sha256"),
         (GOOD[:5] + bytes([GOOD[5] ^ 1]) + GOOD[6:], {}, "mac"),

@@ -69,7 +69,7 @@ from wamd.proto import e2e_pb2, mms_retry_pb2
 if TYPE_CHECKING:
     from wamd.client.core import ClientCore
 
-__all__ = ["MEDIA_KEYS", "MediaService", "Progress"]
+__all__ = ["MEDIA_KEYS", "MediaService", "PathTarget", "Progress", "Spooled", "spool_source"]
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class Spooled:
         self.file.close()
 
 
-class _PathTarget:
+class PathTarget:
     """Writes to ``<path>.part``; ``commit`` renames it once every check passed."""
 
     def __init__(self, path: Path) -> None:
@@ -258,6 +258,43 @@ def _opt_str(fields: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+async def _spool_write(file: IO[bytes], data: bytes) -> None:
+    if file.tell() + len(data) > SPOOL_IN_MEMORY:
+        await asyncio.to_thread(file.write, data)  # on disk (or about to be)
+    else:
+        file.write(data)
+
+
+async def spool_source(src: object, media_type: MediaType, *, keep_whole: bool = False) -> Spooled:
+    """Read ``src`` chunk by chunk and encrypt it into a spool: memory up to
+    ``SPOOL_IN_MEMORY``, a temporary file beyond (the upload needs the whole blob's hash
+    before it starts). ``keep_whole`` keeps the plaintext too, up to ``IMAGE_IN_MEMORY``
+    (an image's dimensions and thumbnail)."""
+    encryptor = MediaEncryptor(media_type.key_type)
+    file = cast(
+        "IO[bytes]",
+        tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="wamd-upload-"),
+    )
+    head = b""
+    whole: list[bytes] | None = [] if keep_whole else None
+    kept = 0
+    try:
+        async for chunk in read_chunks(src, CHUNK_SIZE):
+            if len(head) < 64:
+                head += chunk[: 64 - len(head)]
+            if whole is not None:
+                kept += len(chunk)
+                whole = whole if kept <= IMAGE_IN_MEMORY else None
+                if whole is not None:
+                    whole.append(chunk)
+            await _spool_write(file, encryptor.update(chunk))
+        await _spool_write(file, encryptor.finalize())
+    except BaseException:
+        file.close()
+        raise
+    return Spooled(encryptor.result, file, head, b"".join(whole) if whole is not None else None)
+
+
 class MediaService:
     """The socket's media (see the module docstring)."""
 
@@ -297,37 +334,7 @@ class MediaService:
 
     async def spool(self, src: object, media_type: MediaType, *, keep_whole: bool) -> Spooled:
         """Read and encrypt ``src`` into a spool (see the module docstring)."""
-        encryptor = MediaEncryptor(media_type.key_type)
-        file = cast(
-            "IO[bytes]",
-            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="wamd-upload-"),
-        )
-        head = b""
-        whole: list[bytes] | None = [] if keep_whole else None
-        kept = 0
-        try:
-            async for chunk in read_chunks(src, CHUNK_SIZE):
-                if len(head) < 64:
-                    head += chunk[: 64 - len(head)]
-                if whole is not None:
-                    kept += len(chunk)
-                    whole = whole if kept <= IMAGE_IN_MEMORY else None
-                    if whole is not None:
-                        whole.append(chunk)
-                out = encryptor.update(chunk)
-                await self._spool_write(file, out)
-            await self._spool_write(file, encryptor.finalize())
-        except BaseException:
-            file.close()
-            raise
-        return Spooled(encryptor.result, file, head, b"".join(whole) if whole is not None else None)
-
-    @staticmethod
-    async def _spool_write(file: IO[bytes], data: bytes) -> None:
-        if file.tell() + len(data) > SPOOL_IN_MEMORY:
-            await asyncio.to_thread(file.write, data)  # on disk (or about to be)
-        else:
-            file.write(data)
+        return await spool_source(src, media_type, keep_whole=keep_whole)
 
     async def upload(
         self, src: object, media_type: MediaType | str, progress: Progress | None = None
@@ -497,7 +504,7 @@ class MediaService:
         if to is None:
             return await download_blob(self.http, conn, **common)  # type: ignore[arg-type]
         if isinstance(to, str | os.PathLike):
-            target = _PathTarget(Path(to))
+            target = PathTarget(Path(to))
             await target.open()
             try:
                 await download_blob(self.http, conn, target=target, **common)  # type: ignore[arg-type]

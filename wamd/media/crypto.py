@@ -179,7 +179,7 @@ class MediaDecryptor:
         self._file_length = file_length
         self._limit = encrypted_length(file_length) if file_length is not None else None
         self._tail = b""  # the last MAC_LENGTH bytes seen: maybe the MAC
-        self._held = b""  # the last plaintext block: maybe the padding
+        self._held = b""  # the latest plaintext: it may end with the padding
         self._received = 0
         self._written = 0
         self._done = False
@@ -205,22 +205,38 @@ class MediaDecryptor:
                 f"the blob is longer than the {self._limit} bytes its file length allows",
             )
         self._enc_hash.update(chunk)
+        view = memoryview(chunk)
+        if self._limit is not None:
+            # the blob's size is known: the MAC is its last 10 bytes, nothing is copied
+            start = self._received - size
+            cut = max(0, min(size, self._limit - MAC_LENGTH - start))
+            if cut < size:
+                self._tail += bytes(view[cut:])
+            return self._feed(view[:cut])
+        # unknown size: the last 10 bytes seen so far may be the MAC
         if size >= MAC_LENGTH:
-            body = self._tail + bytes(chunk[: size - MAC_LENGTH])
-            self._tail = bytes(chunk[size - MAC_LENGTH :])
-        else:
-            joined = self._tail + bytes(chunk)
-            cut = max(len(joined) - MAC_LENGTH, 0)
-            body, self._tail = joined[:cut], joined[cut:]
-        if not body:
+            earlier, self._tail = self._tail, bytes(view[size - MAC_LENGTH :])
+            first = self._feed(earlier)
+            second = self._feed(view[: size - MAC_LENGTH])
+            return first + second if first else second
+        joined = self._tail + bytes(view)
+        cut = max(len(joined) - MAC_LENGTH, 0)
+        self._tail = joined[cut:]
+        return self._feed(joined[:cut])
+
+    def _feed(self, body: bytes | memoryview) -> bytes:
+        """MAC and decrypt ``body``; returns the plaintext of the call before (the latest
+        may end with the padding, so it is held back until more comes)."""
+        if not len(body):
             return b""
         self._mac.update(body)
-        # the cipher returns whole blocks; the last one may hold the padding
-        plain = self._held + self._cipher.update(body)
-        keep = max(len(plain) - _BLOCK, 0)
-        out, self._held = plain[:keep], plain[keep:]
-        self._plain_hash.update(out)
-        self._written += len(out)
+        new = self._cipher.update(body)
+        if not new:
+            return b""
+        out, self._held = self._held, new
+        if out:
+            self._plain_hash.update(out)
+            self._written += len(out)
         return out
 
     def finalize(self) -> bytes:
@@ -231,6 +247,11 @@ class MediaDecryptor:
         self._done = True
         if self._received <= MAC_LENGTH:
             raise MediaIntegrityError("length", f"the blob is only {self._received} bytes long")
+        if self._limit is not None and self._received != self._limit:
+            raise MediaIntegrityError(
+                "length",
+                f"the blob is {self._received} bytes, its file length needs {self._limit}",
+            )
         if self._want_enc is not None and not hmac.compare_digest(
             self._enc_hash.digest(), self._want_enc
         ):
