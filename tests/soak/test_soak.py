@@ -1,7 +1,7 @@
 """Soak: messages from several contacts to a ``run_forever`` bot while the sim misbehaves.
 
-Opt-in: ``WAMD_SOAK_MESSAGES=240 python -m pytest tests/soak -s`` (seconds per store);
-``WAMD_SOAK_MESSAGES=10000`` is the long run. The
+240 messages per store in the suite (seconds each); ``WAMD_SOAK_MESSAGES=10000 python
+-m pytest tests/soak -s`` is the long run. The
 sim injects, at random and seeded (``WAMD_SOAK_SEED`` replays a run): dropped links and
 stream errors (515, 503) instead of a message, duplicated messages, lost, delayed and
 reordered receipts, acks and notifications, receipts from the bot that never arrive,
@@ -32,7 +32,7 @@ from wamd.client import WASocket, make_wa_socket, run_forever
 from wamd.events import MessagesUpsert
 from wamd.sim import SimServer
 
-MESSAGES = int(os.environ.get("WAMD_SOAK_MESSAGES", "0"))
+MESSAGES = int(os.environ.get("WAMD_SOAK_MESSAGES", "240"))
 CONTACTS = 4
 SEED = int(os.environ.get("WAMD_SOAK_SEED", "0")) or random.SystemRandom().randrange(1, 2**31)
 OTHER_TAGS = ("receipt", "notification", "ack", "iq", "ib", "presence")
@@ -51,10 +51,7 @@ def inject(sim: SimServer, device: str) -> None:
     faults.lose_pings(0.3, device=device)
 
 
-# Opt-in for now: about one run in three stalls with part of one contact's messages
-# never emitted (seen on SQLite, and once on memory); issue 22 stays open until that is
-# found and fixed. Run it with WAMD_SOAK_MESSAGES=240 (or 10000).
-@pytest.mark.skipif(not MESSAGES, reason="the soak runs when WAMD_SOAK_MESSAGES is set")
+@pytest.mark.skipif(not MESSAGES, reason="WAMD_SOAK_MESSAGES=0 turns the soak off")
 @pytest.mark.parametrize("kind", STORE_KINDS)
 async def test_every_message_once_and_in_order_under_faults(tmp_path: Path, kind: str) -> None:
     rng = random.Random(SEED)

@@ -41,7 +41,12 @@ class KeyedWorkers:
                 try:
                     await job()
                 except asyncio.CancelledError:
-                    raise
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling():
+                        raise  # this worker is being cancelled: its connection ended
+                    # the job awaited a future someone else cancelled: that job is over,
+                    # the chat's later work is not (a dead worker would strand its queue)
+                    log.error("work for %s was cut short by a cancelled wait", key)
                 except Exception:
                     log.exception("handling work for %s failed", key)
         finally:

@@ -8,15 +8,16 @@ Messages (whatsmeow ``message.go`` parseMessageSource/decryptMessages):
   name the other form of the sender, which is learnt as a lid mapping;
 - each ``enc`` is decrypted with the sender's *encryption identity* (its lid when
   known); a sender key distribution inside is processed before the next ``enc``;
-- crash safety (at-least-once, never twice after a commit; skipped for stores that
-  are not ``durable``, such as the memory store): the decrypted ``Message``
+- crash safety (at-least-once, never twice after a commit): the decrypted ``Message``
   is written to the ``event-buffer`` in the same store transaction that advances the
   Signal state. The event is emitted; once every handler has run on it (coroutine
   handlers included, without holding up the chat) the buffer entry is deleted, and
   only then is the delivery receipt (which is also the server's ack of a message)
   sent. A redelivered stanza whose entry is still buffered is emitted from the buffer (its keys are
   already used up); one whose entry is gone fails as ``DuplicateMessage`` and is only
-  acknowledged — the Signal state itself remembers that it was handled. Within one
+  acknowledged — the Signal state itself remembers that it was handled. The memory
+  store buffers too: a connection's work is cancelled when it ends, which is a crash for
+  whatever that work had decrypted and not yet emitted. Within one
   process a buffered message is emitted once, however often it is delivered (a dropped
   connection, a duplicated stanza): a redelivery of a message this process already
   emitted only waits for that emission's handlers, then confirms it;
@@ -77,7 +78,6 @@ from wamd.messaging.types import (
     WAMessage,
 )
 from wamd.proto import common_pb2, e2e_pb2
-from wamd.store.types import is_durable
 from wamd.store.views import EventBuffer
 
 if TYPE_CHECKING:
@@ -291,18 +291,17 @@ class Receiver:
         keys = self.core.auth.keys
         group = str(src.chat) if src.is_group else None
         decrypted: list[tuple[str, e2e_pb2.Message]] = []
-        durable = is_durable(keys)  # a memory store has no crash to recover from
         claims = self._claims()
         claimed: list[tuple[str, asyncio.Future[Any]]] = []  # emitted here before
         for enc in encs:
-            buffer_id = _buffer_key(enc, sender, src.chat) if durable else ""
-            earlier = claims.get(buffer_id) if durable else None
+            buffer_id = _buffer_key(enc, sender, src.chat)
+            earlier = claims.get(buffer_id)
             if earlier is not None:
                 # this process emitted it already (a redelivery after a dropped connection,
                 # a duplicated stanza): its handlers have it; only the confirmation is owed
                 claimed.append((buffer_id, earlier))
                 continue
-            buffered = await self.buffer.get(buffer_id) if durable else None
+            buffered = await self.buffer.get(buffer_id)
             if buffered is not None:
                 try:
                     decrypted.append((buffer_id, parse_message(buffered.plaintext)))
@@ -312,10 +311,9 @@ class Receiver:
             try:
                 async with keys.transaction():
                     opened = await open_enc(self.core.signal, enc, sender, group)
-                    if durable:
-                        await self.buffer.put(
-                            buffer_id, opened.message.SerializeToString(), message_id, timestamp
-                        )
+                    await self.buffer.put(
+                        buffer_id, opened.message.SerializeToString(), message_id, timestamp
+                    )
             except DuplicateMessage:
                 self.log.debug("message %s was already handled", message_id)
                 continue
@@ -323,7 +321,7 @@ class Receiver:
                 self.log.warning(
                     "cannot decrypt message %s from %s: %s", message_id, src.sender, exc
                 )
-                if durable and decrypted:
+                if decrypted:
                     # what did decrypt (a key distribution) took effect; the resend that
                     # the retry asks for comes as a new stanza, so these copies would linger
                     await self.buffer.drop(b for b, _ in decrypted)
@@ -380,7 +378,7 @@ class Receiver:
             await self.sender.polls.received(msg)  # a poll's secret kept; a vote read
             self._protocol_events(msg)
         handled = self._emit_messages(out, node)
-        buffered_ids = [buffer_id for buffer_id, _ in decrypted] if durable else []
+        buffered_ids = [buffer_id for buffer_id, _ in decrypted]
         for buffer_id in buffered_ids:  # claimed by this emission until confirmed
             claims[buffer_id] = handled
         while len(claims) > CLAIM_MEMORY:
@@ -393,10 +391,13 @@ class Receiver:
         )
 
         async def settle() -> None:
-            # the application has the message: forget the saved copy, then confirm it
-            await handled
+            # the application has the message: forget the saved copy, then confirm it.
+            # Shielded: these futures are shared (a redelivery on the next connection
+            # waits for the same emission), and a settle cut short with its connection
+            # would otherwise cancel them, and with them every later wait on them
+            await asyncio.shield(handled)
             for _, earlier in claimed:
-                await earlier
+                await asyncio.shield(earlier)
             if owed:
                 await self.buffer.drop(owed)
             await self._receipt(node, src)
