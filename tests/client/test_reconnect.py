@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -79,60 +78,4 @@ async def test_a_redelivery_after_a_dropped_connection_is_not_emitted_again(
         await third.end()
     finally:
         release.set()
-        await close_state(state)
-
-
-# On the memory store, the one that used to skip the saved copy: the hook below sits on
-# its commit step (the file stores commit through paths this hook does not see)
-@pytest.mark.parametrize("kind", ["memory"])
-async def test_work_cut_short_right_after_decrypting_is_emitted_from_the_saved_copy(
-    sim: SimServer, tmp_path: Path, kind: str
-) -> None:
-    """A connection's end cancels its chat workers wherever they are: here while the
-    transaction that advances the Signal session commits (the commit completes, the
-    cancellation comes through after it), before the emission. The
-    message's keys are used up, so only the saved copy can bring it back (the memory
-    store too: a cancelled worker is a crash for what it held)."""
-    phone = sim.add_phone("15550001111", "Bot")
-    alice = sim.add_phone("15550002222", "Alice")
-    state = await open_state(kind, tmp_path)
-    seen: list[str] = []
-    cut = asyncio.Event()
-    try:
-        first = await link(sim, phone, state)
-        first.ev.on("messages.upsert", lambda u: seen.extend(m.key.id for m in u.messages))
-        keys: Any = state.keys
-        commit = keys._commit
-
-        async def cut_while_committing(writes: dict[str, Any]) -> None:
-            await commit(writes)
-            opened = keys._current.get()  # the commit step runs in a task of its own
-            worker = opened.task if opened is not None else None  # the chat worker's
-            attempt = first.core.attempt
-            ours = attempt is not None and worker in attempt.workers.tasks()
-            decrypting = "session" in writes and "event-buffer" in writes  # a message opened
-            if not cut.is_set() and decrypting and ours:
-                cut.set()
-                worker.cancel()  # what the connection's end does to its workers, right here
-
-        keys._commit = cut_while_committing
-        mid = await alice.send_text(phone.jid, "decrypted, then cut short")
-        await asyncio.wait_for(cut.wait(), BOUND)
-        keys._commit = commit
-        await first.end()
-        assert seen == []
-
-        second = socket_for(sim, state)
-        second.ev.on("messages.upsert", lambda u: seen.extend(m.key.id for m in u.messages))
-        await second.connect()
-        await second.ev.wait_for(
-            "connection.update", lambda u: u.received_pending_notifications, timeout=BOUND
-        )
-        await asyncio.wait_for(second.idle(), BOUND)
-        await sim.settle()
-        assert seen == [mid]  # redelivered and emitted from the copy saved with the session
-        device = phone.companions[1]
-        assert [k for k in device.outbox if k[0] == "message"] == []
-        await second.end()
-    finally:
         await close_state(state)
