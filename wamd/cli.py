@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from wamd import __version__, xeddsa
 from wamd.commands import demo, echo, pair
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
@@ -162,6 +163,11 @@ SUBCOMMANDS: list[Subcommand] = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wamd", description="WhatsApp multi-device client tools (unofficial)."
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"wamd {__version__} (signatures: {xeddsa.backend.name})",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in SUBCOMMANDS:

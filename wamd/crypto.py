@@ -2,8 +2,9 @@
 
 One home for key material so that the Noise layer, the Signal layer and the stores agree
 on one ``KeyPair`` type. X25519 agreement runs in OpenSSL through ``cryptography``;
-XEdDSA (signatures made with a Curve25519 key, as Signal and WhatsApp use them) runs in C
-through ``python-axolotl-curve25519``.
+XEdDSA (signatures made with a Curve25519 key, as Signal and WhatsApp use them) runs in the
+backend :mod:`wamd.xeddsa` picks: libsodium through PyNaCl by default, or
+``python-axolotl-curve25519`` when the ``wamd[axolotl]`` extra is installed.
 
 Wire facts:
 - a Curve25519 public key is 32 bytes; Signal serialises it with a leading type byte
@@ -17,9 +18,9 @@ import hmac
 import os
 from dataclasses import dataclass, field
 
-import axolotl_curve25519 as _curve
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from wamd import xeddsa
 from wamd.errors import InvalidKey
 
 __all__ = [
@@ -131,8 +132,7 @@ def sign(private: bytes, message: bytes) -> bytes:
     """XEdDSA signature (64 bytes) of ``message`` with a Curve25519 private key."""
     if len(private) != 32:
         raise InvalidKey("a Curve25519 private key is 32 bytes")
-    signature: bytes = _curve.calculateSignature(os.urandom(64), private, message)
-    return signature
+    return xeddsa.backend.sign(private, message, os.urandom(64))
 
 
 def verify(public: bytes, message: bytes, signature: bytes) -> bool:
@@ -143,7 +143,7 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
         raw = strip_prefix(public)
     except InvalidKey:
         return False
-    return bool(_curve.verifySignature(raw, message, signature) == 0)
+    return xeddsa.backend.verify(raw, message, signature)
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
