@@ -10,6 +10,7 @@ The tree::
     ├── ProtocolError            the peer broke the protocol
     │   ├── DecodeError          bytes that do not parse (binary node, protobuf, frame)
     │   ├── HandshakeError       Noise handshake / certificate chain failure
+    │   │   └── CertificateError the server's certificate chain does not verify (permanent)
     │   ├── PairingError         pairing could not complete (forged pair-success, bad code ...)
     │   └── AppStateError        an app-state (syncd) collection could not be applied
     │       ├── AppStateMacMismatch   an index, value, snapshot or patch MAC does not verify
@@ -68,6 +69,7 @@ __all__ = [
     "AppStateKeyMissing",
     "AppStateMacMismatch",
     "BadMac",
+    "CertificateError",
     "Conflict",
     "ConnectionClosed",
     "ContentError",
@@ -149,6 +151,15 @@ class DecodeError(ProtocolError):
 
 class HandshakeError(ProtocolError):
     """The Noise handshake or the server certificate check failed."""
+
+
+class CertificateError(HandshakeError):
+    """The server's certificate chain does not verify against the pinned root key.
+
+    The chain arrives authenticated inside the Noise handshake, so this is not line noise:
+    the pinned root key (``server_root_key``) or serial is wrong for this server, or the
+    server is not who it claims to be. Reconnecting cannot help; ``run_forever`` stops.
+    """
 
 
 class PairingError(ProtocolError):

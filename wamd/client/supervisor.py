@@ -4,8 +4,10 @@ After each close it looks at ``last_disconnect.status_code``:
 
 - 515 (restart required): reconnect at once;
 - 401 logged out, 403 forbidden/banned, 440 replaced by another connection of this device,
-  405 client outdated: stop — reconnecting cannot help and would only loop (or, for 440,
-  fight the other connection). The final ``LastDisconnect`` is returned and logged;
+  405 client outdated, and a server certificate chain that does not verify against the
+  pinned root key (``CertificateError``): stop — reconnecting cannot help and would only
+  loop (or, for 440, fight the other connection). The final ``LastDisconnect`` is
+  returned and logged with what to do;
 - anything else (lost, closed, timed out, 5xx): reconnect after a capped exponential
   backoff with jitter; the delay starts over after a connection that reached "open".
 
@@ -21,10 +23,10 @@ import random
 from collections.abc import Awaitable, Callable
 
 from wamd.client.socket import WASocket
-from wamd.errors import DisconnectReason
+from wamd.errors import CertificateError, DisconnectReason
 from wamd.events import LastDisconnect
 
-__all__ = ["FINAL_REASONS", "run_forever"]
+__all__ = ["FINAL_REASONS", "is_final", "run_forever"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,34 @@ FINAL_REASONS = frozenset(
         DisconnectReason.CLIENT_OUTDATED,
     }
 )
+
+_ADVICE = {
+    DisconnectReason.LOGGED_OUT: "the device was unlinked: pair again (wamd pair --reset)",
+    DisconnectReason.FORBIDDEN: "WhatsApp refused this account (banned or locked)",
+    DisconnectReason.CONNECTION_REPLACED: "another connection uses this auth state",
+    DisconnectReason.CLIENT_OUTDATED: "update wamd, or pass a current version",
+}
+
+
+def is_final(last: LastDisconnect) -> bool:
+    """Whether reconnecting after ``last`` cannot help (a permanent failure)."""
+    return last.status_code in FINAL_REASONS or isinstance(last.error, CertificateError)
+
+
+def final_reason(last: LastDisconnect) -> str:
+    """A status line for a permanent failure: what happened and what to do."""
+    if isinstance(last.error, CertificateError):
+        return (
+            f"{last.error}: the pinned server root key does not match this server "
+            "(for a sim: pass its root_public_key)"
+        )
+    code = last.status_code
+    try:
+        name = DisconnectReason(code).name.lower().replace("_", " ")
+    except ValueError:
+        name = "closed"
+    advice = _ADVICE.get(code)  # type: ignore[call-overload]
+    return f"{name} ({code})" + (f": {advice}" if advice else "")
 
 
 async def run_forever(
@@ -81,9 +111,8 @@ async def run_forever(
         if last is None:
             return None
         code = last.status_code
-        if code in FINAL_REASONS:
-            name = DisconnectReason(code).name.lower().replace("_", " ")
-            sock.core.logger_for(__name__).warning("not reconnecting: %s (%d)", name, code)
+        if is_final(last):
+            sock.core.logger_for(__name__).warning("not reconnecting: %s", final_reason(last))
             return last
         if opened.is_set():
             attempt = 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from wamd.crypto import KeyPair, generate_keypair, verify
-from wamd.errors import HandshakeError
+from wamd.errors import CertificateError
 from wamd.proto import cert_pb2
 
 __all__ = [
@@ -47,7 +47,7 @@ def _parse_details(raw: bytes, which: str) -> cert_pb2.CertChain.NoiseCertificat
     try:
         details.ParseFromString(raw)
     except _ProtoDecodeError:
-        raise HandshakeError(f"server certificate: {which} details do not parse") from None
+        raise CertificateError(f"server certificate: {which} details do not parse") from None
     return details
 
 
@@ -55,9 +55,9 @@ def _check_validity(
     details: cert_pb2.CertChain.NoiseCertificate.Details, which: str, now: float
 ) -> None:
     if details.HasField("notBefore") and now < details.notBefore:
-        raise HandshakeError(f"server certificate: {which} is not valid yet")
+        raise CertificateError(f"server certificate: {which} is not valid yet")
     if details.HasField("notAfter") and now > details.notAfter:
-        raise HandshakeError(f"server certificate: {which} has expired")
+        raise CertificateError(f"server certificate: {which} has expired")
 
 
 def verify_cert_chain(
@@ -68,41 +68,43 @@ def verify_cert_chain(
     root_serial: int = WHATSAPP_ROOT_SERIAL,
     now: float | None = None,
 ) -> None:
-    """Raise ``HandshakeError`` unless ``payload`` is a valid chain for ``server_static``."""
+    """Raise ``CertificateError`` unless ``payload`` is a valid chain for ``server_static``."""
     chain = cert_pb2.CertChain()
     try:
         chain.ParseFromString(payload)
     except _ProtoDecodeError:
-        raise HandshakeError("server certificate: chain does not parse") from None
+        raise CertificateError("server certificate: chain does not parse") from None
     inter, leaf = chain.intermediate, chain.leaf
     if not inter.details or not inter.signature or not leaf.details or not leaf.signature:
-        raise HandshakeError("server certificate: chain is missing parts")
+        raise CertificateError("server certificate: chain is missing parts")
     if len(inter.signature) != 64 or len(leaf.signature) != 64:
-        raise HandshakeError("server certificate: signature has the wrong length")
+        raise CertificateError("server certificate: signature has the wrong length")
     moment = time.time() if now is None else now
 
     if not verify(trusted_root, inter.details, inter.signature):
-        raise HandshakeError("server certificate: intermediate not signed by the trusted root")
+        raise CertificateError("server certificate: intermediate not signed by the trusted root")
     inter_details = _parse_details(inter.details, "intermediate")
     if inter_details.issuerSerial != root_serial:
-        raise HandshakeError(
+        raise CertificateError(
             f"server certificate: intermediate issuer serial {inter_details.issuerSerial}, "
             f"expected {root_serial}"
         )
     if len(inter_details.key) != 32:
-        raise HandshakeError("server certificate: intermediate key is not 32 bytes")
+        raise CertificateError("server certificate: intermediate key is not 32 bytes")
     _check_validity(inter_details, "intermediate", moment)
 
     if not verify(inter_details.key, leaf.details, leaf.signature):
-        raise HandshakeError("server certificate: leaf not signed by the intermediate")
+        raise CertificateError("server certificate: leaf not signed by the intermediate")
     leaf_details = _parse_details(leaf.details, "leaf")
     if leaf_details.issuerSerial != inter_details.serial:
-        raise HandshakeError(
+        raise CertificateError(
             f"server certificate: leaf issuer serial {leaf_details.issuerSerial}, "
             f"expected {inter_details.serial}"
         )
     if leaf_details.key != server_static:
-        raise HandshakeError("server certificate: leaf key does not match the server's static key")
+        raise CertificateError(
+            "server certificate: leaf key does not match the server's static key"
+        )
     _check_validity(leaf_details, "leaf", moment)
 
 
