@@ -70,15 +70,34 @@ async def test_pair_by_qr_then_echo_then_logged_out(tmp_path: Path) -> None:
             # the phone removes the device: the bot stops, says why, exits 1
             await bot.unlink(device)
             await echo.expect("disconnected: logged out (401)")
-            await echo.expect("delete the auth state and pair again")
+            await echo.expect("start over with `wamd pair --reset`")
             assert await echo.wait() == 1, echo.output
         assert "not reconnecting: logged out (401)" in echo.output
 
-        # the stored state is no good any more: pair says so
+        # the stored state is marked logged out: pair says so at once, without connecting
         async with Proc(*wamd, "pair", "--auth", str(auth), *sim_args(sim)) as stale:
             assert await stale.wait() == 1, stale.output
-        assert "disconnected: logged out (401)" in stale.output
-        assert "the stored login did not work" in stale.output
+        assert f"{auth} was logged out by WhatsApp (401) at " in stale.output
+        assert "start over with `wamd pair --reset`" in stale.output
+        assert "connecting" not in stale.output
+        assert not list(tmp_path.glob("bot.sqlite.old-*"))  # nothing moved without asking
+
+        # --reset moves it aside (not deleted) and pairs a new device
+        argv = (*wamd, "pair", "--reset", "--auth", str(auth), *sim_args(sim))
+        async with Proc(*argv) as fresh:
+            (moved_line,) = [await fresh.expect("moved the old auth state aside to ")]
+            qr = (await fresh.expect("qr text: ")).split("qr text: ", 1)[1]
+            await bot.scan_qr(qr)
+            assert await fresh.wait() == 0, fresh.output
+        (old,) = [
+            p for p in tmp_path.glob("bot.sqlite.old-*") if not p.name.endswith(("-wal", "-shm"))
+        ]
+        assert str(old) in moved_line
+        assert "logged out" not in fresh.output.split("moved the old")[1]
+        assert "done: paired as 15550001111:" in fresh.output
+        async with Proc(*wamd, "pair", "--auth", str(old), *sim_args(sim)) as again:
+            assert await again.wait() == 1, again.output  # the old one is still marked
+        assert "was logged out by WhatsApp (401)" in again.output
 
 
 async def test_pair_with_a_phone_code(tmp_path: Path) -> None:

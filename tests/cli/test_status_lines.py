@@ -63,7 +63,7 @@ def test_closes_name_the_reason_and_what_to_do() -> None:
     assert got == [
         "disconnected: logged out (401): stream error 401 device_removed",
         "this device was logged out (removed under Linked devices on the phone, or the phone "
-        "was offline for 14 days): delete the auth state and pair again",
+        "was offline for 14 days): start over with `wamd pair --reset`",
     ]
     assert lines_for(ConnectionUpdate(qr="2@x,a,b,c,1"), close(408, "QR refs ended"))[1:] == [
         "disconnected: the QR codes ran out without a scan (408)"

@@ -392,6 +392,9 @@ class WASocket:
 
     def _emit_close(self, error: BaseException | None, code: int) -> None:
         self._last = LastDisconnect(error=error, status_code=code)
+        if code == DisconnectReason.LOGGED_OUT and self.auth.creds.me is not None:
+            # the state can no longer log in: say so in it, for the next start (save_creds)
+            self.core.change_creds({"logged_out_at": int(time.time())})
         self.ev.emit(
             "connection.update", ConnectionUpdate(connection="close", last_disconnect=self._last)
         )

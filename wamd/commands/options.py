@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ __all__ = [
     "UsageError",
     "add_auth_arguments",
     "add_connection_arguments",
+    "auth_location",
+    "move_auth_aside",
     "open_auth",
     "server_name",
     "socket_options",
@@ -167,17 +170,43 @@ class OpenedAuth:
     close: Callable[[], Awaitable[None]]
 
 
+def auth_location(args: argparse.Namespace) -> tuple[Path, bool]:
+    """The auth state's file or folder, and whether it is a (multi-file) folder."""
+    folder: str | None = getattr(args, "auth_dir", None)
+    if folder:
+        return Path(folder), True
+    file = getattr(args, "auth", None) or os.environ.get(ENV_AUTH) or DEFAULT_AUTH_FILE
+    return Path(file), False
+
+
+def move_auth_aside(args: argparse.Namespace, *, now: float | None = None) -> Path | None:
+    """Rename the auth state to ``NAME.old-YYYYMMDD-HHMMSS`` (never deleted), or ``None``
+    when there is none. A SQLite file's ``-wal`` and ``-shm`` companions move with it."""
+    where, _ = auth_location(args)
+    if not where.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    target = where.with_name(f"{where.name}.old-{stamp}")
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = where.with_name(f"{where.name}.old-{stamp}-{counter}")
+    for suffix in ("-wal", "-shm"):
+        companion = where.with_name(where.name + suffix)
+        if companion.exists():
+            companion.rename(target.with_name(target.name + suffix))
+    where.rename(target)
+    return target
+
+
 async def open_auth(args: argparse.Namespace) -> OpenedAuth:
     """Open the auth state the options name (SQLite unless ``--auth-dir``)."""
     from wamd.store import use_multi_file_auth_state, use_sqlite_auth_state
 
-    folder: str | None = getattr(args, "auth_dir", None)
-    if folder:
-        where = Path(folder)
+    where, is_folder = auth_location(args)
+    if is_folder:
         state, save_creds = await use_multi_file_auth_state(where)
     else:
-        file = getattr(args, "auth", None) or os.environ.get(ENV_AUTH) or DEFAULT_AUTH_FILE
-        where = Path(file)
         state, save_creds = await use_sqlite_auth_state(where)
 
     async def close() -> None:

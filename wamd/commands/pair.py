@@ -4,6 +4,9 @@ Shows QR codes in the terminal (or, with ``--phone``, a pairing code to type on 
 phone), waits until the phone links the device and the new device has logged in, saves
 the credentials (SQLite ``wamd.sqlite`` by default, ``--auth-dir`` for a folder) and
 exits 0. An auth state that is already paired is only checked: it logs in and exits.
+One that WhatsApp logged out (401, marked so in the state) is refused with the way out:
+``--reset`` moves it aside (``NAME.old-DATE``, never deleted) and pairs anew, and on a
+terminal ``wamd pair`` offers to do that.
 It exits 1 with the reason when the QR codes run out unscanned, the code is refused,
 the stored device was logged out, or the server cannot be reached.
 """
@@ -33,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--phone",
         metavar="NUMBER",
         help="the account's phone number in international form: pair with a code, not a QR",
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="start over: move the stored auth state aside (renamed, not deleted) and pair anew",
     )
     add_connection_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")

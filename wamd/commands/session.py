@@ -19,12 +19,20 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from wamd.client import WASocket, make_wa_socket
-from wamd.commands.options import OpenedAuth, UsageError, open_auth, server_name, socket_options
+from wamd.commands.options import (
+    OpenedAuth,
+    UsageError,
+    move_auth_aside,
+    open_auth,
+    server_name,
+    socket_options,
+)
 from wamd.commands.status import Status, configure_logging, describe_reason, hint_for
 from wamd.errors import DisconnectReason, StoreError, WamdError
 from wamd.events import ConnectionUpdate
@@ -62,12 +70,45 @@ async def start_command(name: str, args: argparse.Namespace) -> CommandStart | i
     except UsageError as exc:
         print(f"wamd {name}: error: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "reset", False):
+        try:
+            moved = move_auth_aside(args)
+        except OSError as exc:
+            status.line(f"cannot move the old auth state aside: {exc}")
+            return 1
+        if moved is not None:
+            status.line(f"moved the old auth state aside to {moved}: pairing anew")
     try:
         opened = await open_auth(args)
     except (StoreError, OSError) as exc:
         status.line(f"cannot open the auth state: {exc}")
         return 1
+    out_at = opened.state.creds.logged_out_at
+    if out_at is not None:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(out_at))
+        status.line(
+            f"{opened.where} was logged out by WhatsApp (401) at {when}: it cannot log in again"
+        )
+        if name == "pair" and _ask(f"start over: move {opened.where} aside and pair anew? [y/N] "):
+            await opened.close()
+            args.reset = True
+            return await start_command(name, args)
+        status.line(
+            "start over with `wamd pair --reset` (the old state is moved aside, not deleted)"
+        )
+        await opened.close()
+        return 1
     return CommandStart(status, options, opened)
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal; no (without asking) when stdin is not one."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 class SessionLines:

@@ -99,7 +99,7 @@ def configure_logging(verbose: bool, status: Status | None = None, actor: str = 
 _HINTS: dict[int, str] = {
     DisconnectReason.LOGGED_OUT: (
         "this device was logged out (removed under Linked devices on the phone, or the "
-        "phone was offline for 14 days): delete the auth state and pair again"
+        "phone was offline for 14 days): start over with `wamd pair --reset`"
     ),
     DisconnectReason.CONNECTION_REPLACED: (
         "another connection with the same credentials took over: run one process per auth state"

@@ -56,6 +56,9 @@ class AuthenticationCreds:
     processed_history_messages: list[dict[str, Any]] = field(default_factory=list)
     last_account_sync_timestamp: int | None = None
     my_app_state_key_id: str | None = None
+    # when WhatsApp logged this device out (401; unix seconds): the state can no longer
+    # log in, and ``wamd pair`` offers to start over (not in Baileys' creds.json)
+    logged_out_at: int | None = None
 
     def __repr__(self) -> str:  # never print key material
         me = self.me.id if self.me else None
@@ -102,6 +105,7 @@ class AuthenticationCreds:
             "routingInfo": self.routing_info,
             "lastAccountSyncTimestamp": self.last_account_sync_timestamp,
             "myAppStateKeyId": self.my_app_state_key_id,
+            "loggedOutAt": self.logged_out_at,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         encoded: dict[str, Any] = encode_value(out)
@@ -138,6 +142,7 @@ class AuthenticationCreds:
                 processed_history_messages=list(raw.get("processedHistoryMessages") or []),
                 last_account_sync_timestamp=raw.get("lastAccountSyncTimestamp"),
                 my_app_state_key_id=raw.get("myAppStateKeyId"),
+                logged_out_at=_optional_int(raw.get("loggedOutAt")),
             )
         except CorruptedStore:
             raise
@@ -149,6 +154,10 @@ class AuthenticationCreds:
         if len(creds.adv_secret_key) != 32:
             raise CorruptedStore(location, "ADV secret key must be 32 bytes")
         return creds
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _pair(value: Any) -> KeyPair:
