@@ -14,6 +14,11 @@ def sim_args(sim: SimServer) -> tuple[str, ...]:
     return ("--sim-url", sim.url, "--sim-root-key", sim.root_public_key.hex())
 
 
+def _moved_aside(folder: Path) -> list[Path]:
+    found = folder.glob("bot.sqlite.old-*")
+    return [p for p in found if not p.name.endswith(("-wal", "-shm"))]
+
+
 async def echo_of(phone: SimPhone, message_id: str) -> SimMessage:
     while True:
         got = await phone.next_message(timeout=10)
@@ -80,7 +85,7 @@ async def test_pair_by_qr_then_echo_then_logged_out(tmp_path: Path) -> None:
         assert f"{auth} was logged out by WhatsApp (401) at " in stale.output
         assert "start over with `wamd pair --reset`" in stale.output
         assert "connecting" not in stale.output
-        assert not list(tmp_path.glob("bot.sqlite.old-*"))  # nothing moved without asking
+        assert not _moved_aside(tmp_path)  # nothing moved without asking
 
         # --reset moves it aside (not deleted) and pairs a new device
         argv = (*wamd, "pair", "--reset", "--auth", str(auth), *sim_args(sim))
@@ -89,9 +94,7 @@ async def test_pair_by_qr_then_echo_then_logged_out(tmp_path: Path) -> None:
             qr = (await fresh.expect("qr text: ")).split("qr text: ", 1)[1]
             await bot.scan_qr(qr)
             assert await fresh.wait() == 0, fresh.output
-        (old,) = [
-            p for p in tmp_path.glob("bot.sqlite.old-*") if not p.name.endswith(("-wal", "-shm"))
-        ]
+        (old,) = _moved_aside(tmp_path)
         assert str(old) in moved_line
         assert "logged out" not in fresh.output.split("moved the old")[1]
         assert "done: paired as 15550001111:" in fresh.output
