@@ -98,3 +98,47 @@ async def test_sqlite_state_persists_and_refuses_corruption(tmp_path: Path) -> N
     await again.keys.close()  # type: ignore[attr-defined]
     with pytest.raises(CorruptedStore, match="creds"):
         await use_sqlite_auth_state(path)
+
+
+async def test_a_folder_of_keys_without_creds_json_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "auth_info"
+    state, _ = await use_multi_file_auth_state(folder)
+    await state.keys.set({"session": {"15550002222.0": b"s"}, "pre-key": {"1": b"p"}})
+    (folder / "creds.json").unlink()  # lost: the keys belong to the identity it held
+    keys_before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(
+        CorruptedStore, match=r"creds\.json: missing, but the folder holds 2 key files"
+    ) as info:
+        await use_multi_file_auth_state(folder)
+    assert "pre-key-1.json" in str(info.value) and "wamd pair --reset" in str(info.value)
+    assert sorted(p.name for p in folder.iterdir()) == keys_before  # no new identity written
+    assert not (folder / "creds.json").exists()
+
+
+async def test_an_empty_folder_or_one_with_only_its_lock_pairs_afresh(tmp_path: Path) -> None:
+    folder = tmp_path / "auth_info"
+    folder.mkdir()
+    (folder / ".lock").write_bytes(b"")
+    state, _ = await use_multi_file_auth_state(folder)
+    assert state.creds.me is None and (folder / "creds.json").exists()
+
+
+async def test_sqlite_checks_its_integrity_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "auth.sqlite"
+    state, save_creds = await use_sqlite_auth_state(path)
+    await save_creds()
+    await state.keys.set({"session": {f"1555000{i:04}.0": bytes(300) for i in range(200)}})
+    await state.keys.close()  # type: ignore[attr-defined]
+    again, _ = await use_sqlite_auth_state(path)  # a sound file opens
+    await again.keys.close()  # type: ignore[attr-defined]
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    data[5 * page] ^= 0xFF  # the type byte of a b-tree page in the middle of the file
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptedStore, match="integrity check failed") as info:
+        await use_sqlite_auth_state(path)
+    assert str(path) in str(info.value) and "wamd pair --reset" in str(info.value)
+    path.write_bytes(b"this is not a database" + bytes(5000))
+    with pytest.raises(CorruptedStore, match=r"integrity check failed \(file is not a database"):
+        await use_sqlite_auth_state(path)

@@ -63,6 +63,14 @@ class MultiFileKeyStore(TransactionalKeyStore):
 
     # ------------------------------------------------------------------ paths
 
+    def key_files(self) -> list[Path]:
+        """The key files in the folder (every ``TYPE-ID.json`` but ``creds.json``), sorted."""
+        return sorted(
+            p
+            for p in self.folder.glob("*.json")
+            if p.name != CREDS and not p.name.startswith(".") and "-" in p.name
+        )
+
     def path_for(self, type: str, key_id: str) -> Path:
         return self.folder / f"{type}-{id_to_filename(key_id)}.json"
 
@@ -246,12 +254,25 @@ async def use_multi_file_auth_state(
     """``(state, save_creds)`` backed by a folder, like Baileys' function of that name.
 
     ``state.creds`` are loaded from ``creds.json`` or made fresh when the folder has none;
-    a corrupted ``creds.json`` raises ``CorruptedStore`` instead of replacing it.
+    a corrupted ``creds.json`` raises ``CorruptedStore`` instead of replacing it, and so does
+    a missing one when key files are left (they belong to the identity that file held).
     ``save_creds`` writes the current ``state.creds``; it accepts (and ignores) the
     partial update passed by a ``creds.update`` event, so it can be a handler directly.
     """
     store = await asyncio.to_thread(MultiFileKeyStore, folder)
     creds = await asyncio.to_thread(store.read_creds)
+    if creds is None:
+        orphans = await asyncio.to_thread(store.key_files)
+        if orphans:
+            # new credentials among another identity's sessions and prekeys would pair a
+            # device whose stored keys all belong to someone else: refuse, say what to do
+            shown = ", ".join(p.name for p in orphans[:3]) + (", ..." if len(orphans) > 3 else "")
+            raise CorruptedStore(
+                str(store.folder / CREDS),
+                f"missing, but the folder holds {len(orphans)} key files ({shown}) of the "
+                "device it described: restore creds.json from a backup, or move the folder "
+                "aside and pair anew (wamd pair --reset)",
+            )
     state = AuthState(creds or init_auth_creds(), store)
     if creds is None:
         await store.write_creds(state.creds)
