@@ -27,6 +27,7 @@ The tree::
     │   └── DuplicateMessage     a message that was already decrypted
     ├── StoreError               auth state / key store
     │   ├── CorruptedStore       a file or row that cannot be read back (names it)
+    │   ├── StoreFailed          the store failed while connected: the connection closed
     │   └── PreKeyIdInUse        a new one-time prekey would overwrite a stored one
     ├── RequestError             an iq answered with an error (carries the code)
     │   ├── NotAuthorized        401: not allowed (not a group admin, ...)
@@ -107,6 +108,7 @@ __all__ = [
     "SignalError",
     "SimError",
     "StoreError",
+    "StoreFailed",
     "TooFarAhead",
     "UntrustedIdentity",
     "VersionLookupError",
@@ -268,12 +270,41 @@ class StoreError(WamdError):
 
 
 class CorruptedStore(StoreError):
-    """Stored data could not be read back. ``location`` names the file or row."""
+    """Stored data could not be read back. ``location`` names the file or row.
 
-    def __init__(self, location: str, reason: str) -> None:
+    ``key_type`` and ``key_id`` name the key when the damage is in one key's value (a
+    session, a prekey...), so that the client can set that one aside and recover it.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        reason: str,
+        *,
+        key_type: str | None = None,
+        key_id: str | None = None,
+    ) -> None:
         self.location = location
         self.reason = reason
+        self.key_type = key_type
+        self.key_id = key_id
         super().__init__(f"{location}: {reason}")
+
+    def about(self, key_type: str, key_id: str) -> CorruptedStore:
+        """This error, naming the key it is about unless it names one already."""
+        if self.key_type is None:
+            self.key_type, self.key_id = key_type, key_id
+        return self
+
+
+class StoreFailed(StoreError):
+    """The auth state failed while the connection ran (it could not be written, or a
+    damaged key could not be set aside): the connection was closed without acknowledging
+    what could not be committed, and ``run_forever`` stops. ``cause`` is the failure."""
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        self.cause = cause
+        super().__init__(message)
 
 
 class PreKeyIdInUse(StoreError):

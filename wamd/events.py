@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypedDict, TypeVar, cast, get_args, overload
 
-from wamd.errors import EmitterClosed
+from wamd.errors import EmitterClosed, StoreError
 from wamd.messaging.types import (
     BlocklistSet,
     BlocklistUpdate,
@@ -169,6 +169,9 @@ class ConnectionUpdate:
     received_pending_notifications: bool | None = None
     is_online: bool | None = None
     last_disconnect: LastDisconnect | None = None
+    # the auth state failed while connected: a damaged key set aside (the connection
+    # stays; the chat recovers by retry) or StoreFailed (the connection closes with it)
+    store_error: StoreError | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,9 @@ from wamd.client.calls import CallDesk
 from wamd.client.contacts import PushNames
 from wamd.client.history import decode_history, decode_inline_history
 from wamd.client.profile import Profile
+from wamd.client.storefail import set_aside_corrupted
 from wamd.errors import (
+    CorruptedStore,
     DuplicateMessage,
     InvalidMessage,
     ProtocolError,
@@ -317,10 +319,12 @@ class Receiver:
             except DuplicateMessage:
                 self.log.debug("message %s was already handled", message_id)
                 continue
-            except (SignalError, ProtocolError) as exc:
+            except (SignalError, ProtocolError, CorruptedStore) as exc:
                 self.log.warning(
                     "cannot decrypt message %s from %s: %s", message_id, src.sender, exc
                 )
+                if isinstance(exc, CorruptedStore):  # set aside; the retry rebuilds it
+                    await set_aside_corrupted(self.core, exc)
                 if decrypted:
                     # what did decrypt (a key distribution) took effect; the resend that
                     # the retry asks for comes as a new stanza, so these copies would linger

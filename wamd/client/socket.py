@@ -53,6 +53,7 @@ from wamd.client.profile import BusinessProfile, StatusInfo
 from wamd.client.receive import Receiver, chat_key
 from wamd.client.send import Sender
 from wamd.client.usync import OnWhatsApp, UserLookup
+from wamd.client.storefail import guard_store
 from wamd.defaults import DEFAULT_BROWSER, WA_URL, WA_VERSION, WHATSAPP_ROOT_PUBLIC_KEY
 from wamd.errors import (
     ConnectionClosed,
@@ -794,10 +795,14 @@ class WASocket:
         await handler(attempt, node)
 
     async def _on_message(self, attempt: Attempt, node: Node) -> None:
-        attempt.workers.submit(chat_key(node), lambda: self.receiver.on_message(node))
+        attempt.workers.submit(
+            chat_key(node), lambda: guard_store(self.core, attempt, self.receiver.on_message(node))
+        )
 
     async def _on_receipt(self, attempt: Attempt, node: Node) -> None:
-        attempt.workers.submit(" receipts", lambda: self.receiver.on_receipt(node))
+        attempt.workers.submit(
+            " receipts", lambda: guard_store(self.core, attempt, self.receiver.on_receipt(node))
+        )
 
     async def _on_call(self, attempt: Attempt, node: Node) -> None:
         attempt.workers.submit(" calls", lambda: self.receiver.on_call(node))
@@ -820,7 +825,10 @@ class WASocket:
             await self.receiver.ack(node)  # whatsmeow notification.go: handleMediaRetryNotification
             self.media.on_retry_notification(node)
         else:
-            attempt.workers.submit(" notifications", lambda: self.receiver.on_notification(node))
+            attempt.workers.submit(
+                " notifications",
+                lambda: guard_store(self.core, attempt, self.receiver.on_notification(node)),
+            )
 
     async def _on_failure(self, attempt: Attempt, node: Node) -> None:
         raw = node.attrs.get("reason", "")

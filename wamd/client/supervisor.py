@@ -5,7 +5,8 @@ After each close it looks at ``last_disconnect.status_code``:
 - 515 (restart required): reconnect at once;
 - 401 logged out, 403 forbidden/banned, 440 replaced by another connection of this device,
   405 client outdated, and a server certificate chain that does not verify against the
-  pinned root key (``CertificateError``): stop — reconnecting cannot help and would only
+  pinned root key (``CertificateError``), an auth state that failed (``StoreFailed``,
+  ``wamd.client.storefail``): stop — reconnecting cannot help and would only
   loop (or, for 440, fight the other connection). The final ``LastDisconnect`` is
   returned and logged with what to do;
 - anything else (lost, closed, timed out, 5xx): reconnect after a capped exponential
@@ -23,7 +24,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from wamd.client.socket import WASocket
-from wamd.errors import CertificateError, DisconnectReason
+from wamd.errors import CertificateError, DisconnectReason, StoreFailed
 from wamd.events import LastDisconnect
 
 __all__ = ["FINAL_REASONS", "is_final", "run_forever"]
@@ -49,7 +50,9 @@ _ADVICE = {
 
 def is_final(last: LastDisconnect) -> bool:
     """Whether reconnecting after ``last`` cannot help (a permanent failure)."""
-    return last.status_code in FINAL_REASONS or isinstance(last.error, CertificateError)
+    return last.status_code in FINAL_REASONS or isinstance(
+        last.error, (CertificateError, StoreFailed)
+    )
 
 
 def final_reason(last: LastDisconnect) -> str:
@@ -59,6 +62,8 @@ def final_reason(last: LastDisconnect) -> str:
             f"{last.error}: the pinned server root key does not match this server "
             "(for a sim: pass its root_public_key)"
         )
+    if isinstance(last.error, StoreFailed):
+        return str(last.error)
     code = last.status_code
     try:
         name = DisconnectReason(code).name.lower().replace("_", " ")

@@ -34,7 +34,7 @@ from wamd.commands.options import (
     socket_options,
 )
 from wamd.commands.status import Status, configure_logging, describe_reason, hint_for
-from wamd.errors import DisconnectReason, StoreError, WamdError
+from wamd.errors import DisconnectReason, StoreError, StoreFailed, WamdError
 from wamd.events import ConnectionUpdate
 from wamd.store.auth import AuthState
 
@@ -165,6 +165,8 @@ class SessionLines:
             self.say(f"online as {who}{name}")
         if update.received_pending_notifications:
             self.say("up to date: what arrived while offline is handled")
+        if update.store_error is not None and not isinstance(update.store_error, StoreFailed):
+            self.say(f"auth state problem: {update.store_error}")
         if update.connection == "close" and update.last_disconnect is not None:
             last = update.last_disconnect
             if last.status_code == DisconnectReason.RESTART_REQUIRED:
@@ -178,6 +180,9 @@ class SessionLines:
                 if self.qr_count:
                     self.say("disconnected: the QR codes ran out without a scan (408)")
                     return
+            if isinstance(last.error, StoreFailed):
+                self.say(f"disconnected: {last.error}")
+                return
             self.say(f"disconnected: {describe_reason(last.status_code, last.error)}")
             hint = hint_for(last.status_code)
             if hint is not None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from wamd.binary.jid import JID
 from wamd.crypto import KeyPair, SignedKeyPair, generate_keypair, strip_prefix
-from wamd.errors import InvalidMessage, NoSession, UntrustedIdentity
+from wamd.errors import CorruptedStore, InvalidMessage, NoSession, UntrustedIdentity
 from wamd.signal import group, session
 from wamd.signal.address import signal_address
 from wamd.store.types import SignalKeyStore
@@ -84,7 +84,10 @@ class SignalRepository:
         cached = self._parsed.pop(address, None)
         if cached is not None and cached[0] == stored:
             return cached[1]
-        return session.SessionRecord.parse(stored, f"session {address}")
+        try:
+            return session.SessionRecord.parse(stored, f"session {address}")
+        except CorruptedStore as exc:
+            raise exc.about("session", address) from None
 
     def _keep(self, address: str, data: bytes, record: session.SessionRecord) -> None:
         """Remember ``record`` as the parsed form of ``data`` (just written or read)."""
@@ -118,7 +121,10 @@ class SignalRepository:
         cached = self._parsed.get(address)
         if cached is not None and cached[0] == stored:
             return cached[1].current is not None
-        record = session.SessionRecord.parse(stored, f"session {address}")
+        try:
+            record = session.SessionRecord.parse(stored, f"session {address}")
+        except CorruptedStore as exc:
+            raise exc.about("session", address) from None
         self._keep(address, stored, record)
         return record.current is not None
 
@@ -167,6 +173,10 @@ class SignalRepository:
             if parsed.prekey_id is not None:
                 key_id = str(parsed.prekey_id)
                 one_time = (await self.store.get("pre-key", [key_id])).get(key_id)
+                if one_time is not None and not isinstance(one_time, KeyPair):
+                    raise CorruptedStore(
+                        f"pre-key {key_id}", "the stored value is not a key pair"
+                    ).about("pre-key", key_id)
             plaintext, _ = session.decrypt_prekey_message(
                 record, self.identity, self.registration_id, ciphertext, signed, one_time
             )
@@ -194,7 +204,10 @@ class SignalRepository:
         stored = (await self.store.get("sender-key", [key_id])).get(key_id)
         if stored is None:
             return group.SenderKeyRecord()
-        return group.SenderKeyRecord.parse(stored, f"sender key {key_id}")
+        try:
+            return group.SenderKeyRecord.parse(stored, f"sender key {key_id}")
+        except CorruptedStore as exc:
+            raise exc.about("sender-key", key_id) from None
 
     async def group_distribution(self, group_jid: str, me: JID | str) -> bytes:
         """Our SenderKeyDistributionMessage for the group (made on first use)."""

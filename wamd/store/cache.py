@@ -96,5 +96,14 @@ class CachedKeyStore:
         for type, values in data.items():
             self._cache.setdefault(type, {}).update(copy_value(dict(values)))
 
+    async def set_aside(self, type: str, key_id: str) -> str | None:
+        """The inner store's ``set_aside`` (``None`` when it has none); the cached copy goes."""
+        mover = getattr(self.inner, "set_aside", None)
+        self._cache.get(type, {}).pop(key_id, None)
+        if mover is None:
+            return None
+        where: str = await mover(type, key_id)
+        return where
+
     def clear(self) -> None:
         self._cache.clear()

@@ -18,6 +18,15 @@ class MemoryKeyStore(TransactionalKeyStore):
     def __init__(self) -> None:
         super().__init__()
         self.data: dict[str, dict[str, Any]] = {}
+        self.aside: list[tuple[str, str, Any]] = []  # (type, id, value) set aside
+
+    async def set_aside(self, type: str, key_id: str) -> str:
+        """Move one key out of the way (into ``aside``); where it went."""
+        async with self.transaction():
+            value = self.data.get(type, {}).pop(key_id, None)
+            if value is not None:
+                self.aside.append((type, key_id, value))
+        return "memory (MemoryKeyStore.aside)"
 
     async def _read(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         table = self.data.get(type, {})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +43,7 @@ __all__ = ["MultiFileKeyStore", "use_multi_file_auth_state"]
 JOURNAL = ".journal.json"  # a committed transaction not yet fully applied
 LOCK = ".lock"  # flock target serialising writers across processes
 CREDS = "creds.json"
+SET_ASIDE = "set-aside"  # unreadable key files, moved here instead of being deleted
 T = TypeVar("T")
 
 
@@ -62,6 +64,34 @@ class MultiFileKeyStore(TransactionalKeyStore):
         self._recover()
 
     # ------------------------------------------------------------------ paths
+
+    async def set_aside(self, type: str, key_id: str) -> str:
+        """Move one key's file into ``set-aside/`` (kept, never deleted); where it went.
+
+        For a file that cannot be read back: the key is then absent, so what needs it
+        starts over (a session is re-established by retry), and the bytes stay for a
+        post-mortem. Runs as a transaction of its own (the folder's lock held).
+        """
+        async with self.transaction():
+            return await asyncio.to_thread(self._move_aside, type, key_id)
+
+    def _move_aside(self, type: str, key_id: str) -> str:
+        source = self.path_for(type, key_id)
+        folder = self.folder / SET_ASIDE
+        folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = folder / f"{source.name}.{stamp}"
+        counter = 1
+        while target.exists():
+            counter += 1
+            target = folder / f"{source.name}.{stamp}-{counter}"
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            return str(source)  # gone already (another process set it aside)
+        fsync_dir(folder)
+        fsync_dir(self.folder)
+        return str(target)
 
     def key_files(self) -> list[Path]:
         """The key files in the folder (every ``TYPE-ID.json`` but ``creds.json``), sorted."""
@@ -179,7 +209,10 @@ class MultiFileKeyStore(TransactionalKeyStore):
                 data = path.read_bytes()
             except FileNotFoundError:
                 continue
-            out[key_id] = loads(data, str(path))
+            try:
+                out[key_id] = loads(data, str(path))
+            except CorruptedStore as exc:
+                raise exc.about(type, key_id) from None
         return out
 
     async def _commit(self, writes: Writes) -> None:

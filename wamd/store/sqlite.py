@@ -201,6 +201,34 @@ class SQLiteKeyStore(TransactionalKeyStore):
 
         await self._run(connect)
 
+    async def set_aside(self, type: str, key_id: str) -> str:
+        """Move one key's row into the ``set_aside`` table (kept, never deleted); where."""
+
+        def move() -> None:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS set_aside "
+                    "(account TEXT, type TEXT, id TEXT, value TEXT, at REAL)"
+                )
+                where = (self.account, type, key_id)
+                db.execute(
+                    "INSERT INTO set_aside SELECT account, type, id, value, ? FROM keys "
+                    "WHERE account = ? AND type = ? AND id = ?",
+                    (time.time(), *where),
+                )
+                db.execute("DELETE FROM keys WHERE account = ? AND type = ? AND id = ?", where)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+        async with self._outside_transactions("set_aside"):
+            await self._run(move)
+        return f"{self._where()}: table set_aside"
+
     async def close(self) -> None:
         def close() -> None:
             if self._db is not None:
@@ -236,7 +264,10 @@ class SQLiteKeyStore(TransactionalKeyStore):
                     (self.account, type, *chunk),
                 ).fetchall()
                 for key_id, value in rows:
-                    out[key_id] = loads(value, f"{self._where()}: {type}/{key_id}")
+                    try:
+                        out[key_id] = loads(value, f"{self._where()}: {type}/{key_id}")
+                    except CorruptedStore as exc:
+                        raise exc.about(type, key_id) from None
             return out
 
         return await self._run(read)
