@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from typing import Any
 
 from wamd import DisconnectReason, WamdError, make_wa_socket, use_multi_file_auth_state
-from wamd.commands.options import add_connection_arguments, socket_options
 from wamd.events import ConnectionUpdate
 
 
@@ -32,13 +33,36 @@ def finished(update: ConnectionUpdate) -> bool:
     )
 
 
+# ------------------------------------------------------------------ server options
+# WhatsApp by default; a local `wamd sim` with --sim-url and --sim-root-key (what
+# `wamd sim` prints as url: and root_public_key:), or WAMD_SIM_URL and WAMD_SIM_ROOT_KEY.
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sim-url", default=os.environ.get("WAMD_SIM_URL") or None)
+    parser.add_argument("--sim-root-key", default=os.environ.get("WAMD_SIM_ROOT_KEY") or None)
+
+
+def server_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``make_wa_socket``'s ``url`` and ``server_root_key`` for a sim; ``{}`` for WhatsApp."""
+    if not args.sim_url and not args.sim_root_key:
+        return {}
+    if not args.sim_url or not args.sim_root_key:
+        parser.error("--sim-url needs --sim-root-key (and the other way round)")
+    try:
+        key = bytes.fromhex(args.sim_root_key)
+    except ValueError:
+        parser.error("--sim-root-key is the hex root_public_key that `wamd sim` prints")
+    return {"url": args.sim_url, "server_root_key": key}
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("phone", help="the account's number in international form, e.g. +1555...")
     parser.add_argument("--auth-dir", default="auth_info", help="auth state folder (auth_info)")
-    add_connection_arguments(parser)
+    add_server_arguments(parser)
     args = parser.parse_args()
-    options = socket_options(args, parser)
+    options = server_options(args, parser)
 
     state, save_creds = await use_multi_file_auth_state(args.auth_dir)
     if state.creds.me is not None:

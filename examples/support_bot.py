@@ -8,7 +8,8 @@ Built on ``wamd.assign`` (see ``docs/assign.md``):
   customer told who will answer; the bot stays quiet in that chat while it is held;
 - an agent writes to a customer from their own phone or linked device: the chat is
   taken over automatically, and the bot stays quiet for ``--takeover-minutes`` after each
-  agent message (the ``Desk``); ``#bot`` written by an agent hands the chat back;
+  agent message (the ``Desk``); ``#bot`` written by an agent hands the chat back (and is deleted for everyone at once:
+  it was sent in the customer's chat);
 - several bot processes (each its own linked device of the account) may run with the
   same ``--desk`` file: each customer message is answered by exactly one of them.
 
@@ -21,14 +22,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Mapping, Sequence
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from wamd import WASocket, run_forever, use_multi_file_auth_state
+from wamd import (
+    DisconnectReason,
+    WASocket,
+    make_wa_socket,
+    run_forever,
+    use_multi_file_auth_state,
+)
 from wamd.assign import AssignmentBackend, Claim, Desk, LeastLoaded, SQLiteAssignments
-from wamd.commands.options import add_connection_arguments, socket_options
-from wamd.commands.session import new_socket
-from wamd.commands.status import Status, configure_logging
-from wamd.events import MessagesUpsert
+from wamd.events import ConnectionUpdate, MessagesUpsert
 from wamd.messaging.types import WAMessage
 
 MENU = "Hello! Reply with a number:\n1 opening hours\n2 order status\n0 talk to a person"
@@ -46,13 +54,9 @@ def setup(
     agents: Sequence[str],
     admins: Mapping[str, str] | None = None,
     takeover_ttl: float = 30 * 60.0,
-    status: Status | None = None,
+    say: Callable[[str], None] = lambda text: None,
 ) -> Desk:
     """Register the support bot on ``sock``; returns its ``Desk``."""
-
-    def say(text: str) -> None:
-        if status is not None:
-            status.line(text)
 
     def on_takeover(claim: Claim, msg: WAMessage) -> None:
         say(f"{claim.handler} took over {claim.chat}: the bot is quiet there")
@@ -90,6 +94,9 @@ def setup(
                 await desk.observe(msg, upsert.type)  # judged (a takeover) first...
                 if await desk.hand_back(msg.key.remote_jid):  # ...then released
                     say(f"{msg.key.remote_jid} handed back to the bot")
+                # the command went to the customer too (the agent's phone sent it in their
+                # chat): delete it for everyone, so it is gone from the customer's chat
+                await sock.send_message(msg.key.remote_jid, {"delete": msg.key})
 
     sock.ev.on("messages.upsert", on_customer)
     sock.ev.on("messages.upsert", on_agent)
@@ -101,6 +108,58 @@ def _admin(text: str) -> tuple[str, str]:
     if not sep or not device or not name:
         raise argparse.ArgumentTypeError("an admin is DEVICE_JID=NAME")
     return device, name
+
+
+def connected_socket(
+    state: Any, save_creds: Any, options: dict[str, Any], say: Callable[[str], None]
+) -> WASocket:
+    """A socket that saves its creds, prints its QR codes and says how it is doing."""
+    sock = make_wa_socket(state, print_qr_in_terminal=True, **options)
+    sock.ev.on("creds.update", save_creds)
+
+    def on_connection(update: ConnectionUpdate) -> None:
+        if update.qr:
+            say("scan the QR code above: WhatsApp > Settings > Linked devices")
+            if options:
+                say(f"qr text: {update.qr}")  # for the sim's control interface
+        if update.connection == "open":
+            say(f"online as {sock.user.id if sock.user else '?'}")
+        if update.connection == "close" and update.last_disconnect is not None:
+            code = update.last_disconnect.status_code
+            if code == DisconnectReason.LOGGED_OUT:
+                say("logged out: delete the auth folder and run again to pair")
+            elif code != DisconnectReason.RESTART_REQUIRED:
+                say(f"connection closed ({code})")
+
+    sock.ev.on("connection.update", on_connection)
+    return sock
+
+
+def say(text: str) -> None:
+    print(time.strftime("%H:%M:%S"), text, flush=True)
+
+
+# ------------------------------------------------------------------ server options
+# WhatsApp by default; a local `wamd sim` with --sim-url and --sim-root-key (what
+# `wamd sim` prints as url: and root_public_key:), or WAMD_SIM_URL and WAMD_SIM_ROOT_KEY.
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sim-url", default=os.environ.get("WAMD_SIM_URL") or None)
+    parser.add_argument("--sim-root-key", default=os.environ.get("WAMD_SIM_ROOT_KEY") or None)
+
+
+def server_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``make_wa_socket``'s ``url`` and ``server_root_key`` for a sim; ``{}`` for WhatsApp."""
+    if not args.sim_url and not args.sim_root_key:
+        return {}
+    if not args.sim_url or not args.sim_root_key:
+        parser.error("--sim-url needs --sim-root-key (and the other way round)")
+    try:
+        key = bytes.fromhex(args.sim_root_key)
+    except ValueError:
+        parser.error("--sim-root-key is the hex root_public_key that `wamd sim` prints")
+    return {"url": args.sim_url, "server_root_key": key}
 
 
 async def main() -> None:
@@ -118,18 +177,17 @@ async def main() -> None:
     )
     parser.add_argument("--takeover-minutes", type=float, default=30.0)
     parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
-    add_connection_arguments(parser)
+    add_server_arguments(parser)
     args = parser.parse_args()
-    options = socket_options(args, parser)
-    status = Status()
-    configure_logging(args.verbose, status)
+    options = server_options(args, parser)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     state, save_creds = await use_multi_file_auth_state(args.auth_dir)
     assignments = SQLiteAssignments(args.desk)
     await assignments.open()
     desks: list[Desk] = []
 
     def start_socket() -> WASocket:
-        sock, _ = new_socket(state, save_creds, status, options)
+        sock = connected_socket(state, save_creds, options, say)
         if desks:
             desks.pop().close()
         desks.append(
@@ -139,7 +197,7 @@ async def main() -> None:
                 agents=args.agent,
                 admins=dict(args.admin),
                 takeover_ttl=args.takeover_minutes * 60,
-                status=status,
+                say=say,
             )
         )
         return sock

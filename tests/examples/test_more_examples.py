@@ -13,6 +13,7 @@ from tests.client.conftest import link
 from tests.examples.load import load_example
 from wamd.assign import MemoryAssignments
 from wamd.client import WASocket
+from wamd.proto import e2e_pb2
 from wamd.sim import SimPhone, SimServer
 from wamd.sim.phone import SimMessage
 from wamd.testing import settle
@@ -139,8 +140,13 @@ async def test_support_bot_menu_assignment_takeover_and_hand_back() -> None:
         await nothing_more(sim, sock, alice, before)  # the agent holds the chat
 
         # the agent gives the chat back from the phone; the bot answers again
-        await bot_phone.send_text(alice.jid, "#bot")
+        hand_back = await bot_phone.send_text(alice.jid, "#bot")
         await next_matching(alice, lambda m: m.text == "#bot")
+        # ...and the bot deletes the command for everyone: gone from Alice's chat
+        revoke = await next_matching(alice, lambda m: m.message.HasField("protocolMessage"))
+        protocol = revoke.message.protocolMessage
+        assert protocol.type == e2e_pb2.ProtocolMessage.REVOKE
+        assert protocol.key.ID == hand_back and protocol.key.fromMe
         await sock.idle()
         assert await assignments.holder(chat) is None
         order = await alice.send_text(bot_phone.jid, "2")
