@@ -28,6 +28,7 @@ async def test_the_documented_desk_bot_answers_once(tmp_path: Path) -> None:
         bot = sim.add_phone("15550001111", "Shop")
         alice = sim.add_phone("15550002222", "Alice")
         made: list[WASocket] = []
+        scans: list[asyncio.Future[Any]] = []
         opened = asyncio.Event()
 
         def make_wa_socket(state: Any, **options: Any) -> WASocket:
@@ -36,7 +37,7 @@ async def test_the_documented_desk_bot_answers_once(tmp_path: Path) -> None:
 
             def scan(update: ConnectionUpdate) -> None:
                 if update.qr is not None and len(made) == 1:
-                    asyncio.ensure_future(bot.scan_qr(update.qr))
+                    scans.append(asyncio.ensure_future(bot.scan_qr(update.qr)))
 
             sock.ev.on("connection.update", scan)
             sock.ev.on(
