@@ -43,6 +43,7 @@ __all__ = ["MultiFileKeyStore", "use_multi_file_auth_state"]
 JOURNAL = ".journal.json"  # a committed transaction not yet fully applied
 LOCK = ".lock"  # flock target serialising writers across processes
 CREDS = "creds.json"
+IDENTITY_BOUND = ("session-", "pre-key-", "sender-key-", "identity-key-")
 SET_ASIDE = "set-aside"  # unreadable key files, moved here instead of being deleted
 T = TypeVar("T")
 
@@ -94,11 +95,12 @@ class MultiFileKeyStore(TransactionalKeyStore):
         return str(target)
 
     def key_files(self) -> list[Path]:
-        """The key files in the folder (every ``TYPE-ID.json`` but ``creds.json``), sorted."""
+        """The Signal key files bound to the identity in ``creds.json`` (sessions, prekeys,
+        sender keys, peers' identity keys), sorted; other types are not tied to it."""
         return sorted(
             p
             for p in self.folder.glob("*.json")
-            if p.name != CREDS and not p.name.startswith(".") and "-" in p.name
+            if p.name.startswith(IDENTITY_BOUND) and not p.name.startswith("sender-key-memory-")
         )
 
     def path_for(self, type: str, key_id: str) -> Path:
