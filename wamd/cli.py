@@ -89,6 +89,14 @@ async def _serve_sim(args: argparse.Namespace) -> int:
     from wamd.sim import SimServer
     from wamd.sim.control import ControlServer
 
+    numbers = [number for number, _ in args.phone]
+    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    if repeated:
+        print(
+            f"wamd sim: --phone {', '.join(repeated)} given more than once (one account each)",
+            file=sys.stderr,
+        )
+        return 2
     control: ControlServer | None = None
     sim = SimServer(args.host, args.port)
     if args.control_port is not None:
@@ -116,8 +124,7 @@ async def _serve_sim(args: argparse.Namespace) -> int:
                 print(f"wamd sim: cannot serve the control interface: {exc}", file=sys.stderr)
                 return 1
         for number, name in args.phone:
-            if number not in sim.phones:
-                sim.add_phone(number, name)
+            sim.add_phone(number, name)
         print(f"url: {sim.url}")
         print(f"root_public_key: {sim.root_public_key.hex()}")
         print(f"root_serial: {sim.ca.root_serial}")

@@ -16,8 +16,16 @@ Routes (``N`` is a phone number, digits only)::
     POST /phones/N/unlink           {"device": "N:1@s.whatsapp.net" | 1}
     POST /phones/N/offline          the primary phone goes offline (14-day expiry counts)
     POST /phones/N/online
-    POST /phones/N/send             {"to": "M" | "M@s.whatsapp.net" | "G@g.us", "text": "hi"}
+    POST /phones/N/send             {"to": "M" | "M@s.whatsapp.net" | "G@g.us", "text": "hi",
+                                    "quoted": ID, "mentions": ["M", ...]}  (both optional;
+                                    ID: a message this phone received)
+    POST /phones/N/react            {"id": ID, "emoji": "👍"}  ("" takes the reaction back)
+    POST /phones/N/read             {"id": ID}  a read receipt (blue ticks) for it
+    POST /phones/N/typing           {"to": "M", "state": "composing" | "paused"}
     POST /phones/N/groups           {"subject": "Team", "members": ["M", ...]}  -> 201
+    POST /phones/N/groups/G/add     {"members": ["M", ...]}; also /remove, /promote, /demote
+                                    -> {"results": {"M@s.whatsapp.net": 0 | 404 | 409}}
+    POST /phones/N/groups/G/subject {"subject": "New name"}
     GET  /phones/N/messages         ?after=K: what the phone received from index K on
     GET  /phones/N/messages/next    ?timeout=S: the next message not yet handed out by
                                     this route (waits up to S seconds, then 408)
@@ -35,9 +43,16 @@ Routes (``N`` is a phone number, digits only)::
 Requests from a web page are refused with 403: a ``Host`` that is not this machine, an
 ``Origin`` other than this interface's own, ``Sec-Fetch-Site: cross-site``.
 
-Errors are ``{"error": "..."}`` with 400 (bad request or JSON), 403 (a browser's
-cross-origin request or a foreign Host), 404 (no such phone or route), 405 (method), 408 (nothing arrived in time), 409 (the service refuses, e.g. a
-fifth companion or an expired QR), 413 (body too large).
+Every answer is one JSON object and a newline. A body field a route does not take is
+refused (400, naming it), so a misspelt option never passes silently.
+
+Errors are ``{"error": "..."}`` with 400 (bad request or JSON, an unknown field), 403 (a
+browser's cross-origin request or a foreign Host), 404 (no such phone, message or route),
+405 (method), 408 (nothing arrived in time), 409 (the service refuses, e.g. a fifth
+companion, an expired QR, a scan whose client went away), 413 (body too large).
+
+Adding a route is one ``_Route(method, pattern, handler, fields)`` line in
+``ControlServer.__init__`` and one handler ``(match, query, body) -> (status, json)``.
 """
 
 from __future__ import annotations
@@ -49,13 +64,12 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from wamd.binary import JID
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, InvalidJID
-from wamd.errors import PairingError
+from wamd.errors import ConnectionClosed, PairingError
 from wamd.sim.faults import FaultRule
 from wamd.sim.phone import SimMessage
 from wamd.sim.server import SimDevice, SimError, SimPhone, SimServer
@@ -69,6 +83,18 @@ MAX_WAIT = 60.0  # longest a request may wait for a message (seconds)
 READ_TIMEOUT = 10.0  # for the request line, headers and body
 MAX_HEADERS = 64
 MAX_LOG = 100  # faults fired that GET /faults lists (the newest)
+_FAULT_FIELDS = (
+    "kind",
+    "direction",
+    "probability",
+    "tags",
+    "xmlns",
+    "device",
+    "count",
+    "seconds",
+    "code",
+)
+_CHAT_STATES = ("composing", "paused", "recording")
 
 _REASONS = {
     200: "OK",
@@ -106,11 +132,17 @@ Body = dict[str, Any]
 Handler = Callable[[re.Match[str], Query, Body], Awaitable[tuple[int, Any]]]
 
 
-@dataclass(frozen=True)
 class _Route:
     method: str
     pattern: re.Pattern[str]
     handler: Handler
+    fields: frozenset[str] = frozenset()  # the body fields it takes; others are refused
+
+    def __init__(
+        self, method: str, pattern: str, handler: Handler, fields: tuple[str, ...] = ()
+    ) -> None:
+        self.method, self.pattern, self.handler = method, re.compile(pattern), handler
+        self.fields = frozenset(fields)
 
 
 def _text(body: Body, name: str, *, limit: int = 4096) -> str:
@@ -164,7 +196,29 @@ def message_json(index: int, message: SimMessage) -> dict[str, Any]:
         "timestamp": message.timestamp,
         "text": message.text,
         "kinds": kinds,
+        **_context_json(content),
     }
+
+
+def _context_json(content: Any) -> dict[str, Any]:
+    """What a message points at: the quoted message, the mentioned, a reaction's target."""
+    inner = content.deviceSentMessage.message if content.HasField("deviceSentMessage") else content
+    out: dict[str, Any] = {}
+    if inner.HasField("reactionMessage"):
+        reaction = inner.reactionMessage
+        out["reaction"] = {"target": reaction.key.ID, "emoji": reaction.text}
+    context = None
+    for field, value in inner.ListFields():
+        if field.message_type is not None and "contextInfo" in field.message_type.fields_by_name:
+            if value.HasField("contextInfo"):
+                context = value.contextInfo
+    if context is not None:
+        if context.stanzaID:
+            out["quoted_id"] = context.stanzaID
+            out["quoted_participant"] = context.participant or None
+        if context.mentionedJID:
+            out["mentions"] = list(context.mentionedJID)
+    return out
 
 
 class ControlServer:
@@ -184,27 +238,39 @@ class ControlServer:
         self.port = port
         self._server: asyncio.Server | None = None
         self._cursors: dict[str, int] = {}  # phone -> next index /messages/next hands out
+        phone = r"/phones/(\d+)"
+        group = phone + r"/groups/(\d+(?:-\d+)?)(?:@g\.us)?"
         self._routes = [
-            _Route("GET", re.compile(r"/"), self._info),
-            _Route("GET", re.compile(r"/phones"), self._list_phones),
-            _Route("POST", re.compile(r"/phones"), self._add_phone),
-            _Route("GET", re.compile(r"/phones/(\d+)"), self._get_phone),
-            _Route("POST", re.compile(r"/phones/(\d+)/scan"), self._scan),
-            _Route("POST", re.compile(r"/phones/(\d+)/code"), self._code),
-            _Route("POST", re.compile(r"/phones/(\d+)/unlink"), self._unlink),
-            _Route("POST", re.compile(r"/phones/(\d+)/offline"), self._offline),
-            _Route("POST", re.compile(r"/phones/(\d+)/online"), self._online),
-            _Route("POST", re.compile(r"/phones/(\d+)/send"), self._send),
-            _Route("POST", re.compile(r"/phones/(\d+)/groups"), self._create_group),
-            _Route("GET", re.compile(r"/phones/(\d+)/messages"), self._messages),
-            _Route("GET", re.compile(r"/phones/(\d+)/messages/next"), self._next_message),
-            _Route("POST", re.compile(r"/clock"), self._set_clock),
-            _Route("GET", re.compile(r"/faults"), self._list_faults),
-            _Route("POST", re.compile(r"/faults"), self._add_fault),
-            _Route("POST", re.compile(r"/faults/clear"), self._clear_faults),
-            _Route("POST", re.compile(r"/faults/disconnect"), self._disconnect),
-            _Route("POST", re.compile(r"/faults/stream-error"), self._stream_error),
-            _Route("POST", re.compile(r"/faults/refuse-logins"), self._refuse_logins),
+            _Route("GET", r"/", self._info),
+            _Route("GET", r"/phones", self._list_phones),
+            _Route("POST", r"/phones", self._add_phone, ("number", "name", "business")),
+            _Route("GET", phone, self._get_phone),
+            _Route("POST", phone + "/scan", self._scan, ("qr",)),
+            _Route("POST", phone + "/code", self._code, ("code",)),
+            _Route("POST", phone + "/unlink", self._unlink, ("device",)),
+            _Route("POST", phone + "/offline", self._offline),
+            _Route("POST", phone + "/online", self._online),
+            _Route("POST", phone + "/send", self._send, ("to", "text", "quoted", "mentions")),
+            _Route("POST", phone + "/react", self._react, ("id", "emoji")),
+            _Route("POST", phone + "/read", self._read_receipt, ("id",)),
+            _Route("POST", phone + "/typing", self._typing, ("to", "state")),
+            _Route("POST", phone + "/groups", self._create_group, ("subject", "members")),
+            _Route("POST", group + "/(add|remove|promote|demote)", self._members, ("members",)),
+            _Route("POST", group + "/subject", self._subject, ("subject",)),
+            _Route("GET", phone + "/messages", self._messages),
+            _Route("GET", phone + "/messages/next", self._next_message),
+            _Route("POST", r"/clock", self._set_clock, ("offset",)),
+            _Route("GET", r"/faults", self._list_faults),
+            _Route("POST", r"/faults", self._add_fault, _FAULT_FIELDS),
+            _Route("POST", r"/faults/clear", self._clear_faults),
+            _Route("POST", r"/faults/disconnect", self._disconnect, ("device",)),
+            _Route("POST", r"/faults/stream-error", self._stream_error, ("device", "code")),
+            _Route(
+                "POST",
+                r"/faults/refuse-logins",
+                self._refuse_logins,
+                ("count", "seconds", "reason"),
+            ),
         ]
 
     @property
@@ -247,7 +313,7 @@ class ControlServer:
         except Exception:
             log.exception("control request failed")
         try:
-            data = json.dumps(payload).encode()
+            data = json.dumps(payload).encode() + b"\n"
             head = (
                 f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
                 "Content-Type: application/json\r\n"
@@ -314,6 +380,11 @@ class ControlServer:
             if not isinstance(parsed, dict):
                 raise HTTPError(400, "the body must be a JSON object")
             body = parsed
+        unknown = sorted(set(body) - route[0].fields)
+        if unknown:
+            shown = ", ".join(repr(f[:40]) for f in unknown[:5])
+            takes = ", ".join(sorted(route[0].fields)) or "no body"
+            raise HTTPError(400, f"unknown field {shown} (this route takes: {takes})")
         try:
             return await route[0].handler(route[1], query, body)
         except SimError as exc:
@@ -432,6 +503,10 @@ class ControlServer:
             device = await phone.scan_qr(qr)
         except PairingError as exc:  # the string is not a QR code
             raise HTTPError(400, f"not a pairing QR code: {exc}") from None
+        except (ConnectionError, ConnectionClosed) as exc:  # the companion went away
+            raise HTTPError(
+                409, f"the companion that showed this QR code is gone ({exc}): show a new one"
+            ) from None
         return 200, {"jid": str(device.jid), "lid": str(device.lid)}
 
     async def _code(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
@@ -476,8 +551,84 @@ class ControlServer:
                 raise HTTPError(409, f"{phone.number} is not a member of {to}")
         elif self.sim.account_of(to) is None:
             raise HTTPError(404, f"{to} has no account on this sim")
-        message_id = await phone.send_text(to.to_non_ad(), text)
+        quoted_id = body.get("quoted")
+        quoted = self._received(phone, quoted_id) if quoted_id is not None else None
+        mentions = body.get("mentions", [])
+        if not isinstance(mentions, list) or not all(isinstance(m, str) for m in mentions):
+            raise HTTPError(400, "'mentions' must be a list of phone numbers or JIDs")
+        mentioned = [str(_user_jid(m).to_non_ad()) for m in mentions[:256]]
+        message_id = await phone.send_text(
+            to.to_non_ad(), text, reply_to=quoted, mentions=mentioned
+        )
         return 200, {"id": message_id, "to": str(to.to_non_ad())}
+
+    def _received(self, phone: SimPhone, message_id: object) -> SimMessage:
+        """The message ``phone`` received with that id (404 when it has none)."""
+        if not isinstance(message_id, str) or not message_id:
+            raise HTTPError(400, "a message 'id' must be a non-empty string")
+        for message in reversed(phone.received):
+            if message.id == message_id:
+                return message
+        raise HTTPError(404, f"{phone.number} received no message {message_id[:64]!r}")
+
+    async def _react(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        target = self._received(phone, body.get("id"))
+        emoji = body.get("emoji")
+        if not isinstance(emoji, str) or len(emoji) > 32:
+            raise HTTPError(400, "'emoji' must be a string (empty: take the reaction back)")
+        message_id = await phone.react(target, emoji)
+        return 200, {"id": message_id, "target": target.id, "emoji": emoji}
+
+    async def _read_receipt(
+        self, match: re.Match[str], query: Query, body: Body
+    ) -> tuple[int, Any]:
+        phone = self._phone(match)
+        target = self._received(phone, body.get("id"))
+        await phone.read(target)
+        return 200, {"read": target.id}
+
+    async def _typing(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        to = _user_jid(_text(body, "to", limit=200))
+        state = body.get("state", "composing")
+        if state not in _CHAT_STATES:
+            raise HTTPError(400, f"'state' must be one of {', '.join(_CHAT_STATES)}")
+        await phone.send_chatstate(to.to_non_ad(), state)
+        return 200, {"to": str(to.to_non_ad()), "state": state}
+
+    def _group(self, phone: SimPhone, match: re.Match[str]) -> Any:
+        group = self.sim.groups.get(match.group(2))
+        if group is None:
+            raise HTTPError(404, f"no group {match.group(2)}@g.us")
+        if phone.number not in group.participants:
+            raise HTTPError(409, f"{phone.number} is not a member of {group.jid}")
+        return group
+
+    async def _members(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        group = self._group(phone, match)
+        action = match.group(3)
+        members = body.get("members")
+        if (
+            not isinstance(members, list)
+            or not members
+            or not all(isinstance(m, str) for m in members)
+        ):
+            raise HTTPError(400, "'members' must be a non-empty list of phone numbers or JIDs")
+        numbers = [_user_jid(m).user for m in members[:256]]
+        results = await self.sim.group_service.change_participants(group, phone, action, numbers)
+        return 200, {
+            "group": str(group.jid),
+            "results": {f"{n}@{DEFAULT_USER_SERVER}": code for n, code in results},
+        }
+
+    async def _subject(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        group = self._group(phone, match)
+        subject = _text(body, "subject", limit=100)
+        await self.sim.group_service.set_subject(group, phone, subject)
+        return 200, {"group": str(group.jid), "subject": group.subject}
 
     async def _create_group(
         self, match: re.Match[str], query: Query, body: Body
