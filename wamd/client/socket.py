@@ -52,8 +52,8 @@ from wamd.client.prekeys import INITIAL_PREKEYS, MIN_PREKEYS, PreKeyUpkeep
 from wamd.client.profile import BusinessProfile, StatusInfo
 from wamd.client.receive import Receiver, chat_key
 from wamd.client.send import Sender
-from wamd.client.usync import OnWhatsApp, UserLookup
 from wamd.client.storefail import guard_store
+from wamd.client.usync import OnWhatsApp, UserLookup
 from wamd.defaults import DEFAULT_BROWSER, WA_URL, WA_VERSION, WHATSAPP_ROOT_PUBLIC_KEY
 from wamd.errors import (
     ConnectionClosed,
