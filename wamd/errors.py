@@ -53,7 +53,9 @@ The tree::
     │   └── MediaRetryError      the phone could not re-upload expired media (``result``)
     ├── VersionLookupError       the current WhatsApp Web version could not be looked up
     ├── EmitterClosed            the event emitter closed while something waited on it
-    └── SimError                 wamd.sim: a scripted action the real service would refuse
+    ├── SimError                 wamd.sim: a scripted action the real service would refuse
+    └── FleetError               wamd.fleet: a bad account name, an unknown account, a fleet
+                                 database that cannot be used (names what)
 
 The classes are also importable from the modules that raise them (``wamd.client.send``,
 ``wamd.client.content``, ``wamd.client.version``, ``wamd.events``, ``wamd.sim``), where
@@ -79,6 +81,7 @@ __all__ = [
     "DisconnectReason",
     "DuplicateMessage",
     "EmitterClosed",
+    "FleetError",
     "Forbidden",
     "Gone",
     "HandshakeError",
@@ -503,3 +506,7 @@ class EmitterClosed(WamdError):
 
 class SimError(WamdError):
     """wamd.sim: a scripted action that the real service would refuse (e.g. a fifth companion)."""
+
+
+class FleetError(WamdError):
+    """wamd.fleet: bad input (an account name, an option) or a fleet database that cannot be used."""

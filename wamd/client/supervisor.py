@@ -13,6 +13,8 @@ After each close it looks at ``last_disconnect.status_code``:
   backoff with jitter; the delay starts over after a connection that reached "open".
 
 The same auth state is reused on every attempt: nothing is re-paired unless logged out.
+A ``make_socket`` that returns ``None`` ends the loop before anything connects (a fleet
+whose lease on the account ended says so: ``wamd.fleet``).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def final_reason(last: LastDisconnect) -> str:
 
 
 async def run_forever(
-    make_socket: Callable[[], WASocket | Awaitable[WASocket]],
+    make_socket: Callable[[], WASocket | Awaitable[WASocket | None] | None],
     *,
     initial_delay: float = 1.0,
     max_delay: float = 60.0,
@@ -87,12 +89,16 @@ async def run_forever(
 
     ``on_socket(sock)`` sees each new socket before it connects (register handlers
     there); ``on_reconnect(last_disconnect, delay)`` is told of each reconnect before
-    its wait (for status lines such as "reconnecting in 2.0 s").
+    its wait (for status lines such as "reconnecting in 2.0 s"). ``make_socket`` may
+    return ``None``: nothing more to run, the last ``LastDisconnect`` is returned.
     """
     attempt = 0
+    last: LastDisconnect | None = None
     while stop is None or not stop.is_set():
         made = make_socket()
         sock = await made if inspect.isawaitable(made) else made
+        if sock is None:
+            return last
         if on_socket is not None:
             on_socket(sock)
         opened = asyncio.Event()
