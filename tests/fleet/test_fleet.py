@@ -15,21 +15,7 @@ from wamd.fleet.metrics import parse_text
 from wamd.sim import SimPhone, SimServer
 from wamd.testing import settle, wait_received
 
-WAIT = 30.0  # seconds: a bound for a wait that should take milliseconds
-
-
-def options(sim: SimServer) -> dict[str, Any]:
-    return {"url": sim.url, "server_root_key": sim.root_public_key}
-
-
-async def until(check: Any, what: str, timeout: float = WAIT) -> None:
-    """Poll ``check`` (state spread over the sim and sockets) until true; fail after a bound."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():  # noqa: ASYNC110 (no single event to wait for)
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"not within {timeout:g} s: {what}") from None
+from .helpers import live, options, scanner, until
 
 
 async def paired_fleet(
@@ -43,24 +29,6 @@ async def paired_fleet(
         await fleet.add(f"bot-{i}")
         await fleet.pair(f"bot-{i}", on_qr=scanner(phone))
     return fleet, phones
-
-
-def scanner(phone: SimPhone) -> Any:
-    """An ``on_qr`` that has ``phone`` scan the first QR code."""
-    scans: list[asyncio.Task[Any]] = []
-
-    def on_qr(qr: str) -> None:
-        if not scans:
-            scans.append(asyncio.ensure_future(phone.scan_qr(qr)))
-
-    return on_qr
-
-
-def live(phone: SimPhone) -> int:
-    """How many of the phone's companions have a live connection to the sim."""
-    return sum(
-        1 for d in phone.companions.values() if d.connection is not None and not d.connection.closed
-    )
 
 
 async def test_accounts_run_side_by_side_and_events_say_whose(sim: SimServer) -> None:

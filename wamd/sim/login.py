@@ -60,6 +60,7 @@ class Logins:
         self.stanza_limit = stanza_limit
         self.history_sync = history_sync
         self.app_state_keys = app_state_keys
+        self.replaced = 0  # connections pushed off by a newer one of the same device (440)
 
     async def close_all(self) -> None:
         for phone in self.state.phones.values():
@@ -90,6 +91,7 @@ class Logins:
             return
         previous = device.connection
         if previous is not None and not previous.closed:
+            self.replaced += 1
             # whatsmeow connectionevents.go: <conflict type="replaced"/> -> StreamReplaced
             with contextlib.suppress(ConnectionClosed):
                 await previous.send(
