@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from wamd import __version__, xeddsa
-from wamd.commands import demo, echo, pair
+from wamd.commands import demo, echo, fleet, pair
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 
@@ -164,6 +164,7 @@ SUBCOMMANDS: list[Subcommand] = [
         "sim", "run a local WhatsApp server with simulated phones", _sim_arguments, _run_sim
     ),
     Subcommand("demo", demo.HELP, demo.add_arguments, demo.run),
+    Subcommand("fleet", fleet.HELP, fleet.add_arguments, fleet.run),
 ]
 
 

@@ -161,6 +161,7 @@ class Fleet:
         jitter: float = 0.3,
         metrics: FleetMetrics | None = None,
         logger: logging.Logger | None = None,
+        status: Callable[[str, str], None] | None = None,
     ) -> None:
         if (
             not isinstance(login_concurrency, int)
@@ -180,12 +181,24 @@ class Fleet:
         self.metrics = metrics if metrics is not None else FleetMetrics()
         self.metrics.collectors.append(self._collect)
         self.log = logger or log
+        self.status = status  # status(account, text): lines a person can follow
         self._accounts: dict[str, FleetAccount] = {}
         self._handlers: list[tuple[str, Handler]] = []
         self._wrappers: dict[tuple[str, str, int], Callable[[Any], object]] = {}
         self._logins = asyncio.Semaphore(login_concurrency)
+        limit = auths.max_transactions
+        self._transactions = asyncio.Semaphore(limit) if limit is not None else None
         self._connected: set[str] = set()
         self.on_final: list[Callable[[FleetAccount, LastDisconnect], object]] = []
+
+    def say(self, account: str, text: str) -> None:
+        """A status line about ``account`` (to ``status``, and the log at INFO)."""
+        self.log.info("%s: %s", account, text)
+        if self.status is not None:
+            try:
+                self.status(account, text)
+            except Exception:  # a status line must never break an account
+                self.log.exception("status line failed")
 
     # ------------------------------------------------------------------ accounts
 
@@ -441,7 +454,7 @@ class Fleet:
                 max_delay=self.max_delay,
                 jitter=self.jitter,
                 stop=acct._stop,
-                on_reconnect=lambda _last, _delay: self._reconnecting(acct),
+                on_reconnect=lambda _last, delay: self._reconnecting(acct, delay),
             )
         except Exception:
             self.log.exception("account %r: the supervisor failed", acct.name)
@@ -450,6 +463,7 @@ class Fleet:
         if last is not None and last.status_code in FINAL_REASONS and not acct._stop.is_set():
             acct.final = last
             acct.set_status(AccountStatus.FINAL)
+            self.say(acct.name, f"not reconnecting: {describe(last)}")
             for callback in list(self.on_final):
                 try:
                     result = callback(acct, last)
@@ -460,7 +474,8 @@ class Fleet:
         else:
             acct.set_status(AccountStatus.STOPPED)
 
-    def _reconnecting(self, acct: FleetAccount) -> None:
+    def _reconnecting(self, acct: FleetAccount, delay: float) -> None:
+        self.say(acct.name, f"reconnecting in {delay:.1f} s")
         acct.reconnects += 1
         acct.set_status(AccountStatus.WAITING)
         self.metrics.inc("wamd_fleet_reconnects_total")
@@ -489,7 +504,8 @@ class Fleet:
         try:
             # the same creds object (the socket changes it in place, save_creds writes it),
             # keys behind a timer
-            timed = AuthState(acct.state.creds, _TimedKeys(acct.state.keys, self.metrics))
+            keys = _TimedKeys(acct.state.keys, self.metrics, self._transactions)
+            timed = AuthState(acct.state.creds, keys)
             sock = make_wa_socket(timed, logger=self.log, **self.options)
         except BaseException:
             release()
@@ -521,6 +537,7 @@ class Fleet:
                 metrics.inc("wamd_fleet_logins_total")
                 self._connected.add(acct.name)
                 acct.set_status(AccountStatus.OPEN)
+                self.say(acct.name, f"online as {acct.jid}")
             elif update.connection == "close" and update.last_disconnect is not None:
                 last = update.last_disconnect
                 acct.last_disconnect = last
@@ -529,8 +546,10 @@ class Fleet:
                 if last.status_code != DisconnectReason.RESTART_REQUIRED:
                     release()  # after 515 the socket logs in again by itself, in its slot
                 acct.set_status(AccountStatus.RECONNECTING)
+                self.say(acct.name, f"disconnected: {describe(last)}")
             elif update.connection == "connecting":
                 acct.set_status(AccountStatus.CONNECTING)
+                self.say(acct.name, "connecting")
 
         def on_upsert(upsert: MessagesUpsert) -> None:
             incoming = sum(1 for m in upsert.messages if not m.key.from_me)
@@ -560,12 +579,26 @@ class Fleet:
         metrics.set("wamd_fleet_connected_accounts", len(self._connected))
 
 
-class _TimedKeys:
-    """A key store that times its transactions (``wamd_fleet_store_seconds{op="keys"}``)."""
+def describe(last: LastDisconnect) -> str:
+    """``"connection lost (408)"``: a close as a status line says it (no key material)."""
+    code = last.status_code
+    try:
+        name = DisconnectReason(code).name.lower().replace("_", " ")
+    except ValueError:
+        name = "closed"
+    return f"{name} ({code})"
 
-    def __init__(self, inner: Any, metrics: FleetMetrics) -> None:
+
+class _TimedKeys:
+    """A key store that times its transactions (``wamd_fleet_store_seconds{op="keys"}``)
+    and lets at most ``limit`` of them (over all accounts) run at once (``AuthBackend``)."""
+
+    def __init__(
+        self, inner: Any, metrics: FleetMetrics, limit: asyncio.Semaphore | None = None
+    ) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._limit = limit
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -585,9 +618,16 @@ class _TimedKeys:
 
     @asynccontextmanager
     async def _timed(self) -> AsyncIterator[None]:
+        if getattr(self._inner, "in_transaction", False):
+            async with self._inner.transaction():  # nested: joins the open one
+                yield
+            return
         started = time.perf_counter()
         try:
-            async with self._inner.transaction():
+            async with contextlib.AsyncExitStack() as stack:
+                if self._limit is not None:
+                    await stack.enter_async_context(self._limit)
+                await stack.enter_async_context(self._inner.transaction())
                 yield
         finally:
             self._metrics.observe(

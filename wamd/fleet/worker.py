@@ -43,10 +43,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from wamd.errors import DisconnectReason, FleetError
+from wamd.errors import FleetError
 from wamd.events import LastDisconnect
 from wamd.fleet.auths import AuthBackend, PostgresAuths
-from wamd.fleet.fleet import Fleet, FleetAccount
+from wamd.fleet.fleet import AccountStatus, Fleet, FleetAccount, describe
 from wamd.fleet.leases import Lease, PostgresLeases, fair_share
 from wamd.fleet.metrics import FleetMetrics
 
@@ -94,12 +94,14 @@ class FleetWorker:
         self.fleet = Fleet(
             auths if auths is not None else PostgresAuths(dsn, pool_size=pool_size),
             metrics=self.metrics,
+            status=status,
             **fleet_options,
         )
         self.fleet.on_final.append(self._on_final)
         self._status = status
         self.held: dict[str, Lease] = {}
         self._letting_go: set[str] = set()
+        self._starting: set[str] = set()  # accounts whose state is being opened
         self._loop_task: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._work: set[asyncio.Task[Any]] = set()
@@ -155,16 +157,33 @@ class FleetWorker:
         await self._renew()
         if self.draining:
             return
+        self._revive()
         accounts, workers = await self.leases.census()
         share = fair_share(accounts, workers)
-        held = len(self.held) + len(self._letting_go)
+        held = len(self.held)  # those being let go included: they are not free yet
         if held < share:
             for lease in await self.leases.acquire(self.name, share - held, self.lease_ttl):
                 self._took(lease)
-        elif len(self.held) > share:
-            excess = sorted(self.held)[: len(self.held) - share]
-            for account in excess[: self.drain_batch]:
-                self._spawn(self._hand_back(account, "rebalancing"))
+        elif held > share:
+            going = sum(1 for a in self.held if a in self._letting_go)
+            need = min(held - share - going, self.drain_batch)
+            if need > 0:
+                staying = sorted(a for a in self.held if a not in self._letting_go)
+                for account in staying[:need]:
+                    self._spawn(self._hand_back(account, "rebalancing"))
+
+    def _revive(self) -> None:
+        """Start again an account whose lease is held but whose supervisor ended without a
+        final reason (its gate said no while a renewal was late, or it stopped by itself)."""
+        for name, lease in list(self.held.items()):
+            if name in self._letting_go or name in self._starting:
+                continue
+            if name not in self.fleet:
+                self._spawn(self._run_account(lease))
+                continue
+            acct = self.fleet.account(name)
+            if not acct.running and acct.status is not AccountStatus.FINAL and acct.paired:
+                self._spawn(self.fleet.start(name, gate=self._gate(name)))
 
     async def _renew(self) -> None:
         mine = [lease for name, lease in self.held.items() if name not in self._letting_go]
@@ -191,9 +210,15 @@ class FleetWorker:
 
     def _took(self, lease: Lease) -> None:
         self.held[lease.account] = lease
+        self._starting.add(lease.account)  # until _run_account has it in the fleet
         self.metrics.inc("wamd_fleet_lease_changes_total", change="taken")
         self.say(lease.account, f"lease taken (token {lease.token})")
         self._spawn(self._run_account(lease))
+
+    def _holds(self, lease: Lease) -> bool:
+        """Is ``lease`` (this tenure: its token) still held? Renewals replace the object."""
+        now = self.held.get(lease.account)
+        return now is not None and now.token == lease.token
 
     def _gate(self, account: str) -> Callable[[], bool]:
         def gate() -> bool:
@@ -209,6 +234,7 @@ class FleetWorker:
 
     async def _run_account(self, lease: Lease) -> None:
         name = lease.account
+        self._starting.add(name)
         try:
             # always the state as the store has it now: another worker may have held the
             # account since (new keys, a new prekey counter); a copy kept from an earlier
@@ -216,7 +242,7 @@ class FleetWorker:
             if name in self.fleet:
                 await self.fleet.remove(name)
             acct = await self.fleet.add(name)
-            if self.held.get(name) is not lease:
+            if not self._holds(lease):
                 await self.fleet.remove(name)  # lost or handed back while it was opening
                 return
             if not acct.paired:
@@ -228,6 +254,8 @@ class FleetWorker:
         except Exception as exc:
             self.say(name, f"could not start: {exc}")
             await self._hand_back(name, "could not start")
+        finally:
+            self._starting.discard(name)
 
     async def _watch(self) -> None:
         """Close what this worker may no longer hold, by its own clock (see the docstring)."""
@@ -274,12 +302,7 @@ class FleetWorker:
     async def _on_final(self, acct: FleetAccount, last: LastDisconnect) -> None:
         """A final close (401, 403, 440, 405): no worker should run the account again."""
         lease = self.held.get(acct.name)
-        code = last.status_code
-        try:
-            reason = DisconnectReason(code).name.lower().replace("_", " ")
-        except ValueError:
-            reason = "closed"
-        detail = f"{reason} ({code})"
+        detail = describe(last)
         if lease is None:
             return
         marked = False
