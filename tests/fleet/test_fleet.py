@@ -177,3 +177,19 @@ async def test_sqlite_accounts_share_one_file_and_survive_a_restart(
     async with Fleet(SQLiteAuths(path), socket_options=options(sim)) as third:
         assert (await third.add("bot-0")).jid is None  # forgotten: fresh credentials
         assert (await third.add("bot-1")).jid is not None
+
+
+async def test_many_accounts_log_in_over_a_small_shared_pool(
+    sim: SimServer, postgres_db: str
+) -> None:
+    from wamd.fleet import PostgresAuths
+
+    from .helpers import provision
+
+    await provision(sim, postgres_db, 8)
+    auths = PostgresAuths(postgres_db, pool_size=2)  # eight accounts, two connections
+    async with Fleet(auths, socket_options=options(sim), login_concurrency=8) as fleet:
+        for i in range(8):
+            await fleet.add(f"acct-{i}")
+            await fleet.start(f"acct-{i}")
+        await until(lambda: fleet.connected == 8, "all eight open over two connections")

@@ -43,15 +43,7 @@ POOL_WAIT = 60.0  # seconds a borrower waits for a free connection before StoreE
 
 
 class AuthBackend(ABC):
-    """Opens the auth state of an account by name (see the module docstring).
-
-    ``max_transactions``: how many key transactions the fleet lets run at once over this
-    backend (``None``: no limit). A pooled backend needs one: a key transaction holds a
-    connection and may wait for a creds save, which needs another; with every connection
-    held by such a transaction nothing moves again.
-    """
-
-    max_transactions: int | None = None
+    """Opens the auth state of an account by name (see the module docstring)."""
 
     @abstractmethod
     async def open(self, account: str) -> AuthStateAndSave:
@@ -220,27 +212,15 @@ class PostgresAuths(AuthBackend):
         dsn_or_pool: str | ConnectionPool,
         *,
         pool_size: int = 10,
-        max_transactions: int | None = None,
     ) -> None:
-        """``max_transactions`` defaults to the pool size less a quarter (at least one
-        connection stays free for creds saves and reads); give it for a pool of your own."""
         if isinstance(dsn_or_pool, str):
             if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 2:
                 raise FleetError(f"the pool needs at least 2 connections, got {pool_size!r}")
             self.pool: ConnectionPool = Pool(dsn_or_pool, size=pool_size)
             self._own_pool = True
-            default: int | None = pool_size - max(1, pool_size // 4)
         else:
             self.pool = dsn_or_pool
             self._own_pool = False
-            default = None
-        if max_transactions is not None and (
-            isinstance(max_transactions, bool)
-            or not isinstance(max_transactions, int)
-            or max_transactions < 1
-        ):
-            raise FleetError(f"max_transactions must be an int >= 1, got {max_transactions!r}")
-        self.max_transactions = max_transactions if max_transactions is not None else default
 
     def __repr__(self) -> str:
         return f"PostgresAuths({self.pool!r})"

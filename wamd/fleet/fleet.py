@@ -186,8 +186,6 @@ class Fleet:
         self._handlers: list[tuple[str, Handler]] = []
         self._wrappers: dict[tuple[str, str, int], Callable[[Any], object]] = {}
         self._logins = asyncio.Semaphore(login_concurrency)
-        limit = auths.max_transactions
-        self._transactions = asyncio.Semaphore(limit) if limit is not None else None
         self._connected: set[str] = set()
         self.on_final: list[Callable[[FleetAccount, LastDisconnect], object]] = []
 
@@ -504,7 +502,7 @@ class Fleet:
         try:
             # the same creds object (the socket changes it in place, save_creds writes it),
             # keys behind a timer
-            keys = _TimedKeys(acct.state.keys, self.metrics, self._transactions)
+            keys = _TimedKeys(acct.state.keys, self.metrics)
             timed = AuthState(acct.state.creds, keys)
             sock = make_wa_socket(timed, logger=self.log, **self.options)
         except BaseException:
@@ -590,15 +588,11 @@ def describe(last: LastDisconnect) -> str:
 
 
 class _TimedKeys:
-    """A key store that times its transactions (``wamd_fleet_store_seconds{op="keys"}``)
-    and lets at most ``limit`` of them (over all accounts) run at once (``AuthBackend``)."""
+    """A key store that times its transactions (``wamd_fleet_store_seconds{op="keys"}``)."""
 
-    def __init__(
-        self, inner: Any, metrics: FleetMetrics, limit: asyncio.Semaphore | None = None
-    ) -> None:
+    def __init__(self, inner: Any, metrics: FleetMetrics) -> None:
         self._inner = inner
         self._metrics = metrics
-        self._limit = limit
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -624,10 +618,7 @@ class _TimedKeys:
             return
         started = time.perf_counter()
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                if self._limit is not None:
-                    await stack.enter_async_context(self._limit)
-                await stack.enter_async_context(self._inner.transaction())
+            async with self._inner.transaction():
                 yield
         finally:
             self._metrics.observe(
