@@ -157,12 +157,19 @@ def run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- admin commands
 
 
-async def _add(args: argparse.Namespace, status: Status) -> int:
+def _names(names: list[str]) -> list[str]:
     from wamd.fleet import check_account
+
+    try:
+        return [check_account(n) for n in names]
+    except FleetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def _add(args: argparse.Namespace, status: Status) -> int:
     from wamd.fleet.leases import PostgresLeases
 
-    for name in args.names:
-        check_account(name)
+    _names(args.names)
     async with PostgresLeases(args.dsn) as leases:
         for name in args.names:
             new = await leases.add_account(name)
@@ -171,10 +178,10 @@ async def _add(args: argparse.Namespace, status: Status) -> int:
 
 
 async def _pair(args: argparse.Namespace, status: Status) -> int:
-    from wamd.fleet import Fleet, PostgresAuths, check_account
+    from wamd.fleet import Fleet, PostgresAuths
     from wamd.fleet.leases import PostgresLeases
 
-    name = check_account(args.name)
+    (name,) = _names([args.name])
     options = socket_options(args)
     owner = f"pair:{os.uname().nodename}:{os.getpid()}"
     async with PostgresLeases(args.dsn) as leases:
@@ -266,10 +273,10 @@ async def _list(args: argparse.Namespace, status: Status) -> int:
 
 
 async def _remove(args: argparse.Namespace, status: Status) -> int:
-    from wamd.fleet import PostgresAuths, check_account
+    from wamd.fleet import PostgresAuths
     from wamd.fleet.leases import PostgresLeases
 
-    names = [check_account(n) for n in args.names]
+    names = _names(args.names)
     async with PostgresLeases(args.dsn) as leases:
         code = 0
         for name in names:
@@ -282,7 +289,7 @@ async def _remove(args: argparse.Namespace, status: Status) -> int:
                 status.line(f"waiting up to {left:.1f} s for its worker to let go", name)
                 await asyncio.sleep(left)
             if args.forget:
-                auths = PostgresAuths(args.dsn, pool_size=1)
+                auths = PostgresAuths(args.dsn, pool_size=2)
                 try:
                     opened = await auths.open(name)
                     await auths.forget(name, opened.state)

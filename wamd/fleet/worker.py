@@ -98,6 +98,9 @@ class FleetWorker:
             **fleet_options,
         )
         self.fleet.on_final.append(self._on_final)
+        self.metrics.collectors.append(
+            lambda: self.metrics.set("wamd_fleet_leases", len(self.held))
+        )
         self._status = status
         self.held: dict[str, Lease] = {}
         self._letting_go: set[str] = set()
