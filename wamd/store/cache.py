@@ -35,7 +35,6 @@ class _Pending:
 class CachedKeyStore:
     def __init__(self, inner: SignalKeyStore) -> None:
         self.inner = inner
-        self.durable: bool = getattr(inner, "durable", True)
         self._cache: dict[str, dict[str, Any]] = {}
         self._pending: ContextVar[_Pending | None] = ContextVar(
             f"wamd-cache-{id(self)}", default=None

@@ -13,8 +13,6 @@ __all__ = ["MemoryKeyStore"]
 class MemoryKeyStore(TransactionalKeyStore):
     """Keeps everything in a dict; transactions are atomic within the process."""
 
-    durable = False  # nothing survives the process: crash-recovery bookkeeping is moot
-
     def __init__(self) -> None:
         super().__init__()
         self.data: dict[str, dict[str, Any]] = {}

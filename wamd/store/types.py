@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
-__all__ = ["KEY_TYPES", "KeyType", "SignalKeyStore", "is_durable"]
+__all__ = ["KEY_TYPES", "KeyType", "SignalKeyStore"]
 
 KeyType = Literal[
     "pre-key",
@@ -93,8 +93,3 @@ class SignalKeyStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """An atomic unit of work bound to the current task (see the module docstring)."""
         ...
-
-
-def is_durable(store: SignalKeyStore) -> bool:
-    """Does the store keep what it commits across a crash? (``durable = False`` says no.)"""
-    return bool(getattr(store, "durable", True))
