@@ -443,39 +443,6 @@ class AppStateKeys:
     def __init__(self, keys: SignalKeyStore) -> None:
         self.keys = keys
 
-    async def get(self, user: str) -> PrivacyToken | None:
-        value = (await self.keys.get(self.TYPE, [user])).get(user)
-        if not isinstance(value, dict):
-            return None
-        token, t, sent = value.get("token"), value.get("t", 0), value.get("sender_t", 0)
-        return PrivacyToken(
-            token if isinstance(token, bytes) else None,
-            t if isinstance(t, int) else 0,
-            sent if isinstance(sent, int) else 0,
-        )
-
-    async def put_token(self, user: str, token: bytes, timestamp: int) -> bool:
-        """Keep ``user``'s token unless the one kept is newer; ``True`` when kept."""
-        async with self.keys.transaction():
-            old = await self.get(user)
-            if old is not None and old.token is not None and old.timestamp > timestamp:
-                return False
-            sent = old.sender_timestamp if old is not None else 0
-            await self.keys.set(
-                {self.TYPE: {user: {"token": token, "t": timestamp, "sender_t": sent}}}
-            )
-            return True
-
-    async def mark_issued(self, user: str, timestamp: int) -> None:
-        async with self.keys.transaction():
-            old = await self.get(user)
-            value: dict[str, Any] = {"t": 0, "sender_t": timestamp}
-            if old is not None:
-                value["t"] = old.timestamp
-                if old.token is not None:
-                    value["token"] = old.token
-            await self.keys.set({self.TYPE: {user: value}})
-
     async def add(self, new: Sequence[AppStateKey], fingerprints: Mapping[bytes, Any]) -> None:
         await self.keys.set(
             {
