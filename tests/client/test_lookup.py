@@ -10,7 +10,7 @@ from tests.client.stores import every_store, fresh_state, link  # noqa: F401 (fi
 from wamd.binary import Node
 from wamd.client.usync import LOOKUP_BATCH, normalise_number
 from wamd.errors import InvalidPhoneNumber, NoPushName
-from wamd.messaging.types import Contact
+from wamd.messaging.types import Contact, LidMappingUpdate
 from wamd.sim import SimServer
 from wamd.testing import settle
 
@@ -47,6 +47,32 @@ async def test_on_whatsapp_finds_numbers_and_stores_their_lids(
     assert await sock.phone_number_jid(str(alice.lid)) == str(alice.jid)
     stored = await sock.devices.lids.pn_for(alice.lid_user)
     assert stored == alice.number
+    await sock.end()
+
+
+async def test_a_mapping_new_to_the_store_raises_lid_mapping_update_once(
+    sim: SimServer,
+    every_store: str,  # noqa: F811
+) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bob = sim.add_phone("15550004444", "Bob")
+    sock = await link(sim, bot_phone)
+    learnt: list[LidMappingUpdate] = []
+    own = str(bot_phone.jid)  # our own mapping is learnt at login (then once, too)
+    sock.ev.on("lid-mapping.update", lambda u: u.pn == own or learnt.append(u))
+    await sock.on_whatsapp(alice.number)
+    assert learnt == [LidMappingUpdate(pn=str(alice.jid), lid=str(alice.lid))]
+    await sock.on_whatsapp(alice.number, bob.number)  # alice's is known: only bob's is new
+    assert learnt[1:] == [LidMappingUpdate(pn=str(bob.jid), lid=str(bob.lid))]
+    # a message from a new contact names its lid too (participant_pn / sender_pn)
+    carol = sim.add_phone("15550005555", "Carol")
+    inbox = Inbox(sock)
+    mid = await carol.send_text(bot_phone.jid, "hi")
+    await inbox.wait(lambda m: m.key.id == mid)
+    await settle(sim)
+    assert LidMappingUpdate(pn=str(carol.jid), lid=str(carol.lid)) in learnt
+    assert len(learnt) == len(set(learnt))  # never the same mapping twice
     await sock.end()
 
 

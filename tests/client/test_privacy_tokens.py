@@ -3,6 +3,7 @@ every store, attached to 1:1 messages, ours issued once per bucket, and 463 hand
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -64,13 +65,25 @@ async def test_our_token_is_issued_once_per_bucket_and_a_stale_one_not_sent(
     bot = await link(sim, bot_phone, await fresh_state())
     keeper = bot.sender.tokens
     sent = record_sends(bot)
-    await bot.send_message(alice.jid, {"text": "one"})
-    await bot.send_message(alice.jid, {"text": "two"})
+    # whatsmeow issues in the background: a burst of sends issues once, after the first
+    await asyncio.gather(*(bot.send_message(alice.jid, {"text": t}) for t in ("one", "two")))
+    await bot.send_message(alice.jid, {"text": "two and a half"})
+    await settle(sim, bot)
     assert len(issues(sent)) == 1  # once in this bucket
+    # sends racing to the same new contact: the bucket is claimed before the iq goes out
+    bob = sim.add_phone("15550004444", "Bob")
+    await asyncio.gather(*(keeper.after_send(bob.jid) for _ in range(3)))
+    await bot.idle()
+    assert [i.require_child("tokens").require_child("token").attrs["jid"] for i in issues(sent)][
+        1:
+    ] == [str(bob.jid)]
+    first_message = next(i for i, n in enumerate(sent) if n.tag == "message")
+    assert sent.index(issues(sent)[0]) > first_message  # after the message, not before
     now = keeper.clock()
     keeper.clock = lambda: now + BUCKET_SECONDS
     await bot.send_message(alice.jid, {"text": "three"})
-    assert len(issues(sent)) == 2  # a new week, a new issue
+    await settle(sim, bot)
+    assert len(issues(sent)) == 3  # a new week, a new issue
     # a token of ours from Alice that is past the last bucket is not attached
     await keeper.tokens.put_token(str(alice.lid), b"T" * 24, int(now))
     await bot.send_message(alice.jid, {"text": "fresh"})

@@ -12,8 +12,9 @@ import pytest
 from tests.client.conftest import Inbox, record_sends
 from tests.client.stores import every_store, link
 from wamd.errors import MediaIntegrityError, MediaRetryError, MediaUnavailable, NotMedia
-from wamd.messaging.types import HistorySet
-from wamd.proto import e2e_pb2
+from wamd.media.crypto import media_retry_decrypt
+from wamd.messaging.types import HistorySet, MediaUpdate
+from wamd.proto import e2e_pb2, mms_retry_pb2
 from wamd.sim import SimServer
 from wamd.sim.state import HistorySyncPolicy
 from wamd.testing import settle, wait_received
@@ -196,8 +197,19 @@ async def test_expired_media_is_uploaded_again_by_the_phone(sim: SimServer) -> N
     with pytest.raises(MediaUnavailable) as gone:
         await sock.download_media(got, reupload=False)
     assert gone.value.status == 410 and gone.value.expired
+    updates: list[MediaUpdate] = []
+    sock.ev.on("messages.media-update", updates.extend)
     assert await sock.download_media(got) == PDF  # asked the phone, which uploaded again
     assert bot_phone.endpoint.media.reuploads == [mid]
+    # Baileys' messages.media-update: the key and the encrypted answer, for our key only
+    (update,) = updates
+    assert update.key == got.key and update.error is None
+    assert got.media is not None and got.media.media_key is not None
+    assert update.ciphertext is not None and update.iv is not None
+    answer = mms_retry_pb2.MediaRetryNotification.FromString(
+        media_retry_decrypt(got.media.media_key, mid, update.ciphertext, update.iv)
+    )
+    assert answer.result == mms_retry_pb2.MediaRetryNotification.SUCCESS and answer.directPath
     refreshed = await sock.update_media_message(got)
     assert refreshed.media is not None and refreshed.media.direct_path != got.media.direct_path  # type: ignore[union-attr]
     await sock.end()
@@ -213,9 +225,12 @@ async def test_media_the_phone_no_longer_has_fails_typed(sim: SimServer) -> None
     await settle(sim, sock)
     bot_phone.endpoint.media._kept.clear()  # the phone deleted it
     sim.media.store.expire()
+    updates: list[MediaUpdate] = []
+    sock.ev.on("messages.media-update", updates.extend)
     with pytest.raises(MediaRetryError) as caught:
         await sock.download_media(got)
     assert caught.value.result == "NOT_FOUND"
+    assert [(u.key, u.error, u.ciphertext) for u in updates] == [(got.key, "2", None)]
     await sock.end()
 
 

@@ -57,6 +57,8 @@ class DeviceDirectory:
         self._pn_of: dict[str, str] = {}  # lid user -> pn user
         self.lids = LidMap(keys)
         self._moved: dict[JID, None] = {}  # devices whose pn-keyed Signal state was moved
+        # told of each mapping that is new to the store (the socket emits lid-mapping.update)
+        self.on_learn: Callable[[JID, JID], None] | None = None
 
     # ------------------------------------------------------------------ lid mappings
 
@@ -66,9 +68,14 @@ class DeviceDirectory:
             return
         if self._lid_of.get(pn.user) == lid.user:
             return
+        known = await self.lids.lid_for(pn.user) == lid.user  # learnt in an earlier run
         self._lid_of[pn.user] = lid.user
         self._pn_of[lid.user] = pn.user
+        if known:
+            return
         await self.lids.learn(pn.user, lid.user)
+        if self.on_learn is not None:
+            self.on_learn(pn.to_non_ad(), lid.to_non_ad())
 
     async def lid_for(self, pn: JID) -> JID | None:
         """The lid form of a phone-number JID (same device), when known."""

@@ -63,7 +63,7 @@ from wamd.media.transfer import (
     media_conn_query,
 )
 from wamd.media.types import MediaType
-from wamd.messaging.types import WAMessage
+from wamd.messaging.types import MediaUpdate, MessageKey, WAMessage
 from wamd.proto import e2e_pb2, mms_retry_pb2
 
 if TYPE_CHECKING:
@@ -614,7 +614,9 @@ class MediaService:
         )
 
     def on_retry_notification(self, node: Node) -> None:
-        """``<notification type="mediaretry" id>``: hand it to the download waiting for it."""
+        """``<notification type="mediaretry" id>``: ``messages.media-update`` (Baileys), and
+        the answer goes to the download waiting for it."""
+        self._emit_media_update(node)
         waiter = self._retries.get(node.attrs.get("id", ""))
         if waiter is None or waiter.done():
             self.log.debug("mediaretry notification nobody waits for: %s", node.attrs.get("id"))
@@ -622,6 +624,32 @@ class MediaService:
         if node.get_child("rmr") is None:
             self.log.warning("mediaretry notification without <rmr>")
         waiter.set_result(node)
+
+    def _emit_media_update(self, node: Node) -> None:
+        rmr = node.get_child("rmr")
+        mid = node.attrs.get("id", "")
+        if rmr is None or not mid or not rmr.attrs.get("jid"):
+            return
+        key = MessageKey(
+            remote_jid=rmr.attrs["jid"],
+            from_me=rmr.attrs.get("from_me") == "true",
+            id=mid,
+            participant=rmr.attrs.get("participant"),
+        )
+        error = node.get_child("error")
+        encrypt = node.get_child("encrypt")
+        enc_p = encrypt.get_child("enc_p") if encrypt is not None else None
+        enc_iv = encrypt.get_child("enc_iv") if encrypt is not None else None
+        update = (
+            MediaUpdate(key, error=error.attrs.get("code", ""))
+            if error is not None
+            else MediaUpdate(
+                key,
+                ciphertext=enc_p.content_bytes() if enc_p is not None else None,
+                iv=enc_iv.content_bytes() if enc_iv is not None else None,
+            )
+        )
+        self.core.ev.emit("messages.media-update", [update])
 
     # ------------------------------------------------------------------ history blobs
 

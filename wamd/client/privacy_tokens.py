@@ -12,7 +12,11 @@ whatsmeow ``tctoken.go``, ``send.go`` sendDM and ``notification.go``; Baileys
   fresh: issued within the last 4 buckets of 7 days (whatsmeow currentTCTokenCutoffTimestamp);
 - after a 1:1 send we issue *our* token to the contact — ``<iq xmlns="privacy" type="set">
   <tokens><token jid t type="trusted_contact"/></tokens>`` — at most once per 7-day
-  bucket (whatsmeow shouldSendNewTCToken), remembering when in the store;
+  bucket (whatsmeow shouldSendNewTCToken), remembering when in the store. As in whatsmeow
+  (``go cli.issuePrivacyTokenAndSave``) the iq goes out in the background: the send
+  returns once the server took the message, not after a second round trip. The bucket is
+  claimed in memory before the iq leaves, so a burst of sends issues once; a failed iq
+  gives the claim back (the next send tries again);
 - the server refusing a message with ``<ack error="463">`` (no token for a contact who
   never wrote to us, as for restricted accounts) makes wamd issue its token at once and
   not retry (Baileys: a retry counts as another reach-out); the send raises ``SendError``.
@@ -24,6 +28,7 @@ no ``cstoken``. Tokens are credentials: they appear in no log line, exception or
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -63,6 +68,8 @@ class TokenKeeper:
         self.log = core.logger_for(__name__)
         self.tokens = PrivacyTokens(core.auth.keys)
         self.clock: Callable[[], float] = time.time  # tests move it across buckets
+        self._claimed: dict[JID, int] = {}  # storage JID -> bucket of an issue under way
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def storage_jid(self, jid: JID) -> JID:
         """Where a contact's token is kept: under its LID when the mapping is known."""
@@ -128,18 +135,41 @@ class TokenKeeper:
         return Node("tctoken", {}, held.token)
 
     async def after_send(self, to: JID) -> None:
-        """A 1:1 message went out: issue our token to ``to`` once per bucket."""
+        """A 1:1 message went out: issue our token to ``to`` once per bucket, in the
+        background (see the module docstring)."""
         if not wants_token(to):
             return
         owner = await self.storage_jid(to)
-        held = await self.tokens.get(str(owner))
         now = self.clock()
-        if held is not None and held.sender_timestamp // BUCKET_SECONDS >= now // BUCKET_SECONDS:
+        bucket = int(now // BUCKET_SECONDS)
+        if self._claimed.get(owner, -1) >= bucket:
             return
-        await self.issue(owner, int(now))
+        held = await self.tokens.get(str(owner))
+        if held is not None and held.sender_timestamp // BUCKET_SECONDS >= bucket:
+            return
+        if self._claimed.get(owner, -1) >= bucket:  # claimed while the store was read
+            return
+        self._claimed[owner] = bucket
+        task = self.core.spawn(self._issue_claimed(owner, int(now), bucket))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def issue(self, to: JID, now: int | None = None) -> None:
-        """Issue our token to ``to`` (failures are logged: a send never fails for it)."""
+    async def _issue_claimed(self, owner: JID, stamp: int, bucket: int) -> None:
+        issued = False
+        try:
+            issued = await self.issue(owner, stamp)
+        finally:
+            if not issued and self._claimed.get(owner) == bucket:
+                del self._claimed[owner]  # give the claim back: the next send tries again
+
+    async def idle(self) -> None:
+        """Wait for the token issues under way (tests; ``WASocket.idle``)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def issue(self, to: JID, now: int | None = None) -> bool:
+        """Issue our token to ``to``; ``False`` when it failed (logged: a send never fails
+        for it)."""
         stamp = int(self.clock()) if now is None else now
         target = to.to_non_ad()
         token = Node("token", {"jid": str(target), "t": str(stamp), "type": "trusted_contact"})
@@ -147,5 +177,6 @@ class TokenKeeper:
             await self.core.query(stanzas.iq("set", "privacy", [Node("tokens", {}, [token])]))
         except (RequestError, RequestTimeout, ConnectionClosed) as exc:
             self.log.warning("could not issue our privacy token to %s: %s", target, exc)
-            return
+            return False
         await self.tokens.mark_issued(str(await self.storage_jid(target)), stamp)
+        return True

@@ -69,7 +69,13 @@ from wamd.media.transfer import MediaClient, MediaConn, UploadResult, download_b
 from wamd.media.types import MediaType
 from wamd.messaging import stanzas
 from wamd.messaging.stanzas import OwnIds
-from wamd.messaging.types import CallEvent, GroupMetadata, MessageKey, WAMessage
+from wamd.messaging.types import (
+    CallEvent,
+    GroupMetadata,
+    LidMappingUpdate,
+    MessageKey,
+    WAMessage,
+)
 from wamd.noise.payload import login_payload
 from wamd.proto import e2e_pb2
 from wamd.store.auth import AuthState
@@ -145,6 +151,9 @@ class WASocket:
         self.signal = self.core.signal
         self.devices = DeviceDirectory(
             auth.keys, self.core.query, self.core.new_sid, self.core.logger_for(devices_module)
+        )
+        self.devices.on_learn = lambda pn, lid: self.ev.emit(
+            "lid-mapping.update", LidMappingUpdate(pn=str(pn), lid=str(lid))
         )
         self.groups = GroupDirectory(self.core)
         self.sender = Sender(self.core, self.devices, self.groups)
@@ -781,6 +790,7 @@ class WASocket:
         await self.ev.drain()
         await self.receiver.settle_pending()
         await self.appstate.idle()
+        await self.sender.tokens.idle()  # our privacy tokens being issued
         await self.ev.drain()  # what the syncs emitted
 
     # ------------------------------------------------------------------ incoming nodes
