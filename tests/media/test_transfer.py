@@ -115,6 +115,77 @@ async def test_failed_upload_refreshes_media_conn_and_moves_on(
     assert asked == [False, True]
 
 
+async def test_every_host_failing_is_a_typed_error_after_a_fresh_media_conn_each_time() -> None:
+    blob, _ = encrypt_media(b"w" * 700, MediaType.DOCUMENT)
+    hits: list[tuple[str, str]] = []
+
+    def failing(status: int):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.StreamResponse:
+            await request.read()
+            hits.append((request.host, request.query["auth"]))
+            return web.Response(status=status, text="try later")
+
+        return handler
+
+    runners = []
+    for status in (500, 503):
+        app = web.Application()
+        app.router.add_post("/mms/{mms}/{token}", failing(status))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+    ports = [r.addresses[0][1] for r in runners]
+    hosts = (*(MediaHost(f"127.0.0.1:{p}") for p in ports), MediaHost("127.0.0.1:1"))
+    asked: list[bool] = []
+
+    async def media_conn(force: bool) -> MediaConn:
+        asked.append(force)
+        return MediaConn(f"auth{len(asked)}", 300, 0, 0, hosts)
+
+    client = MediaClient(scheme="http")
+    try:
+        with pytest.raises(MediaUploadError) as caught:
+            await client.upload(
+                media_conn,
+                lambda: body_of(blob),
+                len(blob),
+                hashlib.sha256(blob).digest(),
+                MediaType.DOCUMENT,
+            )
+    finally:
+        await client.close()
+        for runner in runners:
+            await runner.cleanup()
+    # each host once, in order, each attempt after the first with a freshly fetched auth
+    assert hits == [(f"127.0.0.1:{ports[0]}", "auth1"), (f"127.0.0.1:{ports[1]}", "auth2")]
+    assert asked == [False, True, True, True]  # refetched after every failed attempt
+    assert "127.0.0.1:1" in str(caught.value)  # the last host's failure: nothing listens
+    assert caught.value.status is None
+
+
+async def test_a_send_whose_upload_fails_everywhere_raises_and_sends_nothing(
+    sim: SimServer,
+) -> None:
+    from tests.client.stores import link
+    from wamd.testing import record_sends
+
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    sock = await link(sim, bot_phone)
+    sent = record_sends(sock)
+    sim.state.media_hosts = ["127.0.0.1:1", "127.0.0.1:2"]  # media_conn names dead hosts
+    with pytest.raises(MediaUploadError, match=r"uploading to 127\.0\.0\.1:2 failed"):
+        await sock.send_message(alice.jid, {"document": b"%PDF-1.4 nothing", "file_name": "a"})
+    queries = [n for n in sent if n.tag == "iq" and n.attrs.get("xmlns") == "w:m"]
+    assert len(queries) == 3  # the first fetch, then one after each failed host
+    assert sent.of("message") == []  # no message points at media that is nowhere
+    sim.state.media_hosts = [sim.media.hostname]  # the hosts are back: the next send works
+    message = await sock.send_message(alice.jid, {"document": b"%PDF-1.4 ok", "file_name": "b"})
+    assert message.media is not None and message.media.file_name == "b"
+    await sock.end()
+
+
 async def test_expired_unknown_and_tampered_blobs(sim: SimServer, client: MediaClient) -> None:
     data = os.urandom(5000)
     blob, fields = encrypt_media(data, MediaType.DOCUMENT)
