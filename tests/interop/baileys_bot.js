@@ -9,8 +9,15 @@
 // stdin: "SEND <jid> <text>", "ARCHIVE <jid> true|false" (answers "MODIFIED <jid>"),
 // "SENDMEDIA <jid> <image|document> <path> <mimetype> [file name]" ("SENT <id>"), "QUIT".
 // A media message it gets is fetched with downloadMediaMessage: "MEDIA <id> <kind> <sha256
-// hex> <length>" (or "MEDIAERROR <id> <reason>"). Reconnects after the 515 restart (the
-// loop of Baileys' README); stops on 401.
+// hex> <length>" (or "MEDIAERROR <id> <reason>"). Polls, locations and contact cards:
+// "POLL <jid> <json {name, values, selectableCount}>" and "VOTE <jid> <poll id> <json
+// [option names]>" ("SENT <id>"; a vote is encrypted the way Baileys decrypts one, with
+// its own exported primitives, and sent with relayMessage: Baileys has no vote API),
+// "LOCATION <jid> <json>" and "CONTACTS <jid> <json>" (sendMessage's content). It prints
+// "POLLGOT <id> <json>" for a poll it receives, "VOTES <poll id> <json [{name, voters}]>"
+// for each vote it decrypts (getAggregateVotesInPollMessage), "LOCATIONGOT <id> <json>" and
+// "CONTACTSGOT <id> <json>". Reconnects after the 515 restart (the loop of Baileys'
+// README); stops on 401.
 "use strict";
 
 const readline = require("readline");
@@ -22,7 +29,19 @@ const {
   DisconnectReason,
   downloadMediaMessage,
   getContentType,
+  getAggregateVotesInPollMessage,
+  jidNormalizedUser,
+  getKeyAuthor,
+  hmacSign,
+  aesEncryptGCM,
+  proto,
 } = require("baileys");
+
+// every message seen, by id: Baileys asks getMessage for a poll to decrypt its votes
+const seen = new Map();
+const pollUpdates = new Map();  // poll id -> [pollUpdate]
+const remember = (msg) => { if (msg && msg.key && msg.message) seen.set(msg.key.id, msg); };
+const POLLS = ["pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3"];
 
 const MEDIA = ["imageMessage", "documentMessage", "audioMessage", "videoMessage", "stickerMessage"];
 
@@ -60,6 +79,7 @@ async function start() {
     // the sim sends history inline by default, which this Baileys cannot read (it
     // downloads history blobs only: HistorySyncPolicy(blob=True) would serve it one)
     shouldSyncHistoryMessage: () => false,
+    getMessage: async (key) => seen.get(key.id)?.message,
   });
   sock.ev.on("creds.update", saveCreds);
   sock.ev.on("connection.update", (update) => {
@@ -84,9 +104,43 @@ async function start() {
       if (typeof update.archived === "boolean") say("ARCHIVED", update.id, String(update.archived));
     }
   });
+  sock.ev.on("messages.update", (updates) => {
+    for (const { key, update } of updates) {
+      if (!update.pollUpdates) continue;
+      const poll = seen.get(key.id);
+      const all = (pollUpdates.get(key.id) || []).concat(update.pollUpdates);
+      pollUpdates.set(key.id, all);
+      const votes = getAggregateVotesInPollMessage(
+        { message: poll && poll.message, pollUpdates: all }, jidNormalizedUser(sock.user.id));
+      say("VOTES", key.id, JSON.stringify(votes));
+    }
+  });
   sock.ev.on("messages.upsert", async ({ messages, type }) => {
     for (const msg of messages) {
+      remember(msg);
       const kind = msg.message && getContentType(msg.message);
+      if (!msg.key.fromMe && POLLS.includes(kind)) {
+        const poll = msg.message[kind];
+        say("POLLGOT", msg.key.id, JSON.stringify({
+          name: poll.name, values: poll.options.map((o) => o.optionName),
+          selectable: poll.selectableOptionsCount || 0,
+        }));
+        continue;
+      }
+      if (!msg.key.fromMe && kind === "locationMessage") {
+        const where = msg.message.locationMessage;
+        say("LOCATIONGOT", msg.key.id, JSON.stringify({
+          lat: where.degreesLatitude, lon: where.degreesLongitude, name: where.name || null,
+        }));
+        continue;
+      }
+      if (!msg.key.fromMe && (kind === "contactMessage" || kind === "contactsArrayMessage")) {
+        const cards = kind === "contactMessage"
+          ? [msg.message.contactMessage] : msg.message.contactsArrayMessage.contacts;
+        say("CONTACTSGOT", msg.key.id, JSON.stringify(
+          cards.map((c) => ({ displayName: c.displayName, vcard: c.vcard }))));
+        continue;
+      }
       if (MEDIA.includes(kind) && !msg.key.fromMe) {
         try {
           const body = await downloadMediaMessage(msg, "buffer", {}, {
@@ -124,6 +178,46 @@ readline.createInterface({ input: process.stdin }).on("line", async (line) => {
     try {
       const sent = await sock.sendMessage(jid, content);
       say("SENT", sent.key.id);
+    } catch (err) {
+      say("ERROR", JSON.stringify(String(err && err.stack || err)));
+    }
+  }
+  if ((command === "POLL" || command === "LOCATION" || command === "CONTACTS") && sock) {
+    const body = JSON.parse(rest.join(" "));
+    const content = command === "POLL" ? { poll: body }
+      : command === "LOCATION" ? { location: body } : { contacts: body };
+    try {
+      const sent = await sock.sendMessage(jid, content);
+      remember(sent);
+      say("SENT", sent.key.id);
+    } catch (err) {
+      say("ERROR", JSON.stringify(String(err && err.stack || err)));
+    }
+  }
+  if (command === "VOTE" && sock) {
+    // the inverse of Baileys' decryptPollVote, from its own primitives
+    const poll = seen.get(rest[0]);
+    const names = JSON.parse(rest.slice(1).join(" "));
+    try {
+      const me = jidNormalizedUser(sock.user.id);
+      const creator = getKeyAuthor(poll.key, me);
+      const secret = poll.message.messageContextInfo.messageSecret;
+      const sign = Buffer.concat([Buffer.from(poll.key.id), Buffer.from(creator),
+        Buffer.from(me), Buffer.from("Poll Vote"), new Uint8Array([1])]);
+      const key = hmacSign(sign, hmacSign(secret, new Uint8Array(32), "sha256"), "sha256");
+      const plain = proto.Message.PollVoteMessage.encode({
+        selectedOptions: names.map((n) => crypto.createHash("sha256").update(n).digest()),
+      }).finish();
+      const iv = crypto.randomBytes(12);
+      const encPayload = aesEncryptGCM(plain, key, iv, Buffer.from(`${poll.key.id}\u0000${me}`));
+      const id = await sock.relayMessage(jid, {
+        pollUpdateMessage: {
+          pollCreationMessageKey: poll.key,
+          vote: { encPayload, encIv: iv },
+          senderTimestampMs: Date.now(),
+        },
+      }, {});
+      say("SENT", id);
     } catch (err) {
       say("ERROR", JSON.stringify(String(err && err.stack || err)));
     }
