@@ -410,6 +410,8 @@ _SEND_ERRORS = {
     "463": "no privacy token for this contact: an account that may not start new chats "
     "writes only to those who wrote first; wamd issued its token, it does not retry",
     "479": "the server found the stanza invalid (stale devices or addressing)",
+    "403": "not allowed to post there: not a member of the group, or an announcement "
+    "group where only admins send messages",
 }
 
 

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from tests.client.conftest import link
-from wamd.errors import Conflict, Forbidden, Gone, ItemNotFound, NotAcceptable, NotAuthorized
+from wamd.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    ItemNotFound,
+    NotAcceptable,
+    NotAuthorized,
+    SendError,
+)
 from wamd.events import EventName
 from wamd.messaging.types import (
     GroupJoinRequest,
@@ -19,7 +27,7 @@ from wamd.messaging.types import (
 )
 from wamd.sim import SimServer
 from wamd.sim.groups import SimGroup
-from wamd.testing import Inbox, settle
+from wamd.testing import Inbox, settle, wait_received
 
 
 async def next_of(inbox: Inbox, event: EventName, predicate: Callable[[Any], bool]) -> Any:
@@ -202,3 +210,37 @@ async def test_a_scripted_join_of_a_group_without_a_link_is_refused(sim: SimServ
     assert group.invite_code == ""
     with pytest.raises(SimError, match="406"):
         await bob.join_by_invite("B" * 22)
+
+
+async def test_in_an_announcement_group_only_admins_post(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    carol = sim.add_phone("15550003333", "Carol")
+    group = await alice.create_group("News", [bot_phone.jid, carol.jid])
+    bot = await link(sim, bot_phone)
+    inbox = Inbox(bot)
+    admin_web = await link(sim, alice)
+    await admin_web.group_setting_update(str(group.jid), "announcement")
+    await settle(sim, bot, admin_web)
+    mid = await alice.send_text(group.jid, "opening hours change on Monday")
+    news = await inbox.wait_for(lambda m: m.key.id == mid)  # an admin posts
+    before = len(carol.received)
+    with pytest.raises(SendError, match="only admins send messages") as refused:
+        await bot.send_message(str(group.jid), {"text": "me too"})
+    assert refused.value.code == "403"
+    # a member may still react and vote there
+    reaction = await bot.send_message(str(group.jid), {"react": {"key": news.key, "text": "👍"}})
+    got = await wait_received(carol, lambda m: m.id == reaction.key.id)
+    assert got.message.HasField("reactionMessage")
+    await settle(sim, bot)
+    assert [m.id for m in carol.received[before:]] == [reaction.key.id]  # the post never came
+    # promoted, the bot posts; the setting back off, everyone does
+    await admin_web.group_participants_update(str(group.jid), [str(bot_phone.jid)], "promote")
+    posted = await bot.send_message(str(group.jid), {"text": "now I may"})
+    await wait_received(carol, lambda m: m.id == posted.key.id)
+    await admin_web.group_participants_update(str(group.jid), [str(bot_phone.jid)], "demote")
+    await admin_web.group_setting_update(str(group.jid), "not_announcement")
+    again = await bot.send_message(str(group.jid), {"text": "open to all again"})
+    await wait_received(carol, lambda m: m.id == again.key.id)
+    await bot.end()
+    await admin_web.end()

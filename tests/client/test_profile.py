@@ -132,3 +132,45 @@ async def test_the_sim_refuses_bad_privacy_values_itself(sim: SimServer) -> None
     with pytest.raises(NotAcceptable):
         await bot.query(stanzas.iq("set", "w:profile:picture", [picture]))
     await bot.end()
+
+
+async def test_a_blocked_contact_is_not_delivered_and_not_told(sim: SimServer) -> None:
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bob = sim.add_phone("15550003333", "Bob")
+    group = await alice.create_group("Both", [bot_phone.jid, bob.jid])
+    bot = await link(sim, bot_phone, await fresh_state())
+    inbox = Inbox(bot)
+    await bot.update_block_status(str(alice.jid), "block")
+    # Alice writes: the server takes it (a plain ack) and gives it to nobody
+    mid = await alice.send_text(bot_phone.jid, "are you there?")
+    await settle(sim, bot)
+    assert inbox.untaken() == []
+    assert [r for r in alice.endpoint.receipts if r.id == mid] == []  # one tick, for ever
+    # in a group she is heard as before: blocking is about the 1:1 chat
+    in_group = await alice.send_text(group.jid, "hello group")
+    await inbox.wait_for(lambda m: m.key.id == in_group)
+    # unblocked, her next message arrives (the one sent meanwhile never does)
+    await bot.update_block_status(str(alice.jid), "unblock")
+    later = await alice.send_text(bot_phone.jid, "and now?")
+    got = await inbox.wait_for(lambda m: m.key.id == later)
+    assert got.key.id != mid
+    # Bob blocks the bot: its send succeeds as usual, and Bob gets nothing
+    bob.blocked[bot_phone.number] = str(bot_phone.lid)
+    before = len(bob.received)
+    receipts = Inbox(bot, "message-receipt.update")
+    sent = await bot.send_message(bob.jid, {"text": "a message to someone who blocked us"})
+    await settle(sim, bot)
+    assert len(bob.received) == before
+    from_bob = [
+        r
+        for r in receipts.items("message-receipt.update")
+        if r.key.id == sent.key.id and r.user_jid.split("@")[0] in (bob.number, bob.lid_user)
+    ]
+    assert from_bob == []  # our own phone confirms its copy (type="sender"); Bob never does
+    # to Alice, who blocked nobody, the receipts come as ever
+    fine = await bot.send_message(alice.jid, {"text": "hello again"})
+    await receipts.wait_for(
+        lambda r: r.key.id == fine.key.id and r.type != "sender", "message-receipt.update"
+    )
+    await bot.end()

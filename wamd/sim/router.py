@@ -26,6 +26,15 @@ What the real server does, as the public clients observe it:
   confirming its copy, whatsmeow ReceiptTypeSender) goes to the sending device with the
   chat in ``recipient``; ``peer_msg``, ``hist_sync`` and the like are not forwarded.
 - ``presence`` and ``chatstate`` are forwarded live, never queued.
+- A 1:1 message to an account that blocked the sender is taken and acknowledged as
+  usual, but only the sender's own devices get their copies: WhatsApp tells nobody
+  they are blocked (one tick, no delivery receipt, ever). Groups are not affected. A
+  message *to* a contact one has blocked is delivered: the official apps refuse to send
+  it before it leaves the phone, the server is not known to (neither reference checks).
+- In an announcement group only admins post: a member's message is refused with
+  ``<ack error="403">``, the code the server uses for a sender who may not post there
+  (as for a non-member; no reference names a code of its own for this case).
+  Reactions and poll votes are not posts (see ``_posts``).
 """
 
 from __future__ import annotations
@@ -267,6 +276,8 @@ class Router:
             retry_children = [*encs, *([identity] if identity is not None else [])]
             copies[target] = Node("message", attrs, retry_children)
             return copies, None
+        if group.announce and not group.participants[device.phone.number] and _posts(node):
+            return 403  # an announcement group: only admins post (see _posts)
         skmsg = next((e for e in node.get_children("enc") if e.attrs.get("type") == "skmsg"), None)
         per_device = _per_device(node)
         expected: list[JID] = []
@@ -300,6 +311,9 @@ class Router:
         recipient = state.account_of(to)
         if recipient is None:
             return 404
+        # a recipient who blocked the sender gets nothing; the sender is told nothing
+        # either (its ack is the usual one, no delivery receipt ever comes: one tick)
+        blocked = recipient is not sender_phone and sender_phone.number in recipient.blocked
         identity = node.get_child("device-identity")
         use_lid = to.server == HIDDEN_USER_SERVER
         me_as = device.lid if use_lid else device.jid
@@ -331,6 +345,8 @@ class Router:
             target = state.device_of(to)
             if target is None:
                 return 404
+            if blocked and target.phone is recipient:
+                return {}, None
             children = [*bare, *([identity] if identity is not None else [])]
             attrs = attrs_for(target)
             if target.phone is sender_phone:
@@ -350,10 +366,14 @@ class Router:
                 continue
             if target.phone is not recipient and target.phone is not sender_phone:
                 continue  # a device of a third account has no business in this chat
+            if blocked and target.phone is recipient:
+                continue
             children = [enc]
             if identity is not None and enc.attrs.get("type") == "pkmsg":
                 children.append(identity)
             copies[target] = Node("message", attrs_for(target), children)
+        # the participant hash counts the recipient's devices even when it blocked the
+        # sender: a differing phash in the ack would tell the sender it is blocked
         accounts = [recipient] if recipient is sender_phone else [recipient, sender_phone]
         expected = [d.jid for a in accounts for d in a.devices() if d is not device]
         return copies, expected
@@ -486,3 +506,15 @@ class Router:
                 continue
             for target_device in phone.devices():
                 await self.deliver(target_device, stanza, queue=False)
+
+
+def _posts(node: Node) -> bool:
+    """Whether a group message is a post that an announcement group keeps to its admins.
+
+    Reactions and poll votes are not posts: WhatsApp lets every member react in an
+    announcement group (whatsmeow issue 509: reactions in a community's announcements).
+    """
+    if node.attrs.get("type") == "reaction":
+        return False
+    meta = node.get_child("meta")
+    return not (meta is not None and meta.attrs.get("polltype") == "vote")
