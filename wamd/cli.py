@@ -12,6 +12,8 @@ one ``name: value`` per line, what a client needs to connect to it::
     root_public_key: 5f0e...        (hex; a client pins it instead of WhatsApp's root)
     root_serial: 0                  (the serial the intermediate certificate names)
     control: http://127.0.0.1:8766/ (with --control-port)
+    token: Xq3...                   (every control request needs it: Authorization: Bearer)
+    console: http://127.0.0.1:8766/console?token=Xq3...   (with --console)
     phone: 15550001111 Alice        (one line per --phone)
     ready
 """
@@ -42,6 +44,8 @@ class Subcommand:
 
 
 # ---------------------------------------------------------------------- wamd sim
+
+CONSOLE_PORT = 8766  # the control port --console uses when none is given
 
 
 def _phone_spec(text: str) -> tuple[str, str | None]:
@@ -75,6 +79,16 @@ def _sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow a non-loopback control address: whoever reaches it controls every account",
     )
     parser.add_argument(
+        "--console",
+        action="store_true",
+        help="serve the web console on the control port (8766 unless --control-port is given)",
+    )
+    parser.add_argument(
+        "--console-allow-remote",
+        action="store_true",
+        help="allow the console on a non-loopback control address (with --control-allow-remote)",
+    )
+    parser.add_argument(
         "--phone",
         action="append",
         default=[],
@@ -99,6 +113,8 @@ async def _serve_sim(args: argparse.Namespace) -> int:
         return 2
     control: ControlServer | None = None
     sim = SimServer(args.host, args.port)
+    if args.console and args.control_port is None:
+        args.control_port = CONSOLE_PORT
     if args.control_port is not None:
         # the constructor refuses a non-loopback address: before anything listens
         try:
@@ -107,6 +123,8 @@ async def _serve_sim(args: argparse.Namespace) -> int:
                 args.control_host,
                 args.control_port,
                 allow_remote=args.control_allow_remote,
+                console=args.console,
+                console_allow_remote=args.console_allow_remote,
             )
         except ValueError as exc:
             print(f"wamd sim: {exc}", file=sys.stderr)
@@ -130,6 +148,9 @@ async def _serve_sim(args: argparse.Namespace) -> int:
         print(f"root_serial: {sim.ca.root_serial}")
         if control is not None:
             print(f"control: {control.url}")
+            print(f"token: {control.token}")
+            if control.console_url is not None:
+                print(f"console: {control.console_url}")
         for phone in sim.phones.values():
             print(f"phone: {phone.number} {phone.name}")
         print("ready", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -23,29 +24,65 @@ from wamd.transport import connect_client
 
 
 class Control:
+    """Requests to a control interface over a raw socket (any header, any garbage)."""
+
     def __init__(self, sim: SimServer, control: ControlServer) -> None:
         self.sim = sim
         self.port = control.port
+        self.token = control.token
+        self.server = control
 
-    async def raw(self, data: bytes) -> tuple[int, Any]:
+    @property
+    def auth(self) -> str:
+        return f"Authorization: Bearer {self.token}\r\n"
+
+    async def raw(self, data: bytes, *, eof: bool = False) -> tuple[int, Any]:
+        """Send ``data``, read the answer to the end: the status and the JSON body (the
+        text when the answer is not JSON: aiohttp's own for a request it cannot parse).
+        With ``eof`` the client closes its side after ``data``: status 0 when the
+        server then closes without an answer."""
+        line, crlf, rest = data.partition(b"\r\n")
+        if crlf and b"\r\nConnection:" not in data:  # one request per connection
+            data = line + b"\r\nConnection: close\r\n" + rest
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         writer.write(data)
-        writer.write_eof()  # a short body then fails at once instead of timing out
+        if eof:
+            writer.write_eof()  # a short body then ends at once instead of timing out
         await writer.drain()
-        response = await asyncio.wait_for(reader.read(), WAIT)
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+        except asyncio.IncompleteReadError as exc:
+            writer.close()
+            if eof and not exc.partial:
+                return 0, None
+            raise
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        assert length is not None, head  # answers are read by their length, not to EOF
+        payload = await asyncio.wait_for(reader.readexactly(int(length.group(1))), WAIT)
         writer.close()
-        head, _, payload = response.partition(b"\r\n\r\n")
+        head = head[:-4]
         lines = head.decode().split("\r\n")
-        assert lines[0].startswith("HTTP/1.1 ")
-        headers = dict(line.split(": ", 1) for line in lines[1:])
-        assert headers["Content-Type"] == "application/json"
-        assert int(headers["Content-Length"]) == len(payload)
-        return int(lines[0].split()[1]), json.loads(payload)
+        assert lines[0].startswith("HTTP/1.")
+        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}
+        status = int(lines[0].split()[1])
+        if headers.get("content-type") != "application/json":
+            return status, payload.decode(errors="replace")
+        assert int(headers["content-length"]) == len(payload)
+        assert payload.endswith(b"\n")
+        return status, json.loads(payload)
 
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> tuple[int, Any]:
         data = b"" if body is None else json.dumps(body).encode()
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}\r\n"
-        return await self.raw(head.encode() + b"\r\n" + data)
+        auth = self.auth if token is None else f"Authorization: Bearer {token}\r\n"
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n"
+            f"Content-Length: {len(data)}\r\n"
+        )
+        status, payload = await self.raw(head.encode() + b"\r\n" + data)
+        assert isinstance(payload, dict), payload  # every answer is JSON
+        return status, payload
 
     async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
         got, payload = await self.call(method, path, body)
@@ -112,14 +149,18 @@ async def test_bad_requests_get_json_errors_and_never_crash(control: Control) ->
         got, payload = await control.call(method, path, body)
         assert got == status, (method, path, payload)
         assert isinstance(payload["error"], str) and payload["error"]
-    bad_json = b"POST /phones HTTP/1.1\r\nContent-Length: 5\r\n\r\n{nope"
-    assert (await control.raw(bad_json))[0] == 400
-    huge = f"POST /phones HTTP/1.1\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n".encode()
-    assert (await control.raw(huge))[0] == 413
-    assert (await control.raw(b"\x00\x01garbage\r\n\r\n"))[0] == 400
-    chunked = b"POST /phones HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-    assert (await control.raw(chunked))[0] == 400
-    assert (await control.raw(b"GET / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}"))[0] == 400
+    auth = b"Host: 127.0.0.1\r\n" + control.auth.encode()
+    bad_json = b"POST /phones HTTP/1.1\r\n" + auth + b"Content-Length: 5\r\n\r\n{nope"
+    assert (await control.raw(bad_json)) == (400, {"error": "the body is not valid JSON"})
+    huge = f"POST /phones HTTP/1.1\r\nHost: 127.0.0.1\r\n{control.auth}Content-Length: {MAX_BODY + 1}\r\n\r\n"
+    status, payload = await control.raw(huge.encode())
+    assert status == 413 and "over" in payload["error"]
+    assert (await control.raw(b"\x00\x01garbage\r\n\r\n"))[0] == 400  # aiohttp's own answer
+    # a chunked body is read like any other, and its end must come
+    chunked = b"POST /phones HTTP/1.1\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\n"
+    assert (await control.raw(chunked, eof=True))[0] in (0, 400)
+    short = b"GET / HTTP/1.1\r\n" + auth + b"Content-Length: 9\r\n\r\n{}"
+    assert (await control.raw(short, eof=True))[0] in (0, 400)  # the client left: no answer
     # still serving
     assert (await control.ok("GET", "/"))["url"] == control.sim.url
 
@@ -137,7 +178,14 @@ async def test_pair_by_control_then_message_both_ways(control: Control) -> None:
     b1 = await pair_companion(sim, bob, scanner=scan)
     assert scanned[0]["jid"] == str(b1.jid)
     listed = (await control.ok("GET", "/phones/15550002222"))["companions"]
-    assert listed == [{"jid": str(b1.jid), "lid": str(b1.lid), "connected": True}]
+    assert len(listed) == 1
+    assert {k: listed[0][k] for k in ("jid", "lid", "connected", "device")} == {
+        "jid": str(b1.jid),
+        "lid": str(b1.lid),
+        "connected": True,
+        "device": b1.jid.device,
+    }
+    assert listed[0]["last_seen"] == pytest.approx(sim.clock(), abs=60)
     await b1.upload_prekeys(5)
 
     # a contact writes to the linked device's account: the companion gets its copy
@@ -259,11 +307,21 @@ async def test_wamd_sim_subprocess_prints_a_usable_url_and_key() -> None:
         await conn.close()
         control_url = banner["control"][0]
         port = int(control_url.rsplit(":", 1)[1].strip("/"))
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /phones HTTP/1.1\r\n\r\n")
-        body = (await asyncio.wait_for(reader.read(), WAIT)).partition(b"\r\n\r\n")[2]
-        writer.close()
+        token = banner["token"][0]
+        assert len(token) >= 16 and "console" not in banner  # no page unless --console
+
+        async def get(headers: str) -> tuple[bytes, bytes]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            request = f"GET /phones HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n"
+            writer.write(request.encode() + b"\r\n")
+            head, _, body = (await asyncio.wait_for(reader.read(), WAIT)).partition(b"\r\n\r\n")
+            writer.close()
+            return head, body
+
+        head, body = await get(f"Authorization: Bearer {token}\r\n")
         assert [p["name"] for p in json.loads(body)["phones"]] == ["Alice", "15550002222"]
+        head, body = await get("")
+        assert head.startswith(b"HTTP/1.1 401") and b"token" in body
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
@@ -302,6 +360,7 @@ async def test_requests_from_a_web_page_are_refused(control: Control) -> None:
     # issue 22: a page in the user's browser could drive the sim (a POST as text/plain
     # needs no preflight; DNS rebinding puts a foreign name in Host)
     body = json.dumps({"number": "15550003333"}).encode()
+    auth = control.auth.strip()
 
     def post(*headers: str) -> bytes:
         head = f"POST /phones HTTP/1.1\r\nContent-Length: {len(body)}\r\n"
@@ -317,18 +376,52 @@ async def test_requests_from_a_web_page_are_refused(control: Control) -> None:
         post(f"Host: 127.0.0.1:{port + 1}"),
         post("Host: 127.0.0.1", "Sec-Fetch-Site: cross-site"),
     ]
-    for request in refused:
-        status, payload = await control.raw(request)
-        assert status == 403, (request, payload)
+    for request in refused:  # refused even with the token
+        for headers in (request, request.replace(b"\r\n", f"\r\n{auth}\r\n".encode(), 1)):
+            status, payload = await control.raw(headers)
+            assert status == 403, (headers, payload)
     assert "15550003333" not in control.sim.phones
-    # curl, scripts and the interface's own origin are served
-    allowed = [
-        post(f"Host: 127.0.0.1:{port}", f"Origin: http://127.0.0.1:{port}"),
-    ]
-    status, _ = await control.raw(allowed[0])
+    # curl, scripts and the interface's own origin are served, with the token
+    status, _ = await control.raw(
+        post(f"Host: 127.0.0.1:{port}", f"Origin: http://127.0.0.1:{port}", auth)
+    )
     assert status == 201
-    status, _ = await control.raw(f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+    get = f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\n{control.auth}\r\n"
+    status, _ = await control.raw(get.encode())
     assert status == 200
+
+
+async def test_requests_without_the_token_are_refused(control: Control) -> None:
+    port = control.port
+    for token in ("", "x" * 32, control.token[:-1], control.token + "x"):
+        for method, path, body in (
+            ("GET", "/", None),
+            ("GET", "/phones", None),
+            ("POST", "/phones", {"number": "15550003333"}),
+            ("GET", "/nowhere", None),  # even a 404 needs the token
+            ("GET", "/console", None),  # no console: the token still comes first
+        ):
+            status, payload = await control.call(method, path, body, token=token)
+            assert status == 401, (token, path, payload)
+            assert "token" in payload["error"]
+    assert "15550003333" not in control.sim.phones
+    # no Authorization at all; another scheme; the token in the query of an API route
+    for request in (
+        f"GET /phones HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n",
+        f"GET /phones HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {control.token}\r\n\r\n",
+        f"GET /phones?token={control.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        f"GET /phones HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: wamd_sim_1={control.token}\r\n\r\n",
+    ):
+        status, payload = await control.raw(request.encode())
+        assert status == 401, (request, payload)
+    # the token as the interface's cookie is accepted (the console page's way)
+    cookie = f"Cookie: {control.server.cookie_name}={control.token}"
+    status, _ = await control.raw(
+        f"GET /phones HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n\r\n".encode()
+    )
+    assert status == 200
+    with pytest.raises(ValueError, match="16 characters"):
+        ControlServer(control.sim, token="short")
 
 
 async def test_faults_through_the_control_interface(control: Control) -> None:

@@ -118,13 +118,16 @@ async def test_unknown_fields_are_refused_naming_them(control: Control) -> None:
 
 async def test_every_answer_ends_with_a_newline(control: Control) -> None:
     for request in (
-        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-        b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{control.auth}\r\n",
+        f"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n{control.auth}\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # 401
     ):
         reader, writer = await asyncio.open_connection("127.0.0.1", control.port)
-        writer.write(request)
+        writer.write(request.encode())
         await writer.drain()
-        response = await asyncio.wait_for(reader.read(), 10)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        response = await asyncio.wait_for(reader.readexactly(length), 10)
         writer.close()
         assert response.endswith(b"}\n"), response[-40:]
 

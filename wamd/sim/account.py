@@ -227,6 +227,36 @@ class SimPhone:
         target = JID.parse(to) if isinstance(to, str) else to
         return await self.endpoint.send(target, message)
 
+    def _own_message(self, message_id: str) -> JID:
+        sent = self.endpoint.sent.get(message_id)
+        if sent is None:
+            raise SimError(f"{self.number} sent no message {message_id[:64]!r}")
+        return sent[0]
+
+    async def edit(self, message_id: str, text: str) -> str:
+        """Edit a text this phone sent (whatsmeow BuildEdit: a MESSAGE_EDIT protocol
+        message in ``editedMessage``, the stanza with ``edit="1"``)."""
+        chat = self._own_message(message_id)
+        key = common_pb2.MessageKey(remoteJID=str(chat), fromMe=True, ID=message_id)
+        edit = e2e_pb2.ProtocolMessage(
+            key=key,
+            type=e2e_pb2.ProtocolMessage.MESSAGE_EDIT,
+            editedMessage=e2e_pb2.Message(conversation=text),
+            timestampMS=int(self.state.clock() * 1000),
+        )
+        message = e2e_pb2.Message(
+            editedMessage=e2e_pb2.FutureProofMessage(message=e2e_pb2.Message(protocolMessage=edit))
+        )
+        return await self.endpoint.send(chat, message, edit="1")
+
+    async def revoke(self, message_id: str) -> str:
+        """Delete a message this phone sent, for everyone (whatsmeow BuildRevoke: a
+        REVOKE protocol message, the stanza with ``edit="7"``)."""
+        chat = self._own_message(message_id)
+        key = common_pb2.MessageKey(remoteJID=str(chat), fromMe=True, ID=message_id)
+        revoke = e2e_pb2.ProtocolMessage(key=key, type=e2e_pb2.ProtocolMessage.REVOKE)
+        return await self.endpoint.send(chat, e2e_pb2.Message(protocolMessage=revoke), edit="7")
+
     async def react(self, target: SimMessage, emoji: str) -> str:
         """React to a message this phone received."""
         now_ms = int(self.state.clock() * 1000)

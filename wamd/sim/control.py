@@ -1,9 +1,11 @@
-"""A small HTTP/JSON control interface to a running sim, for clients under test that
-are not written in Python (``wamd sim --control-port N``).
+"""The sim's HTTP/JSON control interface (``wamd sim --control-port N``), and the web
+console (``wamd sim --console``) served by the same aiohttp application.
 
-Plain HTTP/1.1 over asyncio streams, one request per connection, JSON in and out. It
-binds to loopback only unless ``allow_remote=True``: anyone who reaches it can link
-devices to the simulated accounts and read every message they receive.
+It binds to loopback only unless ``allow_remote=True``: anyone who reaches it can link
+devices to the simulated accounts and read every message they receive. Every request
+carries the interface's token (``ControlServer.token``, printed by ``wamd sim``):
+``Authorization: Bearer <token>``, or the cookie the console page sets after it is
+opened as ``/console?token=<token>``; without it the answer is 401.
 
 Routes (``N`` is a phone number, digits only)::
 
@@ -19,9 +21,22 @@ Routes (``N`` is a phone number, digits only)::
     POST /phones/N/send             {"to": "M" | "M@s.whatsapp.net" | "G@g.us", "text": "hi",
                                     "quoted": ID, "mentions": ["M", ...]}  (both optional;
                                     ID: a message this phone received)
+    POST /phones/N/send-media       ?to=M&kind=image|video|audio|document|sticker
+                                    [&caption=..&file_name=..&mimetype=..&ptt=1&seconds=S]
+                                    the body is the file itself (up to 16 MiB): the phone
+                                    encrypts it, uploads it to the sim's media host, sends it
+    GET  /phones/N/media/ID         the decrypted bytes of a media message the phone
+                                    received (or sent), with its mimetype
     POST /phones/N/react            {"id": ID, "emoji": "👍"}  ("" takes the reaction back)
     POST /phones/N/read             {"id": ID}  a read receipt (blue ticks) for it
     POST /phones/N/typing           {"to": "M", "state": "composing" | "paused"}
+    POST /phones/N/edit             {"id": ID, "text": "..."}  ID: a message this phone sent
+    POST /phones/N/revoke           {"id": ID}  delete it for everyone
+    POST /phones/N/poll             {"to": "M", "name": "Lunch?", "options": [..], "selectable": 1}
+    POST /phones/N/vote             {"id": POLL_ID, "options": ["Pizza"]}
+    POST /phones/N/chat             {"chat": "M", "action": "archive"|"unarchive"|"pin"|"unpin"|
+                                    "mute"|"unmute"|"mark-read"|"mark-unread"|"clear"|"delete"}
+                                    an app-state patch, as the phone's chat list makes it
     POST /phones/N/groups           {"subject": "Team", "members": ["M", ...]}  -> 201
     POST /phones/N/groups/G/add     {"members": ["M", ...]}; also /remove, /promote, /demote
                                     -> {"results": {"M@s.whatsapp.net": 0 | 404 | 409}}
@@ -29,6 +44,8 @@ Routes (``N`` is a phone number, digits only)::
     GET  /phones/N/messages         ?after=K: what the phone received from index K on
     GET  /phones/N/messages/next    ?timeout=S: the next message not yet handed out by
                                     this route (waits up to S seconds, then 408)
+    GET  /phones/N/history          ?after=K: what the phone received and sent, in order
+    GET  /groups                    every group: subject, participants and their roles
     POST /clock                     {"offset": seconds}  moves the sim's clock
     GET  /faults                    the fault rules, and the newest faults fired
     POST /faults                    {"kind": "drop"|"delay"|"duplicate"|"reorder"|
@@ -39,17 +56,20 @@ Routes (``N`` is a phone number, digits only)::
     POST /faults/disconnect         {"device": JID}  drop its connection
     POST /faults/stream-error       {"device": JID, "code": 515|440|503|...}
     POST /faults/refuse-logins      {"count": N, "seconds": S, "reason": 503}
+    GET  /console                   the console page (with --console; wamd/sim/console/)
+    GET  /console/events            its websocket: what changed, and the stanza log
 
 Requests from a web page are refused with 403: a ``Host`` that is not this machine, an
 ``Origin`` other than this interface's own, ``Sec-Fetch-Site: cross-site``.
 
-Every answer is one JSON object and a newline. A body field a route does not take is
-refused (400, naming it), so a misspelt option never passes silently.
+Every JSON answer is one JSON object and a newline. A body field a route does not take
+is refused (400, naming it), so a misspelt option never passes silently.
 
-Errors are ``{"error": "..."}`` with 400 (bad request or JSON, an unknown field), 403 (a
-browser's cross-origin request or a foreign Host), 404 (no such phone, message or route),
-405 (method), 408 (nothing arrived in time), 409 (the service refuses, e.g. a fifth
-companion, an expired QR, a scan whose client went away), 413 (body too large).
+Errors are ``{"error": "..."}`` with 400 (bad request or JSON, an unknown field), 401 (no
+or a wrong token), 403 (a browser's cross-origin request or a foreign Host), 404 (no such
+phone, message or route), 405 (method), 408 (nothing arrived in time), 409 (the service
+refuses, e.g. a fifth companion, an expired QR, a scan whose client went away), 413
+(body too large).
 
 Adding a route is one ``_Route(method, pattern, handler, fields)`` line in
 ``ControlServer.__init__`` and one handler ``(match, query, body) -> (status, json)``.
@@ -59,30 +79,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
 
 from wamd.binary import JID
 from wamd.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, InvalidJID
-from wamd.errors import ConnectionClosed, PairingError
+from wamd.errors import ConnectionClosed, MediaError, PairingError
+from wamd.media.info import media_info
+from wamd.proto import e2e_pb2
 from wamd.sim.faults import FaultRule
 from wamd.sim.phone import SimMessage
 from wamd.sim.server import SimDevice, SimError, SimPhone, SimServer
 
-__all__ = ["ControlServer", "is_loopback"]
+if TYPE_CHECKING:
+    from wamd.sim.console import Console
+
+__all__ = ["ControlServer", "is_loopback", "message_json"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # bytes of JSON a request may carry
+MAX_MEDIA = 16 << 20  # bytes of a file /send-media takes
 MAX_WAIT = 60.0  # longest a request may wait for a message (seconds)
-READ_TIMEOUT = 10.0  # for the request line, headers and body
-MAX_HEADERS = 64
 MAX_LOG = 100  # faults fired that GET /faults lists (the newest)
+SHUTDOWN_TIMEOUT = 1.0  # seconds stop() gives requests still running (a long poll)
 _FAULT_FIELDS = (
     "kind",
     "direction",
@@ -95,19 +124,20 @@ _FAULT_FIELDS = (
     "code",
 )
 _CHAT_STATES = ("composing", "paused", "recording")
-
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    409: "Conflict",
-    413: "Payload Too Large",
-    500: "Internal Server Error",
-}
+_MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+_MEDIA_FIELDS = ("to", "kind", "caption", "file_name", "mimetype", "ptt", "seconds")
+_CHAT_ACTIONS = (
+    "archive",
+    "unarchive",
+    "pin",
+    "unpin",
+    "mute",
+    "unmute",
+    "mark-read",
+    "mark-unread",
+    "clear",
+    "delete",
+)
 
 
 class HTTPError(Exception):
@@ -133,16 +163,35 @@ Handler = Callable[[re.Match[str], Query, Body], Awaitable[tuple[int, Any]]]
 
 
 class _Route:
+    """A route: ``fields`` are the body fields it takes (others are refused). A ``raw``
+    route takes the body as bytes (``body["data"]``) and its fields from the query."""
+
     method: str
     pattern: re.Pattern[str]
     handler: Handler
-    fields: frozenset[str] = frozenset()  # the body fields it takes; others are refused
+    fields: frozenset[str] = frozenset()
+    raw: bool = False
 
     def __init__(
-        self, method: str, pattern: str, handler: Handler, fields: tuple[str, ...] = ()
+        self,
+        method: str,
+        pattern: str,
+        handler: Handler,
+        fields: tuple[str, ...] = (),
+        *,
+        raw: bool = False,
     ) -> None:
         self.method, self.pattern, self.handler = method, re.compile(pattern), handler
         self.fields = frozenset(fields)
+        self.raw = raw
+
+
+class _Bytes:
+    """A non-JSON answer (media bytes)."""
+
+    def __init__(self, data: bytes, content_type: str) -> None:
+        self.data = data
+        self.content_type = content_type
 
 
 def _text(body: Body, name: str, *, limit: int = 4096) -> str:
@@ -184,10 +233,12 @@ def _device_jid(value: str) -> JID:
         raise HTTPError(400, f"{value[:64]!r} is not a JID") from None
 
 
-def message_json(index: int, message: SimMessage) -> dict[str, Any]:
+def message_json(index: int, message: SimMessage, phone: SimPhone | None = None) -> dict[str, Any]:
+    """A message as the control interface shows it; with ``phone`` (whose message it is)
+    media carry the URL of their decrypted bytes and poll votes their options."""
     content = message.message
     kinds = [field.name for field, _ in content.ListFields()]
-    return {
+    out = {
         "index": index,
         "id": message.id,
         "chat": str(message.chat),
@@ -198,6 +249,60 @@ def message_json(index: int, message: SimMessage) -> dict[str, Any]:
         "kinds": kinds,
         **_context_json(content),
     }
+    inner = content.deviceSentMessage.message if content.HasField("deviceSentMessage") else content
+    info = media_info(inner)
+    if info is not None:
+        media: dict[str, Any] = {
+            "kind": info.kind,
+            "mimetype": info.mimetype,
+            "size": info.file_length,
+        }
+        for name in ("caption", "file_name", "seconds", "width", "height"):
+            value = getattr(info, name)
+            if value is not None:
+                media[name] = value
+        if phone is not None:
+            media["url"] = f"/phones/{phone.number}/media/{message.id}"
+            got = phone.received_media.get(message.id)
+            if isinstance(got, MediaError):
+                media["error"] = str(got)
+        out["media"] = media
+    out.update(_special_json(inner, message, phone))
+    return out
+
+
+def _special_json(inner: Any, message: SimMessage, phone: SimPhone | None) -> dict[str, Any]:
+    """Edits, revokes, polls and votes."""
+    out: dict[str, Any] = {}
+    if inner.HasField("editedMessage") and inner.editedMessage.HasField("message"):
+        inner = inner.editedMessage.message
+    if inner.HasField("protocolMessage"):
+        proto = inner.protocolMessage
+        if proto.type == e2e_pb2.ProtocolMessage.REVOKE:
+            out["revoke"] = {"target": proto.key.ID}
+        elif proto.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT:
+            edited = proto.editedMessage
+            text = (
+                edited.conversation
+                if edited.HasField("conversation")
+                else edited.extendedTextMessage.text
+            )
+            out["edit"] = {"target": proto.key.ID, "text": text}
+    for name in ("pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3"):
+        if inner.HasField(name):
+            poll = getattr(inner, name)
+            out["poll"] = {
+                "name": poll.name,
+                "options": [o.optionName for o in poll.options],
+                "selectable": poll.selectableOptionsCount,
+            }
+    if inner.HasField("pollUpdateMessage"):
+        vote: dict[str, Any] = {"target": inner.pollUpdateMessage.pollCreationMessageKey.ID}
+        if phone is not None and not message.from_me:
+            with contextlib.suppress(SimError):
+                vote["options"] = list(phone.read_vote(message))
+        out["vote"] = vote
+    return out
 
 
 def _context_json(content: Any) -> dict[str, Any]:
@@ -221,23 +326,70 @@ def _context_json(content: Any) -> dict[str, Any]:
     return out
 
 
+def json_response(status: int, payload: Any, *, unauthorized: bool = False) -> web.Response:
+    """One JSON object and a newline."""
+    response = web.Response(
+        status=status,
+        body=json.dumps(payload).encode() + b"\n",
+        content_type="application/json",
+    )
+    if unauthorized:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="wamd sim"'
+    return response
+
+
+def group_json(group: Any) -> dict[str, Any]:
+    return {
+        "jid": str(group.jid),
+        "subject": group.subject,
+        "creator": f"{group.creator}@{DEFAULT_USER_SERVER}",
+        "participants": {
+            f"{n}@{DEFAULT_USER_SERVER}": role or "member" for n, role in group.participants.items()
+        },
+    }
+
+
 class ControlServer:
-    """``ControlServer(sim, port=8766)``; ``await start()``; ``url``; ``await stop()``."""
+    """``ControlServer(sim, port=8766)``; ``await start()``; ``url``, ``token``;
+    ``await stop()``. ``console=True`` serves the web console too (``console_url``)."""
 
     def __init__(
-        self, sim: SimServer, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False
+        self,
+        sim: SimServer,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+        token: str | None = None,
+        console: bool = False,
+        console_allow_remote: bool = False,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
                 f"refusing to serve the sim's control interface on {host!r}: it is not a "
                 "loopback address (pass allow_remote=True / --control-allow-remote to insist)"
             )
+        if console and not console_allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to serve the sim's console on {host!r}: it is not a loopback "
+                "address (pass console_allow_remote=True / --console-allow-remote to insist)"
+            )
+        if token is not None and len(token) < 16:
+            raise ValueError("a control token needs at least 16 characters")
         self.sim = sim
         self.allow_remote = allow_remote
+        self.console_allow_remote = console_allow_remote
         self.host = host
         self.port = port
-        self._server: asyncio.Server | None = None
+        # what every request must carry (Authorization: Bearer, or the console's cookie)
+        self.token = token or secrets.token_urlsafe(24)
+        self._runner: web.AppRunner | None = None
         self._cursors: dict[str, int] = {}  # phone -> next index /messages/next hands out
+        self.console: Console | None = None
+        if console:
+            from wamd.sim.console import Console
+
+            self.console = Console(self)
         phone = r"/phones/(\d+)"
         group = phone + r"/groups/(\d+(?:-\d+)?)(?:@g\.us)?"
         self._routes = [
@@ -251,14 +403,23 @@ class ControlServer:
             _Route("POST", phone + "/offline", self._offline),
             _Route("POST", phone + "/online", self._online),
             _Route("POST", phone + "/send", self._send, ("to", "text", "quoted", "mentions")),
+            _Route("POST", phone + "/send-media", self._send_media, _MEDIA_FIELDS, raw=True),
+            _Route("GET", phone + r"/media/([A-Za-z0-9.:_-]{1,128})", self._media),
             _Route("POST", phone + "/react", self._react, ("id", "emoji")),
             _Route("POST", phone + "/read", self._read_receipt, ("id",)),
             _Route("POST", phone + "/typing", self._typing, ("to", "state")),
+            _Route("POST", phone + "/edit", self._edit, ("id", "text")),
+            _Route("POST", phone + "/revoke", self._revoke, ("id",)),
+            _Route("POST", phone + "/poll", self._poll, ("to", "name", "options", "selectable")),
+            _Route("POST", phone + "/vote", self._vote, ("id", "options")),
+            _Route("POST", phone + "/chat", self._chat_action, ("chat", "action", "until_ms")),
             _Route("POST", phone + "/groups", self._create_group, ("subject", "members")),
             _Route("POST", group + "/(add|remove|promote|demote)", self._members, ("members",)),
             _Route("POST", group + "/subject", self._subject, ("subject",)),
             _Route("GET", phone + "/messages", self._messages),
             _Route("GET", phone + "/messages/next", self._next_message),
+            _Route("GET", phone + "/history", self._history),
+            _Route("GET", r"/groups", self._list_groups),
             _Route("POST", r"/clock", self._set_clock, ("offset",)),
             _Route("GET", r"/faults", self._list_faults),
             _Route("POST", r"/faults", self._add_fault, _FAULT_FIELDS),
@@ -278,18 +439,51 @@ class ControlServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
+    @property
+    def console_url(self) -> str | None:
+        """The console's address with the token (what ``wamd sim --console`` prints)."""
+        if self.console is None:
+            return None
+        return f"{self.url}console?token={self.token}"
+
+    @property
+    def cookie_name(self) -> str:
+        # cookies are not kept apart by port: one name per interface
+        return f"wamd_sim_{self.port}"
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_MEDIA, middlewares=[self._guard])
+        if self.console is not None:
+            self.console.add_routes(app)
+        app.router.add_route("*", "/{tail:.*}", self._api)
+        return app
+
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=8192)
+        runner = web.AppRunner(
+            self.application(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
         if self.port == 0:
-            self.port = self._server.sockets[0].getsockname()[1]
+            self.port = int(runner.addresses[0][1])
         log.info("sim control interface on %s", self.url)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self.console is not None:
+            await self.console.close()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
+                await runner.cleanup()
 
     async def __aenter__(self) -> ControlServer:
         await self.start()
@@ -300,99 +494,137 @@ class ControlServer:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        status, payload = 500, {"error": "internal error"}
+    @web.middleware
+    async def _guard(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Every request: the browser checks, the console's peer check, the token."""
         try:
-            method, target, headers, body = await asyncio.wait_for(self._read(reader), READ_TIMEOUT)
-            self._check_origin(method, headers)
-            status, payload = await self._dispatch(method, target, body)
+            self._check_origin(request.method, request.headers)
+            console = request.path.startswith("/console") and self.console is not None
+            if console:
+                self._check_console_peer(request)
+                if request.path == "/console" and "token" in request.query:
+                    return self._console_login(request)
+            self._check_token(request)
+            return await handler(request)
         except HTTPError as exc:
-            status, payload = exc.status, {"error": exc.message}
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
-            status, payload = 400, {"error": "incomplete or malformed request"}
+            return json_response(exc.status, {"error": exc.message}, unauthorized=exc.status == 401)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return json_response(exc.status, {"error": exc.reason})
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
         except Exception:
             log.exception("control request failed")
-        try:
-            data = json.dumps(payload).encode() + b"\n"
-            head = (
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-                "Content-Type: application/json\r\n"
-                f"Content-Length: {len(data)}\r\n"
-                "Connection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + data)
-            await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            return json_response(500, {"error": "internal error"})
 
-    async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes]:
-        try:
-            line = (await reader.readline()).decode("latin-1").rstrip("\r\n")
-        except asyncio.LimitOverrunError:
-            raise HTTPError(400, "request line too long") from None
-        parts = line.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise HTTPError(400, "not an HTTP/1.x request")
-        method, target, _ = parts
-        length = 0
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS + 1):
-            header = (await reader.readline()).decode("latin-1").rstrip("\r\n")
-            if not header:
-                break
-            name, sep, value = header.partition(":")
-            if not sep:
-                raise HTTPError(400, "malformed header line")
-            headers[name.strip().lower()] = value.strip()
-            if name.strip().lower() == "content-length":
-                if not value.strip().isdigit():
-                    raise HTTPError(400, "bad Content-Length")
-                length = int(value.strip())
-            elif name.strip().lower() == "transfer-encoding":
-                raise HTTPError(400, "chunked bodies are not supported: send Content-Length")
-        else:
-            raise HTTPError(400, "too many headers")
-        if length > MAX_BODY:
-            raise HTTPError(413, f"request body over {MAX_BODY} bytes")
-        body = await reader.readexactly(length) if length else b""
-        return method, target, headers, body
+    def _check_token(self, request: web.Request) -> None:
+        """The token, from ``Authorization: Bearer`` or the console's cookie (401)."""
+        given = ""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            given = value.strip()
+        elif not header:
+            given = request.cookies.get(self.cookie_name, "")
+        if not given:
+            raise HTTPError(401, "this interface needs its token: Authorization: Bearer <token>")
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise HTTPError(401, "wrong token")
 
-    async def _dispatch(self, method: str, target: str, raw: bytes) -> tuple[int, Any]:
-        split = urlsplit(target)
-        path = split.path.rstrip("/") or "/"
-        query = parse_qs(split.query)
+    def _console_login(self, request: web.Request) -> web.StreamResponse:
+        """``/console?token=T``: a good token becomes a cookie, and the page loads
+        without the token in its address."""
+        given = request.query.get("token", "")
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise HTTPError(401, "wrong token")
+        response = web.Response(status=303, headers={"Location": "/console"})
+        response.set_cookie(
+            self.cookie_name, self.token, httponly=True, samesite="Strict", path="/"
+        )
+        return response
+
+    def _check_console_peer(self, request: web.Request) -> None:
+        """The console is for this machine's browser unless told otherwise."""
+        if self.console_allow_remote:
+            return
+        peer = request.remote or ""
+        if not is_loopback(peer):
+            raise HTTPError(403, f"the console is served to this machine only, not {peer!r}")
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if path.startswith("/console"):
+            raise HTTPError(404, "the console is off (wamd sim --console)")
         matching = [(r, m) for r in self._routes if (m := r.pattern.fullmatch(path))]
         if not matching:
             raise HTTPError(404, f"no route {path[:100]!r}")
-        route = next(((r, m) for r, m in matching if r.method == method), None)
-        if route is None:
+        method = request.method
+        found = next(((r, m) for r, m in matching if r.method == method), None)
+        if found is None:
             raise HTTPError(405, f"{method[:10]} is not allowed on {path[:100]!r}")
+        route, match = found
+        query = parse_qs(request.query_string)
+        raw = await self._read_body(request, MAX_MEDIA if route.raw else MAX_BODY)
         body: Body = {}
-        if raw:
-            try:
-                parsed = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise HTTPError(400, "the body is not valid JSON") from None
-            if not isinstance(parsed, dict):
-                raise HTTPError(400, "the body must be a JSON object")
-            body = parsed
-        unknown = sorted(set(body) - route[0].fields)
+        if route.raw:
+            body = {name: values[-1] for name, values in query.items()}
+            unknown = sorted(set(body) - route.fields)
+        else:
+            if raw:
+                try:
+                    parsed = json.loads(raw)
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    raise HTTPError(400, "the body is not valid JSON") from None
+                if not isinstance(parsed, dict):
+                    raise HTTPError(400, "the body must be a JSON object")
+                body = parsed
+            unknown = sorted(set(body) - route.fields)
         if unknown:
             shown = ", ".join(repr(f[:40]) for f in unknown[:5])
-            takes = ", ".join(sorted(route[0].fields)) or "no body"
+            takes = ", ".join(sorted(route.fields)) or "no body"
             raise HTTPError(400, f"unknown field {shown} (this route takes: {takes})")
+        if route.raw:
+            body["data"] = raw
         try:
-            return await route[0].handler(route[1], query, body)
+            status, payload = await route.handler(match, query, body)
         except SimError as exc:
             raise HTTPError(409, str(exc)) from None
         except TimeoutError:
             raise HTTPError(408, "the sim gave up waiting (the companion did not answer)") from None
+        if isinstance(payload, _Bytes):
+            return web.Response(status=status, body=payload.data, content_type=payload.content_type)
+        if self.console is not None and method == "POST":
+            self.console.changed()
+        return json_response(status, payload)
 
-    def _check_origin(self, method: str, headers: dict[str, str]) -> None:
+    @staticmethod
+    async def _read_body(request: web.Request, limit: int) -> bytes:
+        length = request.content_length
+        if length is not None and length > limit:
+            raise HTTPError(413, f"request body over {limit} bytes")
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            while True:
+                chunk = await request.content.read(1 << 16)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise HTTPError(413, f"request body over {limit} bytes")
+                chunks.append(chunk)
+        except HTTPError:
+            raise
+        except Exception:
+            raise HTTPError(400, "incomplete or malformed request") from None
+        return b"".join(chunks)
+
+    def _check_origin(self, method: str, headers: Mapping[str, str]) -> None:
         """Refuse what a web page in the user's browser could send (issue 22).
 
         A page on another site can make the browser send a request here, even a POST
@@ -405,7 +637,8 @@ class ControlServer:
         come from this interface's own origin. ``Sec-Fetch-Site: cross-site`` is
         refused too. Clients that are not browsers (curl, test harnesses) send neither
         header's foreign form. With ``allow_remote=True`` only the ``Origin`` checks
-        apply.
+        apply. The token is checked after these (a page cannot read it; these keep a
+        request that guessed or replayed it out as well).
         """
         host = headers.get("host")
         if host is not None and not self.allow_remote and not self._own_host(host):
@@ -414,6 +647,8 @@ class ControlServer:
         if origin is not None and origin != "null":
             parsed = urlsplit(origin)
             own = parsed.scheme == "http" and self._own_host(parsed.netloc)
+            if not own and self.allow_remote and host is not None:
+                own = parsed.scheme == "http" and parsed.netloc.lower() == host.lower()
             if not own:
                 raise HTTPError(403, f"cross-origin request from {origin[:100]!r} refused")
         elif origin == "null":
@@ -450,6 +685,9 @@ class ControlServer:
                 "jid": str(d.jid),
                 "lid": str(d.lid),
                 "connected": d.connection is not None and not d.connection.closed,
+                "device": d.jid.device,
+                "platform": d.platform,
+                "last_seen": d.last_seen or None,
             }
             for d in phone.companions.values()
             if not d.unlinked
@@ -460,6 +698,7 @@ class ControlServer:
             "jid": str(phone.jid),
             "lid": str(phone.lid),
             "online": phone.online,
+            "last_online": phone.last_online,
             "business": phone.business,
             "companions": devices,
             "received": len(phone.received),
@@ -541,26 +780,16 @@ class ControlServer:
 
     async def _send(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
         phone = self._phone(match)
-        to = _user_jid(_text(body, "to", limit=200))
+        to = self._chat_target(phone, _text(body, "to", limit=200))
         text = _text(body, "text", limit=65536)
-        if to.server == GROUP_SERVER:
-            group = self.sim.groups.get(to.user)
-            if group is None:
-                raise HTTPError(404, f"no group {to}")
-            if phone.number not in group.participants:
-                raise HTTPError(409, f"{phone.number} is not a member of {to}")
-        elif self.sim.account_of(to) is None:
-            raise HTTPError(404, f"{to} has no account on this sim")
         quoted_id = body.get("quoted")
         quoted = self._received(phone, quoted_id) if quoted_id is not None else None
         mentions = body.get("mentions", [])
         if not isinstance(mentions, list) or not all(isinstance(m, str) for m in mentions):
             raise HTTPError(400, "'mentions' must be a list of phone numbers or JIDs")
         mentioned = [str(_user_jid(m).to_non_ad()) for m in mentions[:256]]
-        message_id = await phone.send_text(
-            to.to_non_ad(), text, reply_to=quoted, mentions=mentioned
-        )
-        return 200, {"id": message_id, "to": str(to.to_non_ad())}
+        message_id = await phone.send_text(to, text, reply_to=quoted, mentions=mentioned)
+        return 200, {"id": message_id, "to": str(to)}
 
     def _received(self, phone: SimPhone, message_id: object) -> SimMessage:
         """The message ``phone`` received with that id (404 when it has none)."""
@@ -570,6 +799,157 @@ class ControlServer:
             if message.id == message_id:
                 return message
         raise HTTPError(404, f"{phone.number} received no message {message_id[:64]!r}")
+
+    async def _send_media(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        to = self._chat_target(phone, _text(body, "to", limit=200))
+        kind = body.get("kind", "document")
+        if kind not in _MEDIA_KINDS:
+            raise HTTPError(400, f"'kind' must be one of {', '.join(_MEDIA_KINDS)}")
+        data = body["data"]
+        if not data:
+            raise HTTPError(400, "the body must be the file to send")
+        seconds = body.get("seconds")
+        if seconds is not None and not seconds.isdigit():
+            raise HTTPError(400, "'seconds' must be a whole number")
+        file_name = body.get("file_name")
+        if file_name is not None and len(file_name) > 255:
+            raise HTTPError(400, "'file_name' is longer than 255 characters")
+        try:
+            message_id = await phone.send_media(
+                to,
+                kind,
+                data,
+                mimetype=body.get("mimetype") or None,
+                caption=body.get("caption") or None,
+                file_name=file_name or None,
+                ptt=body.get("ptt") in ("1", "true"),
+                seconds=int(seconds) if seconds is not None else None,
+            )
+        except MediaError as exc:
+            raise HTTPError(409, f"the media host refused the upload: {exc}") from None
+        return 200, {"id": message_id, "to": str(to), "kind": kind, "size": len(data)}
+
+    async def _media(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        message_id = match.group(2)
+        message = next((m for m in reversed(phone.endpoint.history) if m.id == message_id), None)
+        if message is None:
+            raise HTTPError(404, f"{phone.number} has no message {message_id!r}")
+        info = media_info(message.message)
+        if info is None:
+            raise HTTPError(404, f"message {message_id!r} has no media")
+        got = phone.received_media.get(message_id)
+        if isinstance(got, MediaError):
+            raise HTTPError(409, f"the phone could not fetch this media: {got}")
+        data = got if got is not None else phone.endpoint.media.plaintext(message_id)
+        if data is None:
+            raise HTTPError(404, f"{phone.number} kept no media of {message_id!r}")
+        return 200, _Bytes(data, info.mimetype or "application/octet-stream")
+
+    def _chat_target(self, phone: SimPhone, value: str) -> JID:
+        """A chat ``phone`` may write to: a user on the sim or a group it is in."""
+        to = _user_jid(value).to_non_ad()
+        if to.server == GROUP_SERVER:
+            group = self.sim.groups.get(to.user)
+            if group is None:
+                raise HTTPError(404, f"no group {to}")
+            if phone.number not in group.participants:
+                raise HTTPError(409, f"{phone.number} is not a member of {to}")
+        elif self.sim.account_of(to) is None:
+            raise HTTPError(404, f"{to} has no account on this sim")
+        return to
+
+    def _sent(self, phone: SimPhone, message_id: object) -> str:
+        if not isinstance(message_id, str) or not message_id:
+            raise HTTPError(400, "a message 'id' must be a non-empty string")
+        if message_id not in phone.endpoint.sent:
+            raise HTTPError(404, f"{phone.number} sent no message {message_id[:64]!r}")
+        return message_id
+
+    async def _edit(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        target = self._sent(phone, body.get("id"))
+        text = _text(body, "text", limit=65536)
+        message_id = await phone.edit(target, text)
+        return 200, {"id": message_id, "target": target, "text": text}
+
+    async def _revoke(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        target = self._sent(phone, body.get("id"))
+        message_id = await phone.revoke(target)
+        return 200, {"id": message_id, "target": target}
+
+    async def _poll(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        to = self._chat_target(phone, _text(body, "to", limit=200))
+        name = _text(body, "name", limit=255)
+        options = body.get("options")
+        if (
+            not isinstance(options, list)
+            or not 2 <= len(options) <= 12
+            or not all(isinstance(o, str) and o for o in options)
+            or len(set(options)) != len(options)
+        ):
+            raise HTTPError(400, "'options' must be 2 to 12 different non-empty strings")
+        selectable = body.get("selectable", 1)
+        if isinstance(selectable, bool) or not isinstance(selectable, int):
+            raise HTTPError(400, "'selectable' must be an integer")
+        if not 0 <= selectable <= len(options):
+            raise HTTPError(400, "'selectable' must be between 0 and the number of options")
+        message_id = await phone.send_poll(to, name, options, selectable)
+        return 200, {"id": message_id, "to": str(to)}
+
+    async def _vote(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        message_id = body.get("id")
+        poll = next(
+            (m for m in reversed(phone.endpoint.history) if m.id == message_id),
+            None,
+        )
+        if not isinstance(message_id, str) or poll is None:
+            raise HTTPError(404, f"{phone.number} has seen no poll {str(message_id)[:64]!r}")
+        options = body.get("options", [])
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise HTTPError(400, "'options' must be a list of option names")
+        vote_id = await phone.vote(poll, options)
+        return 200, {"id": vote_id, "poll": message_id, "options": options}
+
+    async def _chat_action(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        chat = _user_jid(_text(body, "chat", limit=200)).to_non_ad()
+        action = body.get("action")
+        if action not in _CHAT_ACTIONS:
+            raise HTTPError(400, f"'action' must be one of {', '.join(_CHAT_ACTIONS)}")
+        until = body.get("until_ms", -1)
+        if isinstance(until, bool) or not isinstance(until, int):
+            raise HTTPError(400, "'until_ms' must be an integer (-1: for ever)")
+        runs: dict[str, Callable[[], Awaitable[int]]] = {
+            "archive": lambda: phone.archive_chat(chat, True),
+            "unarchive": lambda: phone.archive_chat(chat, False),
+            "pin": lambda: phone.pin_chat(chat, True),
+            "unpin": lambda: phone.pin_chat(chat, False),
+            "mute": lambda: phone.mute_chat(chat, until),
+            "unmute": lambda: phone.mute_chat(chat, None),
+            "mark-read": lambda: phone.mark_chat_read(chat, True),
+            "mark-unread": lambda: phone.mark_chat_read(chat, False),
+            "clear": lambda: phone.clear_chat(chat),
+            "delete": lambda: phone.delete_chat(chat),
+        }
+        version = await runs[action]()
+        return 200, {"chat": str(chat), "action": action, "version": version}
+
+    async def _history(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        phone = self._phone(match)
+        after = self._int_param(query, "after", 0)
+        history = phone.endpoint.history
+        return 200, {
+            "messages": [message_json(i, m, phone) for i, m in enumerate(history) if i >= after],
+            "next": len(history),
+        }
+
+    async def _list_groups(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
+        return 200, {"groups": [group_json(g) for g in self.sim.groups.values()]}
 
     async def _react(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
         phone = self._phone(match)
@@ -654,7 +1034,7 @@ class ControlServer:
         after = self._int_param(query, "after", 0)
         received = phone.received
         return 200, {
-            "messages": [message_json(i, m) for i, m in enumerate(received) if i >= after],
+            "messages": [message_json(i, m, phone) for i, m in enumerate(received) if i >= after],
             "next": len(received),
         }
 
@@ -669,7 +1049,7 @@ class ControlServer:
         except TimeoutError:
             raise HTTPError(408, f"no message for {phone.number} within {timeout:g} s") from None
         self._cursors[phone.number] = cursor + 1
-        return 200, message_json(cursor, phone.received[cursor])
+        return 200, message_json(cursor, phone.received[cursor], phone)
 
     async def _set_clock(self, match: re.Match[str], query: Query, body: Body) -> tuple[int, Any]:
         offset = _number(body.get("offset"), "'offset'")

@@ -99,6 +99,7 @@ class Logins:
                 )
             await previous.close()
         device.connection = conn
+        device.last_seen = self.state.clock()
         # whatsmeow handleConnectSuccess reads t and lid; Baileys reads the same node
         await conn.send(
             Node(
@@ -153,6 +154,7 @@ class Logins:
             log.warning("disconnected %s: %s", device.jid, closed)
         if device.connection is conn:
             device.connection = None
+            device.last_seen = self.state.clock()
 
     async def _welcome(self, phone: SimPhone, device: SimDevice) -> None:
         """What the phone sends a companion after its first login: keys, then history."""

@@ -323,6 +323,10 @@ class Pairing:
             signed_prekey_signature=payload.signed_prekey_signature or b"",
             key_index=details.keyIndex,
         )
+        props = payload.device_props
+        if props is not None:
+            kind = props.PlatformType.Name(props.platformType) if props.platformType else ""
+            device.platform = " / ".join(p for p in (props.os, kind) if p)
         self.state.register_companion(device)
         pending.done.set()
         # the server restarts the stream so that the client logs in as the new device

@@ -311,9 +311,10 @@ class PhoneEndpoint:
             received = SimMessage(
                 message_id, chat, sender, content, int(attrs.get("t", "0") or 0), from_me=from_me
             )
+            # auto-download before it is reported: wait_received() looks at ``received``
+            await self.media.on_received(received)
             self.received.append(received)
             self.history.append(received)
-            await self.media.on_received(received)  # auto-download, before it is reported
             self._inbox.put_nowait(received)
         if opened:
             async with self._arrived:
@@ -419,8 +420,16 @@ class PhoneEndpoint:
 
     # ------------------------------------------------------------------ sending
 
-    async def send(self, to: JID, message: e2e_pb2.Message, message_id: str | None = None) -> str:
-        """Encrypt and send ``message`` to a chat, fanned out as the stanza layer plans it."""
+    async def send(
+        self,
+        to: JID,
+        message: e2e_pb2.Message,
+        message_id: str | None = None,
+        *,
+        edit: str | None = None,
+    ) -> str:
+        """Encrypt and send ``message`` to a chat, fanned out as the stanza layer plans it
+        (``edit``: the stanza's edit attribute, "1" for an edit, "7" for a revoke)."""
         state = self.state
         message_id = message_id or rand.message_id(self.rng)
         self.sent[message_id] = (to, message)
@@ -486,6 +495,7 @@ class PhoneEndpoint:
             message_id,
             message_type(message),
             children,
+            edit=edit,
             phash=participant_hash(targets),
             trailing=[meta] if meta is not None else (),
         )

@@ -216,6 +216,11 @@ class PhoneMedia:
         )
         return message
 
+    def plaintext(self, message_id: str) -> bytes | None:
+        """The media bytes of a message this phone sent or fetched (``None``: none kept)."""
+        kept = self._kept.get(message_id)
+        return kept.data if kept is not None else None
+
     def keep_sent(self, message_id: str, message: e2e_pb2.Message, data: bytes) -> None:
         info = media_info(message)
         if info is not None and info.media_key is not None:

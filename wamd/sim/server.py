@@ -58,6 +58,7 @@ from wamd.sim.state import (
     SimDevice,
     SimState,
 )
+from wamd.sim.tap import StanzaTap
 from wamd.transport import NodeConnection, accept_server
 
 __all__ = [
@@ -155,6 +156,8 @@ class SimServer:
         self.media = SimMediaHost(
             self.state, host=host, tls=media_tls, ttl=media_ttl, limits=media_limits
         )
+        # every node on every client connection, for listeners (the console's stanza log)
+        self.tap = StanzaTap(self.state)
         self._server: Server | None = None
 
     async def _serve_iq(self, conn: NodeConnection, node: Node, device: SimDevice | None) -> None:
@@ -380,6 +383,7 @@ class SimServer:
                 handshake_timeout=self.handshake_timeout,
             )
             payload = parse_client_payload(payload_bytes)
+            self.tap.attach(conn)
         except (HandshakeError, DecodeError, ProtocolError, ConnectionClosed) as exc:
             log.info("dropping client during handshake: %s", exc)
             await ws.close()

@@ -69,6 +69,8 @@ class SimDevice:
     endpoint: Callable[[Node], None] | None = None  # the phone itself, for device 0
     logged_in: bool = False  # has logged in at least once (history sync follows the first)
     low_prekeys_told: bool = False  # an encrypt notification went out since the last upload
+    platform: str = ""  # what the companion said it is when it registered ("Mac OS / CHROME")
+    last_seen: float = 0.0  # the sim's clock when its connection last opened or closed
 
     @property
     def connected(self) -> bool:
