@@ -46,6 +46,7 @@ from wamd.errors import (
     NotMedia,
     WamdError,
 )
+from wamd.media.audio import OGG_HEAD, OGG_TAIL, ffmpeg_waveform, ogg_duration, seconds_of
 from wamd.media.crypto import (
     EncryptedMedia,
     MediaEncryptor,
@@ -63,6 +64,7 @@ from wamd.media.transfer import (
     media_conn_query,
 )
 from wamd.media.types import MediaType
+from wamd.media.video import video_meta
 from wamd.messaging.types import MediaUpdate, MessageKey, WAMessage
 from wamd.proto import e2e_pb2, mms_retry_pb2
 
@@ -125,8 +127,9 @@ class Spooled:
 
     fields: EncryptedMedia
     file: IO[bytes]
-    head: bytes  # the plaintext's first bytes (for the mimetype)
+    head: bytes  # the plaintext's first bytes (the mimetype; an Ogg stream's header)
     whole: bytes | None  # the plaintext, kept for images (dimensions, thumbnail)
+    tail: bytes = b""  # the plaintext's last bytes, for audio (the last Ogg page)
 
     def body(self, progress: Progress | None) -> AsyncIterator[bytes]:
         total = self.fields.enc_length
@@ -265,23 +268,29 @@ async def _spool_write(file: IO[bytes], data: bytes) -> None:
         file.write(data)
 
 
-async def spool_source(src: object, media_type: MediaType, *, keep_whole: bool = False) -> Spooled:
+async def spool_source(
+    src: object, media_type: MediaType, *, keep_whole: bool = False, keep_tail: bool = False
+) -> Spooled:
     """Read ``src`` chunk by chunk and encrypt it into a spool: memory up to
     ``SPOOL_IN_MEMORY``, a temporary file beyond (the upload needs the whole blob's hash
     before it starts). ``keep_whole`` keeps the plaintext too, up to ``IMAGE_IN_MEMORY``
-    (an image's dimensions and thumbnail)."""
+    (an image's dimensions and thumbnail); ``keep_tail`` its last ``OGG_TAIL`` bytes (an
+    audio file's duration)."""
     encryptor = MediaEncryptor(media_type.key_type)
     file = cast(
         "IO[bytes]",
         tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="wamd-upload-"),
     )
     head = b""
+    tail = b""
     whole: list[bytes] | None = [] if keep_whole else None
     kept = 0
     try:
         async for chunk in read_chunks(src, CHUNK_SIZE):
-            if len(head) < 64:
-                head += chunk[: 64 - len(head)]
+            if len(head) < OGG_HEAD:
+                head += chunk[: OGG_HEAD - len(head)]
+            if keep_tail:
+                tail = (tail + chunk)[-OGG_TAIL:]
             if whole is not None:
                 kept += len(chunk)
                 whole = whole if kept <= IMAGE_IN_MEMORY else None
@@ -292,7 +301,9 @@ async def spool_source(src: object, media_type: MediaType, *, keep_whole: bool =
     except BaseException:
         file.close()
         raise
-    return Spooled(encryptor.result, file, head, b"".join(whole) if whole is not None else None)
+    return Spooled(
+        encryptor.result, file, head, b"".join(whole) if whole is not None else None, tail
+    )
 
 
 class MediaService:
@@ -332,9 +343,11 @@ class MediaService:
 
     # ------------------------------------------------------------------ upload
 
-    async def spool(self, src: object, media_type: MediaType, *, keep_whole: bool) -> Spooled:
+    async def spool(
+        self, src: object, media_type: MediaType, *, keep_whole: bool, keep_tail: bool = False
+    ) -> Spooled:
         """Read and encrypt ``src`` into a spool (see the module docstring)."""
-        return await spool_source(src, media_type, keep_whole=keep_whole)
+        return await spool_source(src, media_type, keep_whole=keep_whole, keep_tail=keep_tail)
 
     async def upload(
         self, src: object, media_type: MediaType | str, progress: Progress | None = None
@@ -389,8 +402,18 @@ class MediaService:
         width, height = _opt_int(content, "width"), _opt_int(content, "height")
         thumbnail = _opt_bytes(content, "jpeg_thumbnail")
         is_image = kind in ("image", "sticker")
-        spooled = await self.spool(src, media_type, keep_whole=is_image)
+        seconds = _opt_int(content, "seconds")
+        waveform = _opt_bytes(content, "waveform")
+        if waveform is not None and (len(waveform) > 64 or any(b > 100 for b in waveform)):
+            raise ContentError("a waveform is at most 64 bytes, each 0-100")
+        spooled = await self.spool(
+            src, media_type, keep_whole=is_image, keep_tail=kind == "audio" and seconds is None
+        )
         try:
+            if kind == "audio" and seconds is None:
+                seconds = seconds_of(ogg_duration(spooled.head, spooled.tail))
+            if kind == "audio" and content.get("ptt") and waveform is None:
+                waveform = await self._waveform(src)
             if is_image and (
                 width is None or height is None or (kind == "image" and thumbnail is None)
             ):
@@ -407,6 +430,13 @@ class MediaService:
                     height = meta.height if height is None else height
                     if kind == "image" and thumbnail is None:
                         thumbnail = meta.jpeg_thumbnail
+            if kind == "video" and None in (width, height, seconds, thumbnail):
+                found = await video_meta(src)  # with ffmpeg on PATH (wamd.media.video)
+                if found is not None:
+                    width = found.width if width is None else width
+                    height = found.height if height is None else height
+                    seconds = found.seconds if seconds is None else seconds
+                    thumbnail = found.jpeg_thumbnail if thumbnail is None else thumbnail
             if mimetype is None:
                 mimetype = guess_mimetype(spooled.head, source_name(src), kind)
                 if kind == "sticker" and mimetype != "image/webp":
@@ -423,7 +453,6 @@ class MediaService:
             sub.height = height
         if thumbnail is not None and kind in ("image", "video", "document"):
             sub.JPEGThumbnail = thumbnail
-        seconds = _opt_int(content, "seconds")
         if seconds is not None and kind in ("audio", "video"):
             sub.seconds = seconds
         if kind == "video" and content.get("gif_playback"):
@@ -431,10 +460,7 @@ class MediaService:
         if kind == "audio":
             if content.get("ptt"):
                 sub.PTT = True
-            waveform = _opt_bytes(content, "waveform")
             if waveform is not None:
-                if len(waveform) > 64 or any(b > 100 for b in waveform):
-                    raise ContentError("a waveform is at most 64 bytes, each 0-100")
                 sub.waveform = waveform
         if kind == "document":
             sub.fileName = _opt_str(content, "file_name") or source_name(src) or "file"
@@ -451,6 +477,15 @@ class MediaService:
         message = e2e_pb2.Message()
         getattr(message, _FIELD[kind]).CopyFrom(sub)
         return message
+
+    async def _waveform(self, src: object) -> bytes | None:
+        """A voice note's waveform, when ffmpeg is there to decode it (``wamd.media.audio``);
+        for bytes and paths only: a stream was read once, into the encrypted spool."""
+        if isinstance(src, bytes | bytearray | memoryview):
+            return await ffmpeg_waveform(bytes(src))
+        if isinstance(src, str | os.PathLike):
+            return await ffmpeg_waveform(src)
+        return None
 
     # ------------------------------------------------------------------ download
 
