@@ -6,7 +6,13 @@ import pytest
 
 from tests.client.conftest import record_sends
 from tests.client.stores import fresh_state
-from wamd.errors import Forbidden, NotAcceptable, NotAuthorized
+from wamd.errors import (
+    Forbidden,
+    MediaDownloadError,
+    MediaUnavailable,
+    NotAcceptable,
+    NotAuthorized,
+)
 from wamd.messaging.types import BlocklistUpdate
 from wamd.sim import SimServer
 from wamd.testing import Inbox, link, settle
@@ -173,4 +179,50 @@ async def test_a_blocked_contact_is_not_delivered_and_not_told(sim: SimServer) -
     await receipts.wait_for(
         lambda r: r.key.id == fine.key.id and r.type != "sender", "message-receipt.update"
     )
+    await bot.end()
+
+
+async def test_picture_urls_are_served_by_the_media_host_and_fetched(sim: SimServer) -> None:
+    import aiohttp
+
+    bot_phone = sim.add_phone("15550001111", "Bot")
+    alice = sim.add_phone("15550002222", "Alice")
+    bot = await link(sim, bot_phone, await fresh_state())
+    me = str(bot_phone.jid)
+    assert await bot.download_profile_picture(me) is None  # none set
+    mine = JPEG + b"mine"
+    await bot.update_profile_picture(me, mine)
+    assert await bot.download_profile_picture(me, "image") == mine
+    alice.picture = ("1700000000", JPEG + b"alice")
+    assert await bot.download_profile_picture(str(alice.jid)) == JPEG + b"alice"
+    assert await bot.download_profile_picture(str(alice.lid)) == JPEG + b"alice"  # by lid
+    group = await bot.group_create("Desk", [str(alice.jid)])
+    await bot.update_profile_picture(group.id, JPEG + b"desk")
+    assert await bot.download_profile_picture(group.id) == JPEG + b"desk"
+    # the URL is signed and expires, as WhatsApp's picture CDN's are
+    url = await bot.profile_picture_url(str(alice.jid), "image")
+    assert url is not None and f"{sim.media.hostname}/v/t61.24694-24/" in url
+    forged = url.replace("_1700000000_", "_1700000001_")
+    with pytest.raises(MediaUnavailable) as caught:
+        await bot.media.http.fetch_bytes(forged, 1 << 20)
+    assert caught.value.status == 403
+    alice.picture = ("1800000000", JPEG + b"new")  # replaced: the old URL is gone
+    with pytest.raises(MediaUnavailable) as caught:
+        await bot.media.http.fetch_bytes(url, 1 << 20)
+    assert caught.value.status == 404
+    fresh = await bot.profile_picture_url(str(alice.jid), "image")
+    assert fresh is not None
+    sim.clock_offset = 15 * 86400  # two weeks on: the URL's oe has passed
+    with pytest.raises(MediaUnavailable) as caught:
+        await bot.media.http.fetch_bytes(fresh, 1 << 20)
+    assert caught.value.status == 403
+    # a URL elsewhere, or too big a body, is refused typed
+    with pytest.raises(MediaDownloadError, match="not a media URL"):
+        await bot.media.http.fetch_bytes("ftp://127.0.0.1/x.jpg", 10)
+    with pytest.raises(MediaDownloadError, match="over 4 bytes"):
+        await bot.media.http.fetch_bytes(await bot.profile_picture_url(me) or "", 4)
+    # the real thing checks TLS: a client that does not trust the sim's CA is refused
+    async with aiohttp.ClientSession() as plain:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await plain.get(await bot.profile_picture_url(me) or "")
     await bot.end()

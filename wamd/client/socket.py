@@ -65,7 +65,13 @@ from wamd.errors import (
 )
 from wamd.events import ConnectionUpdate, LastDisconnect
 from wamd.media.crypto import EncryptedMedia
-from wamd.media.transfer import MediaClient, MediaConn, UploadResult, download_blob
+from wamd.media.transfer import (
+    MAX_PICTURE_BYTES,
+    MediaClient,
+    MediaConn,
+    UploadResult,
+    download_blob,
+)
 from wamd.media.types import MediaType
 from wamd.messaging import stanzas
 from wamd.messaging.stanzas import OwnIds
@@ -557,6 +563,18 @@ class WASocket:
     ) -> str | None:
         """The URL of a user's or group's picture; ``None`` when none is set."""
         return await self.receiver.profile.profile_picture_url(jid, type)
+
+    async def download_profile_picture(
+        self, jid: str, type: Literal["preview", "image"] = "preview"
+    ) -> bytes | None:
+        """The JPEG of a user's or group's picture (``None`` when none is set), fetched
+        from the URL ``profile_picture_url`` gives, through the media HTTP client (its
+        TLS and ``proxy=``). ``MediaUnavailable`` when the URL is refused (403: its
+        signature expired, ask again; 404: the picture changed meanwhile)."""
+        url = await self.profile_picture_url(jid, type)
+        if url is None:
+            return None
+        return await self.media.http.fetch_bytes(url, MAX_PICTURE_BYTES)
 
     async def update_profile_picture(self, jid: str, jpeg: bytes) -> str:
         """Set our own (``jid`` = our JID) or a group's picture; returns its id."""

@@ -48,6 +48,7 @@ from wamd.media.types import MediaType
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_PICTURE_BYTES",
     "DownloadTarget",
     "MediaClient",
     "MediaConn",
@@ -61,6 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 256 * 1024  # bytes read, encrypted, sent or decrypted at a time
+MAX_PICTURE_BYTES = 2 << 20  # a profile picture larger than this is refused
 DOWNLOAD_TRIES = 5  # per host, on network errors (whatsmeow: 5)
 UNAVAILABLE = frozenset({403, 404, 410})  # never retried (whatsmeow ErrMediaDownloadFailedWith*)
 WEB_ORIGIN = "https://web.whatsapp.com"  # Origin of uploads and downloads (whatsmeow socket.Origin)
@@ -327,6 +329,43 @@ class MediaClient:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise MediaDownloadError(
                 f"deleting on {host.hostname} failed: {_describe(exc)}"
+            ) from None
+
+    # ------------------------------------------------------------------ plain files
+
+    async def fetch_bytes(self, url: str, limit: int) -> bytes:
+        """GET a file that is not end-to-end encrypted (a profile picture's URL), at most
+        ``limit`` bytes. ``MediaUnavailable`` for 403/404/410, ``MediaDownloadError`` for
+        any other status, a network error, a body over ``limit`` or a URL not on
+        https (http only when this client speaks plain http to a sim)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", self.scheme) or not parts.hostname:
+            raise MediaDownloadError(f"not a media URL this client fetches: {_short(url)}")
+        try:
+            async with self.session().get(
+                url, headers=self._headers(), proxy=self.proxy
+            ) as response:
+                if response.status in UNAVAILABLE:
+                    raise MediaUnavailable(
+                        f"{parts.netloc} answered HTTP {response.status}", response.status
+                    )
+                if response.status != 200:
+                    raise MediaDownloadError(
+                        f"{parts.netloc} answered HTTP {response.status}", response.status
+                    )
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                    body += chunk
+                    if len(body) > limit:
+                        raise MediaDownloadError(
+                            f"the file at {parts.netloc} is over {limit} bytes"
+                        )
+                return bytes(body)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise MediaDownloadError(
+                f"downloading from {parts.netloc} failed: {_describe(exc)}"
             ) from None
 
     # ------------------------------------------------------------------ download

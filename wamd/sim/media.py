@@ -12,7 +12,12 @@ What it copies from the real service, as the public clients see it (whatsmeow
 - ``GET <direct path>[&hash&mms-type&__wa-mms]`` serves the blob; one that was never
   stored is ``404``, one whose time is up (``media_ttl`` seconds on the sim's clock,
   which tests move with ``clock_offset``) is ``410``. Media retry is tested that way;
-- ``DELETE /mms/<type>/<token>?auth&token`` (whatsmeow ``DeleteMedia``) removes a blob.
+- ``DELETE /mms/<type>/<token>?auth&token`` (whatsmeow ``DeleteMedia``) removes a blob;
+- ``GET /v/t61.24694-24/<owner>_<picture id>_<image|preview>.jpg?...&oh=..&oe=..``
+  serves a profile picture (plain JPEG: pictures are not end-to-end encrypted), as
+  WhatsApp's picture CDN does for the URL ``w:profile:picture`` hands out
+  (``sign_picture_url``). The URL is signed (``oh``) and expires (``oe``, hex unix time):
+  a tampered or expired URL is ``403``; a picture since replaced or removed is ``404``.
 
 It speaks HTTPS with a certificate for 127.0.0.1 from its own CA (``SimTLS``): a client
 trusts ``sim.media_ca_pem`` (wamd: ``media_ssl=sim.media_ssl_context()``; node:
@@ -65,6 +70,8 @@ DEFAULT_MEDIA_LIMITS: Mapping[str, int] = {
     "sticker-pack": 64 * _MB,
 }
 _PATH_PREFIX = "/v/t62.7118-24/"  # WhatsApp's direct paths start like this
+PICTURE_PREFIX = "/v/t61.24694-24/"  # and its profile pictures' paths like this
+PICTURE_URL_TTL = 14 * 86400  # seconds a picture URL stays valid (oe)
 _CHUNK = 256 * 1024
 
 
@@ -212,6 +219,38 @@ def _error(status: int, text: str) -> web.Response:
     return web.json_response({"error": text}, status=status)
 
 
+def _picture_sig(state: SimState, path: str, expires: int) -> str:
+    mac = hmac.new(state.media_auth.encode(), f"{path}|{expires:X}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:24]).decode().rstrip("=")
+
+
+def sign_picture_url(state: SimState, owner: str, picture_id: str, kind: str) -> tuple[str, str]:
+    """The ``(url, direct_path)`` of a profile picture on the media host: signed, and
+    valid for ``PICTURE_URL_TTL`` seconds of the sim's clock."""
+    path = f"{PICTURE_PREFIX}{owner}_{picture_id}_{kind}.jpg"
+    expires = int(state.clock()) + PICTURE_URL_TTL
+    query = f"?stp=dst-jpg_s96x96&ccb=11-4&oh=01_{_picture_sig(state, path, expires)}"
+    direct = f"{path}{query}&oe={expires:X}&_nc_sid=5e03e0&_nc_cat=1"
+    host = state.media_hosts[0] if state.media_hosts else state.host
+    return f"{state.media_scheme}://{host}{direct}", direct
+
+
+def _picture_of(state: SimState, owner: str, picture_id: str) -> bytes | None:
+    """The current picture of a group, a number or a lid user, if its id is ``picture_id``."""
+    from wamd.binary import JID
+    from wamd.binary.jid import HIDDEN_USER_SERVER
+
+    group = state.groups.get(owner)
+    if group is not None:
+        picture = group.picture
+    else:
+        phone = state.phones.get(owner) or state.account_of(JID(owner, HIDDEN_USER_SERVER))
+        picture = phone.picture if phone is not None else None
+    if picture is None or picture[0] != picture_id:
+        return None
+    return picture[1]
+
+
 class SimMediaHost:
     """The HTTP(S) server (see the module docstring); ``start()`` picks a free port."""
 
@@ -234,6 +273,7 @@ class SimMediaHost:
         self.store.directory.mkdir()
         self.limits = dict(DEFAULT_MEDIA_LIMITS) | dict(limits or {})
         self._runner: web.AppRunner | None = None
+        state.media_scheme = self.scheme
         self.refused: list[tuple[int, str]] = []  # (status, reason) of refused requests
         self._failing: list[int] = []  # statuses the next downloads get (refuse_downloads)
         self.downloads = 0  # GETs served or refused
@@ -255,6 +295,7 @@ class SimMediaHost:
         app.router.add_post("/mms/{mms}/{token}", self._upload)
         app.router.add_delete("/mms/{mms}/{token}", self._delete)
         app.router.add_get(_PATH_PREFIX + "{blob}", self._download)
+        app.router.add_get(PICTURE_PREFIX + "{name}", self._picture)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = self.tls.server_context() if self.tls is not None else None
@@ -341,6 +382,26 @@ class SimMediaHost:
         if self.store.expired(stored):
             return self._refuse(410, "the media has expired")
         return web.FileResponse(stored.path, headers={"Content-Type": "application/octet-stream"})
+
+    async def _picture(self, request: web.Request) -> web.StreamResponse:
+        """A profile picture (see the module docstring)."""
+        self.downloads += 1
+        name = request.match_info["name"]
+        parts = name.removesuffix(".jpg").split("_")
+        oe, oh = request.query.get("oe", ""), request.query.get("oh", "")
+        try:
+            expires = int(oe, 16)
+        except ValueError:
+            return self._refuse(403, "Bad URL hash")
+        expected = "01_" + _picture_sig(self.state, request.path, expires)
+        if not name.endswith(".jpg") or len(parts) != 3 or not hmac.compare_digest(oh, expected):
+            return self._refuse(403, "Bad URL hash")
+        if self.state.clock() > expires:
+            return self._refuse(403, "URL signature expired")
+        data = _picture_of(self.state, parts[0], parts[1])
+        if data is None:
+            return self._refuse(404, "no such picture")
+        return web.Response(body=data, content_type="image/jpeg")
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
         if not hmac.compare_digest(request.query.get("auth", ""), self.state.media_auth):

@@ -5,7 +5,8 @@ Requests as whatsmeow (``user.go``, ``group.go`` SetGroupPhoto, ``privacysetting
 Baileys (``chats.ts``) send them:
 
 - ``<iq xmlns="w:profile:picture" type="get" target=JID><picture query="url"
-  type="image|preview"/>`` → ``<picture id url direct_path type/>``; no picture: ``404``
+  type="image|preview"/>`` → ``<picture id url direct_path type/>`` (the URL is the sim's
+  media host, which serves the JPEG there: ``wamd.sim.media.sign_picture_url``); no picture: ``404``
   (whatsmeow ErrProfilePictureNotSet), hidden by the owner's ``profile`` privacy: ``401``;
   ``type="set" [target=JID]`` with ``<picture type="image">JPEG</picture>`` → ``<picture
   id/>`` (not a JPEG: ``406``, whatsmeow ErrInvalidImageFormat), without it: removed. A
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 from wamd.binary import JID, Node
 from wamd.binary.jid import GROUP_SERVER, InvalidJID
 from wamd.messaging import stanzas
+from wamd.sim.media import sign_picture_url
 from wamd.sim.state import SERVER
 
 if TYPE_CHECKING:
@@ -89,17 +91,10 @@ class Profiles:
     def _picture_node(self, owner: str, picture: tuple[str, bytes], kind: str) -> Node:
         picture_id, data = picture
         digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        path = f"/v/t61.24694-24/{owner}_{picture_id}_{kind}.jpg"
-        host = self.state.media_hosts[0] if self.state.media_hosts else self.state.host
+        url, path = sign_picture_url(self.state, owner, picture_id, kind)  # served there
         return Node(
             "picture",
-            {
-                "id": picture_id,
-                "type": kind,
-                "url": f"https://{host}{path}",
-                "direct_path": path,
-                "hash": digest,
-            },
+            {"id": picture_id, "type": kind, "url": url, "direct_path": path, "hash": digest},
         )
 
     async def picture(self, device: SimDevice, node: Node) -> Node:

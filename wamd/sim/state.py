@@ -136,6 +136,7 @@ class SimState:
         self.groups: dict[str, SimGroup] = {}
         self.media_auth = rand.ref(rng, 24)  # the upload token media_conn hands out
         self.media_hosts: list[str] = []  # host:port of the media host, once it listens
+        self.media_scheme = "https"  # or "http": the media host without TLS
         self._by_lid: dict[str, SimPhone] = {}
         self._base_clock = clock
         self._clock_offset = 0.0
