@@ -76,6 +76,7 @@ __all__ = [
     "Conflict",
     "ConnectionClosed",
     "ContentError",
+    "ControlError",
     "CorruptedStore",
     "DecodeError",
     "DisconnectReason",
@@ -508,6 +509,16 @@ class EmitterClosed(WamdError):
 
 class SimError(WamdError):
     """wamd.sim: a scripted action that the real service would refuse (e.g. a fifth companion)."""
+
+
+class ControlError(SimError):
+    """The sim's control interface refused a request (``wamd.testing.ControlClient``):
+    ``status`` is the HTTP status (401 wrong token, 404 no such phone, 409 refused...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
 
 
 class FleetError(WamdError):

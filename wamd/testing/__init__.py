@@ -28,7 +28,9 @@ What is here (``docs/testing.md`` has the whole tour):
   "nothing more arrives" is an assertion, not a sleep;
 - ``record_sends()`` / ``spy()``: the nodes a socket sends (``wamd.testing.record``);
 - ``RawCompanion`` / ``pair_companion()``: a linked device without ``WASocket``, every
-  stanza by hand (``wamd.testing.raw``).
+  stanza by hand (``wamd.testing.raw``);
+- ``ControlClient``: a sim in another process (``wamd sim --control-port N``), driven
+  through its HTTP control interface (``wamd.testing.control``).
 
 Every wait has a generous upper bound (``WAIT``, ``LINK_WAIT``): it is there so that a broken
 test fails with a message instead of hanging, never to check speed.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wamd.testing.control import ControlClient
 from wamd.testing.inbox import WAIT, Arrival, Inbox, NothingArrived, UnexpectedArrival
 from wamd.testing.linking import (
     LINK_WAIT,
@@ -62,6 +65,7 @@ __all__ = [
     "SETTLE_WAIT",
     "WAIT",
     "Arrival",
+    "ControlClient",
     "Inbox",
     "Login",
     "NothingArrived",

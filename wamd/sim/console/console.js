@@ -329,7 +329,7 @@ function renderGroupPanel() {
   const path = `/phones/${S.phone}/groups/${user(group.jid)}`;
   const members = Object.entries(group.participants);
   const others = S.phones.filter((p) => !group.participants[`${p.number}@s.whatsapp.net`]);
-  panel.replaceChildren(
+  panel.replaceChildren(...[
     h("div", { class: "row" },
       h("input", { id: "subject-input", value: group.subject, "aria-label": "subject" }),
       h("button", { id: "subject-set", onclick: () => api("POST", `${path}/subject`, { subject: $("subject-input").value }) }, "rename")),
@@ -340,7 +340,8 @@ function renderGroupPanel() {
       user(jid) !== S.phone ? h("button", { class: "remove", onclick: () => api("POST", `${path}/remove`, { members: [jid] }) }, "remove") : null))),
     others.length ? h("div", { class: "row" },
       h("select", { id: "add-member" }, others.map((p) => h("option", { value: p.number }, p.name))),
-      h("button", { id: "add-member-go", onclick: () => api("POST", `${path}/add`, { members: [$("add-member").value] }) }, "add")) : null);
+      h("button", { id: "add-member-go", onclick: () => api("POST", `${path}/add`, { members: [$("add-member").value] }) }, "add")) : null,
+  ].filter(Boolean));
 }
 
 async function react(m, emoji) {
@@ -479,6 +480,8 @@ function wire() {
     const group = await api("POST", `/phones/${S.phone}/groups`, { subject: $("group-subject").value, members });
     S.chat = group.jid;
     $("group-subject").value = "";
+    for (const box of document.querySelectorAll(".group-member:checked")) box.checked = false;
+    renderChats();
   });
   for (const id of ["log-account", "log-tag", "log-pause"]) $(id).addEventListener("input", renderLog);
   $("log-clear").addEventListener("click", () => { S.stanzas = []; renderLog(); });

@@ -1,0 +1,292 @@
+"""The sim console in a real headless Chromium: link the echo bot (``wamd echo``, a
+separate process) by pasting its QR text, chat with it as a contact, react, make a group
+with it, read the stanza log; and the page's doors: the token, other origins, binds.
+
+Screenshots of the chat view and the stanza log go to the test's temporary folder;
+``WAMD_UPDATE_SCREENSHOTS=1`` also writes the chat view to ``docs/console.png`` (the
+README's picture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from wamd.sim import SimServer
+from wamd.sim.control import ControlServer
+
+BOT, ALICE = "15550000001", "15550000002"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+WAIT = 60.0
+
+
+@pytest.fixture
+async def console() -> AsyncIterator[ControlServer]:
+    async with (
+        SimServer(history_sync=None) as sim,
+        ControlServer(sim, console=True) as control,
+    ):
+        sim.add_phone(BOT, "Bot")
+        sim.add_phone(ALICE, "Alice")
+        yield control
+
+
+async def _echo_bot(control: ControlServer, folder: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """``wamd echo`` against the sim, and the QR text it printed."""
+    sim = control.sim
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wamd.cli",
+        "echo",
+        "--sim-url",
+        sim.url,
+        "--sim-root-key",
+        sim.root_public_key.hex(),
+        "--auth-dir",
+        str(folder),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    async with asyncio.timeout(WAIT):
+        while True:
+            line = (await proc.stdout.readline()).decode()
+            assert line, f"wamd echo ended before it showed a QR code: {seen}"
+            seen.append(line)
+            if "qr text: " in line:
+                return proc, line.split("qr text: ", 1)[1].strip()
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_link_the_echo_bot_chat_react_and_make_a_group(
+    console: ControlServer, page: Any, tmp_path: Path
+) -> None:
+    sim = console.sim
+    bot, bot_qr = await _echo_bot(console, tmp_path / "bot-auth")
+    try:
+        assert console.console_url is not None
+        response = await page.goto(console.console_url)
+        assert response.ok and page.url.endswith("/console")  # the token left the address
+        await page.wait_for_selector(f'#phones .phone[data-number="{ALICE}"]')
+
+        # link the bot: paste the QR text it printed, as its account's phone
+        await page.select_option("#link-phone", BOT)
+        await page.fill("#link-qr", bot_qr)
+        await page.click("#link-scan")
+        await page.wait_for_selector("#link-result:has-text('linked')")
+        device = page.locator(f'#phones .phone[data-number="{BOT}"] .device')
+        await device.locator(".dot.on").wait_for()  # logged in after the 515 restart
+        assert "device 1" in await device.inner_text()
+
+        # chat with it as Alice
+        await page.select_option("#chat-phone", ALICE)
+        await page.click(f'#chat-list li[data-chat="{BOT}@s.whatsapp.net"]')
+        await page.fill("#composer-text", "hello")
+        await page.click("#send")
+        mine = page.locator("#messages .msg.mine", has_text="hello")
+        echo = page.locator("#messages .msg:not(.mine)", has_text="hello")
+        await echo.wait_for()
+        assert await echo.locator(".quote").inner_text() == "You\nhello"  # it quotes ours
+        await mine.locator(".ticks", has_text="✓✓").wait_for()  # delivered to the bot
+        echo_id = await echo.get_attribute("data-id")
+        received = [m for m in sim.phones[ALICE].received if m.id == echo_id]
+        assert received and received[0].text == "hello"
+
+        # react to the echo
+        await echo.hover()
+        await echo.locator('.react[data-emoji="👍"]').click()
+        await echo.locator(".reactions", has_text="👍").wait_for()
+        reaction = next(
+            m for m in sim.phones[ALICE].endpoint.history if m.message.HasField("reactionMessage")
+        )
+        assert reaction.message.reactionMessage.key.ID == echo_id
+        await page.screenshot(path=str(tmp_path / "chat.png"))
+
+        # a group with the bot: it says hello back there too
+        await page.click("#chat-side summary")
+        await page.fill("#group-subject", "Team")
+        await page.check(f'.group-member[value="{BOT}"]')
+        await page.click("#group-create")
+        await page.wait_for_selector("#messages .system:has-text('created the group')")
+        assert await page.inner_text("#chat-title") == "Team"
+        await page.fill("#composer-text", "hello")
+        await page.click("#send")
+        bot_hello = page.locator("#messages .msg:not(.mine)", has_text="hello")
+        await bot_hello.wait_for()
+        assert await bot_hello.locator(".who").inner_text() == "Bot"
+        (group,) = sim.groups.values()
+        assert set(group.participants) == {ALICE, BOT}
+        await page.screenshot(path=str(tmp_path / "group.png"))
+        if os.environ.get("WAMD_UPDATE_SCREENSHOTS") == "1":
+            shutil.copy(tmp_path / "chat.png", DOCS / "console.png")
+
+        # the stanza log: the bot's connection, its messages both ways
+        await page.click("#tab-stanzas")
+        await page.select_option("#log-account", BOT)
+        await page.fill("#log-tag", "message")
+        rows = page.locator("#log-rows tr.entry")
+        await rows.first.wait_for()
+        tags = set(await rows.evaluate_all("rows => rows.map(r => r.dataset.tag)"))
+        classes = await rows.evaluate_all("rows => rows.map(r => r.className)")
+        assert tags == {"message"} and any("out" in c for c in classes)
+        assert any(" in" in c for c in classes)  # the bot's echo, read by the sim
+        await rows.first.click()  # decoded
+        assert "<message" in await page.inner_text("#log-rows tr.xml pre")
+        await page.screenshot(path=str(tmp_path / "stanzas.png"))
+        assert page.errors == []
+    finally:
+        await _stop(bot)
+
+
+async def _evil_site() -> tuple[web.AppRunner, int]:
+    """A page on another origin (127.0.0.1, another port: the same site, so the
+    console's SameSite cookie goes along) that tries to drive the console."""
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>evil</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+ATTACK = """async ([base, ws]) => {
+  const out = {};
+  try {  // a form-like POST needs no preflight: it reaches the server, with the cookie
+    await fetch(base + "phones", {method: "POST", mode: "no-cors", credentials: "include",
+      headers: {"Content-Type": "text/plain"}, body: JSON.stringify({number: "15550009999"})});
+    out.post = "sent";
+  } catch (e) { out.post = "failed"; }
+  try {
+    const r = await fetch(base + "phones", {credentials: "include"});
+    out.read = r.status;
+  } catch (e) { out.read = "blocked"; }
+  out.ws = await new Promise((done) => {
+    const socket = new WebSocket(ws);
+    socket.onopen = () => done("open");
+    socket.onerror = () => done("refused");
+  });
+  return out;
+}"""
+
+
+async def test_the_console_is_refused_without_the_token_and_from_another_origin(
+    console: ControlServer, page: Any
+) -> None:
+    base = console.url
+    response = await page.goto(base + "console")
+    assert response.status == 401 and "token" in await page.inner_text("body")
+    response = await page.goto(base + "console?token=" + "x" * 32)
+    assert response.status == 401
+    response = await page.goto(base + "console/static/console.js")
+    assert response.status == 401  # even the page's files
+    assert console.console_url is not None
+    response = await page.goto(console.console_url)  # now the browser holds the cookie
+    assert response.ok
+    await page.wait_for_selector("#link-state:has-text('live')")
+
+    runner, port = await _evil_site()
+    try:
+        await page.goto(f"http://127.0.0.1:{port}/")
+        ws = f"ws://127.0.0.1:{console.port}/console/events"
+        result = await page.evaluate(ATTACK, [base, ws])
+        assert result == {"post": "sent", "read": "blocked", "ws": "refused"}, result
+        assert "15550009999" not in console.sim.phones  # the POST was refused (403)
+        # the console's own origin, with the cookie, is served
+        await page.goto(console.url + "console")
+        await page.wait_for_selector("#link-state:has-text('live')")
+        assert page.errors == []
+    finally:
+        await runner.cleanup()
+
+
+def test_the_console_needs_a_loopback_bind_unless_allowed() -> None:
+    sim = SimServer()
+    for host in ("0.0.0.0", "192.168.1.10", "::"):
+        with pytest.raises(ValueError, match="console"):
+            ControlServer(sim, host, allow_remote=True, console=True)
+        # told twice (the interface and the console): accepted (not bound here)
+        ControlServer(sim, host, allow_remote=True, console=True, console_allow_remote=True)
+    ControlServer(sim, "127.0.0.1", console=True)
+    ControlServer(sim, "::1", console=True)
+
+
+async def test_wamd_sim_console_refuses_a_remote_bind_and_prints_its_address() -> None:
+    async def run(*args: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "wamd.cli",
+            "sim",
+            "--port",
+            "0",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+
+    refused = await run("--console", "--control-host", "0.0.0.0", "--control-allow-remote")
+    out, err = await asyncio.wait_for(refused.communicate(), 30)
+    assert refused.returncode == 2 and b"console" in err and b"loopback" in err and out == b""
+
+    proc = await run("--console", "--control-port", "0")
+    try:
+        assert proc.stdout is not None
+        lines: dict[str, str] = {}
+        async with asyncio.timeout(30):
+            while (line := (await proc.stdout.readline()).decode().strip()) != "ready":
+                assert line, "wamd sim exited early"
+                name, _, value = line.partition(": ")
+                lines[name] = value
+        control, token, page = lines["control"], lines["token"], lines["console"]
+        assert page == f"{control}console?token={token}"
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_the_console_refuses_a_peer_on_another_address(console: ControlServer) -> None:
+    """The console answers only this machine's browsers (the peer's address, not the
+    Host header, decides)."""
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from wamd.sim.control import HTTPError
+
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: (
+        ("192.168.1.20", 50000) if name == "peername" else default
+    )
+    request = make_mocked_request("GET", "/console", transport=transport)
+    with pytest.raises(HTTPError) as refused:
+        console._check_console_peer(request)
+    assert refused.value.status == 403 and "this machine only" in refused.value.message
+    console.console_allow_remote = True
+    console._check_console_peer(request)  # told: served
