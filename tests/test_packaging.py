@@ -87,6 +87,8 @@ def test_the_wheel_holds_the_package_with_its_types_and_protobuf_modules(built: 
         assert f"wamd/proto/{proto.stem}_pb2.py" in names
         assert f"wamd/proto/{proto.stem}_pb2.pyi" in names
     assert "wamd/xeddsa.py" in names
+    for page in ("index.html", "console.css", "console.js"):  # the sim console's files
+        assert f"wamd/sim/console/{page}" in names
     assert not [n for n in names if n.startswith("tests/")]
     metadata = zipfile.ZipFile(built.wheel).read(f"wamd-{wamd.__version__}.dist-info/METADATA")
     text = metadata.decode()

@@ -39,6 +39,13 @@ async def console() -> AsyncIterator[ControlServer]:
         yield control
 
 
+def _png(path: Path) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (18, 140, 126)).save(path, "PNG")
+    return path
+
+
 async def _echo_bot(control: ControlServer, folder: Path) -> tuple[asyncio.subprocess.Process, str]:
     """``wamd echo`` against the sim, and the QR text it printed."""
     sim = control.sim
@@ -121,7 +128,36 @@ async def test_link_the_echo_bot_chat_react_and_make_a_group(
             m for m in sim.phones[ALICE].endpoint.history if m.message.HasField("reactionMessage")
         )
         assert reaction.message.reactionMessage.key.ID == echo_id
+        # the bot's account reads it (blue ticks) and types (shown as it arrives)
+        bot_phone = sim.phones[BOT]
+        ours = next(m for m in bot_phone.received if m.text == "hello")
+        await bot_phone.read(ours)
+        await mine.locator(".ticks.read").wait_for()
+        await bot_phone.send_chatstate(sim.phones[ALICE].jid, "composing")
+        await page.wait_for_selector("#typing:has-text('Bot is typing')")
         await page.screenshot(path=str(tmp_path / "chat.png"))
+
+        # a picture, shown inline once the phone has it; a poll; a delete
+        await page.set_input_files("#attach", str(_png(tmp_path / "dot.png")))
+        image = page.locator("#messages .msg.mine img.inline")
+        await image.wait_for()
+        assert await image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 8
+        await page.click("#poll-open")
+        await page.fill("#poll-name", "Lunch?")
+        await page.fill("#poll-options", "Pizza, Soup")
+        await page.click("#poll-send")
+        await page.locator("#messages .msg.mine .poll", has_text="Lunch?").wait_for()
+        assert await page.locator("#messages .msg.mine .poll .vote").all_inner_texts() == [
+            "Pizza",
+            "Soup",
+        ]
+        hello = page.locator(f'#messages .msg[data-id="{await mine.get_attribute("data-id")}"]')
+        await hello.hover()
+        await hello.locator(".delete").click()
+        await hello.locator(".deleted").wait_for()
+        assert any(
+            m.message.HasField("protocolMessage") for m in bot_phone.received
+        )  # the bot's phone got the revoke
 
         # a group with the bot: it says hello back there too
         await page.click("#chat-side summary")
@@ -154,6 +190,20 @@ async def test_link_the_echo_bot_chat_react_and_make_a_group(
         await rows.first.click()  # decoded
         assert "<message" in await page.inner_text("#log-rows tr.xml pre")
         await page.screenshot(path=str(tmp_path / "stanzas.png"))
+
+        # faults: lose the bot's receipts, then no more faults; the clock
+        await page.click("#tab-faults")
+        await page.select_option("#fault-device", f"{BOT}:1@s.whatsapp.net")
+        await page.click("#fault-receipts")
+        await page.locator("#rules tr", has_text="receipt").wait_for()
+        (rule,) = sim.faults.rules
+        assert rule.kind == "drop" and rule.direction == "in" and rule.tags == {"receipt"}
+        await page.click("#rule-clear")
+        await page.locator("#rules tr").wait_for(state="detached")
+        await page.fill("#clock-days", "2")
+        await page.click("#clock-move")
+        await page.wait_for_selector("#clock:has-text('+2.0 d')")
+        assert sim.clock_offset == 2 * 86400
         assert page.errors == []
     finally:
         await _stop(bot)
