@@ -17,6 +17,7 @@ from wamd.binary import JID, Node
 from wamd.errors import RequestError
 from wamd.messaging.core import new_message_id, participant_hash
 from wamd.sim import SimPhone, SimServer
+from wamd.transport import NodeConnection
 
 GROUP = "g.us"
 
@@ -167,6 +168,35 @@ async def test_phash_mismatch_is_answered_and_absent_phash_accepted(
 
 
 # ---------------------------------------------------------------------- offline queue
+
+
+async def test_a_message_routed_during_the_backlog_waits_behind_it(
+    sim: SimServer, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chat's new message never overtakes its older ones still in the offline backlog."""
+    (a1,) = await companions(sim, world.alice, 1)
+    (b1,) = await companions(sim, world.bob, 1)
+    await b1.close()
+    backlog = [dm(world.bob.jid, {b1.jid: enc()}) for _ in range(4)]
+    for node in backlog:
+        assert "error" not in (await a1.send_message(node)).attrs
+    late = dm(world.bob.jid, {b1.jid: enc()})
+    real_send = NodeConnection.send
+    replayed = 0
+
+    async def send(conn: NodeConnection, node: Node) -> None:
+        nonlocal replayed
+        if node.attrs.get("offline") == "1":
+            replayed += 1
+            if replayed == 2:  # Alice writes again while the sim is half-way through
+                assert "error" not in (await a1.send_message(late)).attrs
+        await real_send(conn, node)
+
+    monkeypatch.setattr(NodeConnection, "send", send)
+    login = await b1.login()
+    assert ids(login.offline) == ids(backlog)  # all of the backlog, nothing in between
+    got = await b1.next("message")
+    assert got.attrs["id"] == late.attrs["id"] and "offline" not in got.attrs
 
 
 async def test_offline_queue_kept_until_acked_and_redelivered(sim: SimServer, world: World) -> None:

@@ -68,6 +68,30 @@ class Logins:
                 if device.connection is not None:
                     await device.connection.close()
 
+    async def _replay(self, device: SimDevice, conn: NodeConnection) -> None:
+        """Send the outbox as the offline backlog, then what arrived while it was sent.
+
+        A stanza routed to the device during the replay waits in the outbox (``deliver``
+        holds it back while ``device.replaying`` is this connection): sent at once, a new
+        message would overtake the older ones of its chat still in the backlog, which the
+        real service never does.
+        """
+        backlog = list(device.outbox.items())
+        sent = {key for key, _ in backlog}
+        for _, node in backlog:
+            await conn.send(Node(node.tag, node.attrs | {"offline": "1"}, node.content))
+        # whatsmeow handleIB: <ib><offline count=N/></ib> ends the offline backlog
+        await conn.send(
+            Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(backlog))})])
+        )
+        while fresh := [(k, n) for k, n in device.outbox.items() if k not in sent]:
+            for key, node in fresh:  # live now, faults and all, as deliver would have
+                if conn.closed:
+                    return  # the rest waits in the outbox for the next login
+                sent.add(key)
+                await self.state.faults.send(device, conn, node)
+        device.replaying = None  # no await since the outbox was last found caught up
+
     async def login(
         self, conn: NodeConnection, payload: ParsedClientPayload, setup: Callable[[], None]
     ) -> None:
@@ -99,28 +123,27 @@ class Logins:
                 )
             await previous.close()
         device.connection = conn
+        device.replaying = conn  # until the backlog is out: see _replay
         device.last_seen = self.state.clock()
-        # whatsmeow handleConnectSuccess reads t and lid; Baileys reads the same node
-        await conn.send(
-            Node(
-                "success",
-                {
-                    "t": str(self.state.now()),
-                    "props": "1",
-                    "abprops": "1",
-                    "location": "sim",
-                    "creation": str(self.state.now()),
-                    "lid": str(device.lid),
-                },
+        try:
+            # whatsmeow handleConnectSuccess reads t and lid; Baileys reads the same node
+            await conn.send(
+                Node(
+                    "success",
+                    {
+                        "t": str(self.state.now()),
+                        "props": "1",
+                        "abprops": "1",
+                        "location": "sim",
+                        "creation": str(self.state.now()),
+                        "lid": str(device.lid),
+                    },
+                )
             )
-        )
-        backlog = list(device.outbox.values())
-        for node in backlog:
-            await conn.send(Node(node.tag, node.attrs | {"offline": "1"}, node.content))
-        # whatsmeow handleIB: <ib><offline count=N/></ib> ends the offline backlog
-        await conn.send(
-            Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(backlog))})])
-        )
+            await self._replay(device, conn)
+        finally:
+            if device.replaying is conn:
+                device.replaying = None
         bucket = FloodLimit(*self.stanza_limit)
 
         async def serve(node: Node) -> None:

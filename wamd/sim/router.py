@@ -121,6 +121,8 @@ class Router:
             device.endpoint(node)
             return
         conn = device.connection
+        if queue and conn is not None and device.replaying is conn:
+            return  # the login's replay sends it after the stanzas queued before it
         if conn is not None and not conn.closed:
             await self.state.faults.send(device, conn, node)  # the wire, faults and all
 

@@ -71,6 +71,9 @@ class SimDevice:
     low_prekeys_told: bool = False  # an encrypt notification went out since the last upload
     platform: str = ""  # what the companion said it is when it registered ("Mac OS / CHROME")
     last_seen: float = 0.0  # the sim's clock when its connection last opened or closed
+    # the connection still being given its backlog: new stanzas wait in the outbox behind
+    # it, so a chat's messages never overtake the ones queued before them
+    replaying: NodeConnection | None = None
 
     @property
     def connected(self) -> bool:
