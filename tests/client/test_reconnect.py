@@ -12,23 +12,22 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from tests.client.conftest import link, socket_for
-from tests.client.stores import STORE_KINDS, close_state, open_state
+from tests.client.stores import close_state, open_state, store_kind  # noqa: F401 (fixture)
 from wamd.events import MessagesUpsert
 from wamd.sim import SimServer
 
 BOUND = 10.0
 
 
-@pytest.mark.parametrize("kind", STORE_KINDS)
 async def test_a_redelivery_after_a_dropped_connection_is_not_emitted_again(
-    sim: SimServer, tmp_path: Path, kind: str
+    sim: SimServer,
+    tmp_path: Path,
+    store_kind: str,  # noqa: F811
 ) -> None:
     phone = sim.add_phone("15550001111", "Bot")
     alice = sim.add_phone("15550002222", "Alice")
-    state = await open_state(kind, tmp_path)
+    state = await open_state(store_kind, tmp_path)
     seen: list[str] = []
     started, release = asyncio.Event(), asyncio.Event()
 

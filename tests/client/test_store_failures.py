@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.client.conftest import Inbox
-from tests.client.stores import every_store, link
+from tests.client.stores import every_store_and_postgres, link
 from wamd.binary import JID
 from wamd.client.supervisor import is_final
 from wamd.errors import CorruptedStore, DisconnectReason, StoreError, StoreFailed
@@ -27,23 +27,52 @@ from wamd.signal.address import signal_address
 from wamd.sim import SimServer
 from wamd.store import MemoryKeyStore
 from wamd.store.multifile import MultiFileKeyStore
+from wamd.store.postgres import PostgresKeyStore
 from wamd.store.sqlite import SQLiteKeyStore
 from wamd.store.types import SignalKeyStore
 from wamd.testing import socket_for
 
-pytestmark = pytest.mark.usefixtures(every_store.__name__)
+pytestmark = pytest.mark.usefixtures(every_store_and_postgres.__name__)
 
 BOUND = 10.0
 
 
-async def _corrupt(keys: SignalKeyStore, type: str, key_id: str) -> None:
-    """Damage one stored key the way each store gets damaged."""
+async def _postgres(keys: PostgresKeyStore, query: str, params: tuple[Any, ...]) -> list[Any]:
+    """One statement on the store's database, on a connection of the test's own."""
+    import psycopg
+
+    assert keys._dsn is not None
+    async with await psycopg.AsyncConnection.connect(keys._dsn, autocommit=True) as conn:
+        cur = await conn.execute(query, params)
+        return await cur.fetchall() if cur.description else []
+
+
+async def _corrupt(keys: SignalKeyStore, type: str, key_id: str | list[str]) -> None:
+    """Damage stored keys (one id or a list) the way each store gets damaged."""
+    if isinstance(key_id, list):
+        if isinstance(keys, PostgresKeyStore):  # one statement, not a connection per key
+            await _postgres(
+                keys,
+                "UPDATE wamd_keys SET value = '{broken' WHERE account = %s AND type = %s "
+                "AND id = ANY(%s)",
+                (keys.account, type, key_id),
+            )
+            return
+        for one in key_id:
+            await _corrupt(keys, type, one)
+        return
     if isinstance(keys, MultiFileKeyStore):
         keys.path_for(type, key_id).write_bytes(b'{"type": "Buf')  # a truncated file
     elif isinstance(keys, SQLiteKeyStore):
         db = keys.db
         statement = "UPDATE keys SET value = '{broken' WHERE type = ? AND id = ?"
         await keys._run(lambda: db.execute(statement, (type, key_id)))
+    elif isinstance(keys, PostgresKeyStore):
+        await _postgres(
+            keys,
+            "UPDATE wamd_keys SET value = '{broken' WHERE account = %s AND type = %s AND id = %s",
+            (keys.account, type, key_id),
+        )
     else:
         assert isinstance(keys, MemoryKeyStore)
         keys.data[type][key_id] = b"\xff not a record"
@@ -58,6 +87,9 @@ async def _stored_ids(keys: SignalKeyStore, type: str) -> list[str]:
         query = "SELECT id FROM keys WHERE type = ?"
         rows = await keys._run(lambda: db.execute(query, (type,)).fetchall())
         return [r[0] for r in rows]
+    if isinstance(keys, PostgresKeyStore):
+        query = "SELECT id FROM wamd_keys WHERE account = %s AND type = %s"
+        return [r[0] for r in await _postgres(keys, query, (keys.account, type))]
     assert isinstance(keys, MemoryKeyStore)
     return list(keys.data.get(type, {}))
 
@@ -74,12 +106,15 @@ async def _set_aside(keys: SignalKeyStore, type: str) -> list[Any]:
         except StoreError:  # no such table: nothing set aside
             return []
         return [r[0] for r in rows]
+    if isinstance(keys, PostgresKeyStore):
+        query = "SELECT value FROM wamd_set_aside WHERE account = %s AND type = %s"
+        return [r[0] for r in await _postgres(keys, query, (keys.account, type))]
     assert isinstance(keys, MemoryKeyStore)
     return [value for t, _, value in keys.aside if t == type]
 
 
 async def test_an_unreadable_session_is_set_aside_and_the_chat_recovers(
-    sim: SimServer, every_store: str
+    sim: SimServer, every_store_and_postgres: str
 ) -> None:
     bot_phone = sim.add_phone("15550001111", "Bot")
     alice = sim.add_phone("15550002222", "Alice")
@@ -115,7 +150,7 @@ async def test_an_unreadable_session_is_set_aside_and_the_chat_recovers(
 
 
 async def test_an_unreadable_prekey_makes_one_stub_that_recovers(
-    sim: SimServer, every_store: str
+    sim: SimServer, every_store_and_postgres: str
 ) -> None:
     bot_phone = sim.add_phone("15550001111", "Bot")
     alice = sim.add_phone("15550002222", "Alice")
@@ -123,8 +158,8 @@ async def test_an_unreadable_prekey_makes_one_stub_that_recovers(
     inbox = Inbox(sock)
     await sock.idle()
     keys = sock.auth.keys
-    for key_id in await _stored_ids(keys, "pre-key"):  # whichever Alice's phone is handed
-        await _corrupt(keys, "pre-key", key_id)
+    # whichever Alice's phone is handed
+    await _corrupt(keys, "pre-key", await _stored_ids(keys, "pre-key"))
 
     first = await alice.send_text(bot_phone.jid, "hello, new here")
     stub = await inbox.wait(lambda m: m.key.id == first and m.stub_type == "CIPHERTEXT")
@@ -139,7 +174,7 @@ async def test_an_unreadable_prekey_makes_one_stub_that_recovers(
 
 
 async def test_a_store_that_cannot_write_closes_the_connection_and_acks_nothing(
-    sim: SimServer, every_store: str, monkeypatch: pytest.MonkeyPatch
+    sim: SimServer, every_store_and_postgres: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot_phone = sim.add_phone("15550001111", "Bot")
     alice = sim.add_phone("15550002222", "Alice")
@@ -176,6 +211,13 @@ async def test_a_store_that_cannot_write_closes_the_connection_and_acks_nothing(
 
         refuse = refuse_multi  # type: ignore[assignment]
         assert real_commit is not None
+    elif isinstance(keys, PostgresKeyStore):
+
+        async def refuse_postgres(writes: object) -> None:
+            await keys._rollback()
+            raise StoreError(f"{keys!r}: ReadOnlySqlTransaction: cannot execute INSERT")
+
+        refuse = refuse_postgres  # type: ignore[assignment]
     monkeypatch.setattr(keys, "_commit", refuse)
 
     lost = await alice.send_text(bot_phone.jid, "while the disk is read-only")

@@ -1,4 +1,4 @@
-"""Fleet fixtures: a sim on 127.0.0.1, and the session's PostgreSQL server (tests/store)."""
+"""Fleet fixtures: a sim on 127.0.0.1, and the session's PostgreSQL server (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.store.conftest import postgres_db, postgres_dsn
 from wamd.sim import SimServer
 from wamd.testing import sim_server
 
-__all__ = ["postgres_db", "postgres_dsn", "sim"]
+__all__ = ["sim"]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.conftest import link
-from tests.client.stores import STORE_KINDS, close_state, open_state
+from tests.client.stores import close_state, open_state, store_kind  # noqa: F401 (fixture)
 from wamd.client import WASocket, make_wa_socket, run_forever
 from wamd.events import MessagesUpsert
 from wamd.sim import SimServer
@@ -52,13 +52,15 @@ def inject(sim: SimServer, device: str) -> None:
 
 
 @pytest.mark.skipif(not MESSAGES, reason="WAMD_SOAK_MESSAGES=0 turns the soak off")
-@pytest.mark.parametrize("kind", STORE_KINDS)
-async def test_every_message_once_and_in_order_under_faults(tmp_path: Path, kind: str) -> None:
+async def test_every_message_once_and_in_order_under_faults(
+    tmp_path: Path,
+    store_kind: str,  # noqa: F811
+) -> None:
     rng = random.Random(SEED)
     async with SimServer(rng=rng, history_sync=None, app_state_keys=False) as sim:
         bot_phone = sim.add_phone("15550001111", "Bot")
         contacts = [sim.add_phone(f"1555000{n}000", f"C{n}") for n in range(2, 2 + CONTACTS)]
-        state = await open_state(kind, tmp_path)
+        state = await open_state(store_kind, tmp_path)
         first = await link(sim, bot_phone, state)
         await first.end()
         device = str(bot_phone.companions[1].jid)
@@ -146,7 +148,7 @@ async def test_every_message_once_and_in_order_under_faults(tmp_path: Path, kind
         fired = Counter(f for f, _, _ in sim.faults.log)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"\nsoak [{kind}] seed {SEED}: {len(wanted)} messages in {elapsed:.1f} s, "
+            f"\nsoak [{store_kind}] seed {SEED}: {len(wanted)} messages in {elapsed:.1f} s, "
             f"{len(sockets)} sockets, faults {dict(fired)}; missing {len(missing)}, "
             f"duplicates {duplicates}, inversions {inversions}, "
             f"sockets with work left {len(leftovers)}, max RSS {rss_mb:.0f} MB"

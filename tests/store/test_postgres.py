@@ -43,22 +43,24 @@ async def schema_version(dsn: str) -> int:
 
 
 async def test_migrates_an_empty_database(postgres_db: str) -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     state, _ = await use_postgres_auth_state(postgres_db, account="a")
     assert await schema_version(postgres_db) == SCHEMA_VERSION
     assert await columns(postgres_db, "wamd_keys") == {"account", "type", "id", "value"}
     assert await columns(postgres_db, "wamd_creds") == {"account", "value", "updated_at"}
+    assert await columns(postgres_db, "wamd_set_aside") == {"account", "type", "id", "value", "at"}
     await state.keys.close()  # type: ignore[attr-defined]
     again, _ = await use_postgres_auth_state(postgres_db, account="a")  # current: left alone
     assert again.creds == state.creds
     await again.keys.close()  # type: ignore[attr-defined]
 
 
-async def test_migrates_from_the_previous_version(postgres_db: str) -> None:
+@pytest.mark.parametrize("previous", [1, 2])
+async def test_migrates_from_a_previous_version(postgres_db: str, previous: int) -> None:
     creds = init_auth_creds()
     creds.account_sync_counter = 41
     async with await psycopg.AsyncConnection.connect(postgres_db, autocommit=True) as conn:
-        assert await migrate(conn, target=1) == 1
+        assert await migrate(conn, target=previous) == previous
         await conn.execute(
             "INSERT INTO wamd_creds (account, value) VALUES ('old', %s)", (dumps(creds.to_json()),)
         )
@@ -66,9 +68,10 @@ async def test_migrates_from_the_previous_version(postgres_db: str) -> None:
             "INSERT INTO wamd_keys (account, type, id, value) VALUES ('old', 'session', 'a.1', %s)",
             (dumps(b"record"),),
         )
-    assert await columns(postgres_db, "wamd_creds") == {"account", "value"}
+    assert ("updated_at" in await columns(postgres_db, "wamd_creds")) == (previous >= 2)
+    assert await columns(postgres_db, "wamd_set_aside") == set()  # not there yet
     state, save = await use_postgres_auth_state(postgres_db, account="old")
-    assert await schema_version(postgres_db) == 2
+    assert await schema_version(postgres_db) == SCHEMA_VERSION
     assert state.creds == creds  # the data came through the migration
     assert await state.keys.get("session", ["a.1"]) == {"a.1": b"record"}
     await save()
@@ -76,7 +79,41 @@ async def test_migrates_from_the_previous_version(postgres_db: str) -> None:
         cur = await conn.execute("SELECT updated_at FROM wamd_creds WHERE account = 'old'")
         row = await cur.fetchone()
         assert row is not None and row[0] is not None
+    # what version 3 brought works on the migrated database
+    where = await state.keys.set_aside("session", "a.1")  # type: ignore[attr-defined]
+    assert "wamd_set_aside" in where
+    assert await state.keys.get("session", ["a.1"]) == {}
     await state.keys.close()  # type: ignore[attr-defined]
+
+
+async def test_a_damaged_key_is_set_aside_not_deleted(postgres_dsn: str, account: str) -> None:
+    state, _ = await use_postgres_auth_state(postgres_dsn, account=account)
+    other, _ = await use_postgres_auth_state(postgres_dsn, account=f"{account}-other")
+    await state.keys.set({"session": {"a.1": b"x", "b.1": b"kept"}})
+    await other.keys.set({"session": {"a.1": b"theirs"}})
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE wamd_keys SET value = '{broken' WHERE account = %s AND id = 'a.1'", (account,)
+        )
+        with pytest.raises(CorruptedStore) as err:
+            await state.keys.get("session", ["a.1"])
+        assert (err.value.key_type, err.value.key_id) == ("session", "a.1")  # named
+        where = await state.keys.set_aside("session", "a.1")  # type: ignore[attr-defined]
+        assert account in where and "wamd_set_aside" in where
+        assert await state.keys.get("session", ["a.1", "b.1"]) == {"b.1": b"kept"}
+        assert await other.keys.get("session", ["a.1"]) == {"a.1": b"theirs"}
+        cur = await conn.execute(
+            "SELECT type, id, value FROM wamd_set_aside WHERE account = %s", (account,)
+        )
+        assert await cur.fetchall() == [("session", "a.1", "{broken")]  # kept as it was
+        # removing the account (wamd fleet remove --forget) takes the set-aside rows too
+        await state.keys.remove_account()  # type: ignore[attr-defined]
+        cur = await conn.execute(
+            "SELECT count(*) FROM wamd_set_aside WHERE account = %s", (account,)
+        )
+        assert await cur.fetchone() == (0,)
+    for one in (state, other):
+        await one.keys.close()  # type: ignore[attr-defined]
 
 
 async def test_a_newer_schema_is_refused(postgres_db: str) -> None:

@@ -14,6 +14,7 @@ Layout (one schema, rows keyed by account; created and migrated by wamd)::
     wamd_schema_version (id = 0, version)          which migrations have run
     wamd_keys  (account, type, id) -> value        the SignalKeyStore's {type: {id: value}}
     wamd_creds (account) -> value, updated_at      AuthenticationCreds, as JSON
+    wamd_set_aside (account, type, id, value, at)  unreadable keys moved out of the way
 
 Values are the same JSON text as the SQLite and multi-file stores write (Baileys'
 BufferJSON), kept as ``text`` so that a damaged row is refused by name (``CorruptedStore``)
@@ -90,6 +91,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 2: creds rows say when they were last saved (which accounts are stale, for a fleet)
     ("ALTER TABLE wamd_creds ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now()",),
+    # 3: unreadable keys are moved here by set_aside (kept for a look, never deleted)
+    (
+        """CREATE TABLE wamd_set_aside (
+            account text NOT NULL,
+            type text NOT NULL,
+            id text NOT NULL,
+            value text NOT NULL,
+            at timestamptz NOT NULL DEFAULT now()
+        )""",
+        "CREATE INDEX wamd_set_aside_account ON wamd_set_aside (account)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -315,7 +327,13 @@ class PostgresKeyStore(TransactionalKeyStore):
             return await self._on_io(lambda conn: _fetchall(conn, query, params))
 
         rows = await self._guard(read())
-        return {key_id: loads(value, self._where(f"{type}/{key_id}")) for key_id, value in rows}
+        out: dict[str, Any] = {}
+        for key_id, value in rows:
+            try:
+                out[key_id] = loads(value, self._where(f"{type}/{key_id}"))
+            except CorruptedStore as exc:  # named, so that the client can set it aside
+                raise exc.about(type, key_id) from None
+        return out
 
     async def _commit(self, writes: Writes) -> None:
         conn = self._conn
@@ -386,8 +404,42 @@ class PostgresKeyStore(TransactionalKeyStore):
 
         await _to_the_end(self._guard(write()))
 
+    async def set_aside(self, type: str, key_id: str) -> str:
+        """Move one key's row into ``wamd_set_aside`` (kept, never deleted); where it went.
+
+        For a key that cannot be read (``CorruptedStore``): the client then asks the
+        sender to resend (``wamd.client.storefail``). One transaction under the account
+        lock; a key that another process set aside already is left alone.
+        """
+        self._check_open()
+        async with self._outside_transactions("set_aside()"):
+            await self._begin()
+            conn = self._conn
+            assert conn is not None
+            where = (self.account, type, key_id)
+
+            async def move() -> None:
+                await conn.execute(
+                    "INSERT INTO wamd_set_aside (account, type, id, value) "
+                    "SELECT account, type, id, value FROM wamd_keys "
+                    "WHERE account = %s AND type = %s AND id = %s",
+                    where,
+                )
+                await conn.execute(
+                    "DELETE FROM wamd_keys WHERE account = %s AND type = %s AND id = %s", where
+                )
+                await self._end(commit=True)
+
+            try:
+                await _to_the_end(self._guard(move()))
+            except BaseException:
+                await self._end(commit=False)
+                raise
+        return self._where("table wamd_set_aside")
+
     async def remove_account(self) -> None:
-        """Delete this account's keys and creds, in one transaction under the account lock."""
+        """Delete this account's keys, creds and set-aside keys, in one transaction under the
+        account lock (what ``wamd fleet remove --forget`` asks for)."""
         self._check_open()
         async with self._outside_transactions("remove_account()"):
             await self._begin()
@@ -395,7 +447,7 @@ class PostgresKeyStore(TransactionalKeyStore):
             assert conn is not None
 
             async def delete() -> None:
-                for table in ("wamd_keys", "wamd_creds"):
+                for table in ("wamd_keys", "wamd_creds", "wamd_set_aside"):
                     await conn.execute(f"DELETE FROM {table} WHERE account = %s", (self.account,))
                 await self._end(commit=True)
 
