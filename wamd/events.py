@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypedDict, TypeVar, cast, get_args, overload
 
-from wamd.errors import EmitterClosed, StoreError
+from wamd.errors import EmitterClosed, PairingError, StoreError
 from wamd.messaging.types import (
     BlocklistSet,
     BlocklistUpdate,
@@ -172,6 +172,9 @@ class ConnectionUpdate:
     # the auth state failed while connected: a damaged key set aside (the connection
     # stays; the chat recovers by retry) or StoreFailed (the connection closes with it)
     store_error: StoreError | None = None
+    # the phone refused the pairing code typed on it (a mistyped or old code): the
+    # connection stays; ask for a new one with request_pairing_code, or type it again
+    pairing_code_rejected: PairingError | None = None
 
 
 @dataclass(frozen=True, slots=True)

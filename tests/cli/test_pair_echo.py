@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.cli.proc import Proc, wamd_command
+from wamd.errors import SimError
 from wamd.sim import SimPhone, SimServer
 from wamd.sim.phone import SimMessage
 
@@ -36,7 +39,10 @@ async def test_pair_by_qr_then_echo_then_logged_out(tmp_path: Path) -> None:
         async with Proc(*wamd, "pair", "--auth", str(auth), *sim_args(sim)) as pair:
             await pair.expect("connecting to the sim at ws://127.0.0.1:")
             qr = (await pair.expect("qr text: ")).split("qr text: ", 1)[1]
-            await pair.expect("waiting for scan: scan the QR code above")
+            # against a sim the line says how to scan there, not on a phone
+            scan = await pair.expect("waiting for scan: ")
+            assert "this is a sim" in scan and "WhatsApp on your phone" not in scan, scan
+            assert 'curl -s -XPOST $CONTROL/phones/NUMBER/scan -d \'{"qr": "' + qr in scan
             await bot.scan_qr(qr)
             assert await pair.wait() == 0, pair.output
         out = pair.output
@@ -112,8 +118,18 @@ async def test_pair_with_a_phone_code(tmp_path: Path) -> None:
             line = await pair.expect("pairing code: ")
             code = line.split("pairing code: ", 1)[1]
             assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", code), line
-            await pair.expect("Link with phone number instead")
-            await phone.link_with_code(code)
+            where = await pair.expect("waiting for the code: ")
+            assert "Link with phone number" not in where, where  # a sim: no phone app
+            assert f'$CONTROL/phones/15550003333/code -d \'{{"code": "{code}"}}\'' in where
+            # the phone gets the code wrong: said at once, and a new code offered
+            wrong = ("2" if code[0] != "2" else "3") + code[1:]
+            with pytest.raises(SimError, match="pairing code rejected"):
+                await phone.link_with_code(wrong)
+            await pair.expect(f"the phone rejected the pairing code {code} (mistyped?)")
+            line = await pair.expect("a new pairing code: ")
+            fresh = line.split("a new pairing code: ", 1)[1]
+            assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", fresh) and fresh != code, line
+            await phone.link_with_code(fresh)
             assert await pair.wait() == 0, pair.output
         assert "done: paired as 15550003333:1@s.whatsapp.net" in pair.output
         assert "scan the QR code" not in pair.output and "█" not in pair.output
@@ -134,11 +150,17 @@ async def test_pair_fails_with_a_reason(tmp_path: Path) -> None:
         async with Proc(*argv, "15559999999", *sim_args(sim)) as pair:
             assert await pair.wait() == 1, pair.output
         assert "could not get a pairing code for 15559999999" in pair.output
-        # a number that is no number: refused at once, and the command exits at once too
-        # (it used to wait out every QR ref, 160 s, before it could end)
-        async with Proc(*argv, "abc", *sim_args(sim)) as pair:
-            assert await pair.wait(timeout=20) == 1, pair.output
-        assert "could not get a pairing code for abc: phone number is too short" in pair.output
+        # a number that is no number: refused before connecting (usage error, exit 2)
+        for bad, why in (
+            ("abc", "digits only"),
+            ("+1 555 12", "7 to 15"),
+            ("1555000000012345", "7 to 15"),
+            ("0555123456", "no leading 0"),
+        ):
+            async with Proc(*argv, bad, *sim_args(sim)) as pair:
+                assert await pair.wait(timeout=20) == 2, pair.output
+            assert f"argument --phone: {bad!r}" in pair.output and why in pair.output
+            assert "connecting" not in pair.output
 
     # nothing listens there: the reason names the address
     argv = (*wamd_command(), "pair", "--auth", str(tmp_path / "y.sqlite"))
@@ -161,3 +183,19 @@ async def test_usage_errors_exit_2(tmp_path: Path) -> None:
     async with Proc(*wamd_command()) as p:
         assert await p.wait() == 2
     assert "demo" in p.output and "pair" in p.output
+
+
+async def test_verbose_shows_the_protocol_log_and_twice_the_frame_dumps(tmp_path: Path) -> None:
+    async with SimServer() as sim:
+        outputs: list[str] = []
+        for flag in ("-v", "-vv"):
+            argv = (*wamd_command(), "pair", "--auth", str(tmp_path / f"{flag}.sqlite"), flag)
+            # an unknown number: the server refuses the code request, the command ends
+            async with Proc(*argv, "--phone", "15559999999", *sim_args(sim)) as pair:
+                assert await pair.wait() == 1, pair.output
+            outputs.append(pair.output)
+    once, twice = outputs
+    assert re.search(r" DEBUG wamd\.", once), once  # wamd's protocol log
+    assert "websockets" not in once, once  # not the library's hex dump of every frame
+    assert re.search(r" DEBUG wamd\.", twice), twice
+    assert re.search(r" DEBUG websockets\.client: > BINARY ", twice), twice

@@ -278,9 +278,40 @@ async def test_wrong_pairing_code_links_nothing(sim: SimServer) -> None:
     await sock.connect()
     code = await sock.request_pairing_code("15550004444")
     wrong = ("2" if code[0] != "2" else "3") + code[1:]
-    with pytest.raises(SimError):
+    rejected = asyncio.ensure_future(
+        sock.ev.wait_for("connection.update", lambda u: u.pairing_code_rejected is not None)
+    )
+    with pytest.raises(SimError, match="pairing code rejected"):
         await phone.link_with_code(wrong)
     assert state.creds.me is None and not phone.companions
+    update = await asyncio.wait_for(rejected, 20)  # the companion hears of it at once
+    assert "pairing code rejected" in str(update.pairing_code_rejected)
+    assert sock.core.attempt is not None and not sock.core.attempt.ended  # still waiting
+    await sock.end()
+
+
+@pytest.mark.parametrize("then", ["same code again", "a new code"])
+async def test_after_a_rejected_code_the_right_one_still_links(sim: SimServer, then: str) -> None:
+    phone = sim.add_phone("15550004444")
+    state = new_state()
+    sock = socket_for(sim, state)
+    await sock.connect()
+    code = await sock.request_pairing_code("15550004444")
+    wrong = ("2" if code[0] != "2" else "3") + code[1:]
+    with pytest.raises(SimError, match="pairing code rejected"):
+        await phone.link_with_code(wrong)
+    await sock.ev.wait_for(
+        "connection.update", lambda u: u.pairing_code_rejected is not None, timeout=20
+    )
+    if then == "a new code":
+        fresh = await sock.request_pairing_code("15550004444")
+        with pytest.raises(SimError):  # the old code is gone with the new request
+            await phone.link_with_code(code)
+        code = fresh
+    device = await phone.link_with_code(code)
+    await sock.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=20)
+    assert state.creds.me is not None and state.creds.me.id == str(device.jid)
+    assert device.jid.device == 1  # a rejected code used up no device number
     await sock.end()
 
 

@@ -8,6 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
+from wamd.errors import SimError
 from wamd.fleet.metrics import parse_text
 from wamd.sim import SimServer
 
@@ -84,9 +87,29 @@ async def test_add_pair_list_run_remove(sim: SimServer, postgres_db: str) -> Non
     pairing = await start("fleet", "pair", "shop", *dsn, *server)
     said: list[str] = []
     qr = (await line_with(pairing, "qr text: ", said)).split("qr text: ", 1)[1]
+    scan = await line_with(pairing, "waiting for scan: ", said)
+    assert "this is a sim" in scan and f'"qr": "{qr}"' in scan, scan  # how to scan there
     await phone.scan_qr(qr)
     await line_with(pairing, "shop: paired as 15557770000", said)
     assert await asyncio.wait_for(pairing.wait(), WAIT) == 0
+
+    # by code: a mistyped code is said and a new one offered
+    coded = sim.add_phone("15557772222", "Coded")
+    assert (await wamd("fleet", "add", "coded", *dsn))[0] == 0
+    pairing = await start("fleet", "pair", "coded", "--phone", "+1 555 777 2222", *dsn, *server)
+    code = (await line_with(pairing, "pairing code: ", said)).split("pairing code: ", 1)[1]
+    where = await line_with(pairing, "waiting for the code: ", said)
+    assert "$CONTROL/phones/15557772222/code" in where, where
+    with pytest.raises(SimError, match="pairing code rejected"):
+        await coded.link_with_code(("2" if code[0] != "2" else "3") + code[1:])
+    await line_with(pairing, "coded: the phone rejected the pairing code", said)
+    fresh = (await line_with(pairing, "pairing code: ", said)).split("pairing code: ", 1)[1]
+    assert fresh != code
+    await coded.link_with_code(fresh)
+    await line_with(pairing, "coded: paired as 15557772222", said)
+    assert await asyncio.wait_for(pairing.wait(), WAIT) == 0
+    code, out, _ = await wamd("fleet", "remove", "coded", "--forget", *dsn)
+    assert code == 0 and "coded: removed" in out
 
     code, out, _ = await wamd("fleet", "list", *dsn)
     assert code == 0
@@ -145,6 +168,8 @@ async def test_what_goes_wrong_is_said(postgres_db: str) -> None:
     assert code == 1 and "no worker 'nobody'" in out
     code, out, _ = await wamd("fleet", "pair", "ghost", "--dsn", postgres_db)
     assert code == 1 and "no such account" in out
+    code, _, err = await wamd("fleet", "pair", "ghost", "--phone", "555", "--dsn", postgres_db)
+    assert code == 2 and "7 to 15" in err  # checked before anything connects
     code, out, _ = await wamd("fleet", "list", "--dsn", postgres_db.replace("/wamd_", "/nope_"))
     assert code == 1 and "does not exist" in out
     code, _, err = await wamd("fleet", "worker", "--app", "nope", "--dsn", postgres_db)

@@ -20,7 +20,6 @@ the exchange (``companion_finish``) and a normal ``pair-success`` follows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 from typing import Any
 
@@ -28,7 +27,13 @@ from wamd.binary import JID, Node
 from wamd.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, InvalidJID
 from wamd.client.core import Attempt, ClientCore
 from wamd.defaults import DEFAULT_BROWSER, WA_VERSION
-from wamd.errors import ConnectionClosed, DisconnectReason, PairingError, WamdError
+from wamd.errors import (
+    ConnectionClosed,
+    DisconnectReason,
+    PairingError,
+    RequestError,
+    WamdError,
+)
 from wamd.events import ConnectionUpdate
 from wamd.messaging import stanzas
 from wamd.noise.payload import registration_payload
@@ -257,8 +262,8 @@ class Pairing:
                 primary.content_bytes() or b"",
                 creds.signed_identity_key,
             )
-        except PairingError as exc:
-            self.core.log.warning("pairing code failed: %s", exc)
+        except PairingError as exc:  # the phone wrapped its key with another code
+            self._rejected(f"the phone's answer does not decode with this code ({exc})")
             return
         # pair-success is authenticated with this secret
         self.core.change_creds({"adv_secret_key": adv_secret})
@@ -271,6 +276,21 @@ class Pairing:
                 Node("link_code_pairing_ref", {}, ref),
             ],
         )
-        with contextlib.suppress(WamdError):
+        try:
             await self.core.query(stanzas.iq("set", "md", [finish]))
+        except RequestError as exc:
+            # the phone could not open our key bundle: the code typed there is not ours.
+            # The request stays (whatsmeow keeps its pairing cache too): the phone may
+            # type the code again, or the application asks for a new one.
+            self._rejected(f"the phone refused the code ({exc.code} {exc.text})")
+            return
+        except WamdError:
+            return  # the connection went away: its close says why
         self._code = None
+
+    def _rejected(self, why: str) -> None:
+        self.core.log.warning("pairing code rejected: %s", why)
+        self.core.ev.emit(
+            "connection.update",
+            ConnectionUpdate(pairing_code_rejected=PairingError(f"pairing code rejected: {why}")),
+        )

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from wamd.binary import JID
 from wamd.client import WASocket
 from wamd.commands.echo import EchoResult, preview, run_echo_bot
-from wamd.commands.status import Status, configure_logging
+from wamd.commands.status import Status, add_verbose_argument, configure_logging
 from wamd.events import ConnectionUpdate
 from wamd.messaging.types import WAMessage
 
@@ -339,7 +339,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="give up after this many seconds (60)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
+    add_verbose_argument(parser)
 
 
 async def _main(args: argparse.Namespace) -> int:

@@ -34,9 +34,10 @@ from wamd.client import WASocket, run_forever
 from wamd.commands.options import (
     add_auth_arguments,
     add_connection_arguments,
+    phone_number,
 )
 from wamd.commands.session import new_socket, start_command
-from wamd.commands.status import Status
+from wamd.commands.status import Status, add_verbose_argument
 from wamd.errors import WamdError
 from wamd.events import LastDisconnect, MessagesUpsert
 from wamd.messaging.types import WAMessage
@@ -207,11 +208,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_auth_arguments(parser)
     parser.add_argument(
         "--phone",
+        type=phone_number,
         metavar="NUMBER",
         help="pair with a code for this phone number instead of a QR code (if not paired yet)",
     )
     add_connection_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
+    add_verbose_argument(parser)
 
 
 async def _echo(args: argparse.Namespace) -> int:

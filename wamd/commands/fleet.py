@@ -43,8 +43,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from wamd.commands.options import UsageError, add_connection_arguments, socket_options
-from wamd.commands.status import Status, configure_logging
+from wamd.commands.options import (
+    UsageError,
+    add_connection_arguments,
+    phone_number,
+    socket_options,
+)
+from wamd.commands.session import code_help, scan_help
+from wamd.commands.status import Status, add_verbose_argument, configure_logging
 from wamd.errors import FleetError, StoreError, WamdError
 
 __all__ = ["ENV_DSN", "HELP", "add_arguments", "run"]
@@ -61,7 +67,7 @@ def _dsn_argument(parser: argparse.ArgumentParser) -> None:
         metavar="DSN",
         help=f"the fleet's PostgreSQL database, postgresql://... (env {ENV_DSN})",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
+    add_verbose_argument(parser)
 
 
 def _positive(text: str) -> float:
@@ -93,7 +99,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     pair = commands.add_parser("pair", help="link an account", description="link an account")
     pair.add_argument("name", metavar="NAME")
-    pair.add_argument("--phone", metavar="NUMBER", help="pair with a code instead of a QR code")
+    pair.add_argument(
+        "--phone",
+        metavar="NUMBER",
+        type=phone_number,
+        help="the account's number in international form: pair with a code, not a QR code",
+    )
     pair.add_argument("--timeout", type=_positive, default=180.0, help="give up after S s (180)")
     add_connection_arguments(pair)
     _dsn_argument(pair)
@@ -183,6 +194,7 @@ async def _pair(args: argparse.Namespace, status: Status) -> int:
 
     (name,) = _names([args.name])
     options = socket_options(args)
+    sim = bool(options)
     owner = f"pair:{os.uname().nodename}:{os.getpid()}"
     async with PostgresLeases(args.dsn) as leases:
         row = await leases.account(name)
@@ -207,10 +219,11 @@ async def _pair(args: argparse.Namespace, status: Status) -> int:
                     jid = await fleet.pair(
                         name,
                         phone=args.phone,
-                        on_qr=lambda qr: _show_qr(status, name, qr, bool(options)),
-                        on_code=lambda code: status.line(
-                            f"pairing code: {code[:4]}-{code[4:]} (WhatsApp > Linked devices > "
-                            "Link with phone number instead)",
+                        on_qr=lambda qr: _show_qr(status, name, qr, sim),
+                        on_code=lambda code: _show_code(status, name, args.phone, code, sim),
+                        on_code_rejected=lambda error: status.line(
+                            f"the phone rejected the pairing code (mistyped?): {error}; "
+                            "a new one follows",
                             name,
                         ),
                         timeout=args.timeout,
@@ -245,7 +258,12 @@ def _show_qr(status: Status, name: str, qr: str, sim: bool) -> None:
 
         code.print_ascii(out=Sink())
         status.block("".join(lines))
-    status.line("waiting for scan: WhatsApp > Settings > Linked devices > Link a device", name)
+    status.line(f"waiting for scan: {scan_help(sim, qr if sim else None)}", name)
+
+
+def _show_code(status: Status, name: str, phone: str, code: str, sim: bool) -> None:
+    status.line(f"pairing code: {code[:4]}-{code[4:]}", name)
+    status.line(f"waiting for the code: {code_help(sim, phone, code)}", name)
 
 
 async def _list(args: argparse.Namespace, status: Status) -> int:

@@ -36,6 +36,7 @@ __all__ = [
     "auth_location",
     "move_auth_aside",
     "open_auth",
+    "phone_number",
     "server_name",
     "socket_options",
 ]
@@ -49,6 +50,35 @@ DEFAULT_AUTH_FILE = "wamd.sqlite"
 
 class UsageError(ValueError):
     """Options that do not fit together (reported like an argparse error, exit status 2)."""
+
+
+PHONE_MIN_DIGITS = 7  # whatsmeow PairPhone: "phone number too short" at 6 digits or fewer
+PHONE_MAX_DIGITS = 15  # E.164: country code and number together
+
+
+def phone_number(text: str) -> str:
+    """``--phone``: an account's number in international form, checked before connecting.
+
+    ``+``, spaces, dashes, dots and parentheses are allowed and dropped; what is left must be
+    7 to 15 digits (E.164) with the country code first, so no leading 0.
+    """
+    digits = "".join(ch for ch in text if ch not in "+ -.()")
+    if not digits.isdigit() or not digits.isascii():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a phone number is digits only, in international form "
+            "(country code first, e.g. +1 555 123 4567)"
+        )
+    if digits.startswith("0"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the number in international form, country code first "
+            "(no leading 0 or 00)"
+        )
+    if not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {len(digits)} digits; an international number has "
+            f"{PHONE_MIN_DIGITS} to {PHONE_MAX_DIGITS} (country code included)"
+        )
+    return digits
 
 
 def _url(text: str) -> str:

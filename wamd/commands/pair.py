@@ -21,8 +21,10 @@ import sys
 from wamd.commands.options import (
     add_auth_arguments,
     add_connection_arguments,
+    phone_number,
 )
 from wamd.commands.session import new_socket, start_command
+from wamd.commands.status import add_verbose_argument
 from wamd.errors import DisconnectReason
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -35,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--phone",
         metavar="NUMBER",
+        type=phone_number,
         help="the account's phone number in international form: pair with a code, not a QR",
     )
     parser.add_argument(
@@ -43,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start over: move the stored auth state aside (renamed, not deleted) and pair anew",
     )
     add_connection_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
+    add_verbose_argument(parser)
 
 
 def _next_command(args: argparse.Namespace) -> str:

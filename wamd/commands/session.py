@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -34,11 +35,18 @@ from wamd.commands.options import (
     socket_options,
 )
 from wamd.commands.status import Status, configure_logging, describe_reason, hint_for
-from wamd.errors import DisconnectReason, StoreError, StoreFailed, WamdError
+from wamd.errors import DisconnectReason, PairingError, StoreError, StoreFailed, WamdError
 from wamd.events import ConnectionUpdate
 from wamd.store.auth import AuthState
 
-__all__ = ["CommandStart", "SessionLines", "new_socket", "start_command"]
+__all__ = [
+    "CommandStart",
+    "SessionLines",
+    "code_help",
+    "new_socket",
+    "scan_help",
+    "start_command",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,37 @@ CODE_HELP = (
     "on your phone: WhatsApp > Settings > Linked devices > Link a device > "
     "Link with phone number instead, then type the code"
 )
+MAX_CODE_REJECTIONS = 3  # new codes offered after the phone refused one; then give up
+SIM_CONTROL = (
+    "$CONTROL is the `control:` line that `wamd sim --control-port N` printed; "
+    "or script it with SimPhone.scan_qr / link_with_code"
+)
+
+
+def scan_help(sim: bool, qr: str | None = None) -> str:
+    """How to scan the QR code: on a phone (WhatsApp), or through the sim's control interface
+    (``qr``: the QR text, printed on the line before, that the interface takes)."""
+    if not sim:
+        return SCAN_HELP
+    if qr is None:
+        return "a phone of the sim scans the QR code (SimPhone.scan_qr or the control interface)"
+    body = json.dumps({"qr": qr})
+    return (
+        "this is a sim: have one of its phones scan it through the control interface, "
+        f"curl -s -XPOST $CONTROL/phones/NUMBER/scan -d '{body}' ({SIM_CONTROL}); "
+        "a new code comes every 20 s"
+    )
+
+
+def code_help(sim: bool, phone: str, code: str) -> str:
+    """Where to type a pairing code: on the phone, or through the sim's control interface."""
+    if not sim:
+        return CODE_HELP
+    body = json.dumps({"code": f"{code[:4]}-{code[4:]}"})
+    return (
+        "this is a sim: type it on the sim's phone through the control interface, "
+        f"curl -s -XPOST $CONTROL/phones/{phone}/code -d '{body}' ({SIM_CONTROL})"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,6 +163,7 @@ class SessionLines:
         phone: str | None = None,
         qr_text: bool = False,
         on_fatal: Callable[[BaseException], None] | None = None,
+        sim: bool = False,
     ) -> None:
         self.sock = sock
         self.status = status
@@ -132,7 +172,9 @@ class SessionLines:
         self.phone = phone
         self.qr_text = qr_text
         self.on_fatal = on_fatal
+        self.sim = sim
         self.qr_count = 0
+        self.rejected = 0  # pairing codes the phone refused
         self.code: str | None = None
         self.fatal: BaseException | None = None
         self._restarting = False
@@ -155,7 +197,8 @@ class SessionLines:
             if self.qr_text:
                 self.say(f"qr text: {update.qr}")
             if self.qr_count == 1:
-                self.say(f"waiting for scan: {SCAN_HELP}")
+                shown = update.qr if self.qr_text else None
+                self.say(f"waiting for scan: {scan_help(self.sim, shown)}")
             else:
                 self.say("waiting for scan: new QR code above (the previous one expired)")
         if update.connection == "open":
@@ -165,6 +208,8 @@ class SessionLines:
             self.say(f"online as {who}{name}")
         if update.received_pending_notifications:
             self.say("up to date: what arrived while offline is handled")
+        if update.pairing_code_rejected is not None and self.phone and self.sock.user is None:
+            self._code_rejected(update.pairing_code_rejected)
         if update.store_error is not None and not isinstance(update.store_error, StoreFailed):
             self.say(f"auth state problem: {update.store_error}")
         if update.connection == "close" and update.last_disconnect is not None:
@@ -193,6 +238,21 @@ class SessionLines:
         if me is not None and changes.get("registered"):
             self.say(f"paired as {me.id}")
 
+    def _code_rejected(self, error: BaseException) -> None:
+        self.rejected += 1
+        shown = f" {self.code[:4]}-{self.code[4:]}" if self.code else ""
+        self.say(f"the phone rejected the pairing code{shown} (mistyped?): {error}")
+        if self.rejected > MAX_CODE_REJECTIONS:
+            self.say(f"rejected {self.rejected} times: giving up; run the command again")
+            exc = PairingError(f"the phone rejected {self.rejected} pairing codes")
+            self.fatal = exc
+            if self.on_fatal is not None:
+                self.on_fatal(exc)
+            self._code_task = asyncio.ensure_future(self.sock.end(exc))
+            return
+        self.code = None
+        self._code_task = asyncio.ensure_future(self._request_code(self.phone or ""))
+
     async def _request_code(self, phone: str) -> None:
         try:
             code = await self.sock.request_pairing_code(phone)
@@ -205,8 +265,9 @@ class SessionLines:
             await self.sock.end(exc)
             return
         self.code = code
-        self.say(f"pairing code: {code[:4]}-{code[4:]}")
-        self.say(f"waiting for the code: {CODE_HELP}")
+        fresh = "a new pairing code" if self.rejected else "pairing code"
+        self.say(f"{fresh}: {code[:4]}-{code[4:]}")
+        self.say(f"waiting for the code: {code_help(self.sim, phone, code)}")
 
 
 def new_socket(
@@ -240,6 +301,7 @@ def new_socket(
         phone=phone,
         qr_text=bool(options.get("url")) if qr_text is None else qr_text,
         on_fatal=on_fatal,
+        sim=bool(options.get("url")),
     )
     sock.ev.on("creds.update", save_creds)
     sock.ev.on("creds.update", lines.on_creds)

@@ -7,13 +7,15 @@ time (``wamd echo``, ``wamd pair``) or with the seconds since start (``wamd demo
 transcript). Text that the terminal's encoding cannot show (the QR code's block
 characters on an ASCII-only terminal) is replaced, never an error.
 
-Protocol logs (the ``wamd.*`` loggers) go to stderr: warnings by default, everything
-with ``--verbose``. The reconnect supervisor (``wamd.client.supervisor``) says when it
+Protocol logs go to stderr: warnings by default; ``-v`` adds wamd's own log (the
+``wamd.*`` loggers at DEBUG) without the websocket library's hex dump of every frame,
+``-vv`` adds those and every other library's debug log. The reconnect supervisor (``wamd.client.supervisor``) says when it
 reconnects and why it stops; its records become status lines.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -21,9 +23,10 @@ from typing import TextIO
 
 from wamd.errors import DisconnectReason
 
-__all__ = ["Status", "configure_logging", "describe_reason", "hint_for"]
+__all__ = ["Status", "add_verbose_argument", "configure_logging", "describe_reason", "hint_for"]
 
 SUPERVISOR_LOGGER = "wamd.client.supervisor"
+WAMD_LOGGER = "wamd"
 
 
 class Status:
@@ -74,17 +77,35 @@ class _SupervisorLines(logging.Handler):
             self.handleError(record)
 
 
-def configure_logging(verbose: bool, status: Status | None = None, actor: str = "") -> None:
-    """Protocol logs to stderr (DEBUG with ``verbose``, else WARNING); supervisor to ``status``.
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """``-v`` (wamd's protocol log) and ``-vv`` (every library's too, frame dumps included)."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="show wamd's protocol log on stderr; twice (-vv) also the websocket library's "
+        "frame dumps and every other library's debug log",
+    )
+
+
+def configure_logging(verbose: int, status: Status | None = None, actor: str = "") -> None:
+    """Protocol logs to stderr; the reconnect supervisor's records to ``status``.
+
+    ``verbose`` 0: warnings only. 1 (``-v``): wamd's own loggers (``wamd.*``) at DEBUG,
+    other libraries at WARNING, so the websocket library's hex dump of every frame
+    (``websockets.*`` at DEBUG) stays out. 2 (``-vv``): everything at DEBUG.
 
     Called once by each command (they own the process); a library user configures logging
     their own way.
     """
+    verbose = int(verbose)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.DEBUG if verbose >= 2 else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger(WAMD_LOGGER).setLevel(logging.DEBUG if verbose else logging.NOTSET)
     if status is not None:
         supervisor = logging.getLogger(SUPERVISOR_LOGGER)
         for handler in list(supervisor.handlers):
@@ -93,7 +114,7 @@ def configure_logging(verbose: bool, status: Status | None = None, actor: str = 
         supervisor.addHandler(_SupervisorLines(status, actor))
         supervisor.setLevel(logging.DEBUG if verbose else logging.INFO)
         # without --verbose its lines are status lines only, not also stderr log records
-        supervisor.propagate = verbose
+        supervisor.propagate = bool(verbose)
 
 
 _HINTS: dict[int, str] = {

@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar
 from wamd.client import WASocket, make_wa_socket
 from wamd.client.lifecycle import Phase
 from wamd.client.supervisor import FINAL_REASONS, run_forever
-from wamd.errors import ConnectionClosed, DisconnectReason, FleetError
+from wamd.errors import ConnectionClosed, DisconnectReason, FleetError, PairingError
 from wamd.events import EVENT_NAMES, ConnectionUpdate, LastDisconnect, MessagesUpsert
 from wamd.fleet.auths import AuthBackend
 from wamd.fleet.metrics import FleetMetrics
@@ -66,6 +66,7 @@ Gate = Callable[[], bool]
 Handler = Callable[["AccountEvent[Any]"], object]
 
 MAX_NAME = 200  # characters in an account name
+MAX_CODE_REJECTIONS = 3  # new pairing codes after the phone refused one; then pairing fails
 _OPTIONS = frozenset(inspect.signature(make_wa_socket).parameters) - {"auth"}
 
 
@@ -293,13 +294,16 @@ class Fleet:
         phone: str | None = None,
         on_qr: Callable[[str], object] | None = None,
         on_code: Callable[[str], object] | None = None,
+        on_code_rejected: Callable[[PairingError], object] | None = None,
         timeout: float = 180.0,
     ) -> str:
         """Link ``name`` as a new companion device; returns its JID once logged in.
 
         QR codes go to ``on_qr`` (the text to show or scan), or with ``phone`` (the
-        account's number) a pairing code goes to ``on_code``. An account that is paired
-        already is only reported. The account must not be running.
+        account's number) a pairing code goes to ``on_code``. A code the phone refused
+        (mistyped) goes to ``on_code_rejected`` and a new code to ``on_code``, up to
+        ``MAX_CODE_REJECTIONS`` times. An account that is paired already is only
+        reported. The account must not be running.
         """
         acct = self.account(name)
         if acct.running:
@@ -327,6 +331,16 @@ class Fleet:
                 on_code(code)
 
         def on_update(update: ConnectionUpdate) -> None:
+            rejected = update.pairing_code_rejected
+            if rejected is not None and phone and sock.user is None and not done.done():
+                if on_code_rejected is not None:
+                    on_code_rejected(rejected)
+                if len(asked) > MAX_CODE_REJECTIONS:
+                    done.set_exception(
+                        FleetError(f"pairing {name!r} failed: the phone refused {len(asked)} codes")
+                    )
+                else:
+                    asked.append(loop.create_task(ask_code(phone)))
             if update.connection == "connecting":
                 acct.set_status(AccountStatus.PAIRING)
                 if phone and sock.user is None and not asked:

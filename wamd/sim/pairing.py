@@ -6,7 +6,14 @@
   connection is closed.
 - A phone scans one of the refs (``SimPhone.scan_qr``) or takes the companion's pairing
   code (``SimPhone.link_with_code``, whatsmeow ``pair-code.go``: ``companion_hello``,
-  the ``primary_hello`` notification, ``companion_finish``).
+  the ``primary_hello`` notification, ``companion_finish``). A mistyped code cannot be
+  seen until ``companion_finish``: the pairing code only wraps the two ephemeral keys
+  (AES-CTR, no check), so the phone finds out when the companion's key bundle does not
+  authenticate (AES-GCM). The sim then answers ``companion_finish`` with an iq error
+  (400 bad-request) and the phone (``link_with_code``) raises; the request stays pending,
+  so the code can be typed again or the companion can send a new ``companion_hello``
+  (a new code, as whatsmeow's ``PairPhone`` called again). What the real server answers
+  there is not known: whatsmeow only logs the error of that iq and Baileys ignores it.
 - Then ``<iq type="set" xmlns="md" t><pair-success>`` with a genuine ADV identity signed
   by the account key, ``<platform>``, ``<device jid lid>`` and, for business accounts,
   ``<biz name>``; the companion's ``pair-device-sign`` is checked; ``stream:error 515``
@@ -203,7 +210,6 @@ class Pairing:
 
     async def _pair_with_code(self, phone: SimPhone, pending: _Pending, code: str) -> SimDevice:
         conn = pending.connection
-        allocation = self.state.allocate_companion(phone)
         try:
             ephemeral, companion_public, wrapped_primary = primary_start_code_pairing(
                 code, pending.wrapped_companion_ephemeral
@@ -237,8 +243,13 @@ class Pairing:
                 ephemeral, companion_public, wrapped_bundle, phone.account_key
             )
         except PairingError as exc:
+            # a mistyped code: the phone cannot open the bundle. The companion's request
+            # stays pending (the phone may type the code again, the companion may ask
+            # for a new one); the companion hears of it by the error answer
             await conn.send(stanzas.iq_error(finish, 400, "bad-request", as_server=True))
-            raise SimError(f"pairing failed: {exc}") from None
+            raise SimError(f"pairing code rejected: {exc}") from None
+        # the device number is taken only now: a mistyped code does not use one up
+        allocation = self.state.allocate_companion(phone)
         await conn.send(stanzas.iq_result(finish, as_server=True))
         return await self.pair(phone, pending, identity, adv_secret, allocation)
 
