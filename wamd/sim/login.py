@@ -20,6 +20,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from websockets.protocol import State
+
 from wamd.binary import Node
 from wamd.errors import ConnectionClosed, DisconnectReason
 from wamd.messaging import stanzas
@@ -114,7 +116,9 @@ class Logins:
             await conn.close()
             return
         previous = device.connection
-        if previous is not None and not previous.closed:
+        # a connection whose client closed it already (its websocket is no longer open,
+        # though its reader has not caught up yet) is not pushed off: the client is gone
+        if previous is not None and not previous.closed and previous.ws.state is State.OPEN:
             self.replaced += 1
             # whatsmeow connectionevents.go: <conflict type="replaced"/> -> StreamReplaced
             with contextlib.suppress(ConnectionClosed):
