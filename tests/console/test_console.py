@@ -209,6 +209,95 @@ async def test_link_the_echo_bot_chat_react_and_make_a_group(
         await _stop(bot)
 
 
+async def test_add_an_account_link_by_code_run_a_group_unlink_and_watch_the_expiry(
+    console: ControlServer, page: Any
+) -> None:
+    from wamd.testing import new_auth_state, pair_companion, socket_for, wait_received
+
+    sim = console.sim
+    carol = "15550000003"
+    assert console.console_url is not None
+    await page.goto(console.console_url)
+    await page.fill("#add-number", carol)
+    await page.fill("#add-name", "Carol")
+    await page.click("#add-phone")
+    card = page.locator(f'#phones .phone[data-number="{carol}"]')
+    await card.wait_for()
+    assert sim.phones[carol].name == "Carol"
+
+    # a socket asks for a pairing code; Carol's phone types it in the page
+    sock = socket_for(sim, new_auth_state())
+    opened = asyncio.ensure_future(
+        sock.ev.wait_for("connection.update", lambda u: u.connection == "open", timeout=WAIT)
+    )
+    await sock.connect()
+    try:
+        code = await sock.request_pairing_code(carol)
+        await page.select_option("#link-phone", carol)
+        await page.fill("#link-code", f"{code[:4]}-{code[4:]}")
+        await page.click("#link-code-enter")
+        await page.wait_for_selector("#link-result:has-text('linked')")
+        await opened
+        await card.locator(".device .dot.on").wait_for()
+
+        # Alice makes a group with Carol and runs it: the notifications show in the chat
+        await page.select_option("#chat-phone", ALICE)
+        await page.click("#chat-side summary")
+        await page.fill("#group-subject", "Team")
+        await page.check(f'.group-member[value="{carol}"]')
+        await page.click("#group-create")
+        panel = page.locator("#group-panel")
+        member = panel.locator(f'.member[data-jid="{carol}@s.whatsapp.net"]')
+        await member.locator(".promote").click()
+        await page.wait_for_selector("#messages .system:has-text('made Carol an admin')")
+        await member.locator(".demote").wait_for()
+        await page.fill("#subject-input", "Crew")
+        await page.click("#subject-set")
+        await page.wait_for_selector("#messages .system:has-text('changed the subject to “Crew”')")
+        assert await page.inner_text("#chat-title") == "Crew"
+        await page.fill("#composer-text", "helo all")
+        await page.click("#send")
+        typo = page.locator("#messages .msg.mine", has_text="helo all")
+        await typo.wait_for()
+        typo_id = await typo.get_attribute("data-id")
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("hello all")))
+        await typo.hover()
+        await typo.locator(".edit").click()
+        fixed = page.locator(f'#messages .msg[data-id="{typo_id}"]')
+        await fixed.locator(".meta", has_text="edited").wait_for()
+        assert await fixed.locator(".body").inner_text() == "hello all"
+        edit = await wait_received(sim.phones[carol], lambda m: m.message.HasField("editedMessage"))
+        assert edit.message.editedMessage.message.protocolMessage.key.ID == typo_id
+        await panel.locator("#add-member").select_option(BOT)
+        await panel.locator("#add-member-go").click()
+        await page.wait_for_selector("#messages .system:has-text('added Bot')")
+        await member.locator(".remove").click()
+        await page.wait_for_selector("#messages .system:has-text('removed Carol')")
+        (group,) = sim.groups.values()
+        assert group.subject == "Crew" and set(group.participants) == {ALICE, BOT}
+
+        # another companion of Alice's, unlinked from the page
+        other = await pair_companion(sim, sim.phones[ALICE])
+        alice_card = page.locator(f'#phones .phone[data-number="{ALICE}"]')
+        await alice_card.locator(f'.device[data-jid="{other.jid}"] .unlink').click()
+        await alice_card.locator(".device").wait_for(state="detached")
+        kicked = await other.next("stream:error")
+        assert kicked.attrs["code"] == "401"
+
+        # Carol's phone goes offline and the clock moves 15 days: her companion expires
+        await card.locator(".toggle-online").click()
+        await card.locator(".toggle-online", has_text="go online").wait_for()
+        await page.fill("#clock-days", "15")
+        await page.click("#clock-move")
+        await card.locator(".device").wait_for(state="detached")
+        closed = await sock.wait_closed()
+        assert closed is not None and closed.status_code == 401
+        assert page.errors == []
+    finally:
+        opened.cancel()
+        await sock.end()
+
+
 async def _evil_site() -> tuple[web.AppRunner, int]:
     """A page on another origin (127.0.0.1, another port: the same site, so the
     console's SameSite cookie goes along) that tries to drive the console."""
