@@ -43,10 +43,20 @@ _DJB_PREFIX = bytes([DJB_TYPE])
 
 @dataclass(frozen=True, slots=True)
 class KeyPair:
-    """A Curve25519 key pair. ``public`` is the raw 32-byte key (no type byte)."""
+    """A Curve25519 key pair. ``public`` is the raw 32-byte key (no type byte).
+
+    The OpenSSL key object for ``private`` is kept with the pair once made (by
+    ``generate_keypair``, ``from_private`` or the first agreement), so that every later
+    agreement skips rebuilding it from the raw bytes, which costs as much as the DH
+    itself. It is not part of the value: equality, hashing, ``repr``, copies and pickles
+    see only the two raw keys.
+    """
 
     public: bytes
     private: bytes = field(repr=False)
+    _secret: X25519PrivateKey | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if len(self.public) != 32 or len(self.private) != 32:
@@ -58,7 +68,22 @@ class KeyPair:
         if len(private) != 32:
             raise InvalidKey("a Curve25519 private key is 32 bytes")
         key = X25519PrivateKey.from_private_bytes(private)
-        return cls(key.public_key().public_bytes_raw(), private)
+        return cls._with_key(key.public_key().public_bytes_raw(), private, key)
+
+    @classmethod
+    def _with_key(cls, public: bytes, private: bytes, key: X25519PrivateKey) -> KeyPair:
+        pair = cls(public, private)
+        object.__setattr__(pair, "_secret", key)
+        return pair
+
+    @property
+    def private_key(self) -> X25519PrivateKey:
+        """The OpenSSL object for ``private`` (made once, then kept with the pair)."""
+        key = self._secret
+        if key is None:
+            key = X25519PrivateKey.from_private_bytes(self.private)
+            object.__setattr__(self, "_secret", key)
+        return key
 
     @property
     def public_prefixed(self) -> bytes:
@@ -67,11 +92,26 @@ class KeyPair:
 
     def agree(self, their_public: bytes) -> bytes:
         """X25519 shared secret with another public key (32 or 33-byte form)."""
-        return agree(self.private, their_public)
+        return _exchange(self.private_key, their_public)
 
     def sign(self, message: bytes) -> bytes:
         """XEdDSA signature of ``message`` with this key."""
         return sign(self.private, message)
+
+    # the key object is a cache: copies and pickles carry the raw keys only
+    def __getstate__(self) -> tuple[bytes, bytes]:
+        return (self.public, self.private)
+
+    def __setstate__(self, state: tuple[bytes, bytes]) -> None:
+        object.__setattr__(self, "public", state[0])
+        object.__setattr__(self, "private", state[1])
+        object.__setattr__(self, "_secret", None)
+
+    def __copy__(self) -> KeyPair:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> KeyPair:
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +140,7 @@ class SignedKeyPair:
 def generate_keypair() -> KeyPair:
     """A fresh random Curve25519 key pair."""
     key = X25519PrivateKey.generate()
-    return KeyPair(key.public_key().public_bytes_raw(), key.private_bytes_raw())
+    return KeyPair._with_key(key.public_key().public_bytes_raw(), key.private_bytes_raw(), key)
 
 
 def strip_prefix(public: bytes) -> bytes:
@@ -119,10 +159,22 @@ def prefixed(public: bytes) -> bytes:
     return _DJB_PREFIX + strip_prefix(public)
 
 
-def agree(private: bytes, their_public: bytes) -> bytes:
-    """X25519 agreement between a private key and a public key (either form)."""
+def agree(private: bytes | KeyPair, their_public: bytes) -> bytes:
+    """X25519 agreement between a private key (raw, or a pair) and a public key (either form).
+
+    Prefer passing the ``KeyPair``: its key object is reused instead of rebuilt.
+    """
+    if isinstance(private, KeyPair):
+        return _exchange(private.private_key, their_public)
     try:
         key = X25519PrivateKey.from_private_bytes(private)
+    except ValueError as exc:
+        raise InvalidKey("a Curve25519 private key is 32 bytes") from exc
+    return _exchange(key, their_public)
+
+
+def _exchange(key: X25519PrivateKey, their_public: bytes) -> bytes:
+    try:
         return key.exchange(X25519PublicKey.from_public_bytes(strip_prefix(their_public)))
     except ValueError as exc:  # all-zero shared secret (low-order point) or bad length
         raise InvalidKey("X25519 agreement failed: invalid public key") from exc

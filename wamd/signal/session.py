@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
-from wamd.crypto import KeyPair, agree, generate_keypair, prefixed, strip_prefix, verify
+from wamd.crypto import KeyPair, generate_keypair, prefixed, strip_prefix, verify
 from wamd.errors import (
     BadMac,
     CorruptedStore,
@@ -81,8 +81,14 @@ class _Chain:
     ratchet_public: bytes
     chain_key: bytes = field(repr=False)
     index: int = 0
-    ratchet_private: bytes = field(default=b"", repr=False)
+    # our ratchet key pair (sending chains only), kept whole so that its key object,
+    # made once, serves every agreement with it
+    ratchet: KeyPair | None = field(default=None, repr=False)
     skipped: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict, repr=False)
+
+    @property
+    def ratchet_private(self) -> bytes:
+        return self.ratchet.private if self.ratchet is not None else b""
 
 
 @dataclass(slots=True)
@@ -184,16 +190,19 @@ class SessionRecord:
         if record.version != RECORD_VERSION:
             raise CorruptedStore(location, f"unknown session record version {record.version}")
         out = cls()
-        if record.HasField("current"):
-            out.current = _state_from_proto(record.current)
-        out.previous = [_state_from_proto(s) for s in record.previous]
+        try:
+            if record.HasField("current"):
+                out.current = _state_from_proto(record.current)
+            out.previous = [_state_from_proto(s) for s in record.previous]
+        except InvalidKey:  # a ratchet key pair of the wrong size
+            raise CorruptedStore(location, "session record holds a malformed ratchet key") from None
         return out
 
 
 def _chain_to_proto(chain: _Chain) -> signal_store_pb2.Chain:
     return signal_store_pb2.Chain(
         ratchetPublic=chain.ratchet_public,
-        ratchetPrivate=chain.ratchet_private,
+        ratchetPrivate=chain.ratchet.private if chain.ratchet is not None else b"",
         index=chain.index,
         chainKey=chain.chain_key,
         skipped=[
@@ -204,11 +213,12 @@ def _chain_to_proto(chain: _Chain) -> signal_store_pb2.Chain:
 
 
 def _chain_from_proto(chain: signal_store_pb2.Chain) -> _Chain:
+    private = chain.ratchetPrivate
     return _Chain(
         ratchet_public=chain.ratchetPublic,
         chain_key=chain.chainKey,
         index=chain.index,
-        ratchet_private=chain.ratchetPrivate,
+        ratchet=KeyPair(chain.ratchetPublic, private) if private else None,
         skipped={k.index: (k.cipherKey, k.macKey, k.iv) for k in chain.skipped},
     )
 
@@ -275,20 +285,16 @@ def initiate_session(
         raise InvalidKey("signed prekey signature does not verify")
     base = base_key or generate_keypair()
     ratchet = ratchet_key or generate_keypair()
-    secrets = (
-        agree(identity.private, signed)
-        + agree(base.private, their_identity)
-        + agree(base.private, signed)
-    )
+    secrets = identity.agree(signed) + base.agree(their_identity) + base.agree(signed)
     if bundle.prekey is not None:
-        secrets += agree(base.private, bundle.prekey)
+        secrets += base.agree(bundle.prekey)
     root, chain = kdf.derive_initial(secrets)
-    new_root, sending_chain = kdf.root_step(root, agree(ratchet.private, signed))
+    new_root, sending_chain = kdf.root_step(root, ratchet.agree(signed))
     state = SessionState(
         local_identity=identity.public,
         remote_identity=their_identity,
         root_key=new_root,
-        sender=_Chain(ratchet.public, sending_chain, 0, ratchet.private),
+        sender=_Chain(ratchet.public, sending_chain, 0, ratchet),
         receivers=[_Chain(signed, chain)],
         pending=_Pending(bundle.prekey_id, bundle.signed_prekey_id, base.public),
         remote_registration_id=bundle.registration_id,
@@ -353,18 +359,18 @@ def _accept_session(
 ) -> SessionState:
     """Bob's side of X3DH for a new base key."""
     secrets = (
-        agree(signed_prekey.private, parsed.identity_key)
-        + agree(identity.private, parsed.base_key)
-        + agree(signed_prekey.private, parsed.base_key)
+        signed_prekey.agree(parsed.identity_key)
+        + identity.agree(parsed.base_key)
+        + signed_prekey.agree(parsed.base_key)
     )
     if one_time_prekey is not None:
-        secrets += agree(one_time_prekey.private, parsed.base_key)
+        secrets += one_time_prekey.agree(parsed.base_key)
     root, chain = kdf.derive_initial(secrets)
     return SessionState(
         local_identity=identity.public,
         remote_identity=parsed.identity_key,
         root_key=root,
-        sender=_Chain(signed_prekey.public, chain, 0, signed_prekey.private),
+        sender=_Chain(signed_prekey.public, chain, 0, signed_prekey),
         remote_registration_id=parsed.registration_id,
         local_registration_id=registration_id,
         alice_base_key=parsed.base_key,
@@ -467,7 +473,7 @@ def _copy_chain(chain: _Chain) -> _Chain:
         chain.ratchet_public,
         chain.chain_key,
         chain.index,
-        chain.ratchet_private,
+        chain.ratchet,
         dict(chain.skipped),
     )
 
@@ -492,17 +498,16 @@ def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
     """Decrypt on ``state`` (mutating it). Callers pass a copy when failure must not mutate."""
     chain = state.receiver(parsed.ratchet_key)
     if chain is None:  # a DH ratchet step: a new receiving chain, then a new sending chain
-        if state.sender.ratchet_private == b"":
+        ours = state.sender.ratchet
+        if ours is None:
             raise InvalidMessage("session has no sending ratchet key")
-        root, receiving = kdf.root_step(
-            state.root_key, agree(state.sender.ratchet_private, parsed.ratchet_key)
-        )
+        root, receiving = kdf.root_step(state.root_key, ours.agree(parsed.ratchet_key))
         new_ratchet = generate_keypair()
-        root, sending = kdf.root_step(root, agree(new_ratchet.private, parsed.ratchet_key))
+        root, sending = kdf.root_step(root, new_ratchet.agree(parsed.ratchet_key))
         chain = _Chain(parsed.ratchet_key, receiving)
         state.add_receiver(chain)
         state.previous_counter = max(state.sender.index - 1, 0)
-        state.sender = _Chain(new_ratchet.public, sending, 0, new_ratchet.private)
+        state.sender = _Chain(new_ratchet.public, sending, 0, new_ratchet)
         state.root_key = root
     cipher_key, mac_key, iv = _derive_skipping(chain, parsed.counter)
     expected = _mac(mac_key, state.remote_identity, state.local_identity, parsed.body)
