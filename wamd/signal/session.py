@@ -110,6 +110,9 @@ class SessionState:
     remote_registration_id: int = 0
     local_registration_id: int = 0
     alice_base_key: bytes = b""
+    # this state's stored form, kept while it is an earlier (archived) state, which
+    # changes only when its skipped keys are trimmed; None whenever it may have changed
+    wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def receiver(self, ratchet_public: bytes) -> _Chain | None:
         for chain in self.receivers:
@@ -137,6 +140,7 @@ class SessionRecord:
             self.previous.insert(0, self.current)
         if state in self.previous:
             self.previous.remove(state)
+        state.wire = None  # kept only while earlier: the current one changes in place
         self.current = state
         del self.previous[MAX_PREVIOUS_STATES:]
 
@@ -166,13 +170,35 @@ class SessionRecord:
             if total <= MAX_SKIPPED_PER_RECORD:
                 return
             drop = min(len(chain.skipped), total - MAX_SKIPPED_PER_RECORD)
+            if not drop:
+                continue
             for index in sorted(chain.skipped)[:drop]:
                 del chain.skipped[index]
             total -= drop
+            for state in self._states():  # the state that holds this chain changed
+                if state.sender is chain or any(c is chain for c in state.receivers):
+                    state.wire = None
 
     # ------------------------------------------------------------------ storage
 
     def serialize(self) -> bytes:
+        """The stored form (``signal_store.SessionRecord``; the same bytes protobuf's own
+        serialiser gives). Written by hand, and each earlier state's part is kept between
+        calls: only the current state, which every message changes, is encoded anew."""
+        self.trim_skipped()
+        parts = [_RECORD_VERSION_FIELD]
+        current = self.current
+        if current is not None:  # changes in place with every message: never kept
+            parts.append(_message(0x12, _encode_state(current)))
+        for state in self.previous:
+            wire = state.wire
+            if wire is None:
+                wire = state.wire = _message(0x1A, _encode_state(state))
+            parts.append(wire)
+        return b"".join(parts)
+
+    def serialize_with_protobuf(self) -> bytes:
+        """``serialize`` through the protobuf classes, nothing kept (the reference form)."""
         self.trim_skipped()
         record = signal_store_pb2.SessionRecord(version=RECORD_VERSION)
         if self.current is not None:
@@ -197,6 +223,92 @@ class SessionRecord:
         except InvalidKey:  # a ratchet key pair of the wrong size
             raise CorruptedStore(location, "session record holds a malformed ratchet key") from None
         return out
+
+
+# ---------------------------------------------------------------------------- stored form
+# Hand-written protobuf for signal_store.proto (field numbers there): proto3 leaves out
+# zero numbers and empty bytes, writes fields in number order, and a set submessage
+# (the sender chain, the pending prekey) even when empty.
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n]
+    if n >> 32:
+        raise ValueError(f"{n} does not fit a uint32 field")
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = [bytes((n,)) for n in range(0x80)]
+_RECORD_VERSION_FIELD = b"\x08" + _varint(RECORD_VERSION)
+
+
+def _message(tag: int, body: bytes) -> bytes:
+    """A length-delimited field (``tag``: its key byte, < 0x80) holding ``body``."""
+    n = len(body)
+    return _SMALL[tag] + (_SMALL[n] if n < 0x80 else _varint(n)) + body
+
+
+def _encode_chain(chain: _Chain) -> bytes:
+    pub = chain.ratchet_public
+    parts = [b"\x0a" + _varint(len(pub)) + pub] if pub else []
+    if chain.ratchet is not None:
+        parts.append(b"\x12\x20" + chain.ratchet.private)
+    if chain.index:
+        parts.append(b"\x18" + _varint(chain.index))
+    key = chain.chain_key
+    if key:
+        parts.append(b"\x22" + _varint(len(key)) + key)
+    for index, (cipher_key, mac_key, iv) in chain.skipped.items():
+        keys = b"".join(
+            (
+                b"\x08" + _varint(index) if index else b"",
+                _message(0x12, cipher_key) if cipher_key else b"",
+                _message(0x1A, mac_key) if mac_key else b"",
+                _message(0x22, iv) if iv else b"",
+            )
+        )
+        parts.append(_message(0x2A, keys))
+    return b"".join(parts)
+
+
+def _encode_state(state: SessionState) -> bytes:
+    parts = []
+    for tag, value in (
+        (0x0A, state.local_identity),
+        (0x12, state.remote_identity),
+        (0x1A, state.root_key),
+    ):
+        if value:
+            parts.append(_message(tag, value))
+    if state.previous_counter:
+        parts.append(b"\x20" + _varint(state.previous_counter))
+    parts.append(_message(0x2A, _encode_chain(state.sender)))
+    for chain in state.receivers:
+        parts.append(_message(0x32, _encode_chain(chain)))
+    pending = state.pending
+    if pending is not None:
+        body = b"".join(
+            (
+                b"\x08\x01" if pending.prekey_id is not None else b"",
+                b"\x10" + _varint(pending.prekey_id) if pending.prekey_id else b"",
+                b"\x18" + _varint(pending.signed_prekey_id) if pending.signed_prekey_id else b"",
+                _message(0x22, pending.base_key) if pending.base_key else b"",
+            )
+        )
+        parts.append(_message(0x3A, body))
+    if state.remote_registration_id:
+        parts.append(b"\x40" + _varint(state.remote_registration_id))
+    if state.local_registration_id:
+        parts.append(b"\x48" + _varint(state.local_registration_id))
+    if state.alice_base_key:
+        parts.append(_message(0x52, state.alice_base_key))
+    return b"".join(parts)
 
 
 def _chain_to_proto(chain: _Chain) -> signal_store_pb2.Chain:
