@@ -77,19 +77,7 @@ MAX_DECOMPRESSED_SIZE: Final = 1 << 24  # same as the largest frame
 
 _NIBBLE_CHARS: Final = frozenset("0123456789-.")
 _HEX_CHARS: Final = frozenset("0123456789ABCDEF")
-_NIBBLE_VALUES: Final = {c: i for i, c in enumerate("0123456789-.")}
-_HEX_VALUES: Final = {c: i for i, c in enumerate("0123456789ABCDEF")}
-
-
-def _pair_table(values: dict[str, int]) -> dict[str, int]:
-    table = {a + b: (va << 4) | vb for a, va in values.items() for b, vb in values.items()}
-    for a, va in values.items():
-        table[a] = (va << 4) | 15  # the last character of an odd-length string, padded
-    return table
-
-
-_NIBBLE_PAIRS: Final = _pair_table(_NIBBLE_VALUES)
-_HEX_PAIRS: Final = _pair_table(_HEX_VALUES)
+_NIBBLE_TO_HEX: Final = str.maketrans({"-": "a", ".": "b"})  # packed nibbles as hex digits
 
 
 # ---------------------------------------------------------------------------- encoding
@@ -118,11 +106,19 @@ class _Encoder:
     def _encode_string(self, value: str) -> bytes:
         if not value:
             return b"\xfc\x00"  # BINARY_8, length 0
-        if len(value) <= PACKED_MAX:
+        n = len(value)
+        if n <= PACKED_MAX:
             if _NIBBLE_CHARS.issuperset(value):
-                return _pack(value, NIBBLE_8, _NIBBLE_PAIRS)
+                # a nibble per character: 0-9 as themselves, "-" 10, "." 11, pad 15
+                packed = (
+                    value.translate(_NIBBLE_TO_HEX) + "f"
+                    if n & 1
+                    else value.translate(_NIBBLE_TO_HEX)
+                )
+                return bytes((NIBBLE_8, ((n + 1) >> 1) | (n & 1) << 7)) + bytes.fromhex(packed)
             if _HEX_CHARS.issuperset(value):
-                return _pack(value, HEX_8, _HEX_PAIRS)
+                packed = value + "F" if n & 1 else value
+                return bytes((HEX_8, ((n + 1) >> 1) | (n & 1) << 7)) + bytes.fromhex(packed)
         if "@" in value:
             try:
                 jid = JID.parse(value)
@@ -159,22 +155,19 @@ class _Encoder:
         return bytes((JID_PAIR,)) + user + self.string(server)
 
 
-def _pack(value: str, tag: int, pairs: dict[str, int]) -> bytes:
-    n = len(value)
-    out = bytearray((tag, ((n + 1) >> 1) | (0x80 if n & 1 else 0)))
-    out.extend(pairs[value[i : i + 2]] for i in range(0, n, 2))
-    return bytes(out)
+def _raw_head(n: int) -> bytes:
+    """The tag and length in front of ``n`` raw bytes."""
+    if n < 256:
+        return bytes((BINARY_8, n))
+    if n < 1 << 20:
+        return bytes((BINARY_20, (n >> 16) & 0x0F, (n >> 8) & 0xFF, n & 0xFF))
+    if n < 1 << 32:
+        return bytes((BINARY_32,)) + n.to_bytes(4, "big")
+    raise ValueError("binary content too large to encode")
 
 
 def _raw(data: bytes) -> bytes:
-    n = len(data)
-    if n < 256:
-        return bytes((BINARY_8, n)) + data
-    if n < 1 << 20:
-        return bytes((BINARY_20, (n >> 16) & 0x0F, (n >> 8) & 0xFF, n & 0xFF)) + data
-    if n < 1 << 32:
-        return bytes((BINARY_32,)) + n.to_bytes(4, "big") + data
-    raise ValueError("binary content too large to encode")
+    return _raw_head(len(data)) + data
 
 
 def _list_start(size: int) -> bytes:
@@ -190,37 +183,40 @@ def _list_start(size: int) -> bytes:
 _ENCODERS: Final = {version: _Encoder(tokens) for version, tokens in DICTIONARIES.items()}
 
 
+_LIST_8_HEADS: Final = [bytes((LIST_8, n)) for n in range(256)]
+_BINARY_8_HEADS: Final = [bytes((BINARY_8, n)) for n in range(256)]
+
+
 def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
+    # cached encodings are never empty: ``get(x) or string(x)`` is one lookup when cached
+    get = enc.cache.get
     string = enc.string
-    attrs = [(k, v) for k, v in node.attrs.items() if v]
+    attrs = node.attrs
+    if not all(attrs.values()):  # attributes with an empty value are left out
+        attrs = {k: v for k, v in attrs.items() if v}
     content = node.content
     size = 2 * len(attrs) + (1 if content is None else 2)
-    if size < 256:
-        out.append(LIST_8)
-        out.append(size)
-    else:
-        out += _list_start(size)
-    out += string(node.tag)
-    for key, value in attrs:
-        out += string(key)
-        out += string(value)
+    out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
+    tag = node.tag
+    out += get(tag) or string(tag)
+    for key, value in attrs.items():
+        out += get(key) or string(key)
+        out += get(value) or string(value)
     if content is None:
         return
     if isinstance(content, list):
         n = len(content)
-        if n == 0:
-            out.append(LIST_EMPTY)
-        elif n < 256:
-            out.append(LIST_8)
-            out.append(n)
-        else:
-            out += _list_start(n)
+        out += _LIST_8_HEADS[n] if 0 < n < 256 else _list_start(n)
         for child in content:
             _write_node(child, out, enc)
-    elif isinstance(content, bytes | bytearray | memoryview):
+    elif isinstance(content, bytes):
+        n = len(content)
+        out += _BINARY_8_HEADS[n] if n < 256 else _raw_head(n)
+        out += content
+    elif isinstance(content, bytearray | memoryview):
         out += _raw(bytes(content))
     elif isinstance(content, str):
-        out += string(content)
+        out += get(content) or string(content)
     else:
         raise TypeError(f"<{node.tag}> has content of unsupported type {type(content).__name__}")
 
@@ -240,12 +236,13 @@ def encode_node(node: Node, *, dict_version: int = 3) -> bytes:
 
 
 _NIBBLE_TRANSLATE: Final = str.maketrans({"a": "-", "b": ".", "f": "\x00"})
-# Decoded packed strings and device JIDs repeat across stanzas (ids of the same users,
-# small numbers): bounded caches keyed by their wire bytes.
+# Decoded packed strings and JIDs repeat across stanzas (ids of the same users, small
+# numbers): bounded caches keyed by their wire bytes. A key is a whole encoded item, its
+# length byte included, so a cut-off slice at the end of the data never matches one.
 _CACHE_LIMIT: Final = 20_000
 _NIBBLE_CACHE: dict[bytes, str] = {}
 _HEX_CACHE: dict[bytes, str] = {}
-_AD_JID_CACHE: dict[tuple[str, int, int], str] = {}
+_JID_CACHE: dict[bytes, str] = {}  # AD_JID / JID_PAIR items (tag byte first) with packed users
 
 
 def clear_caches() -> None:
@@ -254,7 +251,7 @@ def clear_caches() -> None:
         enc.cache = dict(enc.tokens.encoded)
     _NIBBLE_CACHE.clear()
     _HEX_CACHE.clear()
-    _AD_JID_CACHE.clear()
+    _JID_CACHE.clear()
     _parse_jid.cache_clear()
 
 
@@ -266,15 +263,6 @@ def _take(data: bytes, pos: int, n: int) -> bytes:
     if n > len(data) - pos:
         raise _fail(f"length {n} runs past the end of data", pos)
     return data[pos : pos + n]
-
-
-def _packed_hit(data: bytes, pos: int) -> tuple[str, int] | None:
-    """A cached NIBBLE_8 string whose length byte is at ``pos``, or None."""
-    stop = pos + 1 + (data[pos] & 0x7F)
-    if stop > len(data):
-        return None
-    hit = _NIBBLE_CACHE.get(data[pos:stop])
-    return None if hit is None else (hit, stop)
 
 
 def _packed(data: bytes, pos: int, nibble: bool) -> tuple[str, int]:
@@ -316,173 +304,196 @@ def _list_size(data: bytes, pos: int) -> tuple[int, int]:
     return size, pos
 
 
-def _decode_body(data: bytes, tokens: TokenDictionary) -> Node:
-    """Decode one node filling all of ``data``.
+def _by_byte(tokens: TokenDictionary) -> tuple[str | None, ...]:
+    """Each of the 256 byte values: the single-byte token it stands for, or None."""
+    return tuple(
+        tokens.single[b] if 0 < b < DICTIONARY_0 and tokens.single[b] else None for b in range(256)
+    )
 
-    Two closures over local state with the common cases (tokens, LIST_8, BINARY_8,
-    cached packed numbers) inlined: this is the receive hot path. Reading past the end
-    raises IndexError from ``data[pos]``, turned into DecodeError by the caller; slices
-    are length-checked explicitly because they do not raise.
-    """
-    single = tokens.single
-    double = tokens.double
+
+_SINGLE_BY_BYTE: Final = {version: _by_byte(tokens) for version, tokens in DICTIONARIES.items()}
+# the double-byte tables that go with each single-byte table (found by the table's id)
+_DOUBLE: Final = {id(_SINGLE_BY_BYTE[v]): t.double for v, t in DICTIONARIES.items()}
+
+
+# The decoder: three functions over (data, position, token table), the common cases
+# inlined (single-byte tokens through a 256-entry table, LIST_8, BINARY_8, packed
+# strings and JIDs seen before): this is the receive hot path. Reading past the end
+# raises IndexError from ``data[pos]``, turned into DecodeError by ``decode_node``; slices
+# are length-checked explicitly because they do not raise.
+
+
+def _string(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str, int]:
+    """The string item at ``pos`` (any form)."""
+    tag = data[pos]
+    token = by_byte[tag]
+    if token is not None:
+        return token, pos + 1
+    pos += 1
+    if tag == HEX_8 or tag == NIBBLE_8:
+        stop = pos + 1 + (data[pos] & 0x7F)
+        text = (_HEX_CACHE if tag == HEX_8 else _NIBBLE_CACHE).get(data[pos:stop])
+        if text is not None:
+            return text, stop
+        return _packed(data, pos, tag == NIBBLE_8)
+    if tag == AD_JID or tag == JID_PAIR:
+        return _jid(data, pos - 1, by_byte)
+    raw: bytes
+    if tag == BINARY_8:
+        n = data[pos]
+        raw = _take(data, pos + 1, n)
+        pos += 1 + n
+    elif DICTIONARY_0 <= tag <= DICTIONARY_3:
+        return _DOUBLE[id(by_byte)][tag - DICTIONARY_0][data[pos]], pos + 1
+    elif tag == BINARY_20:
+        head = _take(data, pos, 3)
+        n = ((head[0] & 0x0F) << 16) | (head[1] << 8) | head[2]
+        raw = _take(data, pos + 3, n)
+        pos += 3 + n
+    elif tag == BINARY_32:
+        n = int.from_bytes(_take(data, pos, 4), "big")
+        raw = _take(data, pos + 4, n)
+        pos += 4 + n
+    elif tag == FB_JID:
+        user, pos = _string(data, pos, by_byte)
+        device = int.from_bytes(_take(data, pos, 2), "big")
+        server, pos = _string(data, pos + 2, by_byte)
+        return str(JID(user, server, device)), pos
+    elif tag == INTEROP_JID:
+        user, pos = _string(data, pos, by_byte)
+        ids = _take(data, pos, 4)
+        server, pos = _string(data, pos + 4, by_byte)
+        device, integrator = int.from_bytes(ids[:2], "big"), int.from_bytes(ids[2:], "big")
+        return str(JID(user, server, device, integrator=integrator)), pos
+    elif tag == LIST_EMPTY:
+        raise _fail("missing string", pos - 1)
+    else:
+        raise _fail(f"unexpected tag {tag} where a string was expected", pos - 1)
+    try:
+        return raw.decode(), pos
+    except UnicodeDecodeError:
+        raise _fail("string is not valid UTF-8", pos) from None
+
+
+def _jid(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str, int]:
+    """The AD_JID or JID_PAIR item whose tag is at ``pos``."""
+    tag = data[pos]
+    user_at = pos + 3 if tag == AD_JID else pos + 1
+    key = b""
+    stop = 0
+    if data[user_at] == NIBBLE_8:  # the common case: a numeric user, then a token server
+        stop = user_at + 2 + (data[user_at + 1] & 0x7F) + (tag == JID_PAIR)
+        key = data[pos:stop]
+        text = _JID_CACHE.get(key)
+        if text is not None:
+            return text, stop
+        if tag == JID_PAIR and by_byte[data[stop - 1]] is None:
+            key = b""  # the server is not a single token: the key would be cut short
+    if tag == AD_JID:
+        domain = data[pos + 1]
+        device = data[pos + 2]
+        user, after = _string(data, user_at, by_byte)
+        text = str(JID.from_ad(user, domain, device))
+    else:
+        if data[user_at] == LIST_EMPTY:
+            user, after = "", user_at + 1
+        else:
+            user, after = _string(data, user_at, by_byte)
+        if data[after] == LIST_EMPTY:
+            raise _fail("JID pair without a server", after)
+        server, after = _string(data, after, by_byte)
+        text = f"{user}@{server}" if user else server
+    if key and after == stop:
+        if len(_JID_CACHE) > _CACHE_LIMIT:
+            _JID_CACHE.clear()
+        _JID_CACHE[key] = text
+    return text, after
+
+
+def _node(data: bytes, pos: int, depth: int, by_byte: tuple[str | None, ...]) -> tuple[Node, int]:
+    """The node whose list header is at ``pos``."""
+    if depth > MAX_DEPTH:
+        raise _fail("nodes nested too deeply", pos)
     end = len(data)
-    fail = _fail
-    take = _take
-
-    def string(pos: int) -> tuple[str, int]:
-        tag = data[pos]
+    if data[pos] == LIST_8:
+        size = data[pos + 1]
+        pos += 2
+        if size > end - pos:
+            raise _fail(f"list of {size} items is longer than the data", pos)
+    else:
+        size, pos = _list_size(data, pos)
+    if size == 0:
+        raise _fail("empty list where a node was expected", pos)
+    tag = by_byte[data[pos]]
+    if tag is not None:
         pos += 1
-        if 0 < tag < 236:
-            token = single[tag]
-            if not token:
-                raise fail(f"unknown token {tag}", pos - 1)
-            return token, pos
-        if tag == BINARY_8:
-            n = data[pos]
-            raw = take(data, pos + 1, n)
-            pos += 1 + n
-        elif tag == NIBBLE_8 or tag == HEX_8:
-            stop = pos + 1 + (data[pos] & 0x7F)
-            if stop <= end:  # fast path: a packed string seen before
-                seen = (_NIBBLE_CACHE if tag == NIBBLE_8 else _HEX_CACHE).get(data[pos:stop])
-                if seen is not None:
-                    return seen, stop
-            return _packed(data, pos, tag == NIBBLE_8)
-        elif DICTIONARY_0 <= tag <= DICTIONARY_3:
-            return double[tag - DICTIONARY_0][data[pos]], pos + 1
-        elif tag == JID_PAIR:
-            b = data[pos]
-            if b == LIST_EMPTY:
-                user = ""
-                pos += 1
-            elif b == NIBBLE_8 and (hit := _packed_hit(data, pos + 1)) is not None:
-                user, pos = hit
-            else:
-                user, pos = string(pos)
-            b = data[pos]
-            if 0 < b < 236 and single[b]:
-                server = single[b]
-                pos += 1
-            elif b == LIST_EMPTY:
-                raise fail("JID pair without a server", pos)
-            else:
-                server, pos = string(pos)
-            return (f"{user}@{server}" if user else server), pos
-        elif tag == AD_JID:
-            domain = data[pos]
-            device = data[pos + 1]
-            if data[pos + 2] == NIBBLE_8 and (hit := _packed_hit(data, pos + 3)) is not None:
-                user, pos = hit
-            else:
-                user, pos = string(pos + 2)
-            key = (user, domain, device)
-            text = _AD_JID_CACHE.get(key)
-            if text is None:
-                if len(_AD_JID_CACHE) > _CACHE_LIMIT:
-                    _AD_JID_CACHE.clear()
-                text = _AD_JID_CACHE[key] = str(JID.from_ad(user, domain, device))
-            return text, pos
-        elif tag == BINARY_20:
-            head = take(data, pos, 3)
-            n = ((head[0] & 0x0F) << 16) | (head[1] << 8) | head[2]
-            raw = take(data, pos + 3, n)
-            pos += 3 + n
-        elif tag == BINARY_32:
-            n = int.from_bytes(take(data, pos, 4), "big")
-            raw = take(data, pos + 4, n)
-            pos += 4 + n
-        elif tag == FB_JID:
-            user, pos = string(pos)
-            device = int.from_bytes(take(data, pos, 2), "big")
-            server, pos = string(pos + 2)
-            return str(JID(user, server, device)), pos
-        elif tag == INTEROP_JID:
-            user, pos = string(pos)
-            ids = take(data, pos, 4)
-            server, pos = string(pos + 4)
-            device, integrator = int.from_bytes(ids[:2], "big"), int.from_bytes(ids[2:], "big")
-            return str(JID(user, server, device, integrator=integrator)), pos
-        elif tag == LIST_EMPTY:
-            raise fail("missing string", pos - 1)
-        else:
-            raise fail(f"unexpected tag {tag} where a string was expected", pos - 1)
-        try:
-            return raw.decode(), pos
-        except UnicodeDecodeError:
-            raise fail("string is not valid UTF-8", pos) from None
-
-    def node(pos: int, depth: int) -> tuple[Node, int]:
-        if depth > MAX_DEPTH:
-            raise fail("nodes nested too deeply", pos)
-        if data[pos] == LIST_8:
-            size = data[pos + 1]
-            pos += 2
-            if size > end - pos:
-                raise fail(f"list of {size} items is longer than the data", pos)
-        else:
-            size, pos = _list_size(data, pos)
-        if size == 0:
-            raise fail("empty list where a node was expected", pos)
-        b = data[pos]
-        if 0 < b < 236 and single[b]:
-            tag, pos = single[b], pos + 1
-        else:
-            tag, pos = string(pos)
-        attrs: dict[str, str] = {}
-        for _ in range((size - 1) >> 1):
-            b = data[pos]
-            if 0 < b < 236 and single[b]:
-                key, pos = single[b], pos + 1
-            else:
-                key, pos = string(pos)
-            b = data[pos]
-            if 0 < b < 236 and single[b]:
-                attrs[key], pos = single[b], pos + 1
-            elif b == LIST_EMPTY:  # an empty value (Baileys writes "" as byte 0)
-                attrs[key], pos = "", pos + 1
-            else:
-                attrs[key], pos = string(pos)
-        if size & 1:
-            return Node(tag, attrs), pos
-        b = data[pos]
-        content: list[Node] | bytes | str | None
-        if b == LIST_8 or b == LIST_16:
-            count, pos = _list_size(data, pos)
-            children: list[Node] = []
-            append = children.append
-            depth += 1
-            for _ in range(count):
-                child, pos = node(pos, depth)
-                append(child)
-            content = children
-        elif b == BINARY_8:
-            n = data[pos + 1]
-            pos += 2
-            if n > end - pos:
-                raise fail(f"length {n} runs past the end of data", pos)
-            content = data[pos : pos + n]
-            pos += n
-        elif b == BINARY_20:
-            h = take(data, pos + 1, 3)
-            n = ((h[0] & 0x0F) << 16) | (h[1] << 8) | h[2]
-            content = take(data, pos + 4, n)
-            pos += 4 + n
-        elif b == BINARY_32:
-            n = int.from_bytes(take(data, pos + 1, 4), "big")
-            content = take(data, pos + 5, n)
-            pos += 5 + n
-        elif b == LIST_EMPTY:
-            content = None
+    else:
+        tag, pos = _string(data, pos, by_byte)
+    attrs: dict[str, str] = {}
+    for _ in range((size - 1) >> 1):
+        key = by_byte[data[pos]]
+        if key is not None:
             pos += 1
         else:
-            content, pos = string(pos)
-        return Node(tag, attrs, content), pos
-
-    result, pos = node(0, 0)
-    if pos != end:
-        raise DecodeError(f"binary node: {end - pos} trailing bytes after the node")
-    return result
+            key, pos = _string(data, pos, by_byte)
+        b = data[pos]
+        value = by_byte[b]
+        if value is not None:
+            pos += 1
+        elif b == HEX_8 or b == NIBBLE_8:
+            stop = pos + 2 + (data[pos + 1] & 0x7F)
+            value = (_HEX_CACHE if b == HEX_8 else _NIBBLE_CACHE).get(data[pos + 1 : stop])
+            if value is None:
+                value, pos = _packed(data, pos + 1, b == NIBBLE_8)
+            else:
+                pos = stop
+        elif b == LIST_EMPTY:  # an empty value (Baileys writes "" as byte 0)
+            value = ""
+            pos += 1
+        elif b == AD_JID or b == JID_PAIR:
+            value, pos = _jid(data, pos, by_byte)
+        else:
+            value, pos = _string(data, pos, by_byte)
+        attrs[key] = value
+    if size & 1:
+        return Node(tag, attrs), pos
+    b = data[pos]
+    if b == LIST_8 or b == LIST_16:
+        if b == LIST_8:
+            count = data[pos + 1]
+            pos += 2
+            if count > end - pos:
+                raise _fail(f"list of {count} items is longer than the data", pos)
+        else:
+            count, pos = _list_size(data, pos)
+        children: list[Node] = []
+        depth += 1
+        for _ in range(count):
+            child, pos = _node(data, pos, depth, by_byte)
+            children.append(child)
+        return Node(tag, attrs, children), pos
+    if b == BINARY_8:
+        n = data[pos + 1]
+        pos += 2
+        if n > end - pos:
+            raise _fail(f"length {n} runs past the end of data", pos)
+        return Node(tag, attrs, data[pos : pos + n]), pos + n
+    content: bytes | str | None
+    if b == BINARY_20:
+        h = _take(data, pos + 1, 3)
+        n = ((h[0] & 0x0F) << 16) | (h[1] << 8) | h[2]
+        content = _take(data, pos + 4, n)
+        pos += 4 + n
+    elif b == BINARY_32:
+        n = int.from_bytes(_take(data, pos + 1, 4), "big")
+        content = _take(data, pos + 5, n)
+        pos += 5 + n
+    elif b == LIST_EMPTY:
+        content = None
+        pos += 1
+    else:
+        content, pos = _string(data, pos, by_byte)
+    return Node(tag, attrs, content), pos
 
 
 def _inflate(data: bytes) -> bytes:
@@ -501,8 +512,8 @@ def decode_node(data: bytes, *, dict_version: int = 3) -> Node:
 
     Raises ``DecodeError`` for anything malformed, naming what and where.
     """
-    tokens = DICTIONARIES.get(dict_version)
-    if tokens is None:
+    by_byte = _SINGLE_BY_BYTE.get(dict_version)
+    if by_byte is None:
         raise ValueError(f"unknown token dictionary version {dict_version}")
     if not data:
         raise DecodeError("binary node: empty payload")
@@ -510,8 +521,11 @@ def decode_node(data: bytes, *, dict_version: int = 3) -> Node:
     if data[0] & FLAG_COMPRESSED:
         body = _inflate(body)
     try:
-        return _decode_body(body, tokens)
+        result, pos = _node(body, 0, 0, by_byte)
     except IndexError:
         raise DecodeError("binary node: unexpected end of data") from None
     except RecursionError:
         raise DecodeError("binary node: nested too deeply") from None
+    if pos != len(body):
+        raise DecodeError(f"binary node: {len(body) - pos} trailing bytes after the node")
+    return result
