@@ -50,8 +50,7 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from wamd.binary import Node, decode_node, encode_node  # noqa: E402
-from wamd.binary.codec import clear_caches  # noqa: E402
+from wamd.binary import CODEC, Node, clear_caches, decode_node, encode_node  # noqa: E402
 from wamd.crypto import SignedKeyPair, generate_keypair  # noqa: E402
 from wamd.signal import PreKeyBundle, SignalRepository  # noqa: E402
 from wamd.store import MemoryKeyStore  # noqa: E402
@@ -455,8 +454,8 @@ def main() -> int:
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     print(
-        f"wamd vs Baileys {worker.version} (token dictionary {version}), {args.pairs} pairs,"
-        " medians, per CPU-second"
+        f"wamd ({CODEC} codec) vs Baileys {worker.version} (token dictionary {version}),"
+        f" {args.pairs} pairs, medians, per CPU-second"
     )
     print(f"{'figure':<16} {'wamd/s':>10} {'Baileys/s':>10} {'ratio':>7}   previous ratio")
     results: dict[str, dict[str, float]] = dict(previous)

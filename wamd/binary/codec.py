@@ -188,9 +188,7 @@ _BINARY_8_HEADS: Final = [bytes((BINARY_8, n)) for n in range(256)]
 
 
 def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
-    # cached encodings are never empty: ``get(x) or string(x)`` is one lookup when cached
-    get = enc.cache.get
-    string = enc.string
+    cache = enc.cache
     attrs = node.attrs
     if not all(attrs.values()):  # attributes with an empty value are left out
         attrs = {k: v for k, v in attrs.items() if v}
@@ -198,10 +196,13 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     size = 2 * len(attrs) + (1 if content is None else 2)
     out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
     tag = node.tag
-    out += get(tag) or string(tag)
+    piece = cache.get(tag)
+    out += enc.string(tag) if piece is None else piece
     for key, value in attrs.items():
-        out += get(key) or string(key)
-        out += get(value) or string(value)
+        piece = cache.get(key)
+        out += enc.string(key) if piece is None else piece
+        piece = cache.get(value)
+        out += enc.string(value) if piece is None else piece
     if content is None:
         return
     if isinstance(content, list):
@@ -216,7 +217,8 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     elif isinstance(content, bytearray | memoryview):
         out += _raw(bytes(content))
     elif isinstance(content, str):
-        out += get(content) or string(content)
+        piece = cache.get(content)
+        out += enc.string(content) if piece is None else piece
     else:
         raise TypeError(f"<{node.tag}> has content of unsupported type {type(content).__name__}")
 

@@ -1,0 +1,101 @@
+"""The optional compiled codec (scripts/build_speedups.py) against the pure one, and the
+switch that picks it. The pure codec is what every other test here runs: ``wamd.binary``
+uses the compiled one only with ``WAMD_SPEEDUPS=1``. These tests run when it is built."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.binary.test_codec import nodes
+from tests.binary.test_vectors import VECTORS, node_from_json
+from wamd.binary import CODEC, DecodeError, Node
+from wamd.binary import codec as pure
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compiled() -> ModuleType:
+    try:
+        module = importlib.import_module("wamd.binary._codec_c")
+    except ImportError:
+        pytest.skip("the compiled codec is not built (python scripts/build_speedups.py)")
+    assert module.__file__ is not None and not module.__file__.endswith(".py")
+    return module
+
+
+def outcome(decode: object, raw: bytes) -> object:
+    try:
+        return decode(raw)  # type: ignore[operator]
+    except DecodeError as exc:
+        return ("DecodeError", str(exc))
+
+
+def test_the_pure_codec_is_the_default() -> None:
+    code = "import wamd.binary as b, wamd.binary.codec as c; print(b.CODEC, b.decode_node is c.decode_node)"
+    env = {k: v for k, v in os.environ.items() if k != "WAMD_SPEEDUPS"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["pure", "True"]
+    assert CODEC == "pure" or os.environ.get("WAMD_SPEEDUPS") not in (None, "", "0")
+
+
+def test_the_switch_picks_the_compiled_codec_when_asked() -> None:
+    compiled()
+    code = "import wamd.binary as b; print(b.CODEC, type(b.decode_node).__name__)"
+    env = dict(os.environ, WAMD_SPEEDUPS="1", PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split()[0] == "compiled"
+
+
+@settings(max_examples=300, deadline=None)
+@given(nodes(), st.sampled_from([2, 3]))
+def test_both_encode_alike_and_decode_alike(node: Node, version: int) -> None:
+    fast = compiled()
+    raw = pure.encode_node(node, dict_version=version)
+    assert fast.encode_node(node, dict_version=version) == raw
+    assert fast.decode_node(raw, dict_version=version) == pure.decode_node(
+        raw, dict_version=version
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(nodes(), st.data())
+def test_both_fail_alike_on_damaged_frames(node: Node, data: st.DataObject) -> None:
+    fast = compiled()
+    raw = bytearray(pure.encode_node(node))
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = bytes(raw[: data.draw(st.integers(1, len(raw)))])
+    assert outcome(fast.decode_node, cut) == outcome(pure.decode_node, cut)
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_golden_vectors_with_the_compiled_codec(vector: dict[str, object]) -> None:
+    fast = compiled()
+    raw = bytes.fromhex(str(vector["hex"]).replace(" ", ""))
+    node = node_from_json(vector["node"])  # type: ignore[arg-type]
+    assert fast.decode_node(raw) == node
+    assert fast.encode_node(node) == raw
+
+
+def test_deep_nesting_and_bombs_with_the_compiled_codec() -> None:
+    fast = compiled()
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        fast.decode_node(b"\x00" + b"\xf8\x02\x19\xf8\x01" * 200 + b"\xf8\x01\x19")
+    bomb = b"\x02" + zlib.compress(b"\x00" * (40 << 20), 9)
+    with pytest.raises(DecodeError, match="size limit"):
+        fast.decode_node(bomb)
