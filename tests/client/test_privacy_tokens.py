@@ -4,17 +4,24 @@ every store, attached to 1:1 messages, ours issued once per bucket, and 463 hand
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
+from typing import Literal
 
 import pytest
 
 from tests.client.conftest import Inbox, record_sends
 from tests.client.fakes import offline_client
 from tests.client.stores import every_store, fresh_state, link  # noqa: F401 (fixture)
+from wamd.appstate.codec import Mutation
 from wamd.binary import Node
 from wamd.client.privacy_tokens import BUCKET_SECONDS, BUCKETS
 from wamd.errors import SendError
+from wamd.proto import sync_action_pb2
 from wamd.sim import SimServer
+from wamd.sim.services import nct_salt
 from wamd.testing import settle, sim_server, wait_received
 
 
@@ -30,6 +37,9 @@ async def test_a_first_message_without_a_token_is_refused_and_ours_issued(
         bot_phone = sim.add_phone("15550001111", "Bot")
         alice = sim.add_phone("15550002222", "Alice")
         bot = await link(sim, bot_phone)
+        await settle(sim, bot)
+        assert bot.sender.tokens.salt() is not None  # the history sync's nctSalt
+        bot.sender.tokens.learn_salt(None)  # an account whose phone shares no salt: no cstoken
         sent = record_sends(bot)
         with pytest.raises(SendError, match="error 463 \\(no privacy token"):
             await bot.send_message(alice.jid, {"text": "hello, we have not met"})
@@ -133,3 +143,49 @@ async def test_malformed_token_notifications_store_nothing(notification: Node) -
     assert await client.core.auth.keys.get("tctoken", ["15550002222@s.whatsapp.net"]) == {}
     (ack,) = client.link.of("ack")  # acked all the same
     assert ack.attrs["id"] == "N1"
+
+
+async def test_without_a_token_a_cstoken_from_the_nct_salt_goes_instead(
+    every_store: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with sim_server(require_tctoken=True) as sim:
+        bot_phone = sim.add_phone("15550001111", "Bot")
+        alice = sim.add_phone("15550002222", "Alice")
+        state = await fresh_state()
+        bot = await link(sim, bot_phone, state)
+        await settle(sim, bot)
+        keeper = bot.sender.tokens
+        salt = keeper.salt()
+        assert salt == nct_salt(sim.state, bot_phone)  # from the history sync, kept in creds
+        assert state.creds.account_settings["nctSalt"] == base64.b64encode(salt).decode()
+        sent = record_sends(bot)
+        with caplog.at_level(logging.DEBUG):
+            first = await bot.send_message(alice.jid, {"text": "hello, first contact"})
+        (stanza,) = sent.of("message")
+        assert stanza.get_child("tctoken") is None
+        cstoken = stanza.require_child("cstoken").content_bytes()
+        # whatsmeow cstoken.go: HMAC-SHA256(salt, the recipient's LID JID)
+        assert cstoken == hmac.new(salt, str(alice.lid).encode(), hashlib.sha256).digest()
+        await wait_received(alice, lambda m: m.id == first.key.id)  # the sim took it
+        assert salt.hex() not in caplog.text and base64.b64encode(salt).decode() not in caplog.text
+        # a salt that is not the account's gives a cstoken the server refuses
+        keeper.learn_salt(b"\x01" * 32)
+        bob = sim.add_phone("15550004444", "Bob")
+        with pytest.raises(SendError, match="463"):
+            await bot.send_message(bob.jid, {"text": "hello bob"})
+
+        # the app state's nct_salt_sync mutation sets and removes it (whatsmeow appstate.go)
+        def mutation(operation: Literal["set", "remove"], value: bytes) -> Mutation:
+            action = sync_action_pb2.SyncActionValue(
+                nctSaltSyncAction=sync_action_pb2.NctSaltSyncAction(salt=value)
+            )
+            return Mutation(operation, ("nct_salt_sync",), action, 1, b"", b"", 5)
+
+        bot.appstate._emit([mutation("set", salt)], 0, full_sync=False)
+        assert keeper.salt() == salt
+        assert (await bot.send_message(bob.jid, {"text": "again"})).key.id
+        bot.appstate._emit([mutation("remove", b"")], 0, full_sync=False)
+        assert keeper.salt() is None and "nctSalt" not in state.creds.account_settings
+        assert await keeper.cs_token_node(bob.jid) is None
+        await bot.end()

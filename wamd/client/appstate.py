@@ -100,6 +100,9 @@ def media_download(media: MediaService) -> Download:
     return download
 
 
+NCT_SALT_INDEX = "nct_salt_sync"  # the app-state index of the cstoken salt (whatsmeow)
+
+
 @dataclass
 class _Answer:
     """One collection of a fetch answer, parsed (blobs not yet downloaded)."""
@@ -130,6 +133,9 @@ class AppStateSync:
         self.blocked: set[str] = set()  # collections waiting for a key
         self.failed: dict[str, AppStateError] = {}  # the last error of each collection
         self._running: set[asyncio.Task[Any]] = set()  # background syncs (see idle())
+        # the account's NCT salt from its app-state mutation (None: removed); the socket
+        # hands it to the privacy tokens (wamd/client/privacy_tokens.py: cstoken)
+        self.on_nct_salt: Callable[[bytes | None], None] = lambda salt: None
 
     def _background(self, names: Sequence[str]) -> None:
         task = self.core.spawn(self.sync_quietly(names))
@@ -365,6 +371,12 @@ class AppStateSync:
         ev: Any = self.core.ev  # names come from a table (wamd.appstate.actions), not literals
         for mutation in mutations:
             if mutation.patch_version <= emitted_up_to:
+                continue
+            if mutation.index[:1] == (NCT_SALT_INDEX,):  # whatsmeow appstate.go: the cstoken salt
+                if mutation.operation == "remove":
+                    self.on_nct_salt(None)
+                elif mutation.value.nctSaltSyncAction.salt:
+                    self.on_nct_salt(mutation.value.nctSaltSyncAction.salt)
                 continue
             for change in acts.events_of(mutation, full_sync):
                 if change.push_name is not None:

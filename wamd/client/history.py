@@ -99,4 +99,5 @@ def decode_history(compressed: bytes) -> HistorySet:
             for c in sync.conversations
             if c.ID and c.tcToken and c.tcTokenTimestamp
         },
+        nct_salt=sync.nctSalt or None,
     )

@@ -21,14 +21,23 @@ whatsmeow ``tctoken.go``, ``send.go`` sendDM and ``notification.go``; Baileys
   never wrote to us, as for restricted accounts) makes wamd issue its token at once and
   not retry (Baileys: a retry counts as another reach-out); the send raises ``SendError``.
 
-whatsmeow falls back to a ``<cstoken>`` (an HMAC over the recipient's LID with the NCT salt
-of the history sync) when it has no token; wamd does not keep that salt yet, so it sends
-no ``cstoken``. Tokens are credentials: they appear in no log line, exception or repr.
+Without a fresh token, a 1:1 message carries a ``<cstoken>`` instead, as whatsmeow's
+``send.go`` does: HMAC-SHA256 keyed with the account's NCT salt over the recipient's LID
+JID (``cstoken.go``; none when the LID is not known, none for groups, bots and the PSA
+account). The salt comes in the history sync (``nctSalt``) and in the app state
+(``nct_salt_sync``: set, or removed); wamd keeps it in the creds' ``account_settings``
+(``nctSalt``, base64), so every auth store keeps it without a schema of its own. Baileys
+has no cstoken. Tokens and the salt are credentials: they appear in no log line,
+exception or repr.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -49,6 +58,7 @@ BUCKET_SECONDS = 604800  # a token bucket: 7 days (whatsmeow tcTokenBucketDurati
 BUCKETS = 4  # a token is fresh for the current bucket and the 3 before (tcTokenNumBuckets)
 NO_TOKEN = "463"  # <ack error>: a 1:1 message without the privacy token it needs
 PSA_USER = "0"  # WhatsApp's announcements account (no tokens)
+NCT_SALT_SETTING = "nctSalt"  # where the creds' account_settings keep the cstoken salt
 
 
 def cutoff(now: float) -> int:
@@ -126,13 +136,53 @@ class TokenKeeper:
     # ------------------------------------------------------------------ sending
 
     async def token_node(self, to: JID) -> Node | None:
-        """``<tctoken>`` for a 1:1 message to ``to``, when a fresh token is kept."""
+        """``<tctoken>`` for a 1:1 message to ``to`` when a fresh token is kept, else
+        ``<cstoken>`` when the salt and the recipient's LID are known (whatsmeow)."""
         if not wants_token(to):
             return None
         held = await self.tokens.get(str(await self.storage_jid(to)))
         if held is None or held.token is None or held.timestamp < cutoff(self.clock()):
-            return None
+            return await self.cs_token_node(to)
         return Node("tctoken", {}, held.token)
+
+    # ------------------------------------------------------------------ cstoken
+
+    def salt(self) -> bytes | None:
+        """The account's NCT salt, when the phone has shared it."""
+        raw = self.core.auth.creds.account_settings.get(NCT_SALT_SETTING)
+        if not isinstance(raw, str) or not raw:
+            return None
+        try:
+            return base64.b64decode(raw, validate=True) or None
+        except (binascii.Error, ValueError):
+            return None
+
+    def learn_salt(self, salt: bytes | None) -> None:
+        """Keep a new NCT salt (history sync, app state); ``None`` removes it (the app
+        state's remove). An empty salt from the history sync changes nothing."""
+        current = self.salt()
+        if salt == current:
+            return
+        settings = dict(self.core.auth.creds.account_settings)
+        if salt is None:
+            settings.pop(NCT_SALT_SETTING, None)
+        else:
+            settings[NCT_SALT_SETTING] = base64.b64encode(salt).decode()
+        self.core.change_creds({"account_settings": settings})
+        self.log.debug("NCT salt %s", "removed" if salt is None else "stored")
+
+    async def cs_token_node(self, to: JID) -> Node | None:
+        """``<cstoken>HMAC-SHA256(salt, recipient LID)</cstoken>`` (whatsmeow cstoken.go)."""
+        salt = self.salt()
+        if salt is None or not wants_token(to):
+            return None
+        lid = to.to_non_ad() if to.server == HIDDEN_USER_SERVER else None
+        if to.server == DEFAULT_USER_SERVER:
+            lid = await self.devices.lid_for(to.to_non_ad())
+        if lid is None:
+            return None
+        digest = hmac.new(salt, str(lid.to_non_ad()).encode(), hashlib.sha256).digest()
+        return Node("cstoken", {}, digest)
 
     async def after_send(self, to: JID) -> None:
         """A 1:1 message went out: issue our token to ``to`` once per bucket, in the

@@ -473,6 +473,7 @@ class Receiver:
             except InvalidJID:
                 self.log.debug("history sync has a malformed lid mapping")
         await self.sender.tokens.from_history(history.tc_tokens)
+        self.sender.tokens.learn_salt(history.nct_salt)  # the cstoken salt (privacy_tokens.py)
         self.core.ev.emit("messaging-history.set", history)
 
     def _key(self, src: MessageSource, message_id: str) -> MessageKey:

@@ -176,6 +176,7 @@ class WASocket:
         self.appstate = AppStateSync(self.core, self.sender.send_peer, media_download(self.media))
         self.receiver.on_app_state_keys = self.appstate.on_key_share
         self.receiver.on_server_sync = self.appstate.on_server_sync
+        self.appstate.on_nct_salt = self.sender.tokens.learn_salt
         self.lifecycle = Lifecycle(self.log)
         self._task: asyncio.Task[None] | None = None
         self._ending = False  # end() was called: no reconnect, every phase winds down

@@ -266,6 +266,7 @@ class HistorySet:
     is_latest: bool = False
     # chat JID -> (its privacy token for us, issue time); kept by the socket, not shown
     tc_tokens: dict[str, tuple[bytes, int]] = field(default_factory=dict, repr=False)
+    nct_salt: bytes | None = field(default=None, repr=False)  # the account's cstoken salt
 
 
 # Payloads of events wamd does not emit yet; their shapes are Baileys' (``Contact``,

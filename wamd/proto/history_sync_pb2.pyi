@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class HistorySync(_message.Message):
-    __slots__ = ("syncType", "conversations", "statusV3Messages", "chunkOrder", "progress", "pushnames", "threadIDUserSecret", "threadDsTimeframeOffset", "phoneNumberToLidMappings", "companionMetaNonce")
+    __slots__ = ("syncType", "conversations", "statusV3Messages", "chunkOrder", "progress", "pushnames", "threadIDUserSecret", "threadDsTimeframeOffset", "phoneNumberToLidMappings", "companionMetaNonce", "nctSalt")
     class HistorySyncType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         INITIAL_BOOTSTRAP: _ClassVar[HistorySync.HistorySyncType]
@@ -37,6 +37,7 @@ class HistorySync(_message.Message):
     THREADDSTIMEFRAMEOFFSET_FIELD_NUMBER: _ClassVar[int]
     PHONENUMBERTOLIDMAPPINGS_FIELD_NUMBER: _ClassVar[int]
     COMPANIONMETANONCE_FIELD_NUMBER: _ClassVar[int]
+    NCTSALT_FIELD_NUMBER: _ClassVar[int]
     syncType: HistorySync.HistorySyncType
     conversations: _containers.RepeatedCompositeFieldContainer[Conversation]
     statusV3Messages: _containers.RepeatedCompositeFieldContainer[_web_pb2.WebMessageInfo]
@@ -47,7 +48,8 @@ class HistorySync(_message.Message):
     threadDsTimeframeOffset: int
     phoneNumberToLidMappings: _containers.RepeatedCompositeFieldContainer[PhoneNumberToLIDMapping]
     companionMetaNonce: str
-    def __init__(self, syncType: _Optional[_Union[HistorySync.HistorySyncType, str]] = ..., conversations: _Optional[_Iterable[_Union[Conversation, _Mapping]]] = ..., statusV3Messages: _Optional[_Iterable[_Union[_web_pb2.WebMessageInfo, _Mapping]]] = ..., chunkOrder: _Optional[int] = ..., progress: _Optional[int] = ..., pushnames: _Optional[_Iterable[_Union[Pushname, _Mapping]]] = ..., threadIDUserSecret: _Optional[bytes] = ..., threadDsTimeframeOffset: _Optional[int] = ..., phoneNumberToLidMappings: _Optional[_Iterable[_Union[PhoneNumberToLIDMapping, _Mapping]]] = ..., companionMetaNonce: _Optional[str] = ...) -> None: ...
+    nctSalt: bytes
+    def __init__(self, syncType: _Optional[_Union[HistorySync.HistorySyncType, str]] = ..., conversations: _Optional[_Iterable[_Union[Conversation, _Mapping]]] = ..., statusV3Messages: _Optional[_Iterable[_Union[_web_pb2.WebMessageInfo, _Mapping]]] = ..., chunkOrder: _Optional[int] = ..., progress: _Optional[int] = ..., pushnames: _Optional[_Iterable[_Union[Pushname, _Mapping]]] = ..., threadIDUserSecret: _Optional[bytes] = ..., threadDsTimeframeOffset: _Optional[int] = ..., phoneNumberToLidMappings: _Optional[_Iterable[_Union[PhoneNumberToLIDMapping, _Mapping]]] = ..., companionMetaNonce: _Optional[str] = ..., nctSalt: _Optional[bytes] = ...) -> None: ...
 
 class Conversation(_message.Message):
     __slots__ = ("ID", "messages", "newJID", "oldJID", "lastMsgTimestamp", "unreadCount", "readOnly", "endOfHistoryTransfer", "ephemeralExpiration", "ephemeralSettingTimestamp", "endOfHistoryTransferType", "conversationTimestamp", "name", "pHash", "notSpam", "archived", "disappearingMode", "unreadMentionCount", "markedAsUnread", "participant", "tcToken", "tcTokenTimestamp", "contactPrimaryIdentityKey", "pinned", "muteEndTime", "tcTokenSenderTimestamp", "suspended", "terminated", "createdAt", "createdBy", "description", "support", "isParentGroup", "isDefaultSubgroup", "parentGroupID", "displayName", "pnJID", "shareOwnPn", "pnhDuplicateLidThread", "lidJID", "username")

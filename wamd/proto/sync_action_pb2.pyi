@@ -20,7 +20,7 @@ class SyncActionData(_message.Message):
     def __init__(self, index: _Optional[bytes] = ..., value: _Optional[_Union[SyncActionValue, _Mapping]] = ..., padding: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
 
 class SyncActionValue(_message.Message):
-    __slots__ = ("timestamp", "starAction", "contactAction", "muteAction", "pinAction", "pushNameSetting", "labelEditAction", "labelAssociationAction", "localeSetting", "archiveChatAction", "deleteMessageForMeAction", "markChatAsReadAction", "clearChatAction", "deleteChatAction", "unarchiveChatsSetting")
+    __slots__ = ("timestamp", "starAction", "contactAction", "muteAction", "pinAction", "pushNameSetting", "labelEditAction", "labelAssociationAction", "localeSetting", "archiveChatAction", "deleteMessageForMeAction", "markChatAsReadAction", "clearChatAction", "deleteChatAction", "unarchiveChatsSetting", "nctSaltSyncAction")
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     STARACTION_FIELD_NUMBER: _ClassVar[int]
     CONTACTACTION_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class SyncActionValue(_message.Message):
     CLEARCHATACTION_FIELD_NUMBER: _ClassVar[int]
     DELETECHATACTION_FIELD_NUMBER: _ClassVar[int]
     UNARCHIVECHATSSETTING_FIELD_NUMBER: _ClassVar[int]
+    NCTSALTSYNCACTION_FIELD_NUMBER: _ClassVar[int]
     timestamp: int
     starAction: StarAction
     contactAction: ContactAction
@@ -51,7 +52,14 @@ class SyncActionValue(_message.Message):
     clearChatAction: ClearChatAction
     deleteChatAction: DeleteChatAction
     unarchiveChatsSetting: UnarchiveChatsSetting
-    def __init__(self, timestamp: _Optional[int] = ..., starAction: _Optional[_Union[StarAction, _Mapping]] = ..., contactAction: _Optional[_Union[ContactAction, _Mapping]] = ..., muteAction: _Optional[_Union[MuteAction, _Mapping]] = ..., pinAction: _Optional[_Union[PinAction, _Mapping]] = ..., pushNameSetting: _Optional[_Union[PushNameSetting, _Mapping]] = ..., labelEditAction: _Optional[_Union[LabelEditAction, _Mapping]] = ..., labelAssociationAction: _Optional[_Union[LabelAssociationAction, _Mapping]] = ..., localeSetting: _Optional[_Union[LocaleSetting, _Mapping]] = ..., archiveChatAction: _Optional[_Union[ArchiveChatAction, _Mapping]] = ..., deleteMessageForMeAction: _Optional[_Union[DeleteMessageForMeAction, _Mapping]] = ..., markChatAsReadAction: _Optional[_Union[MarkChatAsReadAction, _Mapping]] = ..., clearChatAction: _Optional[_Union[ClearChatAction, _Mapping]] = ..., deleteChatAction: _Optional[_Union[DeleteChatAction, _Mapping]] = ..., unarchiveChatsSetting: _Optional[_Union[UnarchiveChatsSetting, _Mapping]] = ...) -> None: ...
+    nctSaltSyncAction: NctSaltSyncAction
+    def __init__(self, timestamp: _Optional[int] = ..., starAction: _Optional[_Union[StarAction, _Mapping]] = ..., contactAction: _Optional[_Union[ContactAction, _Mapping]] = ..., muteAction: _Optional[_Union[MuteAction, _Mapping]] = ..., pinAction: _Optional[_Union[PinAction, _Mapping]] = ..., pushNameSetting: _Optional[_Union[PushNameSetting, _Mapping]] = ..., labelEditAction: _Optional[_Union[LabelEditAction, _Mapping]] = ..., labelAssociationAction: _Optional[_Union[LabelAssociationAction, _Mapping]] = ..., localeSetting: _Optional[_Union[LocaleSetting, _Mapping]] = ..., archiveChatAction: _Optional[_Union[ArchiveChatAction, _Mapping]] = ..., deleteMessageForMeAction: _Optional[_Union[DeleteMessageForMeAction, _Mapping]] = ..., markChatAsReadAction: _Optional[_Union[MarkChatAsReadAction, _Mapping]] = ..., clearChatAction: _Optional[_Union[ClearChatAction, _Mapping]] = ..., deleteChatAction: _Optional[_Union[DeleteChatAction, _Mapping]] = ..., unarchiveChatsSetting: _Optional[_Union[UnarchiveChatsSetting, _Mapping]] = ..., nctSaltSyncAction: _Optional[_Union[NctSaltSyncAction, _Mapping]] = ...) -> None: ...
+
+class NctSaltSyncAction(_message.Message):
+    __slots__ = ("salt",)
+    SALT_FIELD_NUMBER: _ClassVar[int]
+    salt: bytes
+    def __init__(self, salt: _Optional[bytes] = ...) -> None: ...
 
 class SyncActionMessage(_message.Message):
     __slots__ = ("key", "timestamp")

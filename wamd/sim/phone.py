@@ -40,7 +40,7 @@ from wamd.signal.address import signal_address
 from wamd.signal.session import PreKeyBundle
 from wamd.sim import rand
 from wamd.sim.phone_media import PhoneMedia
-from wamd.sim.services import bundle_node, issue_privacy_token
+from wamd.sim.services import bundle_node, issue_privacy_token, nct_salt
 from wamd.store.memory import MemoryKeyStore
 
 if TYPE_CHECKING:
@@ -557,6 +557,7 @@ class PhoneEndpoint:
             if phone is not None:
                 sync.pushnames.add(ID=str(phone.jid), pushname=phone.name)
                 sync.phoneNumberToLidMappings.add(pnJID=str(phone.jid), lidJID=str(phone.lid))
+        sync.nctSalt = nct_salt(self.state, self.phone)  # whatsmeow stores it for cstokens
         raw = sync.SerializeToString()
         notification = e2e_pb2.HistorySyncNotification(
             syncType=e2e_pb2.HistorySyncType.INITIAL_BOOTSTRAP,

@@ -19,6 +19,7 @@ Shapes as the public clients send and read them:
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING
 
 from wamd.binary import JID, Node
@@ -312,8 +313,21 @@ async def issue_privacy_token(
         await router.deliver(target_device, stanza)
 
 
+def nct_salt(state: SimState, phone: SimPhone) -> bytes:
+    """An account's NCT salt: what its phone puts in the history sync (``nctSalt``) and
+    its companions key their ``<cstoken>`` with (fixed per account and sim)."""
+    return hmac.new(state.media_auth.encode(), b"nct:" + phone.number.encode(), "sha256").digest()
+
+
 def carries_token(state: SimState, sender: SimPhone, recipient: SimPhone, node: Node) -> bool:
-    """Does a 1:1 message from ``sender`` carry ``recipient``'s token for it?"""
+    """Does a 1:1 message from ``sender`` carry ``recipient``'s token for it, or, without
+    one, a ``<cstoken>`` (whatsmeow cstoken.go: HMAC-SHA256 of the recipient's LID JID
+    keyed with the sender account's NCT salt)? How WhatsApp checks a cstoken is not
+    public; the sim, which knows every account's salt, recomputes it."""
     held = state.tc_tokens.get((recipient.number, sender.number))
     token = node.get_child("tctoken")
-    return held is not None and token is not None and token.content_bytes() == held[0]
+    if held is not None and token is not None and token.content_bytes() == held[0]:
+        return True
+    cs = node.get_child("cstoken")
+    expected = hmac.new(nct_salt(state, sender), str(recipient.lid).encode(), "sha256").digest()
+    return cs is not None and hmac.compare_digest(cs.content_bytes() or b"", expected)
