@@ -30,11 +30,11 @@ another event's payload, and a field the payload does not have (``docs/events.md
 ``messaging-history.set``          ``HistorySet``
 ``call``                           ``list[CallEvent]``
 ``blocklist.set``                  ``BlocklistSet`` (not emitted yet)
-``blocklist.update``               ``BlocklistUpdate`` (not emitted yet)
+``blocklist.update``               ``BlocklistUpdate`` (account_sync notifications)
 ``messaging-history.status``       ``HistorySyncStatus`` (not emitted yet)
-``lid-mapping.update``             ``LidMappingUpdate`` (not emitted yet)
-``messages.media-update``          ``list[MediaUpdate]`` (not emitted yet)
-``group.join-request``             ``GroupJoinRequest`` (not emitted yet)
+``lid-mapping.update``             ``LidMappingUpdate`` (a mapping new to the store)
+``messages.media-update``          ``list[MediaUpdate]`` (mediaretry notifications)
+``group.join-request``             ``GroupJoinRequest`` (w:gp2 membership requests)
 ``group.member-tag.update``        ``GroupMemberTagUpdate`` (not emitted yet)
 ``labels.edit``                    ``Label`` (app state)
 ``labels.association``             ``LabelAssociationUpdate`` (app state)
