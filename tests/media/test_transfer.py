@@ -310,3 +310,48 @@ def test_media_conn_answer_is_parsed_and_checked() -> None:
     ):
         with pytest.raises(ProtocolError):
             MediaConn.parse(bad)
+
+
+async def test_a_sim_without_tls_is_spoken_to_in_plain_http_on_loopback_only() -> None:
+    from tests.client.conftest import Inbox
+    from tests.client.stores import link
+    from wamd.testing import settle, wait_received
+
+    async with SimServer(media_tls=False) as plain:
+        assert plain.media.scheme == "http" and plain.media_ssl_context() is None
+        bot_phone = plain.add_phone("15550001111", "Bot")
+        alice = plain.add_phone("15550002222", "Alice")
+        sock = await link(plain, bot_phone)  # wamd.testing passes media_scheme="http"
+        assert sock.options.media_scheme == "http"
+        data = os.urandom(20_000)
+        inbox = Inbox(sock)
+        mid = await alice.send_document(bot_phone.jid, data, "in.bin")
+        message = await inbox.wait(lambda m: m.key.id == mid)
+        assert await sock.download_media(message) == data
+        sent = await sock.send_message(alice.jid, {"document": data, "file_name": "out.bin"})
+        assert sent.media is not None and (sent.media.url or "").startswith("http://127.0.0.1:")
+        await wait_received(alice, lambda m: m.id == sent.key.id)
+        await settle(plain, sock)
+        assert alice.received_media[sent.key.id] == data
+        await sock.end()
+    # anywhere but loopback, plain http is refused before a byte goes out
+    remote = MediaConn("secret-auth", 300, 0, 0, (MediaHost("media.example.com"),))
+    client = MediaClient(scheme="http")
+    try:
+        with pytest.raises(MediaUploadError, match="only loopback"):
+            await upload(client, remote, b"x" * 32, MediaType.IMAGE)
+        with pytest.raises(MediaDownloadError, match="only loopback"):
+            await download_blob(
+                client,
+                remote,
+                direct_path="/v/t62.7118-24/x",
+                media_key=os.urandom(32),
+                file_enc_sha256=None,
+                file_sha256=None,
+                file_length=None,
+                media_type="image",
+            )
+        with pytest.raises(MediaDownloadError, match="not a media URL"):
+            await client.fetch_bytes("http://pps.example.com/v/x.jpg", 100)
+    finally:
+        await client.close()

@@ -135,6 +135,7 @@ class SocketOptions:
     origin: str = "https://web.whatsapp.com"
     qr_output: Callable[[str], None] | None = None
     media_ssl: ssl.SSLContext | None = None
+    media_scheme: Literal["https", "http"] = "https"  # "http": a sim's media host on loopback
     proxy: str | None = None
     media_retry_timeout: float = MEDIA_RETRY_TIMEOUT
     extra: dict[str, Any] = field(default_factory=dict)
@@ -168,7 +169,12 @@ class WASocket:
         self.pairing = Pairing(self.core)
         self.media = MediaService(
             self.core,
-            MediaClient(ssl=options.media_ssl, proxy=options.proxy, origin=options.origin),
+            MediaClient(
+                ssl=options.media_ssl,
+                scheme=options.media_scheme,
+                proxy=options.proxy,
+                origin=options.origin,
+            ),
             retry_timeout=options.media_retry_timeout,
         )
         self.receiver.history_blob = self.media.download_history
@@ -1009,6 +1015,7 @@ def make_wa_socket(
     origin: str = "https://web.whatsapp.com",
     qr_output: Callable[[str], None] | None = None,
     media_ssl: ssl.SSLContext | None = None,
+    media_scheme: Literal["https", "http"] = "https",
     proxy: str | None = None,
     media_retry_timeout: float = MEDIA_RETRY_TIMEOUT,
     extra: Mapping[str, Any] | None = None,
@@ -1039,6 +1046,7 @@ def make_wa_socket(
         origin=origin,
         qr_output=qr_output,
         media_ssl=media_ssl,
+        media_scheme=media_scheme,
         proxy=proxy,
         media_retry_timeout=media_retry_timeout,
         extra=dict(extra or {}),

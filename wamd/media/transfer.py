@@ -17,14 +17,17 @@ Protocol facts (whatsmeow ``mediaconn.go``, ``upload.go``, ``download.go``; Bail
   ``Retry-After`` is honoured); 403, 404 and 410 stop at once (``MediaUnavailable``).
 
 TLS is verified against the system's roots unless ``ssl=`` gives another context (a
-sim passes one that trusts its own CA); ``proxy=`` sends every request through an HTTP
-proxy. Bodies stream in both directions, chunk by chunk.
+sim passes one that trusts its own CA); ``scheme="http"`` (a sim's media host without TLS)
+is allowed for loopback hosts only, so that a media auth token never crosses a network in
+the clear; ``proxy=`` sends every request through an HTTP proxy. Bodies stream in both
+directions, chunk by chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import logging
 import ssl as ssl_module
@@ -242,11 +245,27 @@ class MediaClient:
 
     # ------------------------------------------------------------------ upload
 
+    def _plain_ok(self, hostname: str) -> bool:
+        """Whether ``hostname`` may be spoken to over this client's scheme (plain http:
+        loopback only)."""
+        if self.scheme == "https":
+            return True
+        host = hostname.rsplit(":", 1)[0] if hostname.count(":") == 1 else hostname
+        host = host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     def upload_url(
         self, host: MediaHost, conn: MediaConn, media_type: MediaType, token: str
     ) -> str:
         from urllib.parse import quote
 
+        if not self._plain_ok(host.hostname):
+            raise MediaUploadError(f"plain http to {host.hostname}: only loopback hosts")
         return (
             f"{self.scheme}://{host.hostname}/mms/{media_type.mms_type}/{token}"
             f"?auth={quote(conn.auth, safe='')}&token={quote(token, safe='')}"
@@ -316,6 +335,8 @@ class MediaClient:
         token = upload_token(file_enc_sha256)
         d_md = base64.urlsafe_b64encode(path.encode()).decode().rstrip("=")
         host = conn.hosts[0]
+        if not self._plain_ok(host.hostname):
+            raise MediaDownloadError(f"plain http to {host.hostname}: only loopback hosts")
         url = (
             f"{self.scheme}://{host.hostname}/mms/{media_type.mms_type}/{token}"
             f"?token={quote(token, safe='')}&d_md={d_md}&auth={quote(conn.auth, safe='')}"
@@ -341,7 +362,11 @@ class MediaClient:
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
-        if parts.scheme not in ("https", self.scheme) or not parts.hostname:
+        if (
+            parts.scheme not in ("https", self.scheme)
+            or not parts.hostname
+            or (parts.scheme == "http" and not self._plain_ok(parts.netloc))
+        ):
             raise MediaDownloadError(f"not a media URL this client fetches: {_short(url)}")
         try:
             async with self.session().get(
@@ -373,6 +398,8 @@ class MediaClient:
     def download_url(
         self, host: MediaHost, direct_path: str, file_enc_sha256: bytes | None, mms_type: str
     ) -> str:
+        if not self._plain_ok(host.hostname):
+            raise MediaDownloadError(f"plain http to {host.hostname}: only loopback hosts")
         joiner = "&" if "?" in direct_path else "?"
         hashed = upload_token(file_enc_sha256) if file_enc_sha256 is not None else ""
         return (

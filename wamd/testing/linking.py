@@ -56,11 +56,13 @@ def new_auth_state() -> AuthState:
 
 def socket_for(sim: SimServer, state: AuthState | None = None, **options: Any) -> WASocket:
     """A socket (not connected yet) for ``sim``: its URL and its root key pinned, and
-    its media host's CA trusted (``media_ssl``).
+    its media host's CA trusted (``media_ssl``), or plain http to it (``media_scheme``)
+    when the sim runs it without TLS.
 
     ``options`` are ``make_wa_socket``'s (``logger=``, ``keepalive_interval=``...).
     """
     options.setdefault("media_ssl", sim.media_ssl_context())
+    options.setdefault("media_scheme", sim.media.scheme)  # http when media_tls=False
     return make_wa_socket(
         state or new_auth_state(),
         url=sim.url,
