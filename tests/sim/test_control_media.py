@@ -8,6 +8,7 @@ import io
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.sim.raw import pair_companion
 from tests.sim.test_control import Control, control
 from wamd.binary import JID
 
@@ -105,14 +106,20 @@ async def test_media_from_a_file_and_back_decrypted(control: Control) -> None:
 
 async def test_edits_deletes_polls_and_votes(control: Control) -> None:
     await _phones(control)
+    bob_device = await pair_companion(control.sim, control.sim.phones[BOB])
+    await bob_device.upload_prekeys(5)
     hello = await control.ok("POST", f"/phones/{ALICE}/send", {"to": BOB, "text": "helo"})
     assert (await _next(control, BOB))["text"] == "helo"
+    assert "edit" not in (await bob_device.next("message")).attrs
     edit = await control.ok("POST", f"/phones/{ALICE}/edit", {"id": hello["id"], "text": "hello"})
     got = await _next(control, BOB)
     assert got["id"] == edit["id"] and got["edit"] == {"target": hello["id"], "text": "hello"}
+    # whatsmeow getEditAttribute: an edit's stanza says edit="1", a sender's revoke "7"
+    assert (await bob_device.next("message")).attrs["edit"] == "1"
     await control.ok("POST", f"/phones/{ALICE}/revoke", {"id": hello["id"]})
     got = await _next(control, BOB)
     assert got["revoke"] == {"target": hello["id"]}
+    assert (await bob_device.next("message")).attrs["edit"] == "7"
     for path, body, code in (
         (f"/phones/{BOB}/edit", {"id": hello["id"], "text": "mine now"}, 404),  # not Bob's
         (f"/phones/{ALICE}/edit", {"id": hello["id"]}, 400),
