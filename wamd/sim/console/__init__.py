@@ -231,7 +231,11 @@ class Console:
             history = phone.endpoint.history
             start = page.history.get(number, 0)
             for index in range(start, len(history)):
-                message = message_json(index, history[index], phone)
+                try:
+                    message = message_json(index, history[index], phone)
+                except Exception:  # one odd message must not stop the page's updates
+                    log.exception("console: cannot show message %d of %s", index, number)
+                    continue
                 message["chat_key"] = self._pn(message["chat"])  # the chat, by number
                 events.append({"type": "message", "phone": number, "message": message})
             page.history[number] = len(history)
@@ -251,7 +255,11 @@ class Console:
             notifications = phone.endpoint.notifications
             start = page.notifications.get(number, 0)
             for node in notifications[start:]:
-                text = describe_notification(self.sim, node)
+                try:
+                    text = describe_notification(self.sim, node)
+                except Exception:
+                    log.exception("console: cannot describe a notification to %s", number)
+                    continue
                 if text is not None:
                     chat = node.attrs.get("from", "")
                     events.append(
