@@ -11,7 +11,7 @@ from tests.client.conftest import Inbox, record_sends
 from tests.client.stores import every_store, fresh_state, link  # noqa: F401 (fixture)
 from wamd.errors import ContentError
 from wamd.messaging.polls import PollSecret, encrypt_vote, poll_creation
-from wamd.messaging.types import MessageUpdate
+from wamd.messaging.types import ContactCard, Location, MessageUpdate
 from wamd.proto import common_pb2, e2e_pb2
 from wamd.sim import SimServer
 from wamd.testing import settle, wait_received
@@ -245,9 +245,9 @@ async def test_locations_and_cards_from_a_phone_arrive_typed(sim: SimServer) -> 
     first = await alice.send_message(bot_phone.jid, location)
     second = await alice.send_message(bot_phone.jid, card)
     got = await inbox.wait(lambda m: m.key.id == first)
-    assert got.content is not None and got.content.locationMessage.degreesLongitude == 2.5
+    assert got.location == Location(1.5, 2.5) and got.contacts == ()
     got = await inbox.wait(lambda m: m.key.id == second)
-    assert got.content is not None and got.content.contactMessage.vcard == VCARD
+    assert got.contacts == (ContactCard("J", VCARD),) and got.location is None
     await bot.end()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.client.conftest import Inbox
 from tests.interop.conftest import baileys_and_wamd
-from wamd.messaging.types import MessageUpdate
+from wamd.messaging.types import ContactCard, Location, MessageUpdate
 from wamd.sim import SimServer
 
 VCARD = "BEGIN:VCARD\nVERSION:3.0\nFN:Jane Doe\nTEL;type=CELL;waid=15550009999:+1 555 000 9999\nEND:VCARD"
@@ -91,18 +91,17 @@ async def test_locations_and_contact_cards_go_both_ways(
         where = {"degreesLatitude": 52.3731, "degreesLongitude": 4.8922, "name": "Dam Square"}
         sent = await bot.command("LOCATION", jid, json.dumps(where))
         got = await inbox.wait(lambda m: m.key.id == sent, timeout=20)
-        assert got.content is not None and got.content.HasField("locationMessage")
-        location = got.content.locationMessage
-        assert location.name == "Dam Square" and abs(location.degreesLatitude - 52.3731) < 1e-9
-        one = {"displayName": "Jane", "contacts": [{"vcard": VCARD}]}
+        assert got.location == Location(52.3731, 4.8922, "Dam Square")
+        assert got.contacts == () and got.media is None
+        # one card is Baileys' contactMessage: that card's own displayName, if any
+        one = {"displayName": "Jane", "contacts": [{"displayName": "Jane D", "vcard": VCARD}]}
         sent = await bot.command("CONTACTS", jid, json.dumps(one))
         got = await inbox.wait(lambda m: m.key.id == sent, timeout=20)
-        assert got.content is not None and got.content.contactMessage.vcard == VCARD
+        assert got.contacts == (ContactCard("Jane D", VCARD),) and got.location is None
         two = {"displayName": "Two", "contacts": [{"vcard": VCARD}, {"vcard": VCARD}]}
         sent = await bot.command("CONTACTS", jid, json.dumps(two))
         got = await inbox.wait(lambda m: m.key.id == sent, timeout=20)
-        assert got.content is not None
-        assert [c.vcard for c in got.content.contactsArrayMessage.contacts] == [VCARD, VCARD]
+        assert [c.vcard for c in got.contacts] == [VCARD, VCARD]
         # and the other way: wamd's location and cards, as Baileys reads them
         place = {"degrees_latitude": -33.8568, "degrees_longitude": 151.2153, "name": "Opera"}
         mine = await sock.send_message(baileys_phone.jid, {"location": place})

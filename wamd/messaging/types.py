@@ -21,6 +21,7 @@ __all__ = [
     "ChatLock",
     "ChatUpdate",
     "Contact",
+    "ContactCard",
     "GroupJoinRequest",
     "GroupMemberTagUpdate",
     "GroupMetadata",
@@ -34,6 +35,7 @@ __all__ = [
     "LabelAssociation",
     "LabelAssociationUpdate",
     "LidMappingUpdate",
+    "Location",
     "MediaUpdate",
     "MessageCappingUpdate",
     "MessageKey",
@@ -69,6 +71,25 @@ class MessageKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Location:
+    """A shared location (``locationMessage``): where, and what the sender named it."""
+
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    """A shared contact (``contactMessage``, or one card of ``contactsArrayMessage``)."""
+
+    display_name: str | None
+    vcard: str
+
+
+@dataclass(frozen=True, slots=True)
 class WAMessage:
     """One message as the application sees it.
 
@@ -96,6 +117,35 @@ class WAMessage:
         """The message's media, typed (kind, mimetype, size, caption, file name, seconds,
         dimensions, what a download needs), or ``None``: ``sock.download_media(msg)``."""
         return media_info(self.message)
+
+    @property
+    def location(self) -> Location | None:
+        """The shared location, typed, or ``None`` when the message is not one."""
+        inner = self.content
+        if inner is None or not inner.HasField("locationMessage"):
+            return None
+        where = inner.locationMessage
+        return Location(
+            where.degreesLatitude,
+            where.degreesLongitude,
+            where.name or None,
+            where.address or None,
+            where.URL or None,
+        )
+
+    @property
+    def contacts(self) -> tuple[ContactCard, ...]:
+        """The shared contact cards (one, or several), typed; empty for other messages."""
+        inner = self.content
+        if inner is None:
+            return ()
+        if inner.HasField("contactMessage"):
+            cards = [inner.contactMessage]
+        elif inner.HasField("contactsArrayMessage"):
+            cards = list(inner.contactsArrayMessage.contacts)
+        else:
+            return ()
+        return tuple(ContactCard(c.displayName or None, c.vcard) for c in cards)
 
     @property
     def text(self) -> str | None:
