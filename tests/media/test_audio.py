@@ -28,14 +28,24 @@ FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not on PATH")
 
 
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return table
+
+
+_CRC = _crc_table()
+
+
 def _crc(data: bytes) -> int:
     """Ogg's CRC-32 (polynomial 0x04C11DB7, not reflected)."""
     crc = 0
     for byte in data:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
-            crc &= 0xFFFFFFFF
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC[(crc >> 24) ^ byte]
     return crc
 
 
@@ -70,9 +80,9 @@ def ends(data: bytes) -> tuple[bytes, bytes]:
 def test_ogg_opus_duration_is_granule_less_pre_skip_at_48_khz() -> None:
     assert ogg_duration(*ends(opus_stream(3.25))) == pytest.approx(3.25)
     assert ogg_duration(*ends(opus_stream(61.0, pre_skip=3840))) == pytest.approx(61.0)
-    long = opus_stream(400.0, packet=2000)  # the last page lies far past the head
+    long = opus_stream(90.0, packet=1000)  # the last page lies far past the head
     assert len(long) > OGG_HEAD + OGG_TAIL
-    assert ogg_duration(*ends(long)) == pytest.approx(400.0)
+    assert ogg_duration(*ends(long)) == pytest.approx(90.0)
     assert ogg_duration(*ends(vorbis_stream(44100 * 2))) == pytest.approx(2.0)
     # a file cut short: its last whole page counts, not the torn one after it
     torn = ogg_duration(*ends(opus_stream(2.0, packet=900)[:-400]))
