@@ -162,7 +162,15 @@ async def test_a_blocked_contact_is_not_delivered_and_not_told(sim: SimServer) -
     got = await inbox.wait_for(lambda m: m.key.id == later)
     assert got.key.id != mid
     # Bob blocks the bot: its send succeeds as usual, and Bob gets nothing
+    bob.picture = ("1700000000", JPEG)
+    assert await bot.profile_picture_url(str(bob.jid)) is not None
     bob.blocked[bot_phone.number] = str(bot_phone.lid)
+    assert await bot.profile_picture_url(str(bob.jid)) is None  # as if he had none
+    presences = Inbox(bot, "presence.update")
+    await bot.presence_subscribe(str(bob.jid))
+    await bob.set_presence(True)
+    await settle(sim, bot)
+    assert presences.items("presence.update") == []  # he shows the bot no presence
     before = len(bob.received)
     receipts = Inbox(bot, "message-receipt.update")
     sent = await bot.send_message(bob.jid, {"text": "a message to someone who blocked us"})

@@ -116,7 +116,8 @@ class Profiles:
                 picture = group.picture
             else:
                 owner = self.state.account_of(target)
-                if owner is None:
+                if owner is None or device.phone.number in owner.blocked:
+                    # who blocked us looks as if they had no picture (nothing tells of a block)
                     return _error(node, 404, "item-not-found")
                 if owner.privacy.get("profile") == "none" and owner is not device.phone:
                     return _error(node, 401, "not-authorized")

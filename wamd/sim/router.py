@@ -28,7 +28,8 @@ What the real server does, as the public clients observe it:
 - ``presence`` and ``chatstate`` are forwarded live, never queued.
 - A 1:1 message to an account that blocked the sender is taken and acknowledged as
   usual, but only the sender's own devices get their copies: WhatsApp tells nobody
-  they are blocked (one tick, no delivery receipt, ever). Groups are not affected. A
+  they are blocked (one tick, no delivery receipt, ever). Nor do their typing
+  indicators reach it, and it shows them no presence. Groups are not affected. A
   message *to* a contact one has blocked is delivered: the official apps refuse to send
   it before it leaves the phone, the server is not known to (neither reference checks).
 - In an announcement group only admins post: a member's message is refused with
@@ -455,8 +456,8 @@ class Router:
             except ProtocolError:
                 return
             target_phone = self.state.account_of(target) if target is not None else None
-            if target_phone is None:
-                return
+            if target_phone is None or user in target_phone.blocked:
+                return  # who blocked us shows us no presence (and never says why)
             self.subscribers.setdefault(target_phone.number, set()).add((user, device.jid.device))
             await self.deliver(device, self._presence_node(target_phone), queue=False)
         elif kind in ("available", "unavailable"):
@@ -473,6 +474,8 @@ class Router:
     async def broadcast_presence(self, phone: SimPhone) -> None:
         stanza = self._presence_node(phone)
         for user, device_id in list(self.subscribers.get(phone.number, ())):
+            if user in phone.blocked:
+                continue
             subscriber = self.state.device_of(JID(user, SERVER, device_id))
             if subscriber is not None:
                 await self.deliver(subscriber, stanza, queue=False)
@@ -498,7 +501,7 @@ class Router:
             phones = [state.phones[n] for n in group.participants if n in state.phones]
         else:
             target = state.account_of(to)
-            if target is None:
+            if target is None or device.phone.number in target.blocked:
                 return
             sender = device.phone.lid if to.server == HIDDEN_USER_SERVER else device.phone.jid
             stanza = Node("chatstate", {"from": str(sender)}, states)
