@@ -74,6 +74,14 @@ async def test_a_mapping_new_to_the_store_raises_lid_mapping_update_once(
     assert LidMappingUpdate(pn=str(carol.jid), lid=str(carol.lid)) in learnt
     assert len(learnt) == len(set(learnt))  # never the same mapping twice
     await sock.end()
+    # the next run on the same auth state: what the store holds is not new
+    again = await link(sim, bot_phone, sock.auth)
+    relearnt: list[LidMappingUpdate] = []
+    again.ev.on("lid-mapping.update", lambda u: u.pn == own or relearnt.append(u))
+    await again.on_whatsapp(alice.number, bob.number)
+    await settle(sim, again)
+    assert relearnt == []
+    await again.end()
 
 
 @pytest.mark.parametrize(
