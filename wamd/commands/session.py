@@ -74,7 +74,8 @@ def scan_help(sim: bool, qr: str | None = None) -> str:
         return "a phone of the sim scans the QR code (SimPhone.scan_qr or the control interface)"
     body = json.dumps({"qr": qr})
     return (
-        "this is a sim: have one of its phones scan it through the control interface, "
+        "this is a sim: paste the qr text into its console (`wamd sim --console`, Accounts > "
+        "link a companion) or have a phone scan it through the control interface, "
         f"curl -s -XPOST $CONTROL/phones/NUMBER/scan -d '{body}' ({SIM_CONTROL}); "
         "a new code comes every 20 s"
     )
@@ -86,7 +87,8 @@ def code_help(sim: bool, phone: str, code: str) -> str:
         return CODE_HELP
     body = json.dumps({"code": f"{code[:4]}-{code[4:]}"})
     return (
-        "this is a sim: type it on the sim's phone through the control interface, "
+        "this is a sim: type it in its console (`wamd sim --console`, Accounts > link a "
+        "companion) or through the control interface, "
         f"curl -s -XPOST $CONTROL/phones/{phone}/code -d '{body}' ({SIM_CONTROL})"
     )
 
