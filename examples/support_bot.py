@@ -8,8 +8,10 @@ Built on ``wamd.assign`` (see ``docs/assign.md``):
   customer told who will answer; the bot stays quiet in that chat while it is held;
 - an agent writes to a customer from their own phone or linked device: the chat is
   taken over automatically, and the bot stays quiet for ``--takeover-minutes`` after each
-  agent message (the ``Desk``); ``#bot`` written by an agent hands the chat back (and is deleted for everyone at once:
-  it was sent in the customer's chat);
+  agent message (the ``Desk``). An agent hands a chat back by writing ``#bot NUMBER``
+  (the customer's number) in the account's chat with itself ("Message yourself"), which
+  no customer sees; ``#bot`` written in the customer's chat works too, but the phone
+  delivers it there, so the bot deletes it for everyone at once;
 - several bot processes (each its own linked device of the account) may run with the
   same ``--desk`` file: each customer message is answered by exactly one of them.
 
@@ -44,7 +46,7 @@ ANSWERS = {
     "1": "We are open Monday to Friday, 9:00 to 17:00.",
     "2": "Send us your order number and we will look it up.",
 }
-HAND_BACK = "#bot"  # an agent writes this in a chat to give it back to the bot
+HAND_BACK = "#bot"  # "#bot NUMBER" in the account's own chat gives a chat back to the bot
 
 
 def setup(
@@ -88,15 +90,37 @@ def setup(
             else:
                 await desk.reply(msg, {"text": ANSWERS.get(choice, MENU)})
 
+    def own_chat(chat: str) -> bool:
+        """The account's chat with itself ("Message yourself"): seen by no customer."""
+        me = sock.user
+        mine = (
+            {jid.split(":", 1)[0].split("@", 1)[0] for jid in (me.id, me.lid or "")}
+            if me
+            else set()
+        )
+        return chat.split("@", 1)[0] in mine - {""}
+
     async def on_agent(upsert: MessagesUpsert) -> None:
         for msg in upsert.messages:
-            if msg.key.from_me and (msg.text or "").strip() == HAND_BACK:
-                await desk.observe(msg, upsert.type)  # judged (a takeover) first...
-                if await desk.hand_back(msg.key.remote_jid):  # ...then released
-                    say(f"{msg.key.remote_jid} handed back to the bot")
-                # the command went to the customer too (the agent's phone sent it in their
-                # chat): delete it for everyone, so it is gone from the customer's chat
-                await sock.send_message(msg.key.remote_jid, {"delete": msg.key})
+            words = (msg.text or "").split()
+            if not msg.key.from_me or words[:1] != [HAND_BACK]:
+                continue
+            chat = msg.key.remote_jid
+            if own_chat(chat):
+                # "#bot NUMBER" in the account's own chat: the customer sees nothing
+                if len(words) == 2 and words[1].lstrip("+").isdigit():
+                    customer = f"{words[1].lstrip('+')}@s.whatsapp.net"
+                    if await desk.hand_back(customer):
+                        say(f"{customer} handed back to the bot")
+                continue
+            if len(words) != 1:
+                continue
+            # "#bot" in the customer's chat works too, but the phone delivered it there:
+            # judged (a takeover) first, then released, then deleted for everyone
+            await desk.observe(msg, upsert.type)
+            if await desk.hand_back(chat):
+                say(f"{chat} handed back to the bot")
+            await sock.send_message(chat, {"delete": msg.key})
 
     sock.ev.on("messages.upsert", on_customer)
     sock.ev.on("messages.upsert", on_agent)

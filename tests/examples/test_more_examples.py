@@ -139,7 +139,20 @@ async def test_support_bot_menu_assignment_takeover_and_hand_back() -> None:
         await alice.send_text(bot_phone.jid, "are you there?")
         await nothing_more(sim, sock, alice, before)  # the agent holds the chat
 
-        # the agent gives the chat back from the phone; the bot answers again
+        # the agent gives the chat back from the phone, in the account's own chat: Alice
+        # sees nothing of it; the bot answers her again
+        before = await quiet(sim, sock, alice)
+        await bot_phone.send_text(bot_phone.jid, "#bot +15550002222")
+        await settle(sim, sock)
+        assert await assignments.holder(chat) is None
+        await nothing_more(sim, sock, alice, before)  # no command, no delete, nothing
+        hours = await alice.send_text(bot_phone.jid, "1")
+        assert (await next_matching(alice, reply_to(hours))).text == support_bot.ANSWERS["1"]
+
+        # "#bot" in her chat works too; it reached her, so the bot deletes it for everyone
+        person = await alice.send_text(bot_phone.jid, "0")
+        await next_matching(alice, reply_to(person))
+        assert await assignments.holder(chat) is not None
         hand_back = await bot_phone.send_text(alice.jid, "#bot")
         await next_matching(alice, lambda m: m.text == "#bot")
         # ...and the bot deletes the command for everyone: gone from Alice's chat
