@@ -20,7 +20,8 @@ Against a local sim (``wamd sim --phone 15550001111:Bot`` prints the url and key
     python examples/echo_bot.py --sim-url ws://127.0.0.1:8765/ws/chat --sim-root-key <hex>
 
 (or set ``WAMD_SIM_URL`` and ``WAMD_SIM_ROOT_KEY``). Against a sim the QR code's text is
-printed too: ``POST`` it to the sim's control interface (``/phones/N/scan``) to scan.
+printed too, and the status line says how to give it to the sim (its console or control
+interface). The options, logging and status lines come from ``wamd.quickstart``.
 Stop with Ctrl-C.
 """
 
@@ -28,21 +29,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 from typing import Any
 
 from wamd import (
-    DisconnectReason,
     MessagesUpsert,
     WamdError,
     WAMessage,
     WASocket,
-    make_wa_socket,
     run_forever,
     use_multi_file_auth_state,
 )
-from wamd.events import ConnectionUpdate
+from wamd.quickstart import add_arguments, configure_logging, say, socket_options, status_socket
 
 REMEMBERED = 10_000  # message ids answered, per process (a redelivery is not echoed twice)
 
@@ -68,7 +65,7 @@ def echo_handler(sock: WASocket, on_echo: Any = None) -> Any:
             try:
                 reply = await sock.send_message(chat, {"text": msg.text}, quoted=msg)
             except WamdError as exc:
-                print(f"could not echo {msg.key.id}: {exc}", flush=True)
+                say(f"could not echo {msg.key.id}: {exc}")
                 continue
             answered[(chat, msg.key.id)] = None
             while len(answered) > REMEMBERED:
@@ -79,65 +76,25 @@ def echo_handler(sock: WASocket, on_echo: Any = None) -> Any:
     return on_messages
 
 
-# ------------------------------------------------------------------ server options
-# WhatsApp by default; a local `wamd sim` with --sim-url and --sim-root-key (what
-# `wamd sim` prints as url: and root_public_key:), or WAMD_SIM_URL and WAMD_SIM_ROOT_KEY.
-
-
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sim-url", default=os.environ.get("WAMD_SIM_URL") or None)
-    parser.add_argument("--sim-root-key", default=os.environ.get("WAMD_SIM_ROOT_KEY") or None)
-
-
-def server_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """``make_wa_socket``'s ``url`` and ``server_root_key`` for a sim; ``{}`` for WhatsApp."""
-    if not args.sim_url and not args.sim_root_key:
-        return {}
-    if not args.sim_url or not args.sim_root_key:
-        parser.error("--sim-url needs --sim-root-key (and the other way round)")
-    try:
-        key = bytes.fromhex(args.sim_root_key)
-    except ValueError:
-        parser.error("--sim-root-key is the hex root_public_key that `wamd sim` prints")
-    return {"url": args.sim_url, "server_root_key": key}
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--auth-dir", default="auth_info", help="auth state folder (auth_info)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
-    add_server_arguments(parser)  # --sim-url, --sim-root-key (or WAMD_SIM_* variables)
+    add_arguments(parser)  # --sim-url, --sim-root-key (or WAMD_SIM_* variables), -v/-vv
     args = parser.parse_args()
-    options = server_options(args, parser)  # {} for WhatsApp, the sim's url and key otherwise
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    logging.getLogger("wamd.client.supervisor").setLevel(logging.INFO)  # "reconnecting in N s"
+    options = socket_options(args, parser)  # {} for WhatsApp, the sim's url and key otherwise
+    configure_logging(args)  # -v: wamd's protocol log; "reconnecting in N s" as a status line
 
     # the store makes a new folder and its files readable by their owner only (keys)
     state, save_creds = await use_multi_file_auth_state(args.auth_dir)
 
     def start_socket() -> WASocket:
-        sock = make_wa_socket(state, print_qr_in_terminal=True, **options)
-        sock.ev.on("creds.update", save_creds)
-
-        def on_connection(update: ConnectionUpdate) -> None:
-            if update.qr:
-                print("scan the QR code above: WhatsApp > Settings > Linked devices", flush=True)
-                if options:
-                    print(f"qr text: {update.qr}", flush=True)
-            if update.connection == "open":
-                me = sock.user
-                print(f"online as {me.id if me else '?'}", flush=True)
-            if update.connection == "close" and update.last_disconnect is not None:
-                code = update.last_disconnect.status_code
-                if code == DisconnectReason.LOGGED_OUT:
-                    print(f"logged out: delete {args.auth_dir} and run again to pair", flush=True)
-                elif code != DisconnectReason.RESTART_REQUIRED:
-                    print(f"connection closed ({code})", flush=True)
-
-        sock.ev.on("connection.update", on_connection)
+        # QR code (and how to scan it), creds saved, a status line for each change
+        sock = status_socket(
+            state, save_creds, options, logged_out=f"delete {args.auth_dir} and run again"
+        )
 
         def on_echo(original: WAMessage, reply: WAMessage) -> None:
-            print(f"echoed {preview(original.text)} to {original.key.remote_jid}", flush=True)
+            say(f"echoed {preview(original.text)} to {original.key.remote_jid}")
 
         sock.ev.on("messages.upsert", echo_handler(sock, on_echo=on_echo))
         return sock
@@ -145,7 +102,7 @@ async def main() -> None:
     # reconnects with backoff; returns when logged out (or replaced, banned, outdated)
     last = await run_forever(start_socket)
     if last is not None:
-        print(f"stopped: not reconnecting after status {last.status_code}", flush=True)
+        say(f"stopped: not reconnecting after status {last.status_code}")
         raise SystemExit(1)
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-from typing import Any
 
 from wamd import DisconnectReason, WamdError, make_wa_socket, use_multi_file_auth_state
 from wamd.events import ConnectionUpdate
+from wamd.quickstart import add_arguments, configure_logging, socket_options
 
 
 def finished(update: ConnectionUpdate) -> bool:
@@ -33,36 +32,14 @@ def finished(update: ConnectionUpdate) -> bool:
     )
 
 
-# ------------------------------------------------------------------ server options
-# WhatsApp by default; a local `wamd sim` with --sim-url and --sim-root-key (what
-# `wamd sim` prints as url: and root_public_key:), or WAMD_SIM_URL and WAMD_SIM_ROOT_KEY.
-
-
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sim-url", default=os.environ.get("WAMD_SIM_URL") or None)
-    parser.add_argument("--sim-root-key", default=os.environ.get("WAMD_SIM_ROOT_KEY") or None)
-
-
-def server_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """``make_wa_socket``'s ``url`` and ``server_root_key`` for a sim; ``{}`` for WhatsApp."""
-    if not args.sim_url and not args.sim_root_key:
-        return {}
-    if not args.sim_url or not args.sim_root_key:
-        parser.error("--sim-url needs --sim-root-key (and the other way round)")
-    try:
-        key = bytes.fromhex(args.sim_root_key)
-    except ValueError:
-        parser.error("--sim-root-key is the hex root_public_key that `wamd sim` prints")
-    return {"url": args.sim_url, "server_root_key": key}
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("phone", help="the account's number in international form, e.g. +1555...")
     parser.add_argument("--auth-dir", default="auth_info", help="auth state folder (auth_info)")
-    add_server_arguments(parser)
+    add_arguments(parser)  # --sim-url, --sim-root-key (or WAMD_SIM_* variables), -v/-vv
     args = parser.parse_args()
-    options = server_options(args, parser)
+    options = socket_options(args, parser)  # {} for WhatsApp, the sim's url and key otherwise
+    configure_logging(args)
 
     state, save_creds = await use_multi_file_auth_state(args.auth_dir)
     if state.creds.me is not None:
@@ -80,6 +57,18 @@ async def main() -> int:
         return 1
     print(f"pairing code: {code[:4]}-{code[4:]}", flush=True)
     print("on the phone: Settings > Linked devices > Link a device > Link with phone number")
+    fresh: list[asyncio.Task[None]] = []
+
+    async def new_code() -> None:
+        code = await sock.request_pairing_code(args.phone)
+        print(f"a new pairing code: {code[:4]}-{code[4:]}", flush=True)
+
+    def rejected(update: ConnectionUpdate) -> None:
+        if update.pairing_code_rejected is not None:  # mistyped on the phone
+            print(f"the phone rejected the code: {update.pairing_code_rejected}", flush=True)
+            fresh.append(asyncio.ensure_future(new_code()))
+
+    sock.ev.on("connection.update", rejected)
 
     # the code is valid while the server offers this registration (a few minutes)
     update = await sock.ev.wait_for("connection.update", finished)

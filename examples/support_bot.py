@@ -24,22 +24,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from wamd import (
-    DisconnectReason,
     WASocket,
-    make_wa_socket,
     run_forever,
     use_multi_file_auth_state,
 )
 from wamd.assign import AssignmentBackend, Claim, Desk, LeastLoaded, SQLiteAssignments
-from wamd.events import ConnectionUpdate, MessagesUpsert
+from wamd.events import MessagesUpsert
 from wamd.messaging.types import WAMessage
+from wamd.quickstart import add_arguments, configure_logging, say, socket_options, status_socket
 
 MENU = "Hello! Reply with a number:\n1 opening hours\n2 order status\n0 talk to a person"
 ANSWERS = {
@@ -134,58 +129,6 @@ def _admin(text: str) -> tuple[str, str]:
     return device, name
 
 
-def connected_socket(
-    state: Any, save_creds: Any, options: dict[str, Any], say: Callable[[str], None]
-) -> WASocket:
-    """A socket that saves its creds, prints its QR codes and says how it is doing."""
-    sock = make_wa_socket(state, print_qr_in_terminal=True, **options)
-    sock.ev.on("creds.update", save_creds)
-
-    def on_connection(update: ConnectionUpdate) -> None:
-        if update.qr:
-            say("scan the QR code above: WhatsApp > Settings > Linked devices")
-            if options:
-                say(f"qr text: {update.qr}")  # for the sim's control interface
-        if update.connection == "open":
-            say(f"online as {sock.user.id if sock.user else '?'}")
-        if update.connection == "close" and update.last_disconnect is not None:
-            code = update.last_disconnect.status_code
-            if code == DisconnectReason.LOGGED_OUT:
-                say("logged out: delete the auth folder and run again to pair")
-            elif code != DisconnectReason.RESTART_REQUIRED:
-                say(f"connection closed ({code})")
-
-    sock.ev.on("connection.update", on_connection)
-    return sock
-
-
-def say(text: str) -> None:
-    print(time.strftime("%H:%M:%S"), text, flush=True)
-
-
-# ------------------------------------------------------------------ server options
-# WhatsApp by default; a local `wamd sim` with --sim-url and --sim-root-key (what
-# `wamd sim` prints as url: and root_public_key:), or WAMD_SIM_URL and WAMD_SIM_ROOT_KEY.
-
-
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sim-url", default=os.environ.get("WAMD_SIM_URL") or None)
-    parser.add_argument("--sim-root-key", default=os.environ.get("WAMD_SIM_ROOT_KEY") or None)
-
-
-def server_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """``make_wa_socket``'s ``url`` and ``server_root_key`` for a sim; ``{}`` for WhatsApp."""
-    if not args.sim_url and not args.sim_root_key:
-        return {}
-    if not args.sim_url or not args.sim_root_key:
-        parser.error("--sim-url needs --sim-root-key (and the other way round)")
-    try:
-        key = bytes.fromhex(args.sim_root_key)
-    except ValueError:
-        parser.error("--sim-root-key is the hex root_public_key that `wamd sim` prints")
-    return {"url": args.sim_url, "server_root_key": key}
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--auth-dir", default="auth_info", help="auth state folder (auth_info)")
@@ -200,18 +143,19 @@ async def main() -> None:
         help="name an agent's linked device, e.g. 15551234567:2@s.whatsapp.net=Dana",
     )
     parser.add_argument("--takeover-minutes", type=float, default=30.0)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show protocol logs")
-    add_server_arguments(parser)
+    add_arguments(parser)  # --sim-url, --sim-root-key (or WAMD_SIM_* variables), -v/-vv
     args = parser.parse_args()
-    options = server_options(args, parser)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    options = socket_options(args, parser)  # {} for WhatsApp, the sim's url and key otherwise
+    configure_logging(args)
     state, save_creds = await use_multi_file_auth_state(args.auth_dir)
     assignments = SQLiteAssignments(args.desk)
     await assignments.open()
     desks: list[Desk] = []
 
     def start_socket() -> WASocket:
-        sock = connected_socket(state, save_creds, options, say)
+        sock = status_socket(
+            state, save_creds, options, logged_out=f"delete {args.auth_dir} and run again"
+        )  # QR, creds, status lines
         if desks:
             desks.pop().close()
         desks.append(

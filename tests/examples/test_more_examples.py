@@ -8,11 +8,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli.proc import ROOT, Proc
 from tests.client.conftest import link
 from tests.examples.load import load_example
 from wamd.assign import MemoryAssignments
 from wamd.client import WASocket
+from wamd.errors import SimError
 from wamd.proto import e2e_pb2
 from wamd.sim import SimPhone, SimServer
 from wamd.sim.phone import SimMessage
@@ -55,6 +58,10 @@ async def test_pair_with_code_example(tmp_path: Path) -> None:
         async with Proc(*argv, *extra) as run:
             code = (await run.expect("pairing code: ")).split(": ", 1)[1]
             assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", code)
+            with pytest.raises(SimError, match="pairing code rejected"):  # mistyped
+                await phone.link_with_code(("2" if code[0] != "2" else "3") + code[1:])
+            await run.expect("the phone rejected the code")
+            code = (await run.expect("a new pairing code: ")).split(": ", 1)[1]
             await phone.link_with_code(code)
             await run.expect("paired as 15550001111:1@s.whatsapp.net")
             assert await run.wait() == 0, run.output

@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +166,7 @@ class SessionLines:
         qr_text: bool = False,
         on_fatal: Callable[[BaseException], None] | None = None,
         sim: bool = False,
+        hints: Mapping[int, str] | None = None,
     ) -> None:
         self.sock = sock
         self.status = status
@@ -175,6 +176,7 @@ class SessionLines:
         self.qr_text = qr_text
         self.on_fatal = on_fatal
         self.sim = sim
+        self.hints = dict(hints or {})  # close codes -> what to do, instead of hint_for's
         self.qr_count = 0
         self.rejected = 0  # pairing codes the phone refused
         self.code: str | None = None
@@ -231,7 +233,7 @@ class SessionLines:
                 self.say(f"disconnected: {last.error}")
                 return
             self.say(f"disconnected: {describe_reason(last.status_code, last.error)}")
-            hint = hint_for(last.status_code)
+            hint = self.hints.get(last.status_code) or hint_for(last.status_code)
             if hint is not None:
                 self.say(hint)
 
@@ -282,6 +284,7 @@ def new_socket(
     phone: str | None = None,
     qr_text: bool | None = None,
     on_fatal: Callable[[BaseException], None] | None = None,
+    hints: Mapping[int, str] | None = None,
 ) -> tuple[WASocket, SessionLines]:
     """A socket that saves its credentials and reports itself on ``status``.
 
@@ -304,6 +307,7 @@ def new_socket(
         qr_text=bool(options.get("url")) if qr_text is None else qr_text,
         on_fatal=on_fatal,
         sim=bool(options.get("url")),
+        hints=hints,
     )
     sock.ev.on("creds.update", save_creds)
     sock.ev.on("creds.update", lines.on_creds)
