@@ -112,11 +112,11 @@ _RECEIPT_STATUS: dict[str, Literal["delivery_ack", "read", "played"]] = {
 }
 _RECEIPT_TYPES = {"", "read", "played", "inactive", "sender", "retry"}
 
-# key store -> {buffer id: the emission's "handlers done" future}; a message is emitted
-# once per process however often it is delivered, until its confirmation went out
-_CLAIMS: weakref.WeakKeyDictionary[object, dict[str, asyncio.Future[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+# key store -> {buffer id: (the emission's "handlers done" future, the emitter it went
+# through)}; a message is emitted once per process however often it is delivered, until
+# its confirmation went out
+_Claim = tuple[asyncio.Future[Any], object]
+_CLAIMS: weakref.WeakKeyDictionary[object, dict[str, _Claim]] = weakref.WeakKeyDictionary()
 
 
 def chat_key(node: Node) -> str:
@@ -297,11 +297,16 @@ class Receiver:
         claimed: list[tuple[str, asyncio.Future[Any]]] = []  # emitted here before
         for enc in encs:
             buffer_id = _buffer_key(enc, sender, src.chat)
-            earlier = claims.get(buffer_id)
-            if earlier is not None:
+            claim = claims.get(buffer_id)
+            if claim is not None:
                 # this process emitted it already (a redelivery after a dropped connection,
                 # a duplicated stanza): its handlers have it; only the confirmation is owed
+                earlier, emitter = claim
                 claimed.append((buffer_id, earlier))
+                if emitter is not self.core.ev:
+                    # through an earlier socket's emitter, whose handlers may not have
+                    # reached it yet: the chat's next messages wait, or they would overtake it
+                    await asyncio.shield(earlier)
                 continue
             buffered = await self.buffer.get(buffer_id)
             if buffered is not None:
@@ -384,7 +389,7 @@ class Receiver:
         handled = self._emit_messages(out, node)
         buffered_ids = [buffer_id for buffer_id, _ in decrypted]
         for buffer_id in buffered_ids:  # claimed by this emission until confirmed
-            claims[buffer_id] = handled
+            claims[buffer_id] = (handled, self.core.ev)
         while len(claims) > CLAIM_MEMORY:
             del claims[next(iter(claims))]
         owed = buffered_ids + [buffer_id for buffer_id, _ in claimed]
@@ -420,7 +425,7 @@ class Receiver:
             self._settling.add(task)
             task.add_done_callback(self._settling.discard)
 
-    def _claims(self) -> dict[str, asyncio.Future[Any]]:
+    def _claims(self) -> dict[str, _Claim]:
         """Buffered messages emitted by this process and not yet confirmed, for this store
         (shared by every socket on it, as a reconnect makes a new one)."""
         keys = self.core.auth.keys
