@@ -1,10 +1,11 @@
 """Curve25519 keys, XEdDSA signatures and HKDF: the primitives every layer shares.
 
 One home for key material so that the Noise layer, the Signal layer and the stores agree
-on one ``KeyPair`` type. X25519 agreement runs in OpenSSL through ``cryptography``;
-XEdDSA (signatures made with a Curve25519 key, as Signal and WhatsApp use them) runs in the
-backend :mod:`wamd.xeddsa` picks: libsodium through PyNaCl by default, or
-``python-axolotl-curve25519`` when the ``wamd[axolotl]`` extra is installed.
+on one ``KeyPair`` type. X25519 (agreement and key generation) runs in libsodium through
+PyNaCl, on the raw 32-byte keys; XEdDSA (signatures made with a Curve25519 key, as Signal
+and WhatsApp use them) runs in the backend :mod:`wamd.xeddsa` picks: libsodium through
+PyNaCl by default, or ``python-axolotl-curve25519`` when the ``wamd[axolotl]`` extra is
+installed.
 
 Wire facts:
 - a Curve25519 public key is 32 bytes; Signal serialises it with a leading type byte
@@ -18,7 +19,8 @@ import hmac
 import os
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from nacl.bindings import crypto_scalarmult, crypto_scalarmult_base
+from nacl.exceptions import RuntimeError as NaclRuntimeError
 
 from wamd import xeddsa
 from wamd.errors import InvalidKey
@@ -43,20 +45,10 @@ _DJB_PREFIX = bytes([DJB_TYPE])
 
 @dataclass(frozen=True, slots=True)
 class KeyPair:
-    """A Curve25519 key pair. ``public`` is the raw 32-byte key (no type byte).
-
-    The OpenSSL key object for ``private`` is kept with the pair once made (by
-    ``generate_keypair``, ``from_private`` or the first agreement), so that every later
-    agreement skips rebuilding it from the raw bytes, which costs as much as the DH
-    itself. It is not part of the value: equality, hashing, ``repr``, copies and pickles
-    see only the two raw keys.
-    """
+    """A Curve25519 key pair. ``public`` is the raw 32-byte key (no type byte)."""
 
     public: bytes
     private: bytes = field(repr=False)
-    _secret: X25519PrivateKey | None = field(
-        default=None, init=False, repr=False, compare=False, hash=False
-    )
 
     def __post_init__(self) -> None:
         if len(self.public) != 32 or len(self.private) != 32:
@@ -67,23 +59,7 @@ class KeyPair:
         """The pair for a 32-byte private key (clamped as X25519 requires)."""
         if len(private) != 32:
             raise InvalidKey("a Curve25519 private key is 32 bytes")
-        key = X25519PrivateKey.from_private_bytes(private)
-        return cls._with_key(key.public_key().public_bytes_raw(), private, key)
-
-    @classmethod
-    def _with_key(cls, public: bytes, private: bytes, key: X25519PrivateKey) -> KeyPair:
-        pair = cls(public, private)
-        object.__setattr__(pair, "_secret", key)
-        return pair
-
-    @property
-    def private_key(self) -> X25519PrivateKey:
-        """The OpenSSL object for ``private`` (made once, then kept with the pair)."""
-        key = self._secret
-        if key is None:
-            key = X25519PrivateKey.from_private_bytes(self.private)
-            object.__setattr__(self, "_secret", key)
-        return key
+        return cls(crypto_scalarmult_base(bytes(private)), private)
 
     @property
     def public_prefixed(self) -> bytes:
@@ -92,26 +68,11 @@ class KeyPair:
 
     def agree(self, their_public: bytes) -> bytes:
         """X25519 shared secret with another public key (32 or 33-byte form)."""
-        return _exchange(self.private_key, their_public)
+        return agree(self.private, their_public)
 
     def sign(self, message: bytes) -> bytes:
         """XEdDSA signature of ``message`` with this key."""
         return sign(self.private, message)
-
-    # the key object is a cache: copies and pickles carry the raw keys only
-    def __getstate__(self) -> tuple[bytes, bytes]:
-        return (self.public, self.private)
-
-    def __setstate__(self, state: tuple[bytes, bytes]) -> None:
-        object.__setattr__(self, "public", state[0])
-        object.__setattr__(self, "private", state[1])
-        object.__setattr__(self, "_secret", None)
-
-    def __copy__(self) -> KeyPair:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> KeyPair:
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +99,13 @@ class SignedKeyPair:
 
 
 def generate_keypair() -> KeyPair:
-    """A fresh random Curve25519 key pair."""
-    key = X25519PrivateKey.generate()
-    return KeyPair._with_key(key.public_key().public_bytes_raw(), key.private_bytes_raw(), key)
+    """A fresh random Curve25519 key pair (the private key stored clamped, as OpenSSL and
+    libsignal store theirs)."""
+    private = bytearray(os.urandom(32))
+    private[0] &= 248
+    private[31] = (private[31] & 127) | 64
+    key = bytes(private)
+    return KeyPair(crypto_scalarmult_base(key), key)
 
 
 def strip_prefix(public: bytes) -> bytes:
@@ -162,22 +127,18 @@ def prefixed(public: bytes) -> bytes:
 def agree(private: bytes | KeyPair, their_public: bytes) -> bytes:
     """X25519 agreement between a private key (raw, or a pair) and a public key (either form).
 
-    Prefer passing the ``KeyPair``: its key object is reused instead of rebuilt.
+    On raw bytes with libsodium (``crypto_scalarmult``): nothing is built per call, where
+    OpenSSL through ``cryptography`` rebuilt a key object from the raw private key first,
+    which cost as much as the agreement itself.
     """
-    if isinstance(private, KeyPair):
-        return _exchange(private.private_key, their_public)
+    raw = private.private if isinstance(private, KeyPair) else private
+    if len(raw) != 32:
+        raise InvalidKey("a Curve25519 private key is 32 bytes")
+    public = strip_prefix(their_public)
     try:
-        key = X25519PrivateKey.from_private_bytes(private)
-    except ValueError as exc:
-        raise InvalidKey("a Curve25519 private key is 32 bytes") from exc
-    return _exchange(key, their_public)
-
-
-def _exchange(key: X25519PrivateKey, their_public: bytes) -> bytes:
-    try:
-        return key.exchange(X25519PublicKey.from_public_bytes(strip_prefix(their_public)))
-    except ValueError as exc:  # all-zero shared secret (low-order point) or bad length
-        raise InvalidKey("X25519 agreement failed: invalid public key") from exc
+        return crypto_scalarmult(bytes(raw), bytes(public))
+    except NaclRuntimeError:  # an all-zero shared secret: a low-order point
+        raise InvalidKey("X25519 agreement failed: invalid public key") from None
 
 
 def sign(private: bytes, message: bytes) -> bytes:
