@@ -6,8 +6,9 @@ Each workload runs in wamd (this process) and in Baileys (``bench/vs_baileys.js`
 long-lived node process, so V8 stays warm), taking turns: several pairs, the order
 swapped every pair. Rates are per CPU-second (``time.process_time`` here,
 ``process.cpuUsage`` in node), so a busy machine does not skew them. Prints each side's
-median, the ratio wamd ÷ Baileys of the medians, and the change since the previous run
-(kept in ``bench/.results/vs_baileys.json``, which git ignores).
+median, the ratio wamd ÷ Baileys, and the change since the previous run
+(kept in ``bench/.results/vs_baileys.json``, which git ignores). The ratio is the median of
+the pairs' own ratios (both halves of a pair ran back to back, under the same load).
 
 Workloads:
 
@@ -461,7 +462,8 @@ def main() -> int:
     results: dict[str, dict[str, float]] = dict(previous)
     for name, (ours_runs, theirs_runs) in figures.items():
         w, b = statistics.median(ours_runs), statistics.median(theirs_runs)
-        ratio = w / b
+        # each pair ran back to back under the same load: the median of the pairs' ratios
+        ratio = statistics.median(x / y for x, y in zip(ours_runs, theirs_runs, strict=True))
         line = f"{name:<16} {w:>10,.0f} {b:>10,.0f} {ratio:>6.2f}x"
         old = previous.get(name)
         if old:
