@@ -172,8 +172,9 @@ class MediaDecryptor:
         keys = media_keys(media_key, media_type)
         self._cipher = Cipher(algorithms.AES(keys.cipher_key), modes.CBC(keys.iv)).decryptor()
         self._mac = hmac.new(keys.mac_key, keys.iv, hashlib.sha256)
-        self._enc_hash = hashlib.sha256()
-        self._plain_hash = hashlib.sha256()
+        # a hash only when there is a value to check it against (each costs a SHA-256 pass)
+        self._enc_hash = hashlib.sha256() if file_enc_sha256 is not None else None
+        self._plain_hash = hashlib.sha256() if file_sha256 is not None else None
         self._want_enc = file_enc_sha256
         self._want_plain = file_sha256
         self._file_length = file_length
@@ -204,7 +205,8 @@ class MediaDecryptor:
                 "length",
                 f"the blob is longer than the {self._limit} bytes its file length allows",
             )
-        self._enc_hash.update(chunk)
+        if self._enc_hash is not None:
+            self._enc_hash.update(chunk)
         view = memoryview(chunk)
         if self._limit is not None:
             # the blob's size is known: the MAC is its last 10 bytes, nothing is copied
@@ -235,7 +237,8 @@ class MediaDecryptor:
             return b""
         out, self._held = self._held, new
         if out:
-            self._plain_hash.update(out)
+            if self._plain_hash is not None:
+                self._plain_hash.update(out)
             self._written += len(out)
         return out
 
@@ -252,8 +255,8 @@ class MediaDecryptor:
                 "length",
                 f"the blob is {self._received} bytes, its file length needs {self._limit}",
             )
-        if self._want_enc is not None and not hmac.compare_digest(
-            self._enc_hash.digest(), self._want_enc
+        if self._enc_hash is not None and not hmac.compare_digest(
+            self._enc_hash.digest(), self._want_enc or b""
         ):
             raise MediaIntegrityError("file_enc_sha256", "the blob's SHA-256 does not match")
         if not hmac.compare_digest(self._mac.digest()[:MAC_LENGTH], self._tail):
@@ -266,10 +269,11 @@ class MediaDecryptor:
         if not rest or not 1 <= pad <= _BLOCK or rest[-pad:] != bytes([pad]) * pad:
             raise MediaIntegrityError("padding", "the decrypted blob has invalid padding")
         out = rest[:-pad]
-        self._plain_hash.update(out)
         self._written += len(out)
-        if self._want_plain is not None and not hmac.compare_digest(
-            self._plain_hash.digest(), self._want_plain
+        if self._plain_hash is not None:
+            self._plain_hash.update(out)
+        if self._plain_hash is not None and not hmac.compare_digest(
+            self._plain_hash.digest(), self._want_plain or b""
         ):
             raise MediaIntegrityError("file_sha256", "the decrypted file's SHA-256 does not match")
         if self._file_length is not None and self._written != self._file_length:
