@@ -99,3 +99,35 @@ def test_deep_nesting_and_bombs_with_the_compiled_codec() -> None:
     bomb = b"\x02" + zlib.compress(b"\x00" * (40 << 20), 9)
     with pytest.raises(DecodeError, match="size limit"):
         fast.decode_node(bomb)
+
+
+jid_like = st.builds(
+    lambda user, colon, device, server: f"{user}{colon}{device}@{server}",
+    st.text(alphabet="0123456789abc.:@-", max_size=12),
+    st.sampled_from(["", ":", "::"]),
+    st.one_of(st.integers(0, 70_000).map(str), st.text(alphabet="0123456789:x²", max_size=6)),
+    st.one_of(
+        st.sampled_from(
+            ["s.whatsapp.net", "lid", "hosted", "hosted.lid", "g.us", "msgr", "interop",
+             "broadcast", "newsletter", "", "x@y"]
+        ),
+        st.text(alphabet="abc.@", max_size=6),
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(jid_like, st.sampled_from([2, 3]))
+def test_the_quick_jid_encoding_is_the_parsed_one(text: str, version: int) -> None:
+    from wamd.binary.jid import JID, InvalidJID
+
+    enc = pure._ENCODERS[version]
+    quick = enc.jid_text(text)
+    try:
+        parsed = JID.parse(text)
+    except InvalidJID:
+        assert quick is None
+        return
+    if quick is not None:
+        assert quick == enc.jid(parsed)
+    assert pure.encode_node(Node("x", {"a": text}), dict_version=version)  # either way

@@ -77,6 +77,12 @@ MAX_DECOMPRESSED_SIZE: Final = 1 << 24  # same as the largest frame
 
 _NIBBLE_CHARS: Final = frozenset("0123456789-.")
 _HEX_CHARS: Final = frozenset("0123456789ABCDEF")
+_AD_DOMAINS: Final = {
+    DEFAULT_USER_SERVER: JID("", DEFAULT_USER_SERVER).domain,
+    HIDDEN_USER_SERVER: JID("", HIDDEN_USER_SERVER).domain,
+    HOSTED_SERVER: JID("", HOSTED_SERVER).domain,
+    HOSTED_LID_SERVER: JID("", HOSTED_LID_SERVER).domain,
+}
 _NIBBLE_TO_HEX: Final = str.maketrans({"-": "a", ".": "b"})  # packed nibbles as hex digits
 
 
@@ -120,6 +126,9 @@ class _Encoder:
                 packed = value + "F" if n & 1 else value
                 return bytes((HEX_8, ((n + 1) >> 1) | (n & 1) << 7)) + bytes.fromhex(packed)
         if "@" in value:
+            quick = self.jid_text(value)
+            if quick is not None:
+                return quick
             try:
                 jid = JID.parse(value)
             except InvalidJID:
@@ -127,6 +136,30 @@ class _Encoder:
             else:
                 return self.jid(jid)
         return _raw(value.encode())
+
+    def jid_text(self, value: str) -> bytes | None:
+        """``jid(JID.parse(value))`` without making the JID, for the common forms (no
+        agent, not msgr/interop); None when ``value`` is not one of them."""
+        user, _, server = value.partition("@")
+        if not server or "@" in server or "." in user:
+            return None
+        device = 0
+        if ":" in user:
+            user, _, digits = user.partition(":")
+            if not (digits.isdigit() and digits.isascii()):
+                return None
+            device = int(digits)
+            if device > 0xFFFF:
+                return None
+        if server == MESSENGER_SERVER or server == INTEROP_SERVER:
+            return None
+        if device <= 0xFF and (
+            (device and (server == DEFAULT_USER_SERVER or server == HIDDEN_USER_SERVER))
+            or server == HOSTED_SERVER
+            or server == HOSTED_LID_SERVER
+        ):
+            return bytes((AD_JID, _AD_DOMAINS[server], device)) + self.string(user)
+        return bytes((JID_PAIR,)) + (self.string(user) if user else b"\x00") + self.string(server)
 
     def jid(self, jid: JID) -> bytes:
         server = jid.server
