@@ -7,7 +7,8 @@ The compiled module is the same source as the pure-Python codec (copied under th
 ``wamd.binary._codec_c`` and compiled), so both behave alike; tests/binary/test_speedups.py
 checks them against each other when it is built. It needs mypy (the dev extra) and a C
 compiler, and is used only when asked for: ``WAMD_SPEEDUPS=1`` in the environment when
-``wamd.binary`` is first imported. Without that, or without the build, wamd runs the pure
+``wamd.binary`` is first imported, and only while ``codec.py`` is the file it was built
+from (its SHA-256 is kept next to the build; otherwise a warning and the pure codec). Without that, or without the build, wamd runs the pure
 Python codec, which is the default and what the test suite tests. The built files are
 ignored by git and are not part of the package.
 """
@@ -15,6 +16,7 @@ ignored by git and are not part of the package.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -27,7 +29,7 @@ NAME = "_codec_c"
 
 
 def built() -> list[Path]:
-    return sorted(PACKAGE.glob(f"{NAME}*.so")) + sorted(PACKAGE.glob(f"{NAME}*.pyd"))
+    return [p for p in sorted(PACKAGE.glob(f"{NAME}*")) if p.suffix in (".so", ".pyd", ".sha256")]
 
 
 def main() -> int:
@@ -48,7 +50,8 @@ def main() -> int:
         target.mkdir(parents=True)
         (work / "wamd" / "__init__.py").write_text("")
         (target / "__init__.py").write_text("")
-        shutil.copy(PACKAGE / "codec.py", target / f"{NAME}.py")
+        source = (PACKAGE / "codec.py").read_bytes()
+        (target / f"{NAME}.py").write_bytes(source)
         result = subprocess.run(
             [mypyc, f"wamd/binary/{NAME}.py"],
             cwd=work,
@@ -63,6 +66,8 @@ def main() -> int:
         for lib in sorted(target.glob(f"{NAME}*")):
             if lib.suffix in (".so", ".pyd"):
                 shutil.copy(lib, PACKAGE / lib.name)
+        # wamd.binary uses the build only while codec.py is still what it was made from
+        (PACKAGE / f"{NAME}.sha256").write_text(hashlib.sha256(source).hexdigest() + "\n")
     print("built:", ", ".join(p.name for p in built()))
     print("use it with WAMD_SPEEDUPS=1")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import zlib
@@ -59,6 +60,27 @@ def test_the_switch_picks_the_compiled_codec_when_asked() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split()[0] == "compiled"
+
+
+def test_a_build_from_another_codec_is_not_used(tmp_path: Path) -> None:
+    compiled()
+    # a copy of the package whose codec.py differs from the one the build was made from
+    package = tmp_path / "wamd"
+    shutil.copytree(ROOT / "wamd", package, ignore=shutil.ignore_patterns("__pycache__"))
+    codec = package / "binary" / "codec.py"
+    codec.write_text(codec.read_text() + "\n# changed\n")
+    code = "import wamd.binary as b; print(b.CODEC)"
+    env = dict(os.environ, WAMD_SPEEDUPS="1", PYTHONPATH=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert out.stdout.split() == ["pure"]
+    assert "built from another codec.py" in out.stderr
 
 
 @settings(max_examples=300, deadline=None)

@@ -5,8 +5,11 @@ same source (mypyc); it is used only with ``WAMD_SPEEDUPS=1`` in the environment
 this package is first imported, and ``CODEC`` says which one runs.
 """
 
+import hashlib
 import importlib
 import os
+import warnings
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -19,10 +22,21 @@ from wamd.errors import DecodeError
 def _implementation() -> ModuleType:
     if os.environ.get("WAMD_SPEEDUPS", "") in ("", "0"):
         return _pure
+    # the compiled copy is used only while it was built from this very codec.py
+    here = Path(__file__).resolve().parent
     try:
-        return importlib.import_module("wamd.binary._codec_c")
-    except ImportError:  # not built: the pure codec
+        built_from = (here / "_codec_c.sha256").read_text().strip()
+        compiled = importlib.import_module("wamd.binary._codec_c")
+    except (OSError, ImportError):  # not built: the pure codec
         return _pure
+    if hashlib.sha256((here / "codec.py").read_bytes()).hexdigest() != built_from:
+        warnings.warn(
+            "WAMD_SPEEDUPS=1: the compiled codec was built from another codec.py; using the "
+            "pure one (run python scripts/build_speedups.py)",
+            stacklevel=2,
+        )
+        return _pure
+    return compiled
 
 
 _codec = _implementation()
