@@ -56,7 +56,10 @@ from wamd.crypto import SignedKeyPair, generate_keypair  # noqa: E402
 from wamd.signal import PreKeyBundle, SignalRepository  # noqa: E402
 from wamd.store import MemoryKeyStore  # noqa: E402
 
-RESULTS = _HERE / ".results" / "vs_baileys.json"
+# one file per codec, so that a compiled-codec run is compared with the last such run
+RESULTS = (
+    _HERE / ".results" / ("vs_baileys.json" if CODEC == "pure" else f"vs_baileys-{CODEC}.json")
+)
 ALICE, BOB = "15550000001@s.whatsapp.net", "15550000002@s.whatsapp.net"
 PAYLOAD = b"x" * 120
 
