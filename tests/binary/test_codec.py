@@ -151,3 +151,22 @@ def test_zlib_bomb_is_refused_without_inflating_it_all() -> None:
 def test_pretty_hides_binary_content() -> None:
     text = str(Node("enc", {"type": "msg"}, b"\x01\x02secret"))
     assert "8 bytes" in text and "secret" not in text and "0102" not in text
+
+
+def test_a_jid_pair_decoded_in_one_dictionary_is_not_reused_in_the_other() -> None:
+    # the pair's server is a token byte: 0x13 is "g.us" in version 2, another token in 3;
+    # one process (the sim) decodes both versions, so its JID cache must keep them apart
+    from wamd.binary.tokens import DICTIONARIES
+
+    raw = encode_node(Node("x", {"to": "120363012345678901@g.us"}), dict_version=2)
+    server_byte = raw[-1]
+    assert DICTIONARIES[2].single[server_byte] == "g.us"
+    other = DICTIONARIES[3].single[server_byte]
+    assert other != "g.us"
+
+    def value(version: int) -> str:  # (the key and tag bytes are other tokens too)
+        return next(iter(decode_node(raw, dict_version=version).attrs.values()))
+
+    assert value(3) == f"120363012345678901@{other}"
+    assert value(2) == "120363012345678901@g.us"
+    assert value(3) == f"120363012345678901@{other}"

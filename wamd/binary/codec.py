@@ -277,7 +277,9 @@ _NIBBLE_TRANSLATE: Final = str.maketrans({"a": "-", "b": ".", "f": "\x00"})
 _CACHE_LIMIT: Final = 20_000
 _NIBBLE_CACHE: dict[bytes, str] = {}
 _HEX_CACHE: dict[bytes, str] = {}
-_JID_CACHE: dict[bytes, str] = {}  # AD_JID / JID_PAIR items (tag byte first) with packed users
+# AD_JID / JID_PAIR items (tag byte first) with packed users, one cache per dictionary:
+# a pair's server is a token byte, which stands for different servers in each version
+_JID_CACHES: dict[int, dict[bytes, str]] = {}
 
 
 def clear_caches() -> None:
@@ -286,7 +288,8 @@ def clear_caches() -> None:
         enc.cache = dict(enc.tokens.encoded)
     _NIBBLE_CACHE.clear()
     _HEX_CACHE.clear()
-    _JID_CACHE.clear()
+    for jids in _JID_CACHES.values():
+        jids.clear()
     _parse_jid.cache_clear()
 
 
@@ -349,6 +352,7 @@ def _by_byte(tokens: TokenDictionary) -> tuple[str | None, ...]:
 _SINGLE_BY_BYTE: Final = {version: _by_byte(tokens) for version, tokens in DICTIONARIES.items()}
 # the double-byte tables that go with each single-byte table (found by the table's id)
 _DOUBLE: Final = {id(_SINGLE_BY_BYTE[v]): t.double for v, t in DICTIONARIES.items()}
+_JID_CACHES.update({id(table): {} for table in _SINGLE_BY_BYTE.values()})
 
 
 # The decoder: three functions over (data, position, token table), the common cases
@@ -419,7 +423,7 @@ def _jid(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str, i
     if data[user_at] == NIBBLE_8:  # the common case: a numeric user, then a token server
         stop = user_at + 2 + (data[user_at + 1] & 0x7F) + (tag == JID_PAIR)
         key = data[pos:stop]
-        text = _JID_CACHE.get(key)
+        text = _JID_CACHES[id(by_byte)].get(key)
         if text is not None:
             return text, stop
         if tag == JID_PAIR and by_byte[data[stop - 1]] is None:
@@ -439,9 +443,10 @@ def _jid(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str, i
         server, after = _string(data, after, by_byte)
         text = f"{user}@{server}" if user else server
     if key and after == stop:
-        if len(_JID_CACHE) > _CACHE_LIMIT:
-            _JID_CACHE.clear()
-        _JID_CACHE[key] = text
+        cache = _JID_CACHES[id(by_byte)]
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = text
     return text, after
 
 
