@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from wamd.fleet import AccountEvent, AccountStatus, Fleet, MemoryAuths, SQLiteAu
 from wamd.fleet.auths import AuthBackend
 from wamd.fleet.metrics import parse_text
 from wamd.sim import SimPhone, SimServer
+from wamd.store.auth import AuthStateAndSave
 from wamd.testing import settle, wait_received
 
 from .helpers import live, options, scanner, until
@@ -193,3 +195,37 @@ async def test_many_accounts_log_in_over_a_small_shared_pool(
             await fleet.add(f"acct-{i}")
             await fleet.start(f"acct-{i}")
         await until(lambda: fleet.connected == 8, "all eight open over two connections")
+
+
+class _SlowSaves(MemoryAuths):
+    """A backend whose creds save writes the account back, once let through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def open(self, account: str) -> AuthStateAndSave:
+        opened = await super().open(account)
+
+        async def save_creds(*_update: object) -> None:
+            self.saving.set()
+            await self.go_on.wait()
+            self.states[account] = opened.state  # what a write of the creds row does
+
+        return AuthStateAndSave(opened.state, save_creds)
+
+
+async def test_a_forgotten_account_is_not_brought_back_by_a_late_creds_save() -> None:
+    auths = _SlowSaves()
+    async with Fleet(auths) as fleet:
+        acct = await fleet.add("bot")
+        late = asyncio.ensure_future(acct.save_creds())  # a closed socket's last handler
+        await asyncio.wait_for(auths.saving.wait(), 5)
+        removing = asyncio.ensure_future(fleet.remove("bot", forget=True))
+        await asyncio.sleep(0.05)
+        assert not removing.done()  # the forget waits for the save under way
+        auths.go_on.set()
+        await asyncio.wait_for(asyncio.gather(late, removing), 5)
+        assert "bot" not in auths.states
+        await acct.save_creds()  # and a save after it writes nothing
+        assert "bot" not in auths.states

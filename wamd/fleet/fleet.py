@@ -108,7 +108,9 @@ class FleetAccount:
     def __init__(self, name: str, opened: AuthStateAndSave) -> None:
         self.name = name
         self.state: AuthState = opened.state
-        self.save_creds = opened.save_creds
+        self._save_creds = opened.save_creds
+        self._saving = asyncio.Lock()  # a save and a forget never interleave
+        self._forgotten = False
         self.sock: WASocket | None = None
         self.status = AccountStatus.STOPPED
         self.last_disconnect: LastDisconnect | None = None
@@ -119,6 +121,20 @@ class FleetAccount:
         self.since = time.time()  # when the status last changed (wall clock, for lines)
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+
+    async def save_creds(self, *_update: object) -> None:
+        """Write the creds, unless the account's data was deleted (``remove(forget=True)``):
+        a socket's last ``creds.update`` handlers can still run after it closed, and would
+        otherwise bring a forgotten account back."""
+        async with self._saving:
+            if not self._forgotten:
+                await self._save_creds()
+
+    async def forget(self, auths: AuthBackend) -> None:
+        """Delete the account's data, after any save under way and before any later one."""
+        async with self._saving:
+            self._forgotten = True
+            await auths.forget(self.name, self.state)
 
     def __repr__(self) -> str:  # never the auth state: it holds the keys
         return f"FleetAccount({self.name!r}, {self.status.value}, jid={self.jid!r})"
@@ -283,7 +299,7 @@ class Fleet:
         self._accounts.pop(name, None)
         try:
             if forget:
-                await self.auths.forget(name, acct.state)
+                await acct.forget(self.auths)
         finally:
             await self.auths.release(acct.state)
 
