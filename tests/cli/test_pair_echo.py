@@ -42,7 +42,11 @@ async def test_pair_by_qr_then_echo_then_logged_out(tmp_path: Path) -> None:
             # against a sim the line says how to scan there, not on a phone
             scan = await pair.expect("waiting for scan: ")
             assert "this is a sim" in scan and "WhatsApp on your phone" not in scan, scan
-            assert 'curl -s -XPOST $CONTROL/phones/NUMBER/scan -d \'{"qr": "' + qr in scan
+            assert (
+                'curl -s -H "Authorization: Bearer $TOKEN" -XPOST $CONTROL/phones/NUMBER/scan -d \'{"qr": "'
+                + qr
+                in scan
+            )
             await bot.scan_qr(qr)
             assert await pair.wait() == 0, pair.output
         out = pair.output

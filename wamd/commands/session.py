@@ -60,9 +60,10 @@ CODE_HELP = (
 )
 MAX_CODE_REJECTIONS = 3  # new codes offered after the phone refused one; then give up
 SIM_CONTROL = (
-    "$CONTROL is the `control:` line that `wamd sim --control-port N` printed; "
-    "or script it with SimPhone.scan_qr / link_with_code"
+    "$CONTROL and $TOKEN are the `control:` and `token:` lines that `wamd sim --control-port N` "
+    "printed; or script it with SimPhone.scan_qr / link_with_code"
 )
+SIM_CURL = 'curl -s -H "Authorization: Bearer $TOKEN" -XPOST $CONTROL'  # the interface wants it
 
 
 def scan_help(sim: bool, qr: str | None = None) -> str:
@@ -76,7 +77,7 @@ def scan_help(sim: bool, qr: str | None = None) -> str:
     return (
         "this is a sim: paste the qr text into its console (`wamd sim --console`, Accounts > "
         "link a companion) or have a phone scan it through the control interface, "
-        f"curl -s -XPOST $CONTROL/phones/NUMBER/scan -d '{body}' ({SIM_CONTROL}); "
+        f"{SIM_CURL}/phones/NUMBER/scan -d '{body}' ({SIM_CONTROL}); "
         "a new code comes every 20 s"
     )
 
@@ -89,7 +90,7 @@ def code_help(sim: bool, phone: str, code: str) -> str:
     return (
         "this is a sim: type it in its console (`wamd sim --console`, Accounts > link a "
         "companion) or through the control interface, "
-        f"curl -s -XPOST $CONTROL/phones/{phone}/code -d '{body}' ({SIM_CONTROL})"
+        f"{SIM_CURL}/phones/{phone}/code -d '{body}' ({SIM_CONTROL})"
     )
 
 
