@@ -28,6 +28,7 @@ BAILEYS_VERSION = "6.17.16"  # the newest on npm at the time of writing
 LIBSIGNAL_VERSION = "6.0.0"
 BOT = Path(__file__).with_name("baileys_bot.js")
 WAIT = 30.0
+WAIT_START = 90.0  # node loading Baileys and its first handshake, on a loaded machine
 PING_TIMEOUT = 15.0  # seconds for npm ping before the interop tests are skipped
 
 
@@ -140,11 +141,11 @@ class BaileysBot:
         while raw := await self.proc.stdout.readline():
             self.lines.put_nowait(raw.decode().rstrip("\n").split(" ", 3))
 
-    async def expect(self, kind: str) -> list[str]:
+    async def expect(self, kind: str, timeout: float = WAIT) -> list[str]:
         """The next line of that kind (others before it are skipped)."""
         while True:
             try:
-                line = await asyncio.wait_for(self.lines.get(), WAIT)
+                line = await asyncio.wait_for(self.lines.get(), timeout)
             except TimeoutError:
                 raise AssertionError(f"Baileys said no {kind!r}: {await self.stderr()}") from None
             if line[0] == kind:
@@ -153,13 +154,13 @@ class BaileysBot:
                 raise AssertionError(f"Baileys failed: {line}")
 
     async def pair(self, phone: SimPhone) -> str:
-        qr = await self.expect("QR")
+        qr = await self.expect("QR", WAIT_START)
         await phone.scan_qr(" ".join(qr[1:]))
         self.jid = (await self.expect("OPEN"))[1]
         return self.jid
 
     async def pair_by_code(self, phone: SimPhone) -> str:
-        code = (await self.expect("CODE"))[1]
+        code = (await self.expect("CODE", WAIT_START))[1]
         await phone.link_with_code(code)
         self.jid = (await self.expect("OPEN"))[1]
         return self.jid
