@@ -475,13 +475,14 @@ class Receiver:
 
         chat = chat_key(node)
         attempt = self.core.attempt
-        if attempt is not None and getattr(keys, "groups_commits", False):
+        handlers_done = handled.done() and all(earlier.done() for _, earlier in claimed)
+        if handlers_done and attempt is not None and getattr(keys, "groups_commits", False):
             # the settle queue: the removal's commit joins the next group, and the durable
             # queue goes on with the chat's next message meanwhile
             attempt.workers.submit(
                 _SETTLE + chat, lambda: guard_store(self.core, attempt, settle())
             )
-        elif handled.done() and all(earlier.done() for _, earlier in claimed):
+        elif handlers_done:
             await settle()
         else:  # coroutine handlers still at work: the chat goes on, the receipt waits
             task = self.core.spawn(settle())  # part of this connection: cut short with it
