@@ -106,9 +106,14 @@ class TransactionalKeyStore:
     groups_commits = False  # does _commit_grouped return before the writes are durable?
 
     def commit_pending(self) -> asyncio.Future[None] | None:
-        """The latest grouped commit's durability, while it is not done (else None)."""
+        """The latest grouped commit's durability, unless it is done and succeeded (a
+        failed one is returned: awaiting it raises what made it fail)."""
         pending = self._durable
-        return pending if pending is not None and not pending.done() else None
+        if pending is None or (
+            pending.done() and not pending.cancelled() and pending.exception() is None
+        ):
+            return None
+        return pending
 
     async def durable(self) -> None:
         """Wait until every transaction committed so far on this store object is durable.
