@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.apt import apt_install
 from wamd.assign import AssignmentBackend, MemoryAssignments, SQLiteAssignments
 
 BACKENDS = ["memory", "sqlite", "redis"]
-APT_TIMEOUT = 600  # seconds; apt-get update plus the install on a slow mirror
 
 
 class FakeClock:
@@ -56,47 +53,10 @@ def _which_redis() -> str | None:
     return None
 
 
-def _apt(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(
-        ["apt-get", "-o", "DPkg::Lock::Timeout=120", *args],  # wait out another apt
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=APT_TIMEOUT,
-        check=False,
-    )
-
-
 def _install_redis() -> tuple[str | None, str]:
     """``(path, "")`` or ``(None, reason)``."""
-    if sys.platform != "linux":
-        return None, f"redis-server is not installed and cannot be installed on {sys.platform}"
-    if os.geteuid() != 0:
-        return None, "redis-server is not on PATH and we are not root to apt-get install it"
-    if shutil.which("apt-get") is None:
-        return None, "redis-server is not on PATH and there is no apt-get to install it"
-    # one installer at a time on this machine (parallel test runs)
-    lock_path = Path(tempfile.gettempdir(), "wamd-redis-install.lock")
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = _which_redis()
-        if found:
-            return found, ""
-        try:
-            install = ("install", "-y", "-q", "--no-install-recommends", "redis-server")
-            done = _apt(*install)
-            if done.returncode != 0:
-                _apt("update", "-q")
-                done = _apt(*install)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"apt-get install redis-server failed: {exc}"
-        found = _which_redis()
-        if found:
-            return found, ""
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-        return None, f"apt-get install redis-server failed: {' '.join(tail) or done.returncode}"
+    reason = apt_install("redis-server", ("redis-server",), lambda: _which_redis() is not None)
+    return (None, reason) if reason else (_which_redis(), "")
 
 
 def _free_port() -> int:

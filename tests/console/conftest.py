@@ -13,20 +13,16 @@ updates, no sync.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.apt import apt_install
+
 CHROMIUM = "/usr/bin/chromium"
-APT_TIMEOUT = 600  # seconds; apt-get update plus the install on a slow mirror
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -39,55 +35,15 @@ ARGS = [
 ]
 
 
-def _apt(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(
-        ["apt-get", "-o", "DPkg::Lock::Timeout=120", *args],  # wait out another apt
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=APT_TIMEOUT,
-        check=False,
-    )
-
-
 def _install_chromium() -> str:
     """``""`` when ``/usr/bin/chromium`` is there (now), else why not."""
-    if os.path.exists(CHROMIUM):
-        return ""
-    if sys.platform != "linux":
-        return f"{CHROMIUM} is missing and cannot be installed on {sys.platform}"
-    if os.geteuid() != 0:
-        return f"{CHROMIUM} is missing and we are not root to apt-get install chromium"
-    if shutil.which("apt-get") is None:
-        return f"{CHROMIUM} is missing and there is no apt-get to install it"
-    lock_path = Path(tempfile.gettempdir(), "wamd-chromium-install.lock")
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (parallel test runs)
-        if os.path.exists(CHROMIUM):
-            return ""
-        try:
-            install = (
-                "install",
-                "-y",
-                "-q",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            )
-            done = _apt(*install)
-            if done.returncode != 0:
-                _apt("update", "-q")
-                done = _apt(*install)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"apt-get install chromium failed: {exc}"
-        if os.path.exists(CHROMIUM):
-            # colour emoji for the screenshots (reactions); the tests pass without them
-            _apt("install", "-y", "-q", "--no-install-recommends", "fonts-noto-color-emoji")
-            return ""
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-        return f"apt-get install chromium failed: {' '.join(tail) or done.returncode}"
+    reason = apt_install(
+        CHROMIUM, ("chromium", "chromium-driver"), lambda: os.path.exists(CHROMIUM)
+    )
+    if not reason and not os.path.exists("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"):
+        # colour emoji for the screenshots (reactions); the tests pass without them
+        apt_install("colour emoji", ("fonts-noto-color-emoji",), lambda: False)
+    return reason
 
 
 @pytest.fixture(scope="session")
