@@ -8,14 +8,6 @@ A backend implements four primitives:
 - ``_commit(writes)``: apply ``{type: {id: value | None}}`` atomically and release the lock;
 - ``_rollback()``: release the lock without writing.
 
-A backend may group commits instead (``_commit_grouped``: the writes are committed in this
-process — every later transaction and read sees them — and a future says when they are
-durable; many transactions' writes then share one fsync). ``transaction()`` still returns
-only once its writes are durable; ``grouped_transaction()`` returns at once, and
-``durable()`` waits for every commit made so far: what the receive path uses, so that the
-next message is decrypted while the last one's commit reaches the disk, and its receipt
-still goes out only after that.
-
 This class turns them into the ``SignalKeyStore`` contract: transactions bound to the
 running task; nested blocks in the same task join the outer one; reads inside see the
 pending writes; an exception discards everything; ``set()`` outside a transaction is a
@@ -43,7 +35,7 @@ import asyncio
 import contextlib
 import copy
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -80,7 +72,6 @@ class TransactionalKeyStore:
         self._current: ContextVar[_Transaction | None] = ContextVar(
             f"wamd-store-tx-{id(self)}", default=None
         )
-        self._durable: asyncio.Future[None] | None = None  # the latest grouped commit's
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -95,34 +86,6 @@ class TransactionalKeyStore:
 
     async def _rollback(self) -> None:
         """Release the backend's write lock without writing (default: nothing)."""
-
-    async def _commit_grouped(
-        self, writes: Writes, *, wait: bool = True
-    ) -> asyncio.Future[None] | None:
-        """Commit ``writes``; a future for their durability, or None when durable already."""
-        await self._commit(writes)
-        return None
-
-    groups_commits = False  # does _commit_grouped return before the writes are durable?
-
-    def commit_pending(self) -> asyncio.Future[None] | None:
-        """The latest grouped commit's durability, unless it is done and succeeded (a
-        failed one is returned: awaiting it raises what made it fail)."""
-        pending = self._durable
-        if pending is None or (
-            pending.done() and not pending.cancelled() and pending.exception() is None
-        ):
-            return None
-        return pending
-
-    async def durable(self) -> None:
-        """Wait until every transaction committed so far on this store object is durable.
-
-        Raises what made a grouped commit fail (its writes are then lost, as in a crash).
-        """
-        pending = self._durable
-        if pending is not None:
-            await asyncio.shield(pending)
 
     # ------------------------------------------------------------------ contract
 
@@ -157,20 +120,11 @@ class TransactionalKeyStore:
         async with self.transaction():
             await self.set(data)
 
-    def transaction(self) -> AbstractAsyncContextManager[None]:
-        return self._transaction(wait=True)
-
-    def grouped_transaction(self) -> AbstractAsyncContextManager[None]:
-        """A transaction that returns once committed in this process, before it is durable
-        (``durable()`` waits for that); nested in a transaction, it joins it."""
-        return self._transaction(wait=False)
-
     @asynccontextmanager
-    async def _transaction(self, *, wait: bool) -> AsyncIterator[None]:
+    async def transaction(self) -> AsyncIterator[None]:
         if self._tx() is not None:  # nested in the same task: join the outer transaction
             yield
             return
-        durable: asyncio.Future[None] | None = None
         async with self._lock:
             try:
                 await _to_the_end(self._begin())
@@ -192,13 +146,9 @@ class TransactionalKeyStore:
             self._current.reset(token)
             writes = {t: v for t, v in tx.writes.items() if v}
             if writes:
-                durable = await _to_the_end(self._commit_grouped(writes, wait=wait))
+                await _to_the_end(self._commit(writes))
             else:
                 await _to_the_end(self._rollback())
-        if durable is not None:
-            self._durable = durable
-            if wait:  # outside the lock: the next transaction joins the next group
-                await asyncio.shield(durable)
 
     async def _refuse_prekey_reuse(self, prekeys: dict[str, Any] | None) -> None:
         """``PreKeyIdInUse`` when a write would replace a stored prekey by a different one.
