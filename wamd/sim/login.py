@@ -92,7 +92,6 @@ class Logins:
                     return  # the rest waits in the outbox for the next login
                 sent.add(key)
                 await self.state.faults.send(device, conn, node)
-        device.replaying = None  # no await since the outbox was last found caught up
 
     async def login(
         self, conn: NodeConnection, payload: ParsedClientPayload, setup: Callable[[], None]
@@ -146,6 +145,7 @@ class Logins:
             )
             await self._replay(device, conn)
         finally:
+            # no await since _replay last found the outbox caught up: nothing can slip in
             if device.replaying is conn:
                 device.replaying = None
         bucket = FloodLimit(*self.stanza_limit)
