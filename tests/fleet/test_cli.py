@@ -141,8 +141,17 @@ async def test_add_pair_list_run_remove(sim: SimServer, postgres_db: str) -> Non
         assert metrics['wamd_fleet_connected_accounts{worker="cli-w"}'] == 1
         assert metrics['wamd_fleet_leases{worker="cli-w"}'] == 1
         assert metrics['wamd_fleet_messages_in_total{worker="cli-w"}'] == 1
-        code, out, _ = await wamd("fleet", "list", *dsn)
-        assert "cli-w" in out and "open" in out
+        # the STATUS column is what the worker stored at its last renewal (every
+        # lease_ttl / 4): it says "open" by the next tick, not necessarily at once
+        out = ""
+        for _ in range(50):
+            code, out, _ = await wamd("fleet", "list", *dsn)
+            shop = next((r for r in out.splitlines() if r.startswith("shop ")), "")
+            if "cli-w" in shop and "open" in shop:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"fleet list never said shop is open on cli-w:\n{out}")
         worker.send_signal(signal.SIGTERM)  # drains, leaves, exits 0
         await line_with(worker, "shop: lease released (draining)", said)
         await line_with(worker, "left in", said)
