@@ -22,7 +22,7 @@ its customers. It prints, per store:
 
 Without ``--dsn`` a throwaway PostgreSQL server is started with ``scripts/postgres.sh``
 (the one the tests use). The machine's other load shows in the figures: compare stores
-within one run.
+within one run. Compares with the previous run saved in bench/.results/fleet.json.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from pathlib import Path
 
 # bench/signal.py would shadow the standard library's ``signal`` (asyncio imports it)
 HERE = Path(__file__).resolve().parent
+from results import compare  # noqa: E402  (standard library only: before the path is cut)
+
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
@@ -282,11 +284,17 @@ async def main(args: argparse.Namespace) -> None:
         f"{'store':10} {'accounts':>8} {'RSS MB':>7} {'KB/account':>10} {'logins/s':>9} "
         f"{'first msgs/s':>12} {'msgs/s':>7}"
     )
+    keys = ("rss_per_account_kb", "login_per_s", "first_messages_per_s", "messages_per_s")
+    figures = {f"{r['store']}_{key}": r[key] for r in results for key in keys}
+    moved = compare("fleet", figures)
     for r in results:
         print(
             f"{r['store']:10} {r['accounts']:8} {r['rss_mb']:7} {r['rss_per_account_kb']:10} "
             f"{r['login_per_s']:9} {r['first_messages_per_s']:12} {r['messages_per_s']:7}"
         )
+    for key, text in moved.items():
+        if text:
+            print(f"  {key:36} {figures[key]:>10,}   {text}")
 
 
 def parse() -> argparse.Namespace:

@@ -6,12 +6,15 @@ with a listener that decodes every node (what an open console page does).
 Prints msgs/s and nodes seen for three cases (the best of ``rounds``): connections not
 wrapped at all, the tap with nobody listening (what the sim always runs), and a listener
 on every node (an open console page does more: it decodes and sends each one).
+Compares with the previous run saved in bench/.results/stanza_tap.json.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+from results import compare  # standard library only: imported before the path is cut
 
 # bench/signal.py would shadow the standard library's ``signal`` (asyncio imports it)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -62,9 +65,10 @@ async def main() -> int:
             rate, seen = await one(args.devices, args.messages, case)
             if rate > best.get(case, (0.0, 0))[0]:
                 best[case] = (rate, seen)
+    moved = compare("stanza_tap", {case: round(best[case][0]) for case in CASES.values()})
     for label, case in CASES.items():
         rate, seen = best[case]
-        print(f"{label:34} {rate:8.0f} msgs/s  {seen:7d} nodes tapped")
+        print(f"{label:34} {rate:8.0f} msgs/s  {seen:7d} nodes tapped   {moved[case]}")
     return 0
 
 
