@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
 
 import pytest
 from cryptography.hazmat.primitives import padding
@@ -16,6 +17,7 @@ from wamd.media import (
     MediaDecryptor,
     MediaEncryptor,
     MediaType,
+    crypto,
     decrypt_media,
     encrypt_media,
     encrypted_length,
@@ -23,6 +25,7 @@ from wamd.media import (
     media_retry_decrypt,
     media_retry_encrypt,
 )
+from wamd.media.crypto import THREADED_FROM
 
 KEY = bytes(range(32))
 
@@ -184,3 +187,77 @@ def test_media_retry_payload_round_trip_and_binding() -> None:
 def test_wrong_key_length_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         media_keys(b"short", MediaType.IMAGE)
+
+
+# -------------------------------------------- big blobs: hashes computed on worker threads
+
+BIG = [THREADED_FROM - 1, THREADED_FROM, THREADED_FROM + 17, 3 * THREADED_FROM * 4 + 5]
+
+
+@pytest.mark.parametrize("size", BIG)
+@pytest.mark.parametrize("step", [65_536, 300_001])
+def test_big_blobs_round_trip_with_the_right_fields(size: int, step: int) -> None:
+    data = os.urandom(size)
+    enc = MediaEncryptor(MediaType.DOCUMENT, KEY)
+    blob = b"".join(enc.update(data[i : i + step]) for i in range(0, size, step)) + enc.finalize()
+    assert blob == reference_encrypt(data, "WhatsApp Document Keys", KEY)
+    fields = enc.result
+    assert fields.file_sha256 == hashlib.sha256(data).digest()
+    assert fields.file_enc_sha256 == hashlib.sha256(blob).digest()
+    for known in (size, None):
+        dec = MediaDecryptor(
+            MediaType.DOCUMENT,
+            KEY,
+            file_enc_sha256=fields.file_enc_sha256,
+            file_sha256=fields.file_sha256,
+            file_length=known,
+        )
+        view = memoryview(blob)
+        out = b"".join(dec.update(view[i : i + step]) for i in range(0, len(blob), step))
+        assert out + dec.finalize() == data
+
+
+@pytest.mark.parametrize("check", ["file_enc_sha256", "mac", "file_sha256"])
+def test_big_blob_failures_are_named(check: str) -> None:
+    data = os.urandom(2 * THREADED_FROM + 3)
+    blob, fields = encrypt_media(data, MediaType.VIDEO, KEY)
+    want_enc, want_plain = fields.file_enc_sha256, fields.file_sha256
+    if check == "file_enc_sha256":
+        want_enc = hashlib.sha256(b"other").digest()
+    elif check == "mac":
+        blob = blob[:1000] + bytes([blob[1000] ^ 1]) + blob[1001:]
+        want_enc = hashlib.sha256(blob).digest()
+    else:
+        want_plain = hashlib.sha256(b"other").digest()
+    with pytest.raises(MediaIntegrityError) as caught:
+        decrypt_media(
+            blob,
+            MediaType.VIDEO,
+            KEY,
+            file_enc_sha256=want_enc,
+            file_sha256=want_plain,
+            file_length=len(data),
+        )
+    assert caught.value.check == check
+
+
+def test_a_reused_buffer_is_hashed_as_it_was_when_given() -> None:
+    """The caller may overwrite its buffer once ``update`` returns, even while the worker
+    threads are still behind (they are held here until every chunk is in)."""
+    gate = threading.Event()
+    for index in (0, 1):  # both workers wait on the gate before any of the chunks below
+        lane = crypto._HashLane(index)
+        lane.slots.acquire()
+        crypto._worker(index).jobs.put((lambda _: gate.wait(5), b"", lane))
+    data = os.urandom(4 * THREADED_FROM)
+    enc = MediaEncryptor(MediaType.IMAGE, KEY)
+    buffer = bytearray(THREADED_FROM)
+    parts = []
+    for i in range(0, len(data), THREADED_FROM):
+        buffer[:] = data[i : i + THREADED_FROM]
+        parts.append(enc.update(buffer))
+        buffer[:] = bytes(THREADED_FROM)  # reused at once
+    gate.set()
+    parts.append(enc.finalize())
+    assert enc.result.file_sha256 == hashlib.sha256(data).digest()
+    assert b"".join(parts) == reference_encrypt(data, "WhatsApp Image Keys", KEY)

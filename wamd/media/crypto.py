@@ -28,6 +28,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import queue
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -59,6 +62,8 @@ _EXPANDED = 112  # HKDF output: iv 16, cipher key 32, mac key 32, ref key 32
 _BLOCK = 16
 _RETRY_INFO = b"WhatsApp Media Retry Notification"  # whatsmeow mediaretry.go getMediaRetryKey
 
+Buffer = bytes | bytearray | memoryview
+
 
 @dataclass(frozen=True, slots=True)
 class MediaKeys:
@@ -83,6 +88,95 @@ def encrypted_length(file_length: int) -> int:
     return (file_length // _BLOCK + 1) * _BLOCK + MAC_LENGTH
 
 
+# ---------------------------------------------------------------- hashing off the caller
+
+# Past this many bytes a blob's SHA-256 passes run on worker threads (hashlib lets go of
+# the GIL while it hashes), overlapping the caller's AES and HMAC; below it the hand-off
+# costs more than it saves.
+THREADED_FROM = 256 * 1024
+_WINDOW = 8  # chunks a lane may have queued: bounds the memory a slow worker holds
+
+
+class _Worker:
+    """A daemon thread that runs queued ``(hash.update, data, lane)`` jobs in order."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Callable[[Buffer], None], Buffer, _HashLane]] = (
+            queue.SimpleQueue()
+        )
+        threading.Thread(target=self._run, name="wamd-media-hash", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            update, data, lane = self.jobs.get()
+            try:
+                update(data)
+            except BaseException as exc:  # raised again by the lane's digest()
+                lane.failed = exc
+            finally:
+                lane.slots.release()
+
+
+_workers: list[_Worker] = []
+_workers_lock = threading.Lock()
+
+
+def _worker(index: int) -> _Worker:
+    with _workers_lock:
+        while len(_workers) <= index:
+            _workers.append(_Worker())
+        return _workers[index]
+
+
+def _forget_workers() -> None:  # a forked child has none of its parent's threads
+    global _workers_lock
+    _workers.clear()
+    _workers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
+
+
+class _HashLane:
+    """One SHA-256, fed in order: inline until ``THREADED_FROM`` bytes have come (or
+    from the start when the blob is known to be that long), then on worker ``index``."""
+
+    __slots__ = ("_fed", "_hash", "_index", "_worker", "failed", "slots")
+
+    def __init__(self, index: int, *, expected: int = 0) -> None:
+        self._hash = hashlib.sha256()
+        self._index = index
+        self._fed = 0
+        self._worker = _worker(index) if expected >= THREADED_FROM else None
+        self.slots = threading.Semaphore(_WINDOW)
+        self.failed: BaseException | None = None
+
+    def update(self, data: Buffer) -> None:
+        if self._worker is None:
+            self._fed += len(data)
+            if self._fed < THREADED_FROM:
+                self._hash.update(data)
+                return
+            self._worker = _worker(self._index)  # what came before is hashed already
+        if not (
+            isinstance(data, bytes)
+            or (isinstance(data, memoryview) and isinstance(data.obj, bytes))
+        ):
+            data = bytes(data)  # the caller may change its buffer once update returns
+        self.slots.acquire()
+        self._worker.jobs.put((self._hash.update, data, self))
+
+    def digest(self) -> bytes:
+        if self._worker is not None:
+            for _ in range(_WINDOW):  # every queued update has run
+                self.slots.acquire()
+            for _ in range(_WINDOW):
+                self.slots.release()
+            if self.failed is not None:
+                raise self.failed
+        return self._hash.digest()
+
+
 @dataclass(frozen=True, slots=True)
 class EncryptedMedia:
     """What a message needs about an encrypted blob (the proto's fields)."""
@@ -103,8 +197,8 @@ class MediaEncryptor:
         keys = media_keys(self._media_key, media_type)
         self._cipher = Cipher(algorithms.AES(keys.cipher_key), modes.CBC(keys.iv)).encryptor()
         self._mac = hmac.new(keys.mac_key, keys.iv, hashlib.sha256)
-        self._plain_hash = hashlib.sha256()
-        self._enc_hash = hashlib.sha256()
+        self._plain_hash = _HashLane(0)
+        self._enc_hash = _HashLane(1)
         self._length = 0
         self._enc_length = 0
         self._result: EncryptedMedia | None = None
@@ -173,8 +267,9 @@ class MediaDecryptor:
         self._cipher = Cipher(algorithms.AES(keys.cipher_key), modes.CBC(keys.iv)).decryptor()
         self._mac = hmac.new(keys.mac_key, keys.iv, hashlib.sha256)
         # a hash only when there is a value to check it against (each costs a SHA-256 pass)
-        self._enc_hash = hashlib.sha256() if file_enc_sha256 is not None else None
-        self._plain_hash = hashlib.sha256() if file_sha256 is not None else None
+        expected = file_length or 0
+        self._enc_hash = _HashLane(0, expected=expected) if file_enc_sha256 is not None else None
+        self._plain_hash = _HashLane(1, expected=expected) if file_sha256 is not None else None
         self._want_enc = file_enc_sha256
         self._want_plain = file_sha256
         self._file_length = file_length
