@@ -125,9 +125,12 @@ class TransactionalKeyStore:
         if self._tx() is not None:  # nested in the same task: join the outer transaction
             yield
             return
+        # steps that never suspend cannot be cut short by a cancellation: run them inline
+        # (a task and a shield for each cost more than a memory store's whole transaction)
+        finish = _inline if self._steps_never_suspend() else _to_the_end
         async with self._lock:
             try:
-                await _to_the_end(self._begin())
+                await finish(self._begin())
             except asyncio.CancelledError:
                 # cancelled while the backend took its lock (a file lock, BEGIN): it may
                 # hold it now, and nobody else would ever give it back
@@ -141,14 +144,19 @@ class TransactionalKeyStore:
                 await self._refuse_prekey_reuse(tx.writes.get("pre-key"))
             except BaseException:
                 self._current.reset(token)
-                await _to_the_end(self._rollback())
+                await finish(self._rollback())
                 raise
             self._current.reset(token)
             writes = {t: v for t, v in tx.writes.items() if v}
             if writes:
-                await _to_the_end(self._commit(writes))
+                await finish(self._commit(writes))
             else:
-                await _to_the_end(self._rollback())
+                await finish(self._rollback())
+
+    def _steps_never_suspend(self) -> bool:
+        """True when ``_begin``, ``_commit`` and ``_rollback`` finish without ever
+        suspending (a backend says so; the default: they may)."""
+        return False
 
     async def _refuse_prekey_reuse(self, prekeys: dict[str, Any] | None) -> None:
         """``PreKeyIdInUse`` when a write would replace a stored prekey by a different one.
@@ -207,6 +215,10 @@ def copy_value(value: Any) -> Any:
 def _check_type(type: str) -> None:
     if type not in KEY_TYPES:
         raise ValueError(f"unknown key type {type!r}; expected one of {', '.join(KEY_TYPES)}")
+
+
+async def _inline(step: Awaitable[_T]) -> _T:
+    return await step
 
 
 async def _to_the_end(step: Awaitable[_T]) -> _T:

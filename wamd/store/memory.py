@@ -18,6 +18,15 @@ class MemoryKeyStore(TransactionalKeyStore):
         self.data: dict[str, dict[str, Any]] = {}
         self.aside: list[tuple[str, str, Any]] = []  # (type, id, value) set aside
 
+    def _steps_never_suspend(self) -> bool:
+        # only this class's own steps are known not to suspend (a subclass may await)
+        cls = type(self)
+        return (
+            cls._begin is TransactionalKeyStore._begin
+            and cls._commit is MemoryKeyStore._commit
+            and cls._rollback is TransactionalKeyStore._rollback
+        )
+
     async def set_aside(self, type: str, key_id: str) -> str:
         """Move one key out of the way (into ``aside``); where it went."""
         async with self.transaction():
