@@ -1,8 +1,25 @@
 from __future__ import annotations
 
-import pytest
+import hmac
+import os
 
-from wamd.crypto import KeyPair, agree, generate_keypair, hkdf, prefixed, sign, strip_prefix, verify
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wamd.crypto import (
+    KeyPair,
+    agree,
+    generate_keypair,
+    hkdf,
+    hmac_sha256,
+    prefixed,
+    sign,
+    strip_prefix,
+    verify,
+)
 from wamd.errors import InvalidKey
 
 
@@ -60,3 +77,31 @@ def test_signed_key_pair() -> None:
     assert spk.key_id == 7
     assert spk.verify(identity.public)
     assert not spk.verify(generate_keypair().public)
+
+
+# ------------------------------------------- HMAC and HKDF against independent references
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(max_size=200), data=st.binary(max_size=300))
+def test_hmac_sha256_matches_the_standard_library(key: bytes, data: bytes) -> None:
+    assert hmac_sha256(key, data) == hmac.digest(key, data, "sha256")
+
+
+@pytest.mark.parametrize("size", [4095, 4096, 4097, 70_000])
+@pytest.mark.parametrize("key_size", [0, 32, 64, 65, 130])
+def test_hmac_sha256_of_long_data_and_keys(size: int, key_size: int) -> None:
+    key, data = os.urandom(key_size), os.urandom(size)
+    assert hmac_sha256(key, data) == hmac.digest(key, data, "sha256")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ikm=st.binary(max_size=100),
+    salt=st.binary(max_size=100),
+    info=st.binary(max_size=60),
+    length=st.integers(1, 255 * 32),
+)
+def test_hkdf_matches_cryptography(ikm: bytes, salt: bytes, info: bytes, length: int) -> None:
+    want = HKDF(hashes.SHA256(), length, salt or None, info).derive(ikm)
+    assert hkdf(ikm, length, salt, info) == want

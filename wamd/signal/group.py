@@ -14,13 +14,12 @@ message more than ``MAX_SKIP`` iterations ahead.
 
 from __future__ import annotations
 
-import hmac
 import os
 import secrets
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
-from wamd.crypto import generate_keypair, sign, strip_prefix, verify
+from wamd.crypto import generate_keypair, hmac_sha256, sign, strip_prefix, verify
 from wamd.errors import CorruptedStore, DuplicateMessage, InvalidKey, InvalidMessage, NoSession
 from wamd.proto import signal_pb2, signal_store_pb2
 from wamd.signal import kdf
@@ -141,7 +140,7 @@ def group_encrypt(record: SenderKeyRecord, plaintext: bytes) -> bytes:
     state = record.state()
     if state is None or not state.signingPrivate:
         raise NoSession("no sender key of our own in this group")
-    seed = hmac.digest(state.chainKey, b"\x01", "sha256")
+    seed = hmac_sha256(state.chainKey, b"\x01")
     iv, key = kdf.sender_message_key(seed)
     body = (
         bytes((VERSION_BYTE,))
@@ -151,7 +150,7 @@ def group_encrypt(record: SenderKeyRecord, plaintext: bytes) -> bytes:
             ciphertext=kdf.aes_cbc_encrypt(key, iv, plaintext),
         ).SerializeToString()
     )
-    state.chainKey = hmac.digest(state.chainKey, b"\x02", "sha256")
+    state.chainKey = hmac_sha256(state.chainKey, b"\x02")
     state.iteration += 1
     return body + sign(state.signingPrivate, body)
 
@@ -189,10 +188,10 @@ def group_decrypt(record: SenderKeyRecord, data: bytes) -> bytes:
             raise InvalidMessage(f"sender key message {iteration} is more than {MAX_SKIP} ahead")
         chain = working.chainKey
         for i in range(working.iteration, iteration):
-            working.skipped.add(iteration=i, seed=hmac.digest(chain, b"\x01", "sha256"))
-            chain = hmac.digest(chain, b"\x02", "sha256")
-        seed = hmac.digest(chain, b"\x01", "sha256")
-        working.chainKey = hmac.digest(chain, b"\x02", "sha256")
+            working.skipped.add(iteration=i, seed=hmac_sha256(chain, b"\x01"))
+            chain = hmac_sha256(chain, b"\x02")
+        seed = hmac_sha256(chain, b"\x01")
+        working.chainKey = hmac_sha256(chain, b"\x02")
         working.iteration = iteration + 1
         if len(working.skipped) > MAX_SKIPPED_KEYS:
             del working.skipped[: len(working.skipped) - MAX_SKIPPED_KEYS]

@@ -16,12 +16,10 @@ From libsignal's definitions:
 
 from __future__ import annotations
 
-import hmac
-
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from wamd.crypto import hkdf
+from wamd.crypto import hkdf, hmac_sha256
 from wamd.errors import InvalidMessage
 
 __all__ = [
@@ -59,8 +57,8 @@ def root_step(root_key: bytes, shared_secret: bytes) -> tuple[bytes, bytes]:
 def chain_step(chain_key: bytes) -> tuple[bytes, bytes]:
     """(message key seed, next chain key)."""
     return (
-        hmac.digest(chain_key, _MESSAGE_KEY_SEED, "sha256"),
-        hmac.digest(chain_key, _CHAIN_KEY_SEED, "sha256"),
+        hmac_sha256(chain_key, _MESSAGE_KEY_SEED),
+        hmac_sha256(chain_key, _CHAIN_KEY_SEED),
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
-from wamd.crypto import KeyPair, generate_keypair, prefixed, strip_prefix, verify
+from wamd.crypto import KeyPair, generate_keypair, hmac_sha256, prefixed, strip_prefix, verify
 from wamd.errors import (
     BadMac,
     CorruptedStore,
@@ -494,7 +494,7 @@ def _accept_session(
 
 def _mac(mac_key: bytes, sender_identity: bytes, receiver_identity: bytes, body: bytes) -> bytes:
     data = b"\x05" + sender_identity + b"\x05" + receiver_identity + body
-    return hmac.digest(mac_key, data, "sha256")[:MAC_LENGTH]
+    return hmac_sha256(mac_key, data)[:MAC_LENGTH]
 
 
 def encrypt(record: SessionRecord, plaintext: bytes) -> tuple[str, bytes]:
