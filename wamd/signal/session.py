@@ -85,6 +85,10 @@ class _Chain:
     # made once, serves every agreement with it
     ratchet: KeyPair | None = field(default=None, repr=False)
     skipped: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict, repr=False)
+    # the encoded chain and what it was encoded from (see _encode_chain)
+    wire: tuple[tuple[bytes, int, tuple[int, ...]], bytes] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def ratchet_private(self) -> bytes:
@@ -255,6 +259,20 @@ def _message(tag: int, body: bytes) -> bytes:
 
 
 def _encode_chain(chain: _Chain) -> bytes:
+    """The chain's stored form, kept between calls while it stays the same: a chain's
+    ratchet keys never change, and its skipped message keys follow from its chain key's
+    history, so its chain key, index and the indices of its skipped keys say all of it
+    (a state holds up to six chains; each message changes one)."""
+    mark = (chain.chain_key, chain.index, tuple(chain.skipped))
+    kept = chain.wire
+    if kept is not None and kept[0] == mark:
+        return kept[1]
+    wire = _encode_chain_anew(chain)
+    chain.wire = (mark, wire)
+    return wire
+
+
+def _encode_chain_anew(chain: _Chain) -> bytes:
     pub = chain.ratchet_public
     parts = [b"\x0a" + _varint(len(pub)) + pub] if pub else []
     if chain.ratchet is not None:
