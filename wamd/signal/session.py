@@ -605,6 +605,7 @@ def _copy_chain(chain: _Chain) -> _Chain:
         chain.index,
         chain.ratchet,
         dict(chain.skipped),
+        chain.wire,  # still checked against the copy's own content before use
     )
 
 
