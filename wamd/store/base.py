@@ -35,8 +35,9 @@ import asyncio
 import contextlib
 import copy
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
+from types import TracebackType
 from typing import Any, TypeVar
 
 from wamd.crypto import KeyPair
@@ -120,38 +121,9 @@ class TransactionalKeyStore:
         async with self.transaction():
             await self.set(data)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        if self._tx() is not None:  # nested in the same task: join the outer transaction
-            yield
-            return
-        # steps that never suspend cannot be cut short by a cancellation: run them inline
-        # (a task and a shield for each cost more than a memory store's whole transaction)
-        finish = _inline if self._steps_never_suspend() else _to_the_end
-        async with self._lock:
-            try:
-                await finish(self._begin())
-            except asyncio.CancelledError:
-                # cancelled while the backend took its lock (a file lock, BEGIN): it may
-                # hold it now, and nobody else would ever give it back
-                with contextlib.suppress(Exception):
-                    await _to_the_end(self._rollback())
-                raise
-            tx = _Transaction(asyncio.current_task())
-            token = self._current.set(tx)
-            try:
-                yield
-                await self._refuse_prekey_reuse(tx.writes.get("pre-key"))
-            except BaseException:
-                self._current.reset(token)
-                await finish(self._rollback())
-                raise
-            self._current.reset(token)
-            writes = {t: v for t, v in tx.writes.items() if v}
-            if writes:
-                await finish(self._commit(writes))
-            else:
-                await finish(self._rollback())
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """A transaction bound to the running task (see the module docstring)."""
+        return _TransactionBlock(self)
 
     def _steps_never_suspend(self) -> bool:
         """True when ``_begin``, ``_commit`` and ``_rollback`` finish without ever
@@ -192,6 +164,79 @@ class TransactionalKeyStore:
             )
         async with self._lock:
             yield
+
+
+class _TransactionBlock:
+    """``async with store.transaction()``: a class, not a generator, since every message
+    opens one (the generator's machinery was a fair part of a memory store's cost).
+
+    Joins the running task's open transaction if it has one; otherwise takes the store's
+    lock and the backend's, and at the end commits the writes (or gives the locks back
+    without writing when the block raised, or when it wrote nothing).
+    """
+
+    __slots__ = ("_finish", "_store", "_token", "_tx")
+
+    def __init__(self, store: TransactionalKeyStore) -> None:
+        self._store = store
+        self._tx: _Transaction | None = None
+        self._token: Any = None
+        self._finish = _to_the_end
+
+    async def __aenter__(self) -> None:
+        store = self._store
+        task = asyncio.current_task()
+        if bound_to_task(store._current.get(), task) is not None:
+            return  # nested in the same task: join the outer transaction
+        # steps that never suspend cannot be cut short by a cancellation: run them inline
+        # (a task and a shield for each cost more than a memory store's whole transaction)
+        finish = _inline if store._steps_never_suspend() else _to_the_end
+        await store._lock.acquire()
+        try:
+            await finish(store._begin())
+        except asyncio.CancelledError:
+            # cancelled while the backend took its lock (a file lock, BEGIN): it may hold
+            # it now, and nobody else would ever give it back
+            with contextlib.suppress(Exception):
+                await _to_the_end(store._rollback())
+            store._lock.release()
+            raise
+        except BaseException:
+            store._lock.release()
+            raise
+        self._finish = finish
+        self._tx = tx = _Transaction(task)
+        self._token = store._current.set(tx)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tx = self._tx
+        if tx is None:
+            return  # joined an outer transaction: it decides
+        store, finish = self._store, self._finish
+        try:
+            if exc_type is None:
+                try:
+                    await store._refuse_prekey_reuse(tx.writes.get("pre-key"))
+                except BaseException:
+                    store._current.reset(self._token)
+                    await finish(store._rollback())
+                    raise
+            store._current.reset(self._token)
+            if exc_type is not None:
+                await finish(store._rollback())
+                return
+            writes = {t: v for t, v in tx.writes.items() if v}
+            if writes:
+                await finish(store._commit(writes))
+            else:
+                await finish(store._rollback())
+        finally:
+            store._lock.release()
 
 
 _IMMUTABLE = (bytes, str, int, float, bool, type(None), KeyPair)
