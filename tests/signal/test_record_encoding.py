@@ -169,3 +169,21 @@ def test_a_malformed_ratchet_key_in_a_stored_record_is_corrupted_store() -> None
     proto.current.senderChain.ratchetPrivate = b"short"
     with pytest.raises(CorruptedStore):
         SessionRecord.parse(proto.SerializeToString())
+
+
+def test_a_state_changed_in_place_is_encoded_anew() -> None:
+    """The kept encodings follow every field, even ones changed in place."""
+    chain = session_module._Chain(b"p" * 32, b"c" * 32, 3)
+    state = session_module.SessionState(
+        b"l" * 32, b"r" * 32, b"k" * 32, chain, [], pending=session_module._Pending(7, 2, b"b")
+    )
+    record = SessionRecord()
+    record.current = state
+    assert record.serialize() == record.serialize_with_protobuf()
+    assert state.pending is not None
+    state.pending.prekey_id = 8  # the same object, another value
+    assert record.serialize() == record.serialize_with_protobuf()
+    chain.skipped[1] = (b"x" * 32, b"y" * 32, b"z" * 16)
+    assert record.serialize() == record.serialize_with_protobuf()
+    state.local_registration_id, state.previous_counter = 5, 9
+    assert record.serialize() == record.serialize_with_protobuf()

@@ -16,7 +16,6 @@ From libsignal's definitions:
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from wamd.crypto import hkdf, hmac_sha256
@@ -74,9 +73,12 @@ def sender_message_key(seed: bytes) -> tuple[bytes, bytes]:
     return out[:16], out[16:48]
 
 
+_PADS = [bytes([n]) * n for n in range(17)]
+
+
 def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
+    pad = 16 - len(plaintext) % 16  # PKCS#7: always 1-16 bytes of the pad's length
+    padded = plaintext + _PADS[pad]
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     return encryptor.update(padded) + encryptor.finalize()
 

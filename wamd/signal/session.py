@@ -117,6 +117,10 @@ class SessionState:
     # this state's stored form, kept while it is an earlier (archived) state, which
     # changes only when its skipped keys are trimmed; None whenever it may have changed
     wire: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # the encoded fields around the chains, and what they were encoded from (_encode_state)
+    ends: tuple[tuple[object, ...], bytes, bytes] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def receiver(self, ratchet_public: bytes) -> _Chain | None:
         for chain in self.receivers:
@@ -296,19 +300,45 @@ def _encode_chain_anew(chain: _Chain) -> bytes:
 
 
 def _encode_state(state: SessionState) -> bytes:
-    parts = []
+    """A state's stored form. The fields before and after the chains change only with a
+    DH ratchet step or a prekey message's answer, so their encoding is kept with a mark of
+    what it was made from (the pending prekey by value: it is a mutable object)."""
+    pending = state.pending
+    mark = (
+        state.local_identity,
+        state.remote_identity,
+        state.root_key,
+        state.previous_counter,
+        None
+        if pending is None
+        else (pending.prekey_id, pending.signed_prekey_id, pending.base_key),
+        state.remote_registration_id,
+        state.local_registration_id,
+        state.alice_base_key,
+    )
+    ends = state.ends
+    if ends is None or ends[0] != mark:
+        ends = state.ends = (mark, *_encode_state_ends(state))
+    parts = [ends[1], _message(0x2A, _encode_chain(state.sender))]
+    for chain in state.receivers:
+        parts.append(_message(0x32, _encode_chain(chain)))
+    parts.append(ends[2])
+    return b"".join(parts)
+
+
+def _encode_state_ends(state: SessionState) -> tuple[bytes, bytes]:
+    """The encoded fields before the chains (1-4) and after them (7-10)."""
+    head = []
     for tag, value in (
         (0x0A, state.local_identity),
         (0x12, state.remote_identity),
         (0x1A, state.root_key),
     ):
         if value:
-            parts.append(_message(tag, value))
+            head.append(_message(tag, value))
     if state.previous_counter:
-        parts.append(b"\x20" + _varint(state.previous_counter))
-    parts.append(_message(0x2A, _encode_chain(state.sender)))
-    for chain in state.receivers:
-        parts.append(_message(0x32, _encode_chain(chain)))
+        head.append(b"\x20" + _varint(state.previous_counter))
+    tail = []
     pending = state.pending
     if pending is not None:
         body = b"".join(
@@ -319,14 +349,14 @@ def _encode_state(state: SessionState) -> bytes:
                 _message(0x22, pending.base_key) if pending.base_key else b"",
             )
         )
-        parts.append(_message(0x3A, body))
+        tail.append(_message(0x3A, body))
     if state.remote_registration_id:
-        parts.append(b"\x40" + _varint(state.remote_registration_id))
+        tail.append(b"\x40" + _varint(state.remote_registration_id))
     if state.local_registration_id:
-        parts.append(b"\x48" + _varint(state.local_registration_id))
+        tail.append(b"\x48" + _varint(state.local_registration_id))
     if state.alice_base_key:
-        parts.append(_message(0x52, state.alice_base_key))
-    return b"".join(parts)
+        tail.append(_message(0x52, state.alice_base_key))
+    return b"".join(head), b"".join(tail)
 
 
 def _chain_to_proto(chain: _Chain) -> signal_store_pb2.Chain:
@@ -611,7 +641,7 @@ def _copy_chain(chain: _Chain) -> _Chain:
 
 def _copy_state(state: SessionState) -> SessionState:
     """A copy that decryption may change freely (keys are immutable bytes)."""
-    return SessionState(
+    copy = SessionState(
         state.local_identity,
         state.remote_identity,
         state.root_key,
@@ -623,6 +653,8 @@ def _copy_state(state: SessionState) -> SessionState:
         state.local_registration_id,
         state.alice_base_key,
     )
+    copy.ends = state.ends  # checked against the copy's own fields before use
+    return copy
 
 
 def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
