@@ -1,6 +1,7 @@
 """End-to-end messaging through a wamd.sim in another process, measured on the socket.
 
-    python bench/e2e.py [--messages 2000] [--rounds 300] [--store memory|sqlite]
+    python bench/e2e.py [--messages 2000] [--rounds 300] [--store memory|sqlite|multifile] [--receive-only]
+                          [--profile FILE]
 
 The sim (with the bot's account phone and a contact phone) runs in a child process so
 that this process's CPU time (``time.process_time``) is the socket's alone. Prints:
@@ -138,10 +139,23 @@ class Child:
             raise RuntimeError(f"sim answered {answer}")
 
 
-async def measure(messages: int, rounds: int, store_kind: str, folder: Path) -> dict[str, float]:
+async def measure(
+    messages: int,
+    rounds: int,
+    store_kind: str,
+    folder: Path,
+    receive_only: bool = False,
+    profile: str | None = None,
+) -> dict[str, float]:
     from wamd.client import make_wa_socket
     from wamd.events import MessagesUpsert
-    from wamd.store import AuthState, MemoryKeyStore, init_auth_creds, use_sqlite_auth_state
+    from wamd.store import (
+        AuthState,
+        MemoryKeyStore,
+        init_auth_creds,
+        use_multi_file_auth_state,
+        use_sqlite_auth_state,
+    )
 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -156,6 +170,8 @@ async def measure(messages: int, rounds: int, store_kind: str, folder: Path) -> 
         url, root = ready[1], bytes.fromhex(ready[2])
         if store_kind == "sqlite":
             state, _ = await use_sqlite_auth_state(folder / "bench.sqlite")
+        elif store_kind == "multifile":
+            state, _ = await use_multi_file_auth_state(folder / "auth")
         else:
             state = AuthState(init_auth_creds(), MemoryKeyStore())
         sock = make_wa_socket(state, url=url, server_root_key=root)
@@ -185,13 +201,25 @@ async def measure(messages: int, rounds: int, store_kind: str, folder: Path) -> 
         out: dict[str, float] = {}
         received, want = 0, messages
         target.clear()
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         wall, cpu = time.perf_counter(), time.process_time()
         send_task = asyncio.ensure_future(child.ask(f"SEND {messages}"))
         await asyncio.wait_for(target.wait(), 300)
         await sock.idle()
         out["recv_msgs_per_s"] = messages / (time.perf_counter() - wall)
         out["recv_cpu_us"] = (time.process_time() - cpu) / messages * 1e6
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await send_task
+        if receive_only:
+            await sock.end()
+            return out
 
         wall, cpu = time.perf_counter(), time.process_time()
         recv_task = asyncio.ensure_future(child.ask(f"RECV {messages}"))
@@ -229,7 +257,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--store", choices=["memory", "sqlite", "multifile"], default="memory")
+    parser.add_argument("--receive-only", action="store_true", help="the burst receive only")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the burst receive into FILE")
     parser.add_argument("--sim-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sim_child:
@@ -238,7 +268,16 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        results = asyncio.run(measure(args.messages, args.rounds, args.store, Path(tmp)))
+        results = asyncio.run(
+            measure(
+                args.messages, args.rounds, args.store, Path(tmp), args.receive_only, args.profile
+            )
+        )
+    if args.receive_only:
+        print(f"e2e burst receive through wamd.sim ({args.store} store, {args.messages} messages)")
+        for name in ("recv_msgs_per_s", "recv_cpu_us"):
+            print(f"{name:20} {results[name]:10.1f}")
+        return
     alone = signal_alone(args.messages)
     results["signal_decrypt_us"] = alone["decrypt"] * 1e6
     results["signal_decrypt_dh_us"] = alone["decrypt_dh"] * 1e6

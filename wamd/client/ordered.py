@@ -22,14 +22,18 @@ Job = Callable[[], Awaitable[None]]
 class KeyedWorkers:
     def __init__(self) -> None:
         self._queues: dict[str, deque[Job]] = {}
+        self._drops: dict[Job, Callable[[], None]] = {}  # run for a job that never runs
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, key: str, job: Job) -> None:
-        """Run ``job`` after every job already submitted under ``key``."""
+    def submit(self, key: str, job: Job, on_drop: Callable[[], None] | None = None) -> None:
+        """Run ``job`` after every job already submitted under ``key``; ``on_drop`` is
+        called instead if the workers are cancelled before the job started."""
         queue = self._queues.setdefault(key, deque())
         queue.append(job)
+        if on_drop is not None:
+            self._drops[job] = on_drop
         if key not in self._tasks:
             self._idle.clear()
             self._tasks[key] = asyncio.get_running_loop().create_task(self._run(key, queue))
@@ -38,6 +42,7 @@ class KeyedWorkers:
         try:
             while queue:
                 job = queue.popleft()
+                self._drops.pop(job, None)
                 try:
                     await job()
                 except asyncio.CancelledError:
@@ -60,6 +65,10 @@ class KeyedWorkers:
         """Wait until every submitted job has run."""
         await self._idle.wait()
 
+    def busy(self, key: str) -> bool:
+        """Has ``key`` a job running or waiting?"""
+        return key in self._tasks
+
     def tasks(self) -> set[asyncio.Task[None]]:
         """The workers running now (one per busy key)."""
         return set(self._tasks.values())
@@ -69,4 +78,10 @@ class KeyedWorkers:
             task.cancel()
         self._tasks.clear()
         self._queues.clear()
+        drops, self._drops = self._drops, {}
+        for on_drop in drops.values():
+            try:
+                on_drop()
+            except Exception:
+                log.exception("cleaning up dropped work failed")
         self._idle.set()

@@ -56,7 +56,7 @@ from wamd.client.calls import CallDesk
 from wamd.client.contacts import PushNames
 from wamd.client.history import decode_history, decode_inline_history
 from wamd.client.profile import Profile
-from wamd.client.storefail import set_aside_corrupted
+from wamd.client.storefail import guard_store, set_aside_corrupted
 from wamd.errors import (
     CorruptedStore,
     DuplicateMessage,
@@ -117,6 +117,43 @@ _RECEIPT_TYPES = {"", "read", "played", "inactive", "sender", "retry"}
 # its confirmation went out
 _Claim = tuple[asyncio.Future[Any], object]
 _CLAIMS: weakref.WeakKeyDictionary[object, dict[str, _Claim]] = weakref.WeakKeyDictionary()
+
+
+_DURABLE = " durable "  # + chat: a chat's messages waiting for their commit to be durable
+_SETTLE = " settle "  # + chat: their receipts waiting for the saved copy's removal
+
+
+def _commit_pending(keys: object) -> asyncio.Future[None] | None:
+    """The store's latest grouped commit, while it is not durable yet (else None)."""
+    pending = getattr(keys, "commit_pending", None)
+    return pending() if pending is not None else None
+
+
+async def _durable(keys: object) -> None:
+    """Wait until every commit made so far on ``keys`` is durable (raises its failure)."""
+    durable = getattr(keys, "durable", None)
+    if durable is not None:
+        await durable()
+
+
+def _chain(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
+    """Resolve ``target`` when ``source`` is done (a redelivery waits on ``target``)."""
+
+    def copy(done: asyncio.Future[Any]) -> None:
+        if not target.done():
+            target.set_result(None)
+
+    source.add_done_callback(copy)
+
+
+def _unclaim(claims: dict[str, _Claim], placeholders: dict[str, asyncio.Future[Any]]) -> None:
+    """A message that was never emitted (its connection ended, its commit failed) is not
+    claimed: a redelivery emits it from the saved copy, or decrypts it again."""
+    for buffer_id, placeholder in placeholders.items():
+        claim = claims.get(buffer_id)
+        if claim is not None and claim[0] is placeholder:
+            del claims[buffer_id]
+        placeholder.cancel()
 
 
 def chat_key(node: Node) -> str:
@@ -277,6 +314,17 @@ class Receiver:
     # ------------------------------------------------------------------ messages
 
     async def on_message(self, node: Node) -> None:
+        """Handle a ``<message>``: decrypt and commit it here, in the chat's turn; what
+        follows (emit, confirm) runs once that commit is durable.
+
+        With a store that groups commits (the multi-file one: many messages' writes
+        share one fsync) the commit is not durable yet when the next message of the
+        chat could be decrypted: the rest goes to the chat's *durable* queue, which
+        waits for it, and the receipt to the chat's *settle* queue, which waits for the
+        saved copy's removal to be durable too. Both keep the chat's order; every later
+        message of a chat whose queue is busy follows it there. Other stores commit
+        durably at once and all of it runs here, as before.
+        """
         try:
             src = self.source(node)
             message_id = node.require_attr("id")
@@ -291,23 +339,33 @@ class Receiver:
             return
         sender = await self._encryption_jid(src)
         keys = self.core.auth.keys
+        grouped = getattr(keys, "grouped_transaction", None)
         group = str(src.chat) if src.is_group else None
         decrypted: list[tuple[str, e2e_pb2.Message]] = []
         claims = self._claims()
         claimed: list[tuple[str, asyncio.Future[Any]]] = []  # emitted here before
+        failure: Exception | None = None
         for enc in encs:
             buffer_id = _buffer_key(enc, sender, src.chat)
             claim = claims.get(buffer_id)
             if claim is not None:
                 # this process emitted it already (a redelivery after a dropped connection,
                 # a duplicated stanza): its handlers have it; only the confirmation is owed
-                earlier, emitter = claim
-                claimed.append((buffer_id, earlier))
+                earlier: asyncio.Future[Any] | None = claim[0]
+                emitter = claim[1]
                 if emitter is not self.core.ev:
                     # through an earlier socket's emitter, whose handlers may not have
                     # reached it yet: the chat's next messages wait, or they would overtake it
-                    await asyncio.shield(earlier)
-                continue
+                    try:
+                        await asyncio.shield(claim[0])
+                    except asyncio.CancelledError:
+                        task = asyncio.current_task()
+                        if not claim[0].cancelled() or (task is not None and task.cancelling()):
+                            raise
+                        earlier = None  # never emitted after all: from the saved copy
+                if earlier is not None:
+                    claimed.append((buffer_id, earlier))
+                    continue
             buffered = await self.buffer.get(buffer_id)
             if buffered is not None:
                 try:
@@ -316,7 +374,7 @@ class Receiver:
                     await self.buffer.drop([buffer_id])
                 continue
             try:
-                async with keys.transaction():
+                async with grouped() if grouped is not None else keys.transaction():
                     opened = await open_enc(self.core.signal, enc, sender, group)
                     await self.buffer.put(
                         buffer_id, opened.message.SerializeToString(), message_id, timestamp
@@ -325,33 +383,154 @@ class Receiver:
                 self.log.debug("message %s was already handled", message_id)
                 continue
             except (SignalError, ProtocolError, CorruptedStore) as exc:
-                self.log.warning(
-                    "cannot decrypt message %s from %s: %s", message_id, src.sender, exc
-                )
-                if isinstance(exc, CorruptedStore):  # set aside; the retry rebuilds it
-                    await set_aside_corrupted(self.core, exc)
-                if decrypted:
-                    # what did decrypt (a key distribution) took effect; the resend that
-                    # the retry asks for comes as a new stanza, so these copies would linger
-                    await self.buffer.drop(b for b, _ in decrypted)
-                await self._send_retry(node, src, message_id)
-                await self.ack(node)
-                self._emit_messages(
-                    [
-                        WAMessage(
-                            key=self._key(src, message_id),
-                            message=None,
-                            message_timestamp=timestamp,
-                            push_name=node.attrs.get("notify"),
-                            sender=str(src.sender),
-                            stub_type="CIPHERTEXT",
-                            offline="offline" in node.attrs,
-                        )
-                    ],
-                    node,
-                )
-                return
+                failure = exc
+                break
             decrypted.append((buffer_id, opened.message))
+        # claimed from now on (a copy of this stanza handled meanwhile only confirms it),
+        # until the emission's handlers are done (the "handled" future replaces these)
+        placeholders: dict[str, asyncio.Future[Any]] = {}
+        if failure is None:
+            loop = asyncio.get_running_loop()
+            for buffer_id, _ in decrypted:
+                placeholders[buffer_id] = loop.create_future()
+                claims[buffer_id] = (placeholders[buffer_id], self.core.ev)
+        pending = _commit_pending(keys)
+
+        def finish() -> Awaitable[None]:
+            return self._finish_message(
+                node, src, message_id, timestamp, decrypted, claimed, placeholders, failure, pending
+            )
+
+        chat = chat_key(node)
+        attempt = self.core.attempt
+        if attempt is None or (pending is None and not attempt.workers.busy(_DURABLE + chat)):
+            await finish()
+            return
+        attempt.workers.submit(
+            _DURABLE + chat,
+            lambda: guard_store(self.core, attempt, finish()),
+            on_drop=lambda: _unclaim(claims, placeholders),
+        )
+
+    async def _finish_message(
+        self,
+        node: Node,
+        src: MessageSource,
+        message_id: str,
+        timestamp: int,
+        decrypted: list[tuple[str, e2e_pb2.Message]],
+        claimed: list[tuple[str, asyncio.Future[Any]]],
+        placeholders: dict[str, asyncio.Future[Any]],
+        failure: Exception | None,
+        pending: asyncio.Future[None] | None,
+    ) -> None:
+        claims = self._claims()
+        emitted = False
+        try:
+            if pending is not None:
+                await asyncio.shield(pending)  # raises when the commit failed: no ack
+            if failure is not None:
+                await self._undecryptable(node, src, message_id, timestamp, decrypted, failure)
+                return
+            handled = await self._deliver(node, src, message_id, timestamp, decrypted)
+            emitted = True
+        finally:
+            if emitted:
+                for placeholder in placeholders.values():
+                    _chain(handled, placeholder)
+            else:
+                _unclaim(claims, placeholders)
+        buffered_ids = [buffer_id for buffer_id, _ in decrypted]
+        for buffer_id in buffered_ids:  # claimed by this emission until confirmed
+            claims[buffer_id] = (handled, self.core.ev)
+        while len(claims) > CLAIM_MEMORY:
+            del claims[next(iter(claims))]
+        owed = buffered_ids + [buffer_id for buffer_id, _ in claimed]
+        history = src.from_me and any(
+            _inner(m).protocolMessage.type == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+            for _, m in decrypted
+            if _inner(m).HasField("protocolMessage")
+        )
+        keys = self.core.auth.keys
+
+        async def settle() -> None:
+            # the application has the message: forget the saved copy, then confirm it once
+            # that is durable. Shielded: these futures are shared (a redelivery on the next
+            # connection waits for the same emission), and a settle cut short with its
+            # connection would otherwise cancel them, and with them every later wait on them
+            await asyncio.shield(handled)
+            for _, earlier in claimed:
+                await asyncio.shield(earlier)
+            if owed:
+                await self.buffer.drop(owed, grouped=True)
+            await _durable(keys)
+            await self._receipt(node, src)
+            for buffer_id in owed:
+                claims.pop(buffer_id, None)
+            if history:
+                # whatsmeow handleProtocolMessage: the phone is told the history arrived
+                own = self._own.pn
+                attrs = {"id": message_id, "type": "hist_sync", "to": str(own.to_non_ad())}
+                await self._send(Node("receipt", attrs))
+
+        chat = chat_key(node)
+        attempt = self.core.attempt
+        handlers_done = handled.done() and all(earlier.done() for _, earlier in claimed)
+        if handlers_done and attempt is not None and getattr(keys, "groups_commits", False):
+            # the settle queue: the removal's commit joins the next group, and the durable
+            # queue goes on with the chat's next message meanwhile
+            attempt.workers.submit(
+                _SETTLE + chat, lambda: guard_store(self.core, attempt, settle())
+            )
+        elif handlers_done:
+            await settle()
+        else:  # coroutine handlers still at work: the chat goes on, the receipt waits
+            task = self.core.spawn(settle())  # part of this connection: cut short with it
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+
+    async def _undecryptable(
+        self,
+        node: Node,
+        src: MessageSource,
+        message_id: str,
+        timestamp: int,
+        decrypted: list[tuple[str, e2e_pb2.Message]],
+        exc: Exception,
+    ) -> None:
+        self.log.warning("cannot decrypt message %s from %s: %s", message_id, src.sender, exc)
+        if isinstance(exc, CorruptedStore):  # set aside; the retry rebuilds it
+            await set_aside_corrupted(self.core, exc)
+        if decrypted:
+            # what did decrypt (a key distribution) took effect; the resend that
+            # the retry asks for comes as a new stanza, so these copies would linger
+            await self.buffer.drop(b for b, _ in decrypted)
+        await self._send_retry(node, src, message_id)
+        await self.ack(node)
+        self._emit_messages(
+            [
+                WAMessage(
+                    key=self._key(src, message_id),
+                    message=None,
+                    message_timestamp=timestamp,
+                    push_name=node.attrs.get("notify"),
+                    sender=str(src.sender),
+                    stub_type="CIPHERTEXT",
+                    offline="offline" in node.attrs,
+                )
+            ],
+            node,
+        )
+
+    async def _deliver(
+        self,
+        node: Node,
+        src: MessageSource,
+        message_id: str,
+        timestamp: int,
+        decrypted: list[tuple[str, e2e_pb2.Message]],
+    ) -> asyncio.Future[Any]:
+        """Emit what decrypted; the future is done when every handler has run."""
         self._retries.pop(message_id, None)
         if decrypted:
             self.push_names.seen(src.sender, node.attrs.get("notify"), from_me=src.from_me)
@@ -386,44 +565,7 @@ class Receiver:
             out.append(msg)
             await self.sender.polls.received(msg)  # a poll's secret kept; a vote read
             self._protocol_events(msg)
-        handled = self._emit_messages(out, node)
-        buffered_ids = [buffer_id for buffer_id, _ in decrypted]
-        for buffer_id in buffered_ids:  # claimed by this emission until confirmed
-            claims[buffer_id] = (handled, self.core.ev)
-        while len(claims) > CLAIM_MEMORY:
-            del claims[next(iter(claims))]
-        owed = buffered_ids + [buffer_id for buffer_id, _ in claimed]
-        history = src.from_me and any(
-            _inner(m).protocolMessage.type == e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
-            for _, m in decrypted
-            if _inner(m).HasField("protocolMessage")
-        )
-
-        async def settle() -> None:
-            # the application has the message: forget the saved copy, then confirm it.
-            # Shielded: these futures are shared (a redelivery on the next connection
-            # waits for the same emission), and a settle cut short with its connection
-            # would otherwise cancel them, and with them every later wait on them
-            await asyncio.shield(handled)
-            for _, earlier in claimed:
-                await asyncio.shield(earlier)
-            if owed:
-                await self.buffer.drop(owed)
-            await self._receipt(node, src)
-            for buffer_id in owed:
-                claims.pop(buffer_id, None)
-            if history:
-                # whatsmeow handleProtocolMessage: the phone is told the history arrived
-                own = self._own.pn
-                attrs = {"id": message_id, "type": "hist_sync", "to": str(own.to_non_ad())}
-                await self._send(Node("receipt", attrs))
-
-        if handled.done() and all(earlier.done() for _, earlier in claimed):
-            await settle()
-        else:  # coroutine handlers still at work: the chat goes on, the receipt waits
-            task = self.core.spawn(settle())  # part of this connection: cut short with it
-            self._settling.add(task)
-            task.add_done_callback(self._settling.discard)
+        return self._emit_messages(out, node)
 
     def _claims(self) -> dict[str, _Claim]:
         """Buffered messages emitted by this process and not yet confirmed, for this store

@@ -817,6 +817,9 @@ class WASocket:
         await self.appstate.idle()
         await self.sender.tokens.idle()  # our privacy tokens being issued
         await self.ev.drain()  # what the syncs emitted
+        write_through = getattr(self.core.auth.keys, "write_through", None)
+        if write_through is not None:  # grouped commits' key files written (multi-file)
+            await write_through()
 
     # ------------------------------------------------------------------ incoming nodes
 

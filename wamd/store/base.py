@@ -8,6 +8,14 @@ A backend implements four primitives:
 - ``_commit(writes)``: apply ``{type: {id: value | None}}`` atomically and release the lock;
 - ``_rollback()``: release the lock without writing.
 
+A backend may group commits instead (``_commit_grouped``: the writes are committed in this
+process — every later transaction and read sees them — and a future says when they are
+durable; many transactions' writes then share one fsync). ``transaction()`` still returns
+only once its writes are durable; ``grouped_transaction()`` returns at once, and
+``durable()`` waits for every commit made so far: what the receive path uses, so that the
+next message is decrypted while the last one's commit reaches the disk, and its receipt
+still goes out only after that.
+
 This class turns them into the ``SignalKeyStore`` contract: transactions bound to the
 running task; nested blocks in the same task join the outer one; reads inside see the
 pending writes; an exception discards everything; ``set()`` outside a transaction is a
@@ -73,6 +81,7 @@ class TransactionalKeyStore:
         self._current: ContextVar[_Transaction | None] = ContextVar(
             f"wamd-store-tx-{id(self)}", default=None
         )
+        self._durable: asyncio.Future[None] | None = None  # the latest grouped commit's
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -87,6 +96,35 @@ class TransactionalKeyStore:
 
     async def _rollback(self) -> None:
         """Release the backend's write lock without writing (default: nothing)."""
+
+    async def _commit_grouped(
+        self, writes: Writes, *, wait: bool = True
+    ) -> asyncio.Future[None] | None:
+        """Commit ``writes``; a future for their durability, or None when durable already
+        (called instead of ``_commit`` where ``groups_commits`` is true)."""
+        await self._commit(writes)
+        return None
+
+    groups_commits = False  # does _commit_grouped return before the writes are durable?
+
+    def commit_pending(self) -> asyncio.Future[None] | None:
+        """The latest grouped commit's durability, unless it is done and succeeded (a
+        failed one is returned: awaiting it raises what made it fail)."""
+        pending = self._durable
+        if pending is None or (
+            pending.done() and not pending.cancelled() and pending.exception() is None
+        ):
+            return None
+        return pending
+
+    async def durable(self) -> None:
+        """Wait until every transaction committed so far on this store object is durable.
+
+        Raises what made a grouped commit fail (its writes are then lost, as in a crash).
+        """
+        pending = self._durable
+        if pending is not None:
+            await asyncio.shield(pending)
 
     # ------------------------------------------------------------------ contract
 
@@ -123,7 +161,12 @@ class TransactionalKeyStore:
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """A transaction bound to the running task (see the module docstring)."""
-        return _TransactionBlock(self)
+        return _TransactionBlock(self, wait=True)
+
+    def grouped_transaction(self) -> AbstractAsyncContextManager[None]:
+        """A transaction that returns once committed in this process, before it is durable
+        (``durable()`` waits for that); nested in a transaction, it joins it."""
+        return _TransactionBlock(self, wait=False)
 
     def _steps_never_suspend(self) -> bool:
         """True when ``_begin``, ``_commit`` and ``_rollback`` finish without ever
@@ -175,10 +218,11 @@ class _TransactionBlock:
     without writing when the block raised, or when it wrote nothing).
     """
 
-    __slots__ = ("_finish", "_store", "_token", "_tx")
+    __slots__ = ("_finish", "_store", "_token", "_tx", "_wait")
 
-    def __init__(self, store: TransactionalKeyStore) -> None:
+    def __init__(self, store: TransactionalKeyStore, *, wait: bool) -> None:
         self._store = store
+        self._wait = wait  # False: a grouped transaction (see grouped_transaction())
         self._tx: _Transaction | None = None
         self._token: Any = None
         self._finish = _to_the_end
@@ -218,6 +262,7 @@ class _TransactionBlock:
         if tx is None:
             return  # joined an outer transaction: it decides
         store, finish = self._store, self._finish
+        durable: asyncio.Future[None] | None = None
         try:
             if exc_type is None:
                 try:
@@ -231,12 +276,18 @@ class _TransactionBlock:
                 await finish(store._rollback())
                 return
             writes = {t: v for t, v in tx.writes.items() if v}
-            if writes:
-                await finish(store._commit(writes))
-            else:
+            if not writes:
                 await finish(store._rollback())
+            elif store.groups_commits:
+                durable = await finish(store._commit_grouped(writes, wait=self._wait))
+            else:
+                await finish(store._commit(writes))
         finally:
             store._lock.release()
+        if durable is not None:
+            store._durable = durable
+            if self._wait:  # outside the lock: the next transaction joins the next group
+                await asyncio.shield(durable)
 
 
 _IMMUTABLE = (bytes, str, int, float, bool, type(None), KeyPair)

@@ -71,15 +71,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new contents."""
+def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True, sync: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new contents.
+
+    ``sync=False`` skips the fsync of the file (and of the folder): a crash of the process
+    still leaves the old or the new contents, but a crash of the machine may leave an
+    empty or torn file; only for files that a durable log can write again.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
+    if not sync:
+        return
     if sync_dir:
         fsync_dir(path.parent)
 

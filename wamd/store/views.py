@@ -274,9 +274,17 @@ class EventBuffer:
             {self.TYPE: {buffer_id: {"plaintext": plaintext, "id": message_id, "t": timestamp}}}
         )
 
-    async def drop(self, buffer_ids: Iterable[str]) -> None:
+    async def drop(self, buffer_ids: Iterable[str], *, grouped: bool = False) -> None:
+        """Forget these; ``grouped``: in a grouped transaction where the store has them
+        (``durable()`` then says when the removal is on disk)."""
         ids = list(buffer_ids)
-        if ids:
+        if not ids:
+            return
+        group = getattr(self.keys, "grouped_transaction", None) if grouped else None
+        if group is None:
+            await self.keys.set({self.TYPE: dict.fromkeys(ids)})
+            return
+        async with group():
             await self.keys.set({self.TYPE: dict.fromkeys(ids)})
 
 
