@@ -333,6 +333,9 @@ class MultiFileKeyStore(TransactionalKeyStore):
     # Without it, another process's commit is excluded by a shared flock, never by
     # making a worker thread wait for a flock this process holds: ``_gate`` is held
     # while this process takes the exclusive flock and while a reader holds a shared one.
+    # The order is ``_gate``, then ``_applying``: nothing waits for ``_gate`` holding
+    # ``_applying`` (a reader that did, when the hold ended under it, met a transaction
+    # taking the flock, and every later transaction and read of the process waited).
 
     def _acquire_and_recover(self) -> None:
         self._acquire()
@@ -499,9 +502,12 @@ class MultiFileKeyStore(TransactionalKeyStore):
             found = await asyncio.to_thread(self._read_files, type, missing)
         else:  # a commit may come meanwhile: read the overlay and files at one moment
             async with self._applying:
-                if not self._held:
-                    return await self._read(type, ids)
-                return await self._read_held_locked(type, ids)
+                if self._held:
+                    return await self._read_held_locked(type, ids)
+            # the hold ended while this waited: read as a reader without it, once
+            # ``_applying`` is given back (``_read`` takes ``_gate``, and a transaction
+            # taking the flock holds ``_gate`` while it waits for ``_applying``)
+            return await self._read(type, ids)
         self._remember(type, missing, found)
         for key_id, value in found.items():
             out[key_id] = copy_value(value)
