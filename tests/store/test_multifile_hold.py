@@ -6,7 +6,9 @@ commit's files half-written meanwhile); a transaction that takes the flock holds
 ``_gate`` then ``_applying``. When the hold ended while such a reader waited, the reader
 went on to a shared read, which takes ``_gate``, still holding ``_applying``: the two
 orders met, and every later transaction and read of the process waited forever (the
-soak's chats all stopped at once).
+soak's chats all stopped at once). And the values whose key files the flusher is writing
+stay in the overlay until written: trimmed meanwhile, they were read from the files that
+still held the old ones (a session's older ratchet state, or none at all).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from wamd.store import multifile
 from wamd.store.multifile import MultiFileKeyStore
 
 
@@ -57,3 +60,37 @@ async def test_a_reader_waiting_while_the_hold_ends_lets_the_next_transaction_th
     got = await asyncio.wait_for(asyncio.gather(first, second, writer), 10)
     assert got[:2] == [{"a": b"1"}, {"b": b"2"}]
     assert await store.get("session", ["a", "b", "c"]) == {"a": b"1", "b": b"2", "c": b"3"}
+
+
+async def test_values_being_written_to_their_files_stay_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a long burst: the flusher writes the key files of grouped commits while the next
+    # transaction runs; a read there that fills the overlay past its bound trims it, and
+    # what is being written must stay in it (the files still hold the old values)
+    store = MultiFileKeyStore(tmp_path / "auth")
+    await store.set({"session": {"s": b"old"}})
+    monkeypatch.setattr(multifile, "OVERLAY_KEYS", 2)
+    writing, go = threading.Event(), threading.Event()
+    apply_logged = store._apply_logged
+
+    def slow_apply(dirty: Any) -> None:
+        writing.set()
+        go.wait(10)
+        apply_logged(dirty)
+
+    monkeypatch.setattr(store, "_apply_logged", slow_apply)
+    for key_id in ("s", "t", "u"):  # past the bound: the flusher writes the files
+        async with store.grouped_transaction():
+            await store.set({"session": {key_id: b"new"}})
+    try:
+        assert await asyncio.to_thread(writing.wait, 10)
+        async with store.transaction():
+            assert await store.get("session", ["v"]) == {}  # read from the files: a trim
+            got = await store.get("session", ["s", "t", "u"])
+    finally:
+        go.set()
+    assert got == {"s": b"new", "t": b"new", "u": b"new"}
+    await store.durable()
+    await store.write_through()
+    assert await MultiFileKeyStore(tmp_path / "auth").get("session", ["s"]) == {"s": b"new"}

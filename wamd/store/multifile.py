@@ -102,6 +102,7 @@ class MultiFileKeyStore(TransactionalKeyStore):
         self._flusher: asyncio.Task[None] | None = None
         self._group_files = False  # a plain transaction in the group: write the files too
         self._dirty: Writes = {}  # in the log, not yet in the key files
+        self._writing: Writes = {}  # in the log, being written to the key files now
         # type -> every id with a file (while held): other ids not in the overlay are absent
         self._complete: dict[str, set[str]] = {}
         self._linger: asyncio.TimerHandle | None = None
@@ -415,9 +416,14 @@ class MultiFileKeyStore(TransactionalKeyStore):
 
     async def _write_files(self) -> None:
         dirty, self._dirty = self._dirty, {}
-        if dirty:
+        if not dirty:
+            return
+        self._writing = dirty  # kept in the overlay (``_trim``) until the files have it
+        try:
             async with self._applying:
                 await _to_thread_to_the_end(self._apply_logged, dirty)
+        finally:
+            self._writing = {}
 
     def _apply_logged(self, dirty: Writes) -> None:
         """Write what the log holds to the key files, and mark it applied; flock held."""
@@ -532,9 +538,13 @@ class MultiFileKeyStore(TransactionalKeyStore):
                 self._trim()
 
     def _trim(self) -> None:
-        """Forget values the files hold (not dirty, in no pending group)."""
+        """Forget values the files hold (not dirty, not being written, in no pending group)."""
         for type, table in self._overlay.items():
-            keep = {**self._dirty.get(type, {}), **self._group.get(type, {})}
+            keep = {
+                **self._writing.get(type, {}),
+                **self._dirty.get(type, {}),
+                **self._group.get(type, {}),
+            }
             files = self._complete.get(type)
             if files is not None:  # what is forgotten must be found by a file read again
                 files.update(k for k, v in table.items() if v is not None and k not in keep)
