@@ -170,7 +170,9 @@ class SignalRepository:
                 else None
             )
             one_time = None
-            if parsed.prekey_id is not None:
+            # a retransmission on a session already built needs no prekey (the one it
+            # named went with the message that built the session)
+            if parsed.prekey_id is not None and record.has_base_key(parsed.base_key) is None:
                 key_id = str(parsed.prekey_id)
                 one_time = (await self.store.get("pre-key", [key_id])).get(key_id)
                 if one_time is not None and not isinstance(one_time, KeyPair):
@@ -178,7 +180,13 @@ class SignalRepository:
                         f"pre-key {key_id}", "the stored value is not a key pair"
                     ).about("pre-key", key_id)
             plaintext, _ = session.decrypt_prekey_message(
-                record, self.identity, self.registration_id, ciphertext, signed, one_time
+                record,
+                self.identity,
+                self.registration_id,
+                ciphertext,
+                signed,
+                one_time,
+                parsed=parsed,
             )
             data = record.serialize()
             writes: dict[str, dict[str, object]] = {"session": {address: data}}

@@ -723,14 +723,19 @@ def decrypt_prekey_message(
     data: bytes,
     signed_prekey: KeyPair | None,
     one_time_prekey: KeyPair | None,
+    *,
+    parsed: ParsedPreKeyMessage | None = None,
 ) -> tuple[bytes, ParsedPreKeyMessage]:
     """Decrypt a ``pkmsg``, creating the session when its base key is new.
 
     The caller looks up the signed prekey and one-time prekey named by
-    ``parse_prekey_message(data)`` and passes them (None when it has no such key). On
-    success the record holds the session; the caller then deletes the one-time prekey.
+    ``parse_prekey_message(data)`` and passes them (None when it has no such key), and
+    may pass that parse as ``parsed`` (it must be of ``data``). On success the record
+    holds the session; the caller then deletes the one-time prekey. A retransmission on
+    a session already built (``record.has_base_key``) needs neither prekey.
     """
-    parsed = parse_prekey_message(data)
+    if parsed is None:
+        parsed = parse_prekey_message(data)
     existing = record.has_base_key(parsed.base_key)
     if existing is not None:  # a retransmission on a session we already built
         candidate = _copy_state(existing)
