@@ -121,6 +121,7 @@ class OpenedEnc:
     kind: str
     message: e2e_pb2.Message
     identity_changed: bool = False
+    plaintext: bytes = field(default=b"", repr=False)  # what ``message`` was parsed from
 
 
 async def open_enc(
@@ -161,4 +162,4 @@ async def open_enc(
             await repo.process_distribution(
                 target_group, sender, skdm.axolotlSenderKeyDistributionMessage
             )
-    return OpenedEnc(kind, message, changed)
+    return OpenedEnc(kind, message, changed, plaintext)
