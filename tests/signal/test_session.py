@@ -78,6 +78,19 @@ def test_tampered_mac_changes_nothing() -> None:
     assert decrypt_message(bob, msg) == b"x"  # the genuine one still decrypts
 
 
+def test_tampered_mac_on_a_known_chain_changes_nothing() -> None:
+    """Without a DH step the message moves a chain the record already holds: a copy is
+    moved, so a failure leaves the record's own chain as it was (also its skipped keys)."""
+    alice, bob, _ = pair()
+    first, second, third = (encrypt(alice, b"%d" % n)[1] for n in range(3))
+    assert decrypt_message(bob, first) == b"0"  # the DH step: the chain is bob's now
+    for msg in (second, third):  # the next one, and one that skips a key on the way
+        bad = msg[:-1] + bytes([msg[-1] ^ 1])
+        assert_unchanged(bob, lambda bad=bad: decrypt_message(bob, bad))
+    assert decrypt_message(bob, third) == b"2"
+    assert decrypt_message(bob, second) == b"1"
+
+
 def test_wrong_version_and_truncated() -> None:
     alice, bob, _ = pair()
     _, msg = encrypt(alice, b"x")

@@ -376,9 +376,7 @@ class Receiver:
             try:
                 async with grouped() if grouped is not None else keys.transaction():
                     opened = await open_enc(self.core.signal, enc, sender, group)
-                    await self.buffer.put(
-                        buffer_id, opened.plaintext, message_id, timestamp
-                    )
+                    await self.buffer.put(buffer_id, opened.plaintext, message_id, timestamp)
             except DuplicateMessage:
                 self.log.debug("message %s was already handled", message_id)
                 continue

@@ -640,13 +640,15 @@ def _copy_chain(chain: _Chain) -> _Chain:
 
 
 def _copy_state(state: SessionState) -> SessionState:
-    """A copy that decryption may change freely (keys are immutable bytes)."""
+    """A copy that decryption may change freely (keys are immutable bytes). Its chains
+    are the original's: decryption replaces the sending chain rather than change it, and
+    copies a receiving chain before it moves it (``_decrypt_with_state``)."""
     copy = SessionState(
         state.local_identity,
         state.remote_identity,
         state.root_key,
-        _copy_chain(state.sender),
-        [_copy_chain(c) for c in state.receivers],
+        state.sender,
+        list(state.receivers),
         state.previous_counter,
         state.pending,
         state.remote_registration_id,
@@ -658,9 +660,17 @@ def _copy_state(state: SessionState) -> SessionState:
 
 
 def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
-    """Decrypt on ``state`` (mutating it). Callers pass a copy when failure must not mutate."""
+    """Decrypt on ``state`` (mutating it, but none of its chains: the receiving chain it
+    moves is a copy put in its place). Callers pass a copy (``_copy_state``) when
+    failure must not mutate."""
     chain = state.receiver(parsed.ratchet_key)
-    if chain is None:  # a DH ratchet step: a new receiving chain, then a new sending chain
+    if chain is not None:  # moved below: a copy, as a state copy shares its chains
+        receivers = state.receivers
+        for at, held in enumerate(receivers):
+            if held is chain:
+                chain = receivers[at] = _copy_chain(chain)
+                break
+    else:  # a DH ratchet step: a new receiving chain, then a new sending chain
         ours = state.sender.ratchet
         if ours is None:
             raise InvalidMessage("session has no sending ratchet key")
