@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,6 +122,33 @@ async def test_an_empty_folder_or_one_with_only_its_lock_pairs_afresh(tmp_path: 
     (folder / ".lock").write_bytes(b"")
     state, _ = await use_multi_file_auth_state(folder)
     assert state.creds.me is None and (folder / "creds.json").exists()
+
+
+async def test_sqlite_checks_a_many_account_file_once_while_this_process_has_it_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # quick_check reads the whole file: once per account made opening N accounts O(N^2)
+    from wamd.store import sqlite
+
+    checks: list[str] = []
+    real = sqlite.check_integrity
+
+    def counted(db: Any, location: str) -> None:
+        checks.append(location)
+        real(db, location)
+
+    monkeypatch.setattr(sqlite, "check_integrity", counted)
+    path = tmp_path / "fleet.sqlite"
+    states = [(await use_sqlite_auth_state(path, account=f"bot-{i}"))[0] for i in range(3)]
+    assert checks == [str(path)]
+    for state in states:
+        await state.keys.close()  # type: ignore[attr-defined]
+    again, _ = await use_sqlite_auth_state(path, account="bot-0")  # none open: checked again
+    assert checks == [str(path)] * 2
+    await again.keys.close()  # type: ignore[attr-defined]
+    other, _ = await use_sqlite_auth_state(tmp_path / "other.sqlite")  # another file: its own
+    assert checks == [str(path)] * 2 + [str(tmp_path / "other.sqlite")]
+    await other.keys.close()  # type: ignore[attr-defined]
 
 
 async def test_sqlite_checks_its_integrity_on_open(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -163,6 +164,41 @@ def prepare_database(
         delay = min(delay * 2, 0.2)
 
 
+class _Checked:
+    """Files this process checked on open and still has open, with how many stores.
+
+    ``PRAGMA quick_check`` reads the whole file: run by every account of a many-account
+    file it made opening N accounts cost N times the file (quadratic, and each
+    connection's page cache filled with pages it never needed). A file is checked when
+    the first of this process's stores opens it; stores opening it while another one of
+    this process has it open join that check; once the last closes, the next open checks
+    again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # stores open on their own worker threads
+        self._open: dict[str, int] = {}
+
+    def open(self, path: str, check: Callable[[], None]) -> str:
+        key = os.path.realpath(path)
+        with self._lock:  # a second opener waits for the first one's check
+            if not self._open.get(key):
+                check()
+            self._open[key] = self._open.get(key, 0) + 1
+        return key
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            left = self._open.get(key, 0) - 1
+            if left > 0:
+                self._open[key] = left
+            else:
+                self._open.pop(key, None)
+
+
+_CHECKED = _Checked()
+
+
 class SQLiteKeyStore(TransactionalKeyStore):
     def __init__(
         self, path: str | os.PathLike[str], *, account: str = "", busy_timeout: float = 30.0
@@ -175,6 +211,7 @@ class SQLiteKeyStore(TransactionalKeyStore):
         self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamd-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._checked: str | None = None  # the _CHECKED key while this store is open
 
     async def _run(self, fn: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -190,14 +227,21 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
                 create_private_file(Path(self.path))
             db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
+            checked = None
             try:
-                check_integrity(db, self.path)
+                if str(self.path) == ":memory:":
+                    check_integrity(db, self.path)
+                else:
+                    checked = _CHECKED.open(self.path, lambda: check_integrity(db, self.path))
                 prepare_database(db, "", synchronous="FULL", busy_timeout=self._busy_timeout)
                 migrate_database(db, self.path)
             except BaseException:
+                if checked is not None:
+                    _CHECKED.close(checked)
                 db.close()
                 raise
             self._db = db
+            self._checked = checked
 
         await self._run(connect)
 
@@ -234,6 +278,9 @@ class SQLiteKeyStore(TransactionalKeyStore):
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._checked is not None:
+                _CHECKED.close(self._checked)
+                self._checked = None
 
         await self._run(close)
         self._executor.shutdown(wait=False)
