@@ -220,8 +220,10 @@ async def open_store(store: str, where: Path, i: int) -> Opened:
 def dump_memory(states: list[Any], path: Path) -> None:
     from wamd.store.serialize import encode_value
 
-    accounts = [{"creds": s.creds.to_json(), "keys": encode_value(s.keys.data)} for s in states]
-    path.write_text(json.dumps(accounts))
+    with path.open("w") as out:  # a line per account: loaded one at a time
+        for s in states:
+            out.write(json.dumps({"creds": s.creds.to_json(), "keys": encode_value(s.keys.data)}))
+            out.write("\n")
 
 
 def load_memory(path: Path) -> list[Any]:
@@ -230,10 +232,12 @@ def load_memory(path: Path) -> list[Any]:
     from wamd.store.serialize import decode_value
 
     states = []
-    for account in json.loads(path.read_text()):
-        keys = MemoryKeyStore()
-        keys.data = decode_value(account["keys"])
-        states.append(AuthState(AuthenticationCreds.from_json(account["creds"]), keys))
+    with path.open() as lines:
+        for line in lines:
+            account = json.loads(line)
+            keys = MemoryKeyStore()
+            keys.data = decode_value(account["keys"])
+            states.append(AuthState(AuthenticationCreds.from_json(account["creds"]), keys))
     return states
 
 

@@ -3,15 +3,18 @@
 A key store transaction is one SQLite transaction, opened with ``BEGIN IMMEDIATE`` so
 that its reads and writes are serialised against other processes using the same file
 (SQLite's own locking; ``busy_timeout`` makes them wait rather than fail). Everything
-runs on one connection and one worker thread per store, off the event loop; a creds save
-is a transaction of its own, made when no key transaction is open on that connection
-(so it cannot be rolled back with, or wait in, another task's key transaction). A row that cannot be decoded
-raises ``CorruptedStore`` naming the file, type and id.
+runs on one connection and its worker thread, off the event loop: one per file per
+process (per event loop), shared by the stores of every account of that file
+(``_Connection``); a creds save is a transaction of its own, made when no key
+transaction is open on that connection (so it cannot be rolled back with, or wait in,
+another task's key transaction). A row that cannot be decoded raises ``CorruptedStore``
+naming the file, type and id.
 
 One file holds many accounts (``account=``; rows keyed by account, ``""`` by default), so
-a single-machine fleet needs no server. Every account has its own store object and
-connection; their key transactions are serialised by the file's write lock (SQLite has
-one per file), which is what keeps two processes from interleaving one account's. Files
+a single-machine fleet needs no server. Every account has its own store object; their
+key transactions are serialised by the shared connection in this process and by the
+file's write lock (SQLite has one per file) between processes, which is what keeps two
+processes from interleaving one account's. Files
 of the first layout (one account, no account column) are migrated on open, their rows
 becoming account ``""``; ``PRAGMA user_version`` says the layout, and a file a newer wamd
 migrated is refused. Stop processes of an older wamd before a newer one opens the file.
@@ -20,12 +23,13 @@ migrated is refused. Stop processes of an older wamd before a newer one opens th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -199,6 +203,92 @@ class _Checked:
 _CHECKED = _Checked()
 
 
+class _Connection:
+    """One SQLite connection and the worker thread it runs on.
+
+    The stores of one file opened by one process in one event loop share one
+    (``_SHARED``): a fleet of 10,000 accounts held 10,000 connections, 30,000 file
+    descriptors (the file, ``-wal``, ``-shm``) and 10,000 threads, each with its page
+    cache, before its first message. Their key transactions were serialised by the
+    file's write lock anyway; on a shared connection ``write`` serialises them (and the
+    autocommit writes: creds, set-aside) in the event loop instead. A transaction's
+    writes reach the connection only in its commit, one call on the worker thread (the
+    base class keeps them until then), so no read on the shared connection ever sees
+    another store's uncommitted writes.
+    """
+
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamd-sqlite")
+        self.db: sqlite3.Connection | None = None
+        self.write = asyncio.Lock()  # held from BEGIN to COMMIT or ROLLBACK
+        self.users = 0
+        self.key: tuple[str, asyncio.AbstractEventLoop] | None = None  # in _SHARED
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._checked: str | None = None  # the _CHECKED key while it is open
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, fn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def connect(self) -> None:
+        """Open, check, prepare and migrate the file (on the worker thread)."""
+        if str(self.path) != ":memory:":
+            # owner-only from the start; SQLite gives -wal and -shm the same mode
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+            create_private_file(Path(self.path))
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
+        checked = None
+        try:
+            if str(self.path) == ":memory:":
+                check_integrity(db, self.path)
+            else:
+                checked = _CHECKED.open(self.path, lambda: check_integrity(db, self.path))
+            prepare_database(db, "", synchronous="FULL", busy_timeout=self.busy_timeout)
+            migrate_database(db, self.path)
+        except BaseException:
+            if checked is not None:
+                _CHECKED.close(checked)
+            db.close()
+            raise
+        self.db = db
+        self._checked = checked
+
+    def disconnect(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self._checked is not None:
+            _CHECKED.close(self._checked)
+            self._checked = None
+
+    @contextlib.asynccontextmanager
+    async def writing(self, where: str) -> AsyncIterator[None]:
+        """Hold ``write`` (another account's transaction on this connection ends first)."""
+        await self.take_write(where)
+        try:
+            yield
+        finally:
+            self.write.release()
+
+    async def take_write(self, where: str) -> None:
+        try:
+            async with asyncio.timeout(self.busy_timeout):
+                await self.write.acquire()
+        except TimeoutError:
+            raise StoreError(
+                f"{where}: database is locked (another account's transaction on this "
+                f"process's connection lasted over {self.busy_timeout:g} s)"
+            ) from None
+
+
+_SHARED: dict[tuple[str, asyncio.AbstractEventLoop], _Connection] = {}
+
+
 class SQLiteKeyStore(TransactionalKeyStore):
     def __init__(
         self, path: str | os.PathLike[str], *, account: str = "", busy_timeout: float = 30.0
@@ -209,41 +299,65 @@ class SQLiteKeyStore(TransactionalKeyStore):
         self.path = os.fspath(path)
         self.account = account
         self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wamd-sqlite")
-        self._db: sqlite3.Connection | None = None
-        self._checked: str | None = None  # the _CHECKED key while this store is open
+        self._conn: _Connection | None = None
+        self._holding = False  # this store holds its connection's ``write``
+
+    def _connection(self) -> _Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: store is not open")
+        return self._conn
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, fn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+        return await self._connection().run(fn)
 
     async def open(self) -> None:
-        def connect() -> None:
-            if str(self.path) != ":memory:":
-                # owner-only from the start; SQLite gives -wal and -shm the same mode
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-                create_private_file(Path(self.path))
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
-            checked = None
-            try:
-                if str(self.path) == ":memory:":
-                    check_integrity(db, self.path)
-                else:
-                    checked = _CHECKED.open(self.path, lambda: check_integrity(db, self.path))
-                prepare_database(db, "", synchronous="FULL", busy_timeout=self._busy_timeout)
-                migrate_database(db, self.path)
-            except BaseException:
-                if checked is not None:
-                    _CHECKED.close(checked)
-                db.close()
-                raise
-            self._db = db
-            self._checked = checked
+        if self._conn is not None:
+            return
+        loop = asyncio.get_running_loop()
+        # abspath: getcwd at most, no file system wait
+        shared = os.path.abspath(self.path)  # noqa: ASYNC240
+        key = None if self.path == ":memory:" else (shared, loop)
+        conn = _SHARED.get(key) if key is not None else None
+        starting = conn is None
+        if conn is None:
+            conn = _Connection(self.path, self._busy_timeout)
+            if key is not None:
+                conn.key = key
+                _SHARED[key] = conn
+        conn.users += 1
+        try:
+            if starting:
+                try:
+                    await conn.run(conn.connect)
+                except BaseException as exc:
+                    if conn.key is not None and _SHARED.get(conn.key) is conn:
+                        del _SHARED[conn.key]  # the next opener tries afresh
+                    failed = (
+                        exc
+                        if isinstance(exc, Exception)
+                        else StoreError(f"{self.path}: opening was interrupted")
+                    )
+                    conn.ready.set_exception(failed)
+                    conn.ready.exception()  # retrieved: the joiners, if any, raise it
+                    raise
+                conn.ready.set_result(None)
+            else:
+                await asyncio.shield(conn.ready)
+        except BaseException:
+            await self._let_go(conn)
+            raise
+        self._conn = conn
 
-        await self._run(connect)
+    async def _let_go(self, conn: _Connection) -> None:
+        conn.users -= 1
+        if conn.users > 0:
+            return
+        if conn.key is not None and _SHARED.get(conn.key) is conn:
+            del _SHARED[conn.key]
+        try:
+            await conn.run(conn.disconnect)
+        finally:
+            conn.executor.shutdown(wait=False)
 
     async def set_aside(self, type: str, key_id: str) -> str:
         """Move one key's row into the ``set_aside`` table (kept, never deleted); where."""
@@ -270,32 +384,43 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 raise
 
         async with self._outside_transactions("set_aside"):
-            await self._run(move)
+            async with self._connection().writing(self._where()):
+                await self._run(move)
         return f"{self._where()}: table set_aside"
 
     async def close(self) -> None:
-        def close() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-            if self._checked is not None:
-                _CHECKED.close(self._checked)
-                self._checked = None
-
-        await self._run(close)
-        self._executor.shutdown(wait=False)
+        conn = self._conn
+        if conn is None:
+            return
+        if self._holding:  # closed in the middle of a transaction: it is rolled back
+            await self._rollback()
+        self._conn = None
+        await self._let_go(conn)
 
     def _where(self) -> str:
         return self.path + (f" account {self.account!r}" if self.account else "")
 
     @property
     def db(self) -> sqlite3.Connection:
-        if self._db is None:
+        db = self._conn.db if self._conn is not None else None
+        if db is None:
             raise StoreError(f"{self.path}: store is not open")
-        return self._db
+        return db
 
     async def _begin(self) -> None:
-        await self._run(lambda: self.db.execute("BEGIN IMMEDIATE"))
+        conn = self._connection()
+        await conn.take_write(self._where())
+        self._holding = True
+        try:
+            await conn.run(lambda: self.db.execute("BEGIN IMMEDIATE"))
+        except BaseException:
+            self._release_write()
+            raise
+
+    def _release_write(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._connection().write.release()
 
     async def _read(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         if not ids:
@@ -346,14 +471,23 @@ class SQLiteKeyStore(TransactionalKeyStore):
                     db.execute("ROLLBACK")
                 raise
 
-        await self._run(commit)
+        try:
+            await self._run(commit)
+        finally:
+            self._release_write()
 
     async def _rollback(self) -> None:
+        if not self._holding:  # BEGIN failed: nothing of ours is open on the connection
+            return
+
         def rollback() -> None:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
 
-        await self._run(rollback)
+        try:
+            await self._run(rollback)
+        finally:
+            self._release_write()
 
     async def read_creds(self) -> AuthenticationCreds | None:
         row = await self._run(
@@ -381,12 +515,13 @@ class SQLiteKeyStore(TransactionalKeyStore):
         """
         text = dumps(creds.to_json())
         async with self._outside_transactions("save_creds()"):
-            await self._run(
-                lambda: self.db.execute(
-                    "INSERT OR REPLACE INTO creds (account, value) VALUES (?, ?)",
-                    (self.account, text),
+            async with self._connection().writing(self._where()):
+                await self._run(
+                    lambda: self.db.execute(
+                        "INSERT OR REPLACE INTO creds (account, value) VALUES (?, ?)",
+                        (self.account, text),
+                    )
                 )
-            )
 
 
 async def use_sqlite_auth_state(
