@@ -33,7 +33,7 @@ For ``memory`` the accounts' JSON is loaded after the baseline (so its memory co
 but before the CPU clock starts (the loading is the bench's, not a store's).
 
 ``--rounds R`` runs step 3 R times on the same sim and stores. ``--profile FILE``
-writes a cProfile of the opens (the last round); ``--tracemalloc N`` prints the N
+writes a cProfile of the opens (``FILE.1``, ``FILE.2``: one per round); ``--tracemalloc N`` prints the N
 biggest allocation sites still alive once all are idle (it slows the opens: its CPU
 figure is not comparable). Compares with the previous run of the same store saved in
 bench/.results/idle_<store>.json.
@@ -93,6 +93,7 @@ async def sim_host(args: argparse.Namespace) -> None:
     from wamd.sim import SimServer
 
     async with SimServer("127.0.0.1", 0, history_sync=None) as sim:
+        strangers_only(sim)
         phones = {number(i): sim.add_phone(number(i), name(i)) for i in range(args.accounts)}
         print(json.dumps({"url": sim.url, "root": sim.root_public_key.hex()}), flush=True)
         loop = asyncio.get_running_loop()
@@ -117,6 +118,32 @@ async def sim_host(args: argparse.Namespace) -> None:
             job = asyncio.ensure_future(answer(json.loads(line)))
             jobs.add(job)
             job.add_done_callback(jobs.discard)
+
+
+def strangers_only(sim: Any) -> None:
+    """Device notifications go to the account's own devices only.
+
+    The sim tells every device of every account when a companion links (tests want to
+    see it); the real server tells the account's own devices and its contacts, and the
+    bench's accounts are strangers. Left as it is, every account would find the links
+    of all the accounts paired after it in its offline backlog: N notifications each
+    for the fresh process's first login, O(N^2) in all, which is the sim's, not a
+    fleet's.
+    """
+    from wamd.binary import Node
+    from wamd.messaging.core import participant_hash
+
+    async def notify_devices(phone: Any, action: str, changed: Any) -> None:
+        device = Node("device", {"jid": str(changed.jid), "lid": str(changed.lid)})
+        device_hash = participant_hash([d.jid for d in phone.devices()])
+        stanza = sim.state.notification(
+            str(phone.jid), "devices", [Node(action, {"device_hash": device_hash}, [device])]
+        )
+        for target in list(phone.devices()):
+            if target is not changed:
+                await sim.router.deliver(target, stanza)
+
+    sim.router.notify_devices = notify_devices
 
 
 class SimProcess:
@@ -394,12 +421,14 @@ async def idle_host(args: argparse.Namespace) -> None:
     os._exit(0)  # no orderly close of thousands of sockets: the process ends
 
 
-async def idle_round(args: argparse.Namespace, sim: SimProcess, where: Path) -> dict[str, Any]:
+async def idle_round(
+    args: argparse.Namespace, sim: SimProcess, where: Path, number: int
+) -> dict[str, Any]:
     argv = ["--role", "idle", "--store", args.store, "--where", str(where)]
     argv += ["--accounts", str(args.accounts), "--sim-url", sim.url]
     argv += ["--sim-root-key", sim.root.hex(), "--tracemalloc", str(args.tracemalloc)]
     if args.profile:
-        argv += ["--profile", args.profile]
+        argv += ["--profile", f"{args.profile}.{number + 1}"]
     proc = await child_process(*argv)
     assert proc.stdout is not None and proc.stdin is not None
     try:
@@ -433,7 +462,7 @@ async def main(args: argparse.Namespace) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-            reports = [await idle_round(args, sim, where) for _ in range(args.rounds)]
+            reports = [await idle_round(args, sim, where, r) for r in range(args.rounds)]
     n = args.accounts
     for r in reports:
         if r["connected"] != n:
