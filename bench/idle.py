@@ -7,7 +7,7 @@ Three processes, as a fleet worker meets them:
 
 1. a ``wamd.sim`` server in a child process with ``--accounts`` phones (its own memory
    and CPU stay out of the figures; it holds every uploaded prekey);
-2. this process pairs one companion per phone, by QR, the real way, 8 at a time, on the
+2. this process pairs one companion per phone, by QR, the real way, 32 at a time, on the
    chosen store (``memory``: dumped to a JSON file at the end, since nothing else
    survives the process; ``multifile``: one folder per account; ``sqlite``: one file,
    rows keyed by account), and lets each one's first login finish: its 812 one-time
@@ -64,7 +64,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 SELF = Path(__file__).resolve()
-PAIR_CONCURRENCY = 8
+PAIR_CONCURRENCY = 32
 LOGIN_CONCURRENCY = 16
 SETTLE_SECONDS = 2.0  # after every socket is open and idle: late follow-ups land
 
