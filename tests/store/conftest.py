@@ -26,6 +26,7 @@ BACKENDS = [
     "postgres",
     "cached-memory",
     "cached-sqlite",
+    "cached-multifile",  # a cache over a store that groups commits
 ]
 
 
@@ -54,6 +55,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield MultiFileKeyStore(tmp_path / "auth")
     elif kind == "cached-memory":
         yield CachedKeyStore(MemoryKeyStore())
+    elif kind == "cached-multifile":
+        yield CachedKeyStore(MultiFileKeyStore(tmp_path / "auth"))
     elif kind == "sqlite-shared":  # one account of a file another account also writes
         path = tmp_path / "fleet.sqlite"
         neighbour = SQLiteKeyStore(path, account="neighbour")

@@ -84,12 +84,23 @@ class CachedKeyStore:
             return
         pending = _Pending()
         token = self._pending.set(pending)
+        # over a store that groups commits, the writes reach the cache once committed in
+        # that store (the next transaction, which may start then, must read them), and the
+        # block still returns only once they are durable
+        inner: Any = self.inner
+        grouped = inner.grouped_transaction if getattr(inner, "groups_commits", False) else None
         try:
-            async with self.inner.transaction():
+            async with grouped() if grouped is not None else self.inner.transaction():
                 yield
         finally:
             self._pending.reset(token)
         self._apply(pending.writes)  # only reached when the inner transaction committed
+        if grouped is not None:
+            try:
+                await inner.durable()
+            except Exception:
+                self._cache.clear()  # lost, as in a crash: read the store again
+                raise
 
     def _apply(self, data: Mapping[str, Mapping[str, Any | None]]) -> None:
         for type, values in data.items():
