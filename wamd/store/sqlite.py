@@ -301,6 +301,7 @@ class SQLiteKeyStore(TransactionalKeyStore):
         self._busy_timeout = busy_timeout
         self._conn: _Connection | None = None
         self._holding = False  # this store holds its connection's ``write``
+        self._begin_due = False  # holding it, and BEGIN not sent yet (see _begin)
 
     def _connection(self) -> _Connection:
         if self._conn is None:
@@ -408,16 +409,24 @@ class SQLiteKeyStore(TransactionalKeyStore):
         return db
 
     async def _begin(self) -> None:
+        # BEGIN IMMEDIATE goes with the transaction's first statement (a read or the
+        # commit), in the same trip to the worker thread: each trip costs more CPU than
+        # SQLite's own work on a message (116 us here), and one that writes nothing
+        # makes none. Nothing reaches the connection before that statement, so the
+        # file's lock is still taken before anything is read.
         conn = self._connection()
         await conn.take_write(self._where())
         self._holding = True
-        try:
-            await conn.run(lambda: self.db.execute("BEGIN IMMEDIATE"))
-        except BaseException:
-            self._release_write()
-            raise
+        self._begin_due = True
+
+    def _take_begin(self) -> bool:
+        """Whether the statement about to be sent opens the transaction (decided in the
+        event loop's thread, so a cancelled read cannot race a rollback over it)."""
+        due, self._begin_due = self._begin_due, False
+        return due
 
     def _release_write(self) -> None:
+        self._begin_due = False
         if self._holding:
             self._holding = False
             self._connection().write.release()
@@ -426,7 +435,11 @@ class SQLiteKeyStore(TransactionalKeyStore):
         if not ids:
             return {}
 
+        begin = self._take_begin()
+
         def read() -> dict[str, Any]:
+            if begin:
+                self.db.execute("BEGIN IMMEDIATE")
             out: dict[str, Any] = {}
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -445,9 +458,13 @@ class SQLiteKeyStore(TransactionalKeyStore):
         return await self._run(read)
 
     async def _commit(self, writes: Writes) -> None:
+        begin = self._take_begin()
+
         def commit() -> None:
             db = self.db
             try:
+                if begin:
+                    db.execute("BEGIN IMMEDIATE")
                 for type, values in writes.items():
                     upserts = [
                         (self.account, type, k, dumps(v))
@@ -478,6 +495,9 @@ class SQLiteKeyStore(TransactionalKeyStore):
 
     async def _rollback(self) -> None:
         if not self._holding:  # BEGIN failed: nothing of ours is open on the connection
+            return
+        if self._begin_due:  # no statement was sent: nothing to give back but the lock
+            self._release_write()
             return
 
         def rollback() -> None:
