@@ -663,14 +663,14 @@ def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
     """Decrypt on ``state`` (mutating it, but none of its chains: the receiving chain it
     moves is a copy put in its place). Callers pass a copy (``_copy_state``) when
     failure must not mutate."""
-    chain = state.receiver(parsed.ratchet_key)
-    if chain is not None:  # moved below: a copy, as a state copy shares its chains
-        receivers = state.receivers
-        for at, held in enumerate(receivers):
-            if held is chain:
-                chain = receivers[at] = _copy_chain(chain)
-                break
-    else:  # a DH ratchet step: a new receiving chain, then a new sending chain
+    chain = None
+    receivers = state.receivers
+    for at, held in enumerate(receivers):
+        if held.ratchet_public == parsed.ratchet_key:
+            # moved below: a copy in its place, as a state copy shares its chains
+            chain = receivers[at] = _copy_chain(held)
+            break
+    if chain is None:  # a DH ratchet step: a new receiving chain, then a new sending chain
         ours = state.sender.ratchet
         if ours is None:
             raise InvalidMessage("session has no sending ratchet key")

@@ -494,7 +494,7 @@ class SQLiteKeyStore(TransactionalKeyStore):
             self._release_write()
 
     async def _rollback(self) -> None:
-        if not self._holding:  # BEGIN failed: nothing of ours is open on the connection
+        if not self._holding:  # no transaction of ours (take_write failed, or closed)
             return
         if self._begin_due:  # no statement was sent: nothing to give back but the lock
             self._release_write()
