@@ -122,12 +122,6 @@ class SessionState:
         default=None, init=False, repr=False, compare=False
     )
 
-    def receiver(self, ratchet_public: bytes) -> _Chain | None:
-        for chain in self.receivers:
-            if chain.ratchet_public == ratchet_public:
-                return chain
-        return None
-
     def add_receiver(self, chain: _Chain) -> None:
         self.receivers.insert(0, chain)
         del self.receivers[MAX_RECEIVER_CHAINS:]
