@@ -11,6 +11,8 @@ down so that a receipt sent too early would be caught in the act.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from tests.client.conftest import Inbox
 from tests.client.stores import every_store, link
 from wamd.binary import Node
 from wamd.sim import SimServer
+from wamd.store.sqlite import SQLiteKeyStore
 from wamd.store.types import SignalKeyStore
 
 __all__ = ["every_store"]
@@ -45,14 +48,40 @@ class Watch:
                 await real(writes)
             finally:
                 self.in_flight -= 1
-            for buffer_id, value in writes.get("event-buffer", {}).items():
-                if value is None:
-                    self.durable_drops.add(buffer_id)
-                else:
-                    self.durable_puts.add(buffer_id)
-                    self.buffer_of.setdefault(value["id"], set()).add(buffer_id)
+            self.durable(writes)
 
         self.slow_commit = slow_commit
+        self.real_grouped = getattr(keys, "_commit_grouped", None)
+        self.unsynced: list[dict[str, dict[str, Any]]] = []  # committed, not yet fsynced
+        self.unsynced_lock = threading.Lock()
+
+    def durable(self, writes: dict[str, dict[str, Any]]) -> None:
+        for buffer_id, value in writes.get("event-buffer", {}).items():
+            if value is None:
+                self.durable_drops.add(buffer_id)
+            else:
+                self.durable_puts.add(buffer_id)
+                self.buffer_of.setdefault(value["id"], set()).add(buffer_id)
+
+    async def grouped_commit(
+        self, writes: dict[str, dict[str, Any]], *, wait: bool = True
+    ) -> asyncio.Future[None] | None:
+        """SQLite: the COMMIT returns unsynced; its writes are durable once an fsync of
+        the WAL that started after it has returned (``slow_sync`` tells)."""
+        assert self.real_grouped is not None
+        done = await self.real_grouped(writes, wait=wait)
+        with self.unsynced_lock:
+            self.unsynced.append(writes)
+        return done
+
+    def synced(self, real_sync: Any) -> None:
+        """Run on the store's worker thread in place of its fsync of the WAL."""
+        with self.unsynced_lock:
+            covered, self.unsynced[:] = list(self.unsynced), []
+        time.sleep(0.02)  # a slow disk: an early receipt has time to leave
+        real_sync()
+        for writes in covered:
+            self.durable(writes)
 
     def sent(self, node: Node) -> None:
         if node.tag != "receipt" or node.attrs.get("type") == "retry":
@@ -72,16 +101,24 @@ async def watched(sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> tuple[Any,
     first = await alice.send_text(bot_phone.jid, "establish")
     await inbox.wait(lambda m: m.key.id == first)
     await sock.idle()
-    watch = Watch(sock.auth.keys)
-    monkeypatch.setattr(sock.auth.keys, "_commit", watch.slow_commit)
-    conn = sock.core.conn
-    real_send = conn.send
+    keys = sock.auth.keys
+    watch = Watch(keys)
+    if isinstance(keys, SQLiteKeyStore):  # durable at the WAL's fsync, not at COMMIT
+        conn = keys._connection()
+        real_sync = conn._sync
+
+        monkeypatch.setattr(conn, "_sync", lambda: watch.synced(real_sync))
+        monkeypatch.setattr(keys, "_commit_grouped", watch.grouped_commit)
+    else:
+        monkeypatch.setattr(keys, "_commit", watch.slow_commit)
+    node_conn = sock.core.conn
+    real_send = node_conn.send
 
     async def send(node: Node) -> None:
         watch.sent(node)
         await real_send(node)
 
-    monkeypatch.setattr(conn, "send", send)
+    monkeypatch.setattr(node_conn, "send", send)
     return sock, watch, (alice, bot_phone, inbox)
 
 

@@ -189,7 +189,7 @@ async def test_a_store_that_cannot_write_closes_the_connection_and_acks_nothing(
 
     keys = state.keys
 
-    async def refuse(writes: object) -> None:
+    async def refuse(writes: object, *, wait: bool = True) -> None:
         if isinstance(keys, SQLiteKeyStore):
             # SQLite rolls back a failed COMMIT; the store gives its connection back
             await keys._rollback()
@@ -212,7 +212,9 @@ async def test_a_store_that_cannot_write_closes_the_connection_and_acks_nothing(
             raise StoreError(f"{keys!r}: ReadOnlySqlTransaction: cannot execute INSERT")
 
         refuse = refuse_postgres  # type: ignore[assignment]
-    monkeypatch.setattr(keys, "_commit", refuse)
+    # SQLite commits through _commit_grouped (its durability is the WAL's fsync after it)
+    step = "_commit_grouped" if isinstance(keys, SQLiteKeyStore) else "_commit"
+    monkeypatch.setattr(keys, step, refuse)
 
     lost = await alice.send_text(bot_phone.jid, "while the disk is read-only")
     last = await asyncio.wait_for(sock.wait_closed(), BOUND)

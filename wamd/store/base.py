@@ -52,7 +52,14 @@ from wamd.crypto import KeyPair
 from wamd.errors import PreKeyIdInUse, StoreError
 from wamd.store.types import KEY_TYPES
 
-__all__ = ["TransactionalKeyStore", "Writes", "bound_to_task", "copy_value"]
+__all__ = [
+    "TransactionalKeyStore",
+    "Writes",
+    "bound_to_task",
+    "copy_value",
+    "own_steps",
+    "retrieve_failure",
+]
 
 Writes = dict[str, dict[str, Any]]
 _T = TypeVar("_T")
@@ -168,9 +175,11 @@ class TransactionalKeyStore:
         (``durable()`` waits for that); nested in a transaction, it joins it."""
         return _TransactionBlock(self, wait=False)
 
-    def _steps_never_suspend(self) -> bool:
-        """True when ``_begin``, ``_commit`` and ``_rollback`` finish without ever
-        suspending (a backend says so; the default: they may)."""
+    def _steps_inline_safe(self) -> bool:
+        """True when ``_begin``, ``_commit``, ``_commit_grouped`` and ``_rollback`` may run
+        in the caller's task, cut short by a cancellation at any await: they never
+        suspend, or they give back whatever they took when cut short (a backend says
+        so; the default: no, each runs to its end in a task of its own)."""
         return False
 
     async def _refuse_prekey_reuse(self, prekeys: dict[str, Any] | None) -> None:
@@ -234,7 +243,7 @@ class _TransactionBlock:
             return  # nested in the same task: join the outer transaction
         # steps that never suspend cannot be cut short by a cancellation: run them inline
         # (a task and a shield for each cost more than a memory store's whole transaction)
-        finish = _inline if store._steps_never_suspend() else _to_the_end
+        finish = _inline if store._steps_inline_safe() else _to_the_end
         await store._lock.acquire()
         try:
             await finish(store._begin())
@@ -288,6 +297,23 @@ class _TransactionBlock:
             store._durable = durable
             if self._wait:  # outside the lock: the next transaction joins the next group
                 await asyncio.shield(durable)
+
+
+_STEPS = ("_begin", "_commit", "_commit_grouped", "_rollback")
+
+
+def own_steps(store: TransactionalKeyStore, cls: type[TransactionalKeyStore]) -> bool:
+    """Are ``store``'s transaction steps ``cls``'s own? A subclass, or a step replaced
+    on the instance (as tests do to slow a commit down), may await anything."""
+    return all(
+        getattr(getattr(store, name), "__func__", None) is getattr(cls, name) for name in _STEPS
+    )
+
+
+def retrieve_failure(future: asyncio.Future[Any]) -> None:
+    """Mark a grouped commit's failure as seen (it is raised to whoever waits, if anyone)."""
+    if not future.cancelled():
+        future.exception()
 
 
 _IMMUTABLE = (bytes, str, int, float, bool, type(None), KeyPair)

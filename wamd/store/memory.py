@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from wamd.store.base import TransactionalKeyStore, Writes, copy_value
+from wamd.store.base import TransactionalKeyStore, Writes, copy_value, own_steps
 
 __all__ = ["MemoryKeyStore"]
 
@@ -18,14 +18,8 @@ class MemoryKeyStore(TransactionalKeyStore):
         self.data: dict[str, dict[str, Any]] = {}
         self.aside: list[tuple[str, str, Any]] = []  # (type, id, value) set aside
 
-    def _steps_never_suspend(self) -> bool:
-        # only this class's own steps are known not to suspend: a subclass, or a step
-        # replaced on the instance (as tests do to slow a commit down), may await
-        return (
-            getattr(self._begin, "__func__", None) is TransactionalKeyStore._begin
-            and getattr(self._commit, "__func__", None) is MemoryKeyStore._commit
-            and getattr(self._rollback, "__func__", None) is TransactionalKeyStore._rollback
-        )
+    def _steps_inline_safe(self) -> bool:
+        return own_steps(self, MemoryKeyStore)  # they never suspend
 
     async def set_aside(self, type: str, key_id: str) -> str:
         """Move one key out of the way (into ``aside``); where it went."""

@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 from wamd.errors import CorruptedStore, StoreError
 from wamd.store.auth import AuthState, AuthStateAndSave
-from wamd.store.base import TransactionalKeyStore, Writes, copy_value
+from wamd.store.base import TransactionalKeyStore, Writes, copy_value, retrieve_failure
 from wamd.store.creds import AuthenticationCreds, init_auth_creds
 from wamd.store.files import (
     FILE_MODE,
@@ -590,7 +590,7 @@ class MultiFileKeyStore(TransactionalKeyStore):
         done = self._group_done
         if done is None:
             done = self._group_done = asyncio.get_running_loop().create_future()
-            done.add_done_callback(_retrieve)
+            done.add_done_callback(retrieve_failure)
         if self._flusher is None:
             self._flusher = asyncio.ensure_future(self._flush())
         return done
@@ -701,12 +701,6 @@ def _write_in_place(path: Path, data: bytes) -> None:
 
 # folder -> the store object of this process holding its flock
 _HOLDERS: weakref.WeakValueDictionary[str, MultiFileKeyStore] = weakref.WeakValueDictionary()
-
-
-def _retrieve(future: asyncio.Future[None]) -> None:
-    """Mark a group's failure as seen (it is raised to whoever waits, if anyone does)."""
-    if not future.cancelled():
-        future.exception()
 
 
 def _boot_id() -> bytes:

@@ -2,13 +2,16 @@
 
 A key store transaction is one SQLite transaction, opened with ``BEGIN IMMEDIATE`` so
 that its reads and writes are serialised against other processes using the same file
-(SQLite's own locking; ``busy_timeout`` makes them wait rather than fail). Everything
-runs on one connection and its worker thread, off the event loop: one per file per
-process (per event loop), shared by the stores of every account of that file
-(``_Connection``); a creds save is a transaction of its own, made when no key
-transaction is open on that connection (so it cannot be rolled back with, or wait in,
-another task's key transaction). A row that cannot be decoded raises ``CorruptedStore``
-naming the file, type and id.
+(SQLite's own locking; a transaction waits while another process holds the lock, up to
+``busy_timeout`` seconds, then fails with ``StoreError``). The statements run on the event
+loop's thread, on one connection per file per process (per event loop), shared by the
+stores of every account of that file (``_Connection``); a commit returns unsynced, and
+one fsync of the WAL on a worker thread makes many commits durable at once (a group
+commit: ``transaction()`` returns once its commit is durable, ``grouped_transaction()``
+at once, with ``durable()`` to wait). A creds save is a transaction of its own, made when
+no key transaction is open on that connection (so it cannot be rolled back with, or wait
+in, another task's key transaction). A row that cannot be decoded raises
+``CorruptedStore`` naming the file, type and id.
 
 One file holds many accounts (``account=``; rows keyed by account, ``""`` by default), so
 a single-machine fleet needs no server. Every account has its own store object; their
@@ -36,9 +39,9 @@ from typing import Any, TypeVar
 
 from wamd.errors import CorruptedStore, StoreError
 from wamd.store.auth import AuthState, AuthStateAndSave
-from wamd.store.base import TransactionalKeyStore, Writes
+from wamd.store.base import TransactionalKeyStore, Writes, own_steps, retrieve_failure
 from wamd.store.creds import AuthenticationCreds, init_auth_creds
-from wamd.store.files import FOLDER_MODE, create_private_file
+from wamd.store.files import FOLDER_MODE, create_private_file, fsync_dir
 from wamd.store.serialize import dumps, loads
 
 __all__ = [
@@ -203,18 +206,49 @@ class _Checked:
 _CHECKED = _Checked()
 
 
+CHECKPOINT_COMMITS = 500  # commits between two checkpoints of the WAL into the file
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class _Connection:
-    """One SQLite connection and the worker thread it runs on.
+    """One SQLite connection used on the event loop's thread, and a worker thread for
+    what can wait long: opening, fsync, checkpoints.
 
     The stores of one file opened by one process in one event loop share one
     (``_SHARED``): a fleet of 10,000 accounts held 10,000 connections, 30,000 file
     descriptors (the file, ``-wal``, ``-shm``) and 10,000 threads, each with its page
-    cache, before its first message. Their key transactions were serialised by the
-    file's write lock anyway; on a shared connection ``write`` serialises them (and the
-    autocommit writes: creds, set-aside) in the event loop instead. A transaction's
-    writes reach the connection only in its commit, one call on the worker thread (the
-    base class keeps them until then), so no read on the shared connection ever sees
-    another store's uncommitted writes.
+    cache, before its first message. ``write`` (an asyncio lock, held from ``BEGIN`` to
+    ``COMMIT`` or ``ROLLBACK``) serialises their transactions in the loop, and the
+    file's write lock serialises them between processes. A transaction's writes reach
+    the connection only in its commit, one synchronous call (the base class keeps them
+    until then), so no read on the shared connection ever sees another store's
+    uncommitted writes.
+
+    **Statements run on the loop's thread.** A trip to a worker thread cost 116 µs of
+    CPU here, more than SQLite's own work for a message (a primary-key read, a few
+    upserts and an unsynced ``COMMIT``: tens of µs), and a message made five. So the
+    connection runs with ``busy_timeout`` 0 (a statement never waits inside SQLite),
+    ``BEGIN IMMEDIATE`` is retried with ``asyncio.sleep`` while another process holds
+    the write lock (``begin``), and ``synchronous=NORMAL`` with ``wal_autocheckpoint``
+    off: a ``COMMIT`` writes its WAL frames and returns without an fsync.
+
+    **Durability is a group commit** (``committed``): one fsync of the ``-wal`` file on
+    the worker thread makes every commit made before it started durable (fsync flushes
+    the file whoever wrote it), and the commits made while it runs share the next one.
+    Until its fsync returns, a commit is not reported durable: ``transaction()`` waits
+    for it, the receive path sends no receipt before it. Every ``CHECKPOINT_COMMITS``
+    commits the worker copies the WAL into the file (a passive checkpoint on a second
+    connection of its own, which syncs the WAL before and the file after, as SQLite's
+    automatic one does). A failed fsync fails the commits waiting for it and every
+    later one on this connection (after a failed fsync the kernel may have dropped the
+    pages: nothing committed since can be called durable); reopening the store starts
+    afresh from the file.
     """
 
     def __init__(self, path: str, busy_timeout: float) -> None:
@@ -227,13 +261,140 @@ class _Connection:
         self.key: tuple[str, asyncio.AbstractEventLoop] | None = None  # in _SHARED
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._checked: str | None = None  # the _CHECKED key while it is open
+        self.wal: str | None = None if path == ":memory:" else path + "-wal"
+        self._wal_fd: int | None = None  # worker thread only
+        self._checkpointer: sqlite3.Connection | None = None  # worker thread only
+        self._next: asyncio.Future[None] | None = None  # the commits the next fsync covers
+        self._syncer: asyncio.Future[None] | None = None
+        self._since_checkpoint = 0
+        self.failed: StoreError | None = None  # a failed fsync: nothing is durable since
 
     async def run(self, fn: Callable[[], T]) -> T:
+        """``fn`` on the worker thread (SQLite's errors as ``StoreError``)."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self.executor, fn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(db)`` here, on the loop's thread (SQLite's errors as ``StoreError``)."""
+        db = self.db
+        if db is None:
+            raise StoreError(f"{self.path}: store is not open")
+        try:
+            return fn(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    async def begin(self, where: str) -> None:
+        """``BEGIN IMMEDIATE``, waiting in the loop (not blocking it) while another
+        process holds the file's write lock, for up to ``busy_timeout`` seconds."""
+        if self.failed is not None:
+            raise self.failed
+        deadline: float | None = None
+        delay = 0.001
+        while True:
+            db = self.db
+            if db is None:
+                raise StoreError(f"{self.path}: store is not open")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise StoreError(f"{self.path}: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + self.busy_timeout
+            elif now >= deadline:
+                raise StoreError(
+                    f"{where}: database is locked (another process held the file's write "
+                    f"lock for over {self.busy_timeout:g} s)"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def committed(self) -> asyncio.Future[None] | None:
+        """After a ``COMMIT``: a future done once it is durable (None: nothing to wait
+        for, an in-memory database)."""
+        if self.wal is None:
+            return None
+        if self.failed is not None:  # committed in the file, never to be called durable
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(self.failed)
+            failed.add_done_callback(retrieve_failure)
+            return failed
+        self._since_checkpoint += 1
+        done = self._next
+        if done is None:
+            done = self._next = asyncio.get_running_loop().create_future()
+            done.add_done_callback(retrieve_failure)
+        if self._syncer is None:
+            self._syncer = asyncio.ensure_future(self._sync_groups())
+        return done
+
+    async def settled(self) -> None:
+        """Wait for the fsyncs under way and due (before closing)."""
+        while self._syncer is not None:
+            await asyncio.shield(self._syncer)
+
+    async def _sync_groups(self) -> None:
+        try:
+            while (done := self._next) is not None:
+                self._next = None
+                try:
+                    await self.run(self._sync)
+                except BaseException as exc:
+                    self.failed = StoreError(
+                        f"{self.path}: making commits durable failed "
+                        f"({type(exc).__name__}: {exc}); reopen the store"
+                    )
+                    for waiting in (done, self._next):
+                        if waiting is not None and not waiting.done():
+                            waiting.set_exception(self.failed)
+                    self._next = None
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    log.error("%s", self.failed)
+                    return
+                done.set_result(None)
+                if self._since_checkpoint >= CHECKPOINT_COMMITS:
+                    self._since_checkpoint = 0
+                    try:
+                        await self.run(self._checkpoint)
+                    except (StoreError, OSError) as exc:  # the next one tries again
+                        log.warning("%s: checkpoint failed: %s", self.path, exc)
+        finally:
+            self._syncer = None
+
+    def _sync(self) -> None:
+        """fsync the ``-wal`` file (on the worker thread), opening it anew when it is not
+        the file the descriptor names any more."""
+        assert self.wal is not None
+        try:
+            current = os.stat(self.wal).st_ino
+        except FileNotFoundError:  # no WAL: SQLite checkpointed it all and synced the file
+            current = None
+        fd = self._wal_fd
+        if fd is not None and (current is None or os.fstat(fd).st_ino != current):
+            os.close(fd)
+            fd = self._wal_fd = None
+        if current is None:
+            return
+        if fd is None:
+            fd = self._wal_fd = os.open(self.wal, os.O_RDONLY)
+        os.fsync(fd)
+
+    def _checkpoint(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, isolation_level=None, timeout=self.busy_timeout
+            )
+            self._checkpointer.execute("PRAGMA synchronous=NORMAL")
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def connect(self) -> None:
         """Open, check, prepare and migrate the file (on the worker thread)."""
@@ -241,15 +402,23 @@ class _Connection:
             # owner-only from the start; SQLite gives -wal and -shm the same mode
             Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
             create_private_file(Path(self.path))
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
+        db = sqlite3.connect(
+            self.path, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False
+        )
         checked = None
         try:
             if str(self.path) == ":memory:":
                 check_integrity(db, self.path)
             else:
                 checked = _CHECKED.open(self.path, lambda: check_integrity(db, self.path))
-            prepare_database(db, "", synchronous="FULL", busy_timeout=self.busy_timeout)
+            # NORMAL: a COMMIT is not synced; _sync makes it durable (see the class)
+            prepare_database(db, "", synchronous="NORMAL", busy_timeout=self.busy_timeout)
             migrate_database(db, self.path)
+            db.execute("PRAGMA wal_autocheckpoint=0")  # _checkpoint does it, off the loop
+            db.execute("PRAGMA busy_timeout=0")  # begin() waits, in the loop
+            if self.wal is not None:
+                db.execute("SELECT 1 FROM creds LIMIT 1").fetchall()  # the -wal exists now
+                fsync_dir(Path(self.path).parent)  # and its name is durable
         except BaseException:
             if checked is not None:
                 _CHECKED.close(checked)
@@ -262,20 +431,37 @@ class _Connection:
         if self.db is not None:
             self.db.close()
             self.db = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
         if self._checked is not None:
             _CHECKED.close(self._checked)
             self._checked = None
 
     @contextlib.asynccontextmanager
     async def writing(self, where: str) -> AsyncIterator[None]:
-        """Hold ``write`` (another account's transaction on this connection ends first)."""
+        """Hold ``write`` (another account's transaction on this connection ends first)
+        and the file's write lock, for an autocommit write; rolled back if it raises."""
         await self.take_write(where)
         try:
-            yield
+            await self.begin(where)
+            try:
+                yield
+                self.call(lambda db: db.execute("COMMIT"))
+            except BaseException:
+                if self.db is not None and self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
         finally:
             self.write.release()
 
     async def take_write(self, where: str) -> None:
+        if not self.write.locked():  # (the timeout's timer costs more than the rest)
+            await self.write.acquire()
+            return
         try:
             async with asyncio.timeout(self.busy_timeout):
                 await self.write.acquire()
@@ -308,8 +494,16 @@ class SQLiteKeyStore(TransactionalKeyStore):
             raise StoreError(f"{self.path}: store is not open")
         return self._conn
 
+    groups_commits = True  # a COMMIT returns unsynced; one fsync serves many (_Connection)
+
+    def _steps_inline_safe(self) -> bool:
+        # a step cut short at its one await (BEGIN waiting out another process) gives
+        # the locks back in its finally
+        return own_steps(self, SQLiteKeyStore)
+
     async def _run(self, fn: Callable[[], T]) -> T:
-        return await self._connection().run(fn)
+        """``fn()`` on the loop's thread (SQLite's errors as ``StoreError``)."""
+        return self._connection().call(lambda _db: fn())
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -356,37 +550,34 @@ class SQLiteKeyStore(TransactionalKeyStore):
         if conn.key is not None and _SHARED.get(conn.key) is conn:
             del _SHARED[conn.key]
         try:
-            await conn.run(conn.disconnect)
+            await conn.settled()  # the last commits' fsync first
         finally:
-            conn.executor.shutdown(wait=False)
+            try:
+                await conn.run(conn.disconnect)
+            finally:
+                conn.executor.shutdown(wait=False)
 
     async def set_aside(self, type: str, key_id: str) -> str:
         """Move one key's row into the ``set_aside`` table (kept, never deleted); where."""
 
-        def move() -> None:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS set_aside "
-                    "(account TEXT, type TEXT, id TEXT, value TEXT, at REAL)"
-                )
-                where = (self.account, type, key_id)
-                db.execute(
-                    "INSERT INTO set_aside SELECT account, type, id, value, ? FROM keys "
-                    "WHERE account = ? AND type = ? AND id = ?",
-                    (time.time(), *where),
-                )
-                db.execute("DELETE FROM keys WHERE account = ? AND type = ? AND id = ?", where)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        def move(db: sqlite3.Connection) -> None:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS set_aside "
+                "(account TEXT, type TEXT, id TEXT, value TEXT, at REAL)"
+            )
+            where = (self.account, type, key_id)
+            db.execute(
+                "INSERT INTO set_aside SELECT account, type, id, value, ? FROM keys "
+                "WHERE account = ? AND type = ? AND id = ?",
+                (time.time(), *where),
+            )
+            db.execute("DELETE FROM keys WHERE account = ? AND type = ? AND id = ?", where)
 
+        conn = self._connection()
         async with self._outside_transactions("set_aside"):
-            async with self._connection().writing(self._where()):
-                await self._run(move)
+            async with conn.writing(self._where()):
+                conn.call(move)
+            await _wait_durable(conn.committed())
         return f"{self._where()}: table set_aside"
 
     async def close(self) -> None:
@@ -409,11 +600,10 @@ class SQLiteKeyStore(TransactionalKeyStore):
         return db
 
     async def _begin(self) -> None:
-        # BEGIN IMMEDIATE goes with the transaction's first statement (a read or the
-        # commit), in the same trip to the worker thread: each trip costs more CPU than
-        # SQLite's own work on a message (116 us here), and one that writes nothing
-        # makes none. Nothing reaches the connection before that statement, so the
-        # file's lock is still taken before anything is read.
+        # BEGIN IMMEDIATE goes just before the transaction's first statement (a read or
+        # the commit), and a transaction that sends none sends no BEGIN either. Nothing
+        # reaches the connection before it, so the file's lock is still taken before
+        # anything is read.
         conn = self._connection()
         await conn.take_write(self._where())
         self._holding = True
@@ -435,16 +625,16 @@ class SQLiteKeyStore(TransactionalKeyStore):
         if not ids:
             return {}
 
-        begin = self._take_begin()
+        conn = self._connection()
+        if self._take_begin():
+            await conn.begin(self._where())
 
-        def read() -> dict[str, Any]:
-            if begin:
-                self.db.execute("BEGIN IMMEDIATE")
+        def read(db: sqlite3.Connection) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self.db.execute(
+                rows = db.execute(
                     f"SELECT id, value FROM keys WHERE account = ? AND type = ? AND id IN ({marks})",
                     (self.account, type, *chunk),
                 ).fetchall()
@@ -455,16 +645,18 @@ class SQLiteKeyStore(TransactionalKeyStore):
                         raise exc.about(type, key_id) from None
             return out
 
-        return await self._run(read)
+        return conn.call(read)
 
     async def _commit(self, writes: Writes) -> None:
-        begin = self._take_begin()
+        await _wait_durable(await self._commit_grouped(writes))
 
-        def commit() -> None:
-            db = self.db
+    async def _commit_grouped(
+        self, writes: Writes, *, wait: bool = True
+    ) -> asyncio.Future[None] | None:
+        conn = self._connection()
+
+        def commit(db: sqlite3.Connection) -> None:
             try:
-                if begin:
-                    db.execute("BEGIN IMMEDIATE")
                 for type, values in writes.items():
                     upserts = [
                         (self.account, type, k, dumps(v))
@@ -489,29 +681,27 @@ class SQLiteKeyStore(TransactionalKeyStore):
                 raise
 
         try:
-            await self._run(commit)
+            if self._take_begin():
+                await conn.begin(self._where())
+            conn.call(commit)
         finally:
             self._release_write()
+        return conn.committed()
 
     async def _rollback(self) -> None:
         if not self._holding:  # no transaction of ours (take_write failed, or closed)
             return
-        if self._begin_due:  # no statement was sent: nothing to give back but the lock
-            self._release_write()
-            return
-
-        def rollback() -> None:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-
         try:
-            await self._run(rollback)
+            if not self._begin_due:  # a statement was sent: BEGIN too
+                conn = self._connection()
+                if conn.db is not None and conn.db.in_transaction:
+                    conn.call(lambda db: db.execute("ROLLBACK"))
         finally:
             self._release_write()
 
     async def read_creds(self) -> AuthenticationCreds | None:
-        row = await self._run(
-            lambda: self.db.execute(
+        row = self._connection().call(
+            lambda db: db.execute(
                 "SELECT value FROM creds WHERE account = ?", (self.account,)
             ).fetchone()
         )
@@ -534,14 +724,21 @@ class SQLiteKeyStore(TransactionalKeyStore):
         transaction, which could still roll back or be lost in a crash after this returned.
         """
         text = dumps(creds.to_json())
+        conn = self._connection()
         async with self._outside_transactions("save_creds()"):
-            async with self._connection().writing(self._where()):
-                await self._run(
-                    lambda: self.db.execute(
+            async with conn.writing(self._where()):
+                conn.call(
+                    lambda db: db.execute(
                         "INSERT OR REPLACE INTO creds (account, value) VALUES (?, ?)",
                         (self.account, text),
                     )
                 )
+            await _wait_durable(conn.committed())
+
+
+async def _wait_durable(done: asyncio.Future[None] | None) -> None:
+    if done is not None:
+        await asyncio.shield(done)
 
 
 async def use_sqlite_auth_state(
