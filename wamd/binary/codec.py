@@ -48,7 +48,7 @@ from wamd.binary.jid import (
     InvalidJID,
 )
 from wamd.binary.jid import _parse as _parse_jid
-from wamd.binary.node import Node
+from wamd.binary.node import Node, NodeContent
 from wamd.binary.tokens import DICTIONARIES, TokenDictionary
 from wamd.errors import DecodeError
 
@@ -277,9 +277,40 @@ _NIBBLE_TRANSLATE: Final = str.maketrans({"a": "-", "b": ".", "f": "\x00"})
 _CACHE_LIMIT: Final = 20_000
 _NIBBLE_CACHE: dict[bytes, str] = {}
 _HEX_CACHE: dict[bytes, str] = {}
-# AD_JID / JID_PAIR items (tag byte first) with packed users, one cache per dictionary:
-# a pair's server is a token byte, which stands for different servers in each version
-_JID_CACHES: dict[int, dict[bytes, str]] = {}
+
+
+def _by_byte(tokens: TokenDictionary) -> tuple[str | None, ...]:
+    """Each of the 256 byte values: the single-byte token it stands for, or None."""
+    return tuple(
+        tokens.single[b] if 0 < b < DICTIONARY_0 and tokens.single[b] else None for b in range(256)
+    )
+
+
+class _Tables:
+    """What the decoder carries for one dictionary version: the single-byte table (each
+    byte value's token, or None), the double-byte tables, and the cache of AD_JID /
+    JID_PAIR items (tag byte first) with packed users, one per version because a pair's
+    server is a token byte, which stands for different servers in each version."""
+
+    __slots__ = ("double", "jids", "single")
+
+    def __init__(self, tokens: TokenDictionary) -> None:
+        self.single: tuple[str | None, ...] = _by_byte(tokens)
+        self.double: tuple[tuple[str, ...], ...] = tokens.double
+        self.jids: dict[bytes, str] = {}
+
+
+_TABLES: Final = {version: _Tables(tokens) for version, tokens in DICTIONARIES.items()}
+# an AD_JID's domain byte: the server it stands for, or None for a raw agent on a
+# phone-number user (what JID.from_ad makes of it)
+_AD_SERVERS: Final = tuple(
+    next((server for server, domain in _AD_DOMAINS.items() if domain == b), None)
+    for b in range(256)
+)
+# Nodes are made as the dataclass's __init__ makes them (it only assigns the three
+# fields), without calling it: calling a Python class from the compiled codec costs a
+# frame and an argument tuple. tests/binary/test_codec.py checks that Node stays so.
+_new_object: Final = object.__new__
 
 
 def clear_caches() -> None:
@@ -288,8 +319,8 @@ def clear_caches() -> None:
         enc.cache = dict(enc.tokens.encoded)
     _NIBBLE_CACHE.clear()
     _HEX_CACHE.clear()
-    for jids in _JID_CACHES.values():
-        jids.clear()
+    for tables in _TABLES.values():
+        tables.jids.clear()
     _parse_jid.cache_clear()
 
 
@@ -303,28 +334,49 @@ def _take(data: bytes, pos: int, n: int) -> bytes:
     return data[pos : pos + n]
 
 
+# The decoder: functions over (data, position, tables), the common cases inlined
+# (single-byte tokens through a 256-entry table, LIST_8, BINARY_8, packed strings and
+# JIDs seen before): this is the receive hot path. Reading past the end raises
+# IndexError from ``data[pos]``, turned into DecodeError by ``decode_node``; slices are
+# length-checked explicitly because they do not raise.
+
+
 def _packed(data: bytes, pos: int, nibble: bool) -> tuple[str, int]:
-    """A NIBBLE_8/HEX_8 string whose length byte is at ``pos``."""
+    """The NIBBLE_8/HEX_8 string whose length byte is at ``pos``, and where it ends."""
     start = data[pos]
     n = start & 0x7F
-    raw = _take(data, pos, n + 1)
+    stop = pos + 1 + n
+    if stop > len(data):
+        raise _fail(f"length {n + 1} runs past the end of data", pos)
+    raw = data[pos:stop]
     cache = _NIBBLE_CACHE if nibble else _HEX_CACHE
     text = cache.get(raw)
     if text is not None:
-        return text, pos + 1 + n
-    text = raw[1:].hex()
-    if nibble:
-        if "c" in text or "d" in text or "e" in text:
-            raise _fail("invalid character in packed number", pos)
-        text = text.translate(_NIBBLE_TRANSLATE)
+        return text, stop
+    hexed = raw[1:].hex()
+    if not nibble:
+        text = hexed.upper()
+        if start & 0x80:
+            text = text[:-1]
     else:
-        text = text.upper()
-    if start & 0x80:
-        text = text[:-1]
+        # digits only (the common case) need no translation; an odd string's pad nibble
+        # is dropped, and must not be one of the invalid nibbles 12-14 either
+        if start & 0x80:
+            text = hexed[:-1]
+            digits = text.isdigit() and not 12 <= data[stop - 1] & 0x0F <= 14
+        else:
+            text = hexed
+            digits = text.isdigit()
+        if not digits:
+            if "c" in hexed or "d" in hexed or "e" in hexed:
+                raise _fail("invalid character in packed number", pos)
+            text = hexed.translate(_NIBBLE_TRANSLATE)
+            if start & 0x80:
+                text = text[:-1]
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
     cache[raw] = text
-    return text, pos + 1 + n
+    return text, stop
 
 
 def _list_size(data: bytes, pos: int) -> tuple[int, int]:
@@ -342,48 +394,24 @@ def _list_size(data: bytes, pos: int) -> tuple[int, int]:
     return size, pos
 
 
-def _by_byte(tokens: TokenDictionary) -> tuple[str | None, ...]:
-    """Each of the 256 byte values: the single-byte token it stands for, or None."""
-    return tuple(
-        tokens.single[b] if 0 < b < DICTIONARY_0 and tokens.single[b] else None for b in range(256)
-    )
-
-
-_SINGLE_BY_BYTE: Final = {version: _by_byte(tokens) for version, tokens in DICTIONARIES.items()}
-# the double-byte tables that go with each single-byte table (found by the table's id)
-_DOUBLE: Final = {id(_SINGLE_BY_BYTE[v]): t.double for v, t in DICTIONARIES.items()}
-_JID_CACHES.update({id(table): {} for table in _SINGLE_BY_BYTE.values()})
-
-
-# The decoder: three functions over (data, position, token table), the common cases
-# inlined (single-byte tokens through a 256-entry table, LIST_8, BINARY_8, packed
-# strings and JIDs seen before): this is the receive hot path. Reading past the end
-# raises IndexError from ``data[pos]``, turned into DecodeError by ``decode_node``; slices
-# are length-checked explicitly because they do not raise.
-
-
-def _string(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str, int]:
+def _string(data: bytes, pos: int, tables: _Tables) -> tuple[str, int]:
     """The string item at ``pos`` (any form)."""
     tag = data[pos]
-    token = by_byte[tag]
+    token = tables.single[tag]
     if token is not None:
         return token, pos + 1
-    pos += 1
     if tag == HEX_8 or tag == NIBBLE_8:
-        stop = pos + 1 + (data[pos] & 0x7F)
-        text = (_HEX_CACHE if tag == HEX_8 else _NIBBLE_CACHE).get(data[pos:stop])
-        if text is not None:
-            return text, stop
-        return _packed(data, pos, tag == NIBBLE_8)
+        return _packed(data, pos + 1, tag == NIBBLE_8)
     if tag == AD_JID or tag == JID_PAIR:
-        return _jid(data, pos - 1, by_byte)
+        return _jid(data, pos, tables)
+    pos += 1
     raw: bytes
     if tag == BINARY_8:
         n = data[pos]
         raw = _take(data, pos + 1, n)
         pos += 1 + n
     elif DICTIONARY_0 <= tag <= DICTIONARY_3:
-        return _DOUBLE[id(by_byte)][tag - DICTIONARY_0][data[pos]], pos + 1
+        return tables.double[tag - DICTIONARY_0][data[pos]], pos + 1
     elif tag == BINARY_20:
         head = _take(data, pos, 3)
         n = ((head[0] & 0x0F) << 16) | (head[1] << 8) | head[2]
@@ -394,14 +422,14 @@ def _string(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str
         raw = _take(data, pos + 4, n)
         pos += 4 + n
     elif tag == FB_JID:
-        user, pos = _string(data, pos, by_byte)
+        user, pos = _string(data, pos, tables)
         device = int.from_bytes(_take(data, pos, 2), "big")
-        server, pos = _string(data, pos + 2, by_byte)
+        server, pos = _string(data, pos + 2, tables)
         return str(JID(user, server, device)), pos
     elif tag == INTEROP_JID:
-        user, pos = _string(data, pos, by_byte)
+        user, pos = _string(data, pos, tables)
         ids = _take(data, pos, 4)
-        server, pos = _string(data, pos + 4, by_byte)
+        server, pos = _string(data, pos + 4, tables)
         device, integrator = int.from_bytes(ids[:2], "big"), int.from_bytes(ids[2:], "big")
         return str(JID(user, server, device, integrator=integrator)), pos
     elif tag == LIST_EMPTY:
@@ -414,47 +442,59 @@ def _string(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str
         raise _fail("string is not valid UTF-8", pos) from None
 
 
-def _jid(data: bytes, pos: int, by_byte: tuple[str | None, ...]) -> tuple[str, int]:
+def _jid(data: bytes, pos: int, tables: _Tables) -> tuple[str, int]:
     """The AD_JID or JID_PAIR item whose tag is at ``pos``."""
     tag = data[pos]
     user_at = pos + 3 if tag == AD_JID else pos + 1
     key = b""
     stop = 0
     if data[user_at] == NIBBLE_8:  # the common case: a numeric user, then a token server
-        stop = user_at + 2 + (data[user_at + 1] & 0x7F) + (tag == JID_PAIR)
+        stop = user_at + 2 + (data[user_at + 1] & 0x7F)
+        if tag == JID_PAIR:
+            stop += 1
         key = data[pos:stop]
-        text = _JID_CACHES[id(by_byte)].get(key)
+        text = tables.jids.get(key)
         if text is not None:
             return text, stop
-        if tag == JID_PAIR and by_byte[data[stop - 1]] is None:
+        if tag == JID_PAIR and tables.single[data[stop - 1]] is None:
             key = b""  # the server is not a single token: the key would be cut short
     if tag == AD_JID:
         domain = data[pos + 1]
         device = data[pos + 2]
-        user, after = _string(data, user_at, by_byte)
-        text = str(JID.from_ad(user, domain, device))
+        user, after = _string(data, user_at, tables)
+        # str(JID.from_ad(user, domain, device)), without making the JID
+        server = _AD_SERVERS[domain]
+        if server is None:  # an unknown domain is an agent on a phone-number user
+            text = f"{user}.{domain}:{device}@{DEFAULT_USER_SERVER}"
+        elif device:
+            text = f"{user}:{device}@{server}"
+        elif user:
+            text = f"{user}@{server}"
+        else:
+            text = server
     else:
         if data[user_at] == LIST_EMPTY:
             user, after = "", user_at + 1
         else:
-            user, after = _string(data, user_at, by_byte)
+            user, after = _string(data, user_at, tables)
         if data[after] == LIST_EMPTY:
             raise _fail("JID pair without a server", after)
-        server, after = _string(data, after, by_byte)
+        server, after = _string(data, after, tables)
         text = f"{user}@{server}" if user else server
     if key and after == stop:
-        cache = _JID_CACHES[id(by_byte)]
+        cache = tables.jids
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         cache[key] = text
     return text, after
 
 
-def _node(data: bytes, pos: int, depth: int, by_byte: tuple[str | None, ...]) -> tuple[Node, int]:
+def _node(data: bytes, pos: int, depth: int, tables: _Tables) -> tuple[Node, int]:
     """The node whose list header is at ``pos``."""
     if depth > MAX_DEPTH:
         raise _fail("nodes nested too deeply", pos)
     end = len(data)
+    single = tables.single
     if data[pos] == LIST_8:
         size = data[pos + 1]
         pos += 2
@@ -464,76 +504,77 @@ def _node(data: bytes, pos: int, depth: int, by_byte: tuple[str | None, ...]) ->
         size, pos = _list_size(data, pos)
     if size == 0:
         raise _fail("empty list where a node was expected", pos)
-    tag = by_byte[data[pos]]
+    tag = single[data[pos]]
     if tag is not None:
         pos += 1
     else:
-        tag, pos = _string(data, pos, by_byte)
+        tag, pos = _string(data, pos, tables)
     attrs: dict[str, str] = {}
     for _ in range((size - 1) >> 1):
-        key = by_byte[data[pos]]
+        key = single[data[pos]]
         if key is not None:
             pos += 1
         else:
-            key, pos = _string(data, pos, by_byte)
+            key, pos = _string(data, pos, tables)
         b = data[pos]
-        value = by_byte[b]
+        value = single[b]
         if value is not None:
             pos += 1
         elif b == HEX_8 or b == NIBBLE_8:
-            stop = pos + 2 + (data[pos + 1] & 0x7F)
-            value = (_HEX_CACHE if b == HEX_8 else _NIBBLE_CACHE).get(data[pos + 1 : stop])
-            if value is None:
-                value, pos = _packed(data, pos + 1, b == NIBBLE_8)
-            else:
-                pos = stop
+            value, pos = _packed(data, pos + 1, b == NIBBLE_8)
         elif b == LIST_EMPTY:  # an empty value (Baileys writes "" as byte 0)
             value = ""
             pos += 1
         elif b == AD_JID or b == JID_PAIR:
-            value, pos = _jid(data, pos, by_byte)
+            value, pos = _jid(data, pos, tables)
         else:
-            value, pos = _string(data, pos, by_byte)
+            value, pos = _string(data, pos, tables)
         attrs[key] = value
+    content: NodeContent
     if size & 1:
-        return Node(tag, attrs), pos
-    b = data[pos]
-    if b == LIST_8 or b == LIST_16:
-        if b == LIST_8:
-            count = data[pos + 1]
-            pos += 2
-            if count > end - pos:
-                raise _fail(f"list of {count} items is longer than the data", pos)
-        else:
-            count, pos = _list_size(data, pos)
-        children: list[Node] = []
-        depth += 1
-        for _ in range(count):
-            child, pos = _node(data, pos, depth, by_byte)
-            children.append(child)
-        return Node(tag, attrs, children), pos
-    if b == BINARY_8:
-        n = data[pos + 1]
-        pos += 2
-        if n > end - pos:
-            raise _fail(f"length {n} runs past the end of data", pos)
-        return Node(tag, attrs, data[pos : pos + n]), pos + n
-    content: bytes | str | None
-    if b == BINARY_20:
-        h = _take(data, pos + 1, 3)
-        n = ((h[0] & 0x0F) << 16) | (h[1] << 8) | h[2]
-        content = _take(data, pos + 4, n)
-        pos += 4 + n
-    elif b == BINARY_32:
-        n = int.from_bytes(_take(data, pos + 1, 4), "big")
-        content = _take(data, pos + 5, n)
-        pos += 5 + n
-    elif b == LIST_EMPTY:
         content = None
-        pos += 1
     else:
-        content, pos = _string(data, pos, by_byte)
-    return Node(tag, attrs, content), pos
+        b = data[pos]
+        if b == BINARY_8:
+            n = data[pos + 1]
+            pos += 2
+            if n > end - pos:
+                raise _fail(f"length {n} runs past the end of data", pos)
+            content = data[pos : pos + n]
+            pos += n
+        elif b == LIST_8 or b == LIST_16:
+            if b == LIST_8:
+                count = data[pos + 1]
+                pos += 2
+                if count > end - pos:
+                    raise _fail(f"list of {count} items is longer than the data", pos)
+            else:
+                count, pos = _list_size(data, pos)
+            children: list[Node] = []
+            depth += 1
+            for _ in range(count):
+                child, pos = _node(data, pos, depth, tables)
+                children.append(child)
+            content = children
+        elif b == BINARY_20:
+            h = _take(data, pos + 1, 3)
+            n = ((h[0] & 0x0F) << 16) | (h[1] << 8) | h[2]
+            content = _take(data, pos + 4, n)
+            pos += 4 + n
+        elif b == BINARY_32:
+            n = int.from_bytes(_take(data, pos + 1, 4), "big")
+            content = _take(data, pos + 5, n)
+            pos += 5 + n
+        elif b == LIST_EMPTY:
+            content = None
+            pos += 1
+        else:
+            content, pos = _string(data, pos, tables)
+    node: Node = _new_object(Node)
+    node.tag = tag
+    node.attrs = attrs
+    node.content = content
+    return node, pos
 
 
 def _inflate(data: bytes) -> bytes:
@@ -552,8 +593,8 @@ def decode_node(data: bytes, *, dict_version: int = 3) -> Node:
 
     Raises ``DecodeError`` for anything malformed, naming what and where.
     """
-    by_byte = _SINGLE_BY_BYTE.get(dict_version)
-    if by_byte is None:
+    tables = _TABLES.get(dict_version)
+    if tables is None:
         raise ValueError(f"unknown token dictionary version {dict_version}")
     if not data:
         raise DecodeError("binary node: empty payload")
@@ -561,7 +602,7 @@ def decode_node(data: bytes, *, dict_version: int = 3) -> Node:
     if data[0] & FLAG_COMPRESSED:
         body = _inflate(body)
     try:
-        result, pos = _node(body, 0, 0, by_byte)
+        result, pos = _node(body, 0, 0, tables)
     except IndexError:
         raise DecodeError("binary node: unexpected end of data") from None
     except RecursionError:
