@@ -170,3 +170,77 @@ def test_a_jid_pair_decoded_in_one_dictionary_is_not_reused_in_the_other() -> No
     assert value(3) == f"120363012345678901@{other}"
     assert value(2) == "120363012345678901@g.us"
     assert value(3) == f"120363012345678901@{other}"
+
+
+def token(text: str) -> bytes:
+    return bytes((DICTIONARIES[3].single.index(text),))
+
+
+def with_value(item: bytes) -> bytes:
+    """A frame of <iq> whose one attribute's value is the wire item ``item``."""
+    return b"\x00\xf8\x03" + token("iq") + token("to") + item
+
+
+def ad_jid_frames() -> list[tuple[bytes, str]]:
+    """Frames whose one attribute is an AD_JID (every domain byte, users packed and raw,
+    devices 0, 7, 255), with the text ``JID.from_ad`` gives for it."""
+    from wamd.binary.jid import JID
+
+    users = [(b"\xff\x05\x15\x55\x12\x34\x56", "1555123456"), (b"\xfc\x02ab", "ab")]
+    return [
+        (with_value(bytes((0xF7, domain, device)) + wire), str(JID.from_ad(user, domain, device)))
+        for domain in range(256)
+        for device in (0, 7, 255)
+        for wire, user in users
+    ]
+
+
+def test_an_ad_jid_decodes_to_what_jid_from_ad_says() -> None:
+    from wamd.binary import clear_caches
+
+    clear_caches()
+    for _ in range(2):  # the second time from the JID cache
+        for raw, text in ad_jid_frames():
+            assert decode_node(raw).attrs == {"to": text}, raw.hex()
+    with pytest.raises(DecodeError, match="missing string"):
+        decode_node(with_value(b"\xf7\x00\x01\x00"))
+
+
+@pytest.mark.parametrize(
+    ("packed", "text"),
+    [
+        (b"\x05\x17\x32\x50\x01\x23", "1732500123"),
+        (b"\x85\x15\x55\x12\x34\x5f", "155512345"),
+        (b"\x81\x1a", "1"),  # the pad nibble is dropped whatever it is, unless invalid
+        (b"\x83\x12\xab\x30", "12-.3"),
+        (b"\x02\x1f\x23", "1\x0023"),  # nibble 15 inside a string: as the old decoder did
+        (b"\x80", ""),
+        (b"\x00", ""),
+    ],
+)
+def test_packed_numbers(packed: bytes, text: str) -> None:
+    from wamd.binary import clear_caches
+
+    clear_caches()
+    for _ in range(2):  # the second time from the cache
+        assert decode_node(with_value(b"\xff" + packed)).attrs == {"to": text}
+        content = decode_node(b"\x00\xf8\x02" + token("iq") + b"\xff" + packed).content
+        assert content == text
+
+
+@pytest.mark.parametrize("packed", [b"\x81\x1c", b"\x81\x1d", b"\x82\x12\x3e", b"\x02\xc1\x11"])
+def test_invalid_nibbles_are_refused_also_as_the_pad(packed: bytes) -> None:
+    with pytest.raises(DecodeError, match="invalid character in packed number at offset 5"):
+        decode_node(with_value(b"\xff" + packed))
+
+
+def test_node_is_still_what_the_decoder_makes_without_calling_init() -> None:
+    # the decoder makes Nodes with object.__new__ and sets the three fields, as the
+    # dataclass's __init__ does: a Node with more to it (a __post_init__, another field,
+    # no slots) needs the decoder changed too
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(Node)] == ["tag", "attrs", "content"]
+    assert Node.__slots__ == ("tag", "attrs", "content")
+    assert not hasattr(Node, "__post_init__")
+    assert type(decode_node(encode_node(Node("x", {"a": "b"})))) is Node

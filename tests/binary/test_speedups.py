@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.binary.test_codec import nodes
+from tests.binary.test_codec import ad_jid_frames, nodes, token, with_value
 from tests.binary.test_vectors import VECTORS, node_from_json
 from wamd.binary import CODEC, DecodeError, Node
 from wamd.binary import codec as pure
@@ -116,6 +116,24 @@ def test_golden_vectors_with_the_compiled_codec(vector: dict[str, object]) -> No
     node = node_from_json(vector["node"])  # type: ignore[arg-type]
     assert fast.decode_node(raw) == node
     assert fast.encode_node(node) == raw
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from([0xFF, 0xFB]), st.integers(0, 255), st.binary(max_size=12), st.booleans())
+def test_both_decode_packed_strings_alike(tag: int, start: int, body: bytes, cold: bool) -> None:
+    fast = compiled()
+    if cold:
+        pure.clear_caches()
+        fast.clear_caches()
+    item = bytes((tag, start)) + body
+    for raw in (with_value(item), b"\x00\xf8\x02" + token("iq") + item):
+        assert outcome(fast.decode_node, raw) == outcome(pure.decode_node, raw)
+
+
+def test_both_decode_ad_jids_alike() -> None:
+    fast = compiled()
+    for raw, _ in ad_jid_frames():
+        assert fast.decode_node(raw) == pure.decode_node(raw)
 
 
 def test_deep_nesting_and_bombs_with_the_compiled_codec() -> None:
