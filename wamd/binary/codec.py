@@ -271,12 +271,12 @@ def encode_node(node: Node, *, dict_version: int = 3) -> bytes:
 
 
 _NIBBLE_TRANSLATE: Final = str.maketrans({"a": "-", "b": ".", "f": "\x00"})
-# Decoded packed strings and JIDs repeat across stanzas (ids of the same users, small
-# numbers): bounded caches keyed by their wire bytes. A key is a whole encoded item, its
+# Decoded packed numbers and JIDs repeat across stanzas (ids of the same users, small
+# numbers): bounded caches keyed by their wire bytes (packed hex strings are message ids,
+# each seen once: not cached). A key is a whole encoded item, its
 # length byte included, so a cut-off slice at the end of the data never matches one.
 _CACHE_LIMIT: Final = 20_000
-_NIBBLE_CACHE: dict[bytes, str] = {}
-_HEX_CACHE: dict[bytes, str] = {}
+_NIBBLE_CACHE: Final[dict[bytes, str]] = {}  # (Final: the compiled codec reads it directly)
 
 
 def _by_byte(tokens: TokenDictionary) -> tuple[str | None, ...]:
@@ -311,6 +311,7 @@ _AD_SERVERS: Final = tuple(
 # fields), without calling it: calling a Python class from the compiled codec costs a
 # frame and an argument tuple. tests/binary/test_codec.py checks that Node stays so.
 _new_object: Final = object.__new__
+_NODE: Final = Node
 
 
 def clear_caches() -> None:
@@ -318,7 +319,6 @@ def clear_caches() -> None:
     for enc in _ENCODERS.values():
         enc.cache = dict(enc.tokens.encoded)
     _NIBBLE_CACHE.clear()
-    _HEX_CACHE.clear()
     for tables in _TABLES.values():
         tables.jids.clear()
     _parse_jid.cache_clear()
@@ -341,42 +341,48 @@ def _take(data: bytes, pos: int, n: int) -> bytes:
 # length-checked explicitly because they do not raise.
 
 
-def _packed(data: bytes, pos: int, nibble: bool) -> tuple[str, int]:
-    """The NIBBLE_8/HEX_8 string whose length byte is at ``pos``, and where it ends."""
+def _nibble(data: bytes, pos: int) -> tuple[str, int]:
+    """The NIBBLE_8 string whose length byte is at ``pos``, and where it ends."""
     start = data[pos]
     n = start & 0x7F
     stop = pos + 1 + n
     if stop > len(data):
         raise _fail(f"length {n + 1} runs past the end of data", pos)
     raw = data[pos:stop]
-    cache = _NIBBLE_CACHE if nibble else _HEX_CACHE
-    text = cache.get(raw)
+    text = _NIBBLE_CACHE.get(raw)
     if text is not None:
         return text, stop
     hexed = raw[1:].hex()
-    if not nibble:
-        text = hexed.upper()
+    # digits only (the common case) need no translation; an odd string's pad nibble is
+    # dropped, and must not be one of the invalid nibbles 12-14 either
+    if start & 0x80:
+        text = hexed[:-1]
+        digits = text.isdigit() and not 12 <= data[stop - 1] & 0x0F <= 14
+    else:
+        text = hexed
+        digits = text.isdigit()
+    if not digits:
+        if "c" in hexed or "d" in hexed or "e" in hexed:
+            raise _fail("invalid character in packed number", pos)
+        text = hexed.translate(_NIBBLE_TRANSLATE)
         if start & 0x80:
             text = text[:-1]
-    else:
-        # digits only (the common case) need no translation; an odd string's pad nibble
-        # is dropped, and must not be one of the invalid nibbles 12-14 either
-        if start & 0x80:
-            text = hexed[:-1]
-            digits = text.isdigit() and not 12 <= data[stop - 1] & 0x0F <= 14
-        else:
-            text = hexed
-            digits = text.isdigit()
-        if not digits:
-            if "c" in hexed or "d" in hexed or "e" in hexed:
-                raise _fail("invalid character in packed number", pos)
-            text = hexed.translate(_NIBBLE_TRANSLATE)
-            if start & 0x80:
-                text = text[:-1]
-    if len(cache) > _CACHE_LIMIT:
-        cache.clear()
-    cache[raw] = text
+    if len(_NIBBLE_CACHE) > _CACHE_LIMIT:
+        _NIBBLE_CACHE.clear()
+    _NIBBLE_CACHE[raw] = text
     return text, stop
+
+
+def _hex(data: bytes, pos: int) -> tuple[str, int]:
+    """The HEX_8 string whose length byte is at ``pos``, and where it ends (not cached:
+    they are message ids, seen once each)."""
+    start = data[pos]
+    n = start & 0x7F
+    stop = pos + 1 + n
+    if stop > len(data):
+        raise _fail(f"length {n + 1} runs past the end of data", pos)
+    text = data[pos + 1 : stop].hex().upper()
+    return (text[:-1] if start & 0x80 else text), stop
 
 
 def _list_size(data: bytes, pos: int) -> tuple[int, int]:
@@ -400,8 +406,10 @@ def _string(data: bytes, pos: int, tables: _Tables) -> tuple[str, int]:
     token = tables.single[tag]
     if token is not None:
         return token, pos + 1
-    if tag == HEX_8 or tag == NIBBLE_8:
-        return _packed(data, pos + 1, tag == NIBBLE_8)
+    if tag == NIBBLE_8:
+        return _nibble(data, pos + 1)
+    if tag == HEX_8:
+        return _hex(data, pos + 1)
     if tag == AD_JID or tag == JID_PAIR:
         return _jid(data, pos, tables)
     pos += 1
@@ -510,7 +518,7 @@ def _node(data: bytes, pos: int, depth: int, tables: _Tables) -> tuple[Node, int
     else:
         tag, pos = _string(data, pos, tables)
     attrs: dict[str, str] = {}
-    for _ in range((size - 1) >> 1):
+    for _attr in range((size - 1) >> 1):
         key = single[data[pos]]
         if key is not None:
             pos += 1
@@ -520,8 +528,10 @@ def _node(data: bytes, pos: int, depth: int, tables: _Tables) -> tuple[Node, int
         value = single[b]
         if value is not None:
             pos += 1
-        elif b == HEX_8 or b == NIBBLE_8:
-            value, pos = _packed(data, pos + 1, b == NIBBLE_8)
+        elif b == NIBBLE_8:
+            value, pos = _nibble(data, pos + 1)
+        elif b == HEX_8:
+            value, pos = _hex(data, pos + 1)
         elif b == LIST_EMPTY:  # an empty value (Baileys writes "" as byte 0)
             value = ""
             pos += 1
@@ -552,7 +562,7 @@ def _node(data: bytes, pos: int, depth: int, tables: _Tables) -> tuple[Node, int
                 count, pos = _list_size(data, pos)
             children: list[Node] = []
             depth += 1
-            for _ in range(count):
+            for _child in range(count):
                 child, pos = _node(data, pos, depth, tables)
                 children.append(child)
             content = children
@@ -570,7 +580,7 @@ def _node(data: bytes, pos: int, depth: int, tables: _Tables) -> tuple[Node, int
             pos += 1
         else:
             content, pos = _string(data, pos, tables)
-    node: Node = _new_object(Node)
+    node: Node = _new_object(_NODE)
     node.tag = tag
     node.attrs = attrs
     node.content = content
