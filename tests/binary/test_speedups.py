@@ -136,6 +136,16 @@ def test_both_decode_ad_jids_alike() -> None:
         assert fast.decode_node(raw) == pure.decode_node(raw)
 
 
+def test_both_take_bytearray_and_memoryview() -> None:
+    fast = compiled()
+    raw = pure.encode_node(Node("iq", {"id": "1", "to": "123:4@s.whatsapp.net"}, b"ab"))
+    for data in (bytearray(raw), memoryview(raw), memoryview(b"x" + raw)[1:]):
+        assert fast.decode_node(data) == pure.decode_node(data) == pure.decode_node(raw)
+        assert type(fast.decode_node(data).content) is bytes
+    zipped = b"\x02" + zlib.compress(raw[1:])
+    assert fast.decode_node(bytearray(zipped)) == pure.decode_node(raw)
+
+
 def test_deep_nesting_and_bombs_with_the_compiled_codec() -> None:
     fast = compiled()
     with pytest.raises(DecodeError, match="nested too deeply"):

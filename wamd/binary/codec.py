@@ -598,7 +598,7 @@ def _inflate(data: bytes) -> bytes:
     return out
 
 
-def decode_node(data: bytes, *, dict_version: int = 3) -> Node:
+def decode_node(data: bytes | bytearray | memoryview, *, dict_version: int = 3) -> Node:
     """Decode a frame payload (flags byte first) into a ``Node``.
 
     Raises ``DecodeError`` for anything malformed, naming what and where.
@@ -608,7 +608,7 @@ def decode_node(data: bytes, *, dict_version: int = 3) -> Node:
         raise ValueError(f"unknown token dictionary version {dict_version}")
     if not data:
         raise DecodeError("binary node: empty payload")
-    body = bytes(data[1:])
+    body = data[1:] if type(data) is bytes else bytes(data[1:])
     if data[0] & FLAG_COMPRESSED:
         body = _inflate(body)
     try:
