@@ -456,7 +456,8 @@ def _jid(data: bytes, pos: int, tables: _Tables) -> tuple[str, int]:
     user_at = pos + 3 if tag == AD_JID else pos + 1
     key = b""
     stop = 0
-    if data[user_at] == NIBBLE_8:  # the common case: a numeric user, then a token server
+    numeric = data[user_at] == NIBBLE_8
+    if numeric:  # the common case: a numeric user, then a token server
         stop = user_at + 2 + (data[user_at + 1] & 0x7F)
         if tag == JID_PAIR:
             stop += 1
@@ -469,7 +470,10 @@ def _jid(data: bytes, pos: int, tables: _Tables) -> tuple[str, int]:
     if tag == AD_JID:
         domain = data[pos + 1]
         device = data[pos + 2]
-        user, after = _string(data, user_at, tables)
+        if numeric:
+            user, after = _nibble(data, user_at + 1)
+        else:
+            user, after = _string(data, user_at, tables)
         # str(JID.from_ad(user, domain, device)), without making the JID
         server = _AD_SERVERS[domain]
         if server is None:  # an unknown domain is an agent on a phone-number user
@@ -481,13 +485,19 @@ def _jid(data: bytes, pos: int, tables: _Tables) -> tuple[str, int]:
         else:
             text = server
     else:
-        if data[user_at] == LIST_EMPTY:
+        if numeric:
+            user, after = _nibble(data, user_at + 1)
+        elif data[user_at] == LIST_EMPTY:
             user, after = "", user_at + 1
         else:
             user, after = _string(data, user_at, tables)
         if data[after] == LIST_EMPTY:
             raise _fail("JID pair without a server", after)
-        server, after = _string(data, after, tables)
+        server = tables.single[data[after]]
+        if server is not None:
+            after += 1
+        else:
+            server, after = _string(data, after, tables)
         text = f"{user}@{server}" if user else server
     if key and after == stop:
         cache = tables.jids
