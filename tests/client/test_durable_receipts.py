@@ -132,6 +132,7 @@ async def test_no_receipt_leaves_before_its_message_is_durable(
     await sock.idle()  # every receipt is out
     assert set(ids) <= set(watch.receipts)
     assert watch.early == [], f"{every_store}: receipts before durability: {watch.early}"
+    assert [r for r in watch.receipts if r in ids] == ids  # in the chat's order
     # every message was emitted only after its put was durable, so its copy is known
     assert all(watch.buffer_of.get(i) for i in ids)
     await sock.end()

@@ -120,7 +120,8 @@ _CLAIMS: weakref.WeakKeyDictionary[object, dict[str, _Claim]] = weakref.WeakKeyD
 
 
 _DURABLE = " durable "  # + chat: a chat's messages waiting for their commit to be durable
-_SETTLE = " settle "  # + chat: their receipts waiting for the saved copy's removal
+_SETTLE = " settle "  # + chat: their saved copies' removals, once the handlers are done
+_CONFIRM = " confirm "  # + chat: their receipts, waiting for those removals to be durable
 
 
 def _commit_pending(keys: object) -> asyncio.Future[None] | None:
@@ -451,7 +452,7 @@ class Receiver:
         )
         keys = self.core.auth.keys
 
-        async def settle() -> None:
+        async def settle(confirming: tuple[str, Any] | None = None) -> None:
             # the application has the message: forget the saved copy, then confirm it once
             # that is durable. Shielded: these futures are shared (a redelivery on the next
             # connection waits for the same emission), and a settle cut short with its
@@ -461,7 +462,20 @@ class Receiver:
                 await asyncio.shield(earlier)
             if owed:
                 await self.buffer.drop(owed, grouped=True)
-            await _durable(keys)
+            if confirming is None:
+                await _durable(keys)
+                await confirm()
+                return
+            # the chat's confirm queue waits for this removal's group (every commit made so
+            # far), while this queue goes on with the chat's next removal, which joins the
+            # next group instead of waiting for this one's fsync first
+            pending = _commit_pending(keys)
+            queue, attempt = confirming
+            attempt.workers.submit(queue, lambda: guard_store(self.core, attempt, confirm(pending)))
+
+        async def confirm(pending: asyncio.Future[None] | None = None) -> None:
+            if pending is not None:
+                await asyncio.shield(pending)  # raises when the commit failed: no receipt
             await self._receipt(node, src)
             for buffer_id in owed:
                 claims.pop(buffer_id, None)
@@ -477,8 +491,9 @@ class Receiver:
         if handlers_done and attempt is not None and getattr(keys, "groups_commits", False):
             # the settle queue: the removal's commit joins the next group, and the durable
             # queue goes on with the chat's next message meanwhile
+            confirming = (_CONFIRM + chat, attempt)
             attempt.workers.submit(
-                _SETTLE + chat, lambda: guard_store(self.core, attempt, settle())
+                _SETTLE + chat, lambda: guard_store(self.core, attempt, settle(confirming))
             )
         elif handlers_done:
             await settle()
