@@ -223,6 +223,7 @@ async def test_the_servers_ping_is_answered_whatever_it_holds(
 ) -> None:
     bot_phone = sim.add_phone("15550001111", "Bot")
     sock = await link(sim, bot_phone)
+    await settle(sim, sock)  # the login's own queries sent (the app-state sync...)
     sent = record_sends(sock)
     attempt = sock.core.attempt
     assert attempt is not None
