@@ -15,6 +15,7 @@ from wamd.crypto import (
     generate_keypair,
     hkdf,
     hmac_sha256,
+    hmac_sha256_pair,
     prefixed,
     sign,
     strip_prefix,
@@ -86,6 +87,20 @@ def test_signed_key_pair() -> None:
 @given(key=st.binary(max_size=200), data=st.binary(max_size=300))
 def test_hmac_sha256_matches_the_standard_library(key: bytes, data: bytes) -> None:
     assert hmac_sha256(key, data) == hmac.digest(key, data, "sha256")
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(max_size=200), first=st.binary(max_size=100), second=st.binary(max_size=9))
+def test_hmac_sha256_pair_is_two_hmacs(key: bytes, first: bytes, second: bytes) -> None:
+    want = (hmac.digest(key, first, "sha256"), hmac.digest(key, second, "sha256"))
+    assert hmac_sha256_pair(key, first, second) == want
+
+
+@pytest.mark.parametrize("salt", [b"", bytes(32), bytes(31), bytes(33), b"\x01" + bytes(31)])
+def test_hkdf_with_a_zero_salt_and_near_misses(salt: bytes) -> None:
+    ikm, info = os.urandom(32), b"WhisperMessageKeys"
+    want = HKDF(hashes.SHA256(), 80, salt or None, info).derive(ikm)
+    assert hkdf(ikm, 80, salt, info) == want
 
 
 @pytest.mark.parametrize("size", [4095, 4096, 4097, 70_000])

@@ -180,19 +180,50 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
     return _sha256(key.translate(_OPAD) + inner).digest()
 
 
+def hmac_sha256_pair(key: bytes, first: bytes, second: bytes) -> tuple[bytes, bytes]:
+    """``(hmac_sha256(key, first), hmac_sha256(key, second))``, the key padded once (a
+    chain step's two HMACs share their key)."""
+    if len(key) > 64:
+        key = _sha256(key).digest()
+    key += _BLOCK_ZEROS[len(key) :]
+    inner_pad, outer_pad = key.translate(_IPAD), key.translate(_OPAD)
+    return (
+        _sha256(outer_pad + _sha256(inner_pad + first).digest()).digest(),
+        _sha256(outer_pad + _sha256(inner_pad + second).digest()).digest(),
+    )
+
+
+# HKDF's extract with the empty (32 zero bytes) salt: the padded key's hash states, once
+_ZERO_SALT = bytes(32)
+_ZERO_SALT_INNER = _sha256(_BLOCK_ZEROS.translate(_IPAD))
+_ZERO_SALT_OUTER = _sha256(_BLOCK_ZEROS.translate(_OPAD))
+
+
 def hkdf(key_material: bytes, length: int, salt: bytes = b"", info: bytes = b"") -> bytes:
     """HKDF-SHA256 (RFC 5869) extract-then-expand; an empty salt means 32 zero bytes."""
     if length > 255 * 32:
         raise ValueError("HKDF output too long")
-    prk = hmac_sha256(salt or bytes(32), key_material) + _BLOCK_ZEROS[32:]
-    inner_pad, outer_pad = prk.translate(_IPAD), prk.translate(_OPAD)
+    if not salt or salt == _ZERO_SALT:
+        inner_state = _ZERO_SALT_INNER.copy()
+        inner_state.update(key_material)
+        outer_state = _ZERO_SALT_OUTER.copy()
+        outer_state.update(inner_state.digest())
+        prk = outer_state.digest()
+    else:
+        prk = hmac_sha256(salt, key_material)
+    prk += _BLOCK_ZEROS[32:]
+    inner = _sha256(prk.translate(_IPAD))  # the expand's HMACs all have the PRK as key
+    outer = _sha256(prk.translate(_OPAD))
     blocks = []
     block = b""
     for counter in range(1, (length + 31) // 32 + 1):
-        inner = _sha256(inner_pad + block + info + _COUNTERS[counter]).digest()
-        block = _sha256(outer_pad + inner).digest()
+        state = inner.copy()
+        state.update(block + info + _COUNTERS[counter])
+        final = outer.copy()
+        final.update(state.digest())
+        block = final.digest()
         blocks.append(block)
-    return b"".join(blocks)[:length]
+    return b"".join(blocks)[:length] if len(blocks) > 1 else block[:length]
 
 
 _COUNTERS = [bytes((n,)) for n in range(256)]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from wamd.crypto import hkdf, hmac_sha256
+from wamd.crypto import hkdf, hmac_sha256_pair
 from wamd.errors import InvalidMessage
 
 __all__ = [
@@ -55,10 +55,7 @@ def root_step(root_key: bytes, shared_secret: bytes) -> tuple[bytes, bytes]:
 
 def chain_step(chain_key: bytes) -> tuple[bytes, bytes]:
     """(message key seed, next chain key)."""
-    return (
-        hmac_sha256(chain_key, _MESSAGE_KEY_SEED),
-        hmac_sha256(chain_key, _CHAIN_KEY_SEED),
-    )
+    return hmac_sha256_pair(chain_key, _MESSAGE_KEY_SEED, _CHAIN_KEY_SEED)
 
 
 def message_keys(seed: bytes) -> tuple[bytes, bytes, bytes]:
