@@ -137,7 +137,10 @@ class TransactionalKeyStore:
 
     def _tx(self) -> _Transaction | None:
         """The transaction the running task has open on this store, if any."""
-        return bound_to_task(self._current.get(), asyncio.current_task())
+        tx = self._current.get()
+        if tx is None or tx.task is not asyncio.current_task():
+            return None
+        return tx
 
     async def get(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
         _check_type(type)
@@ -161,7 +164,7 @@ class TransactionalKeyStore:
         tx = self._tx()
         if tx is not None:
             for type, values in data.items():
-                tx.writes.setdefault(type, {}).update(copy_value(dict(values)))
+                tx.writes.setdefault(type, {}).update({k: copy_value(v) for k, v in values.items()})
             return
         async with self.transaction():
             await self.set(data)
@@ -227,26 +230,27 @@ class _TransactionBlock:
     without writing when the block raised, or when it wrote nothing).
     """
 
-    __slots__ = ("_finish", "_store", "_token", "_tx", "_wait")
+    __slots__ = ("_inline", "_store", "_token", "_tx", "_wait")
 
     def __init__(self, store: TransactionalKeyStore, *, wait: bool) -> None:
         self._store = store
         self._wait = wait  # False: a grouped transaction (see grouped_transaction())
         self._tx: _Transaction | None = None
         self._token: Any = None
-        self._finish = _to_the_end
+        self._inline = False  # run the backend's steps in this task (see __aenter__)
 
     async def __aenter__(self) -> None:
         store = self._store
         task = asyncio.current_task()
-        if bound_to_task(store._current.get(), task) is not None:
+        outer = store._current.get()
+        if outer is not None and outer.task is task:
             return  # nested in the same task: join the outer transaction
         # steps that never suspend cannot be cut short by a cancellation: run them inline
         # (a task and a shield for each cost more than a memory store's whole transaction)
-        finish = _inline if store._steps_inline_safe() else _to_the_end
+        inline = store._steps_inline_safe()
         await store._lock.acquire()
         try:
-            await finish(store._begin())
+            await _step(store._begin(), inline)
         except asyncio.CancelledError:
             # cancelled while the backend took its lock (a file lock, BEGIN): it may hold
             # it now, and nobody else would ever give it back
@@ -257,7 +261,7 @@ class _TransactionBlock:
         except BaseException:
             store._lock.release()
             raise
-        self._finish = finish
+        self._inline = inline
         self._tx = tx = _Transaction(task)
         self._token = store._current.set(tx)
 
@@ -270,27 +274,28 @@ class _TransactionBlock:
         tx = self._tx
         if tx is None:
             return  # joined an outer transaction: it decides
-        store, finish = self._store, self._finish
+        store, inline = self._store, self._inline
         durable: asyncio.Future[None] | None = None
         try:
-            if exc_type is None:
+            prekeys = tx.writes.get("pre-key") if exc_type is None else None
+            if prekeys:
                 try:
-                    await store._refuse_prekey_reuse(tx.writes.get("pre-key"))
+                    await store._refuse_prekey_reuse(prekeys)
                 except BaseException:
                     store._current.reset(self._token)
-                    await finish(store._rollback())
+                    await _step(store._rollback(), inline)
                     raise
             store._current.reset(self._token)
             if exc_type is not None:
-                await finish(store._rollback())
+                await _step(store._rollback(), inline)
                 return
             writes = {t: v for t, v in tx.writes.items() if v}
             if not writes:
-                await finish(store._rollback())
+                await _step(store._rollback(), inline)
             elif store.groups_commits:
-                durable = await finish(store._commit_grouped(writes, wait=self._wait))
+                durable = await _step(store._commit_grouped(writes, wait=self._wait), inline)
             else:
-                await finish(store._commit(writes))
+                await _step(store._commit(writes), inline)
         finally:
             store._lock.release()
         if durable is not None:
@@ -339,8 +344,9 @@ def _check_type(type: str) -> None:
         raise ValueError(f"unknown key type {type!r}; expected one of {', '.join(KEY_TYPES)}")
 
 
-async def _inline(step: Awaitable[_T]) -> _T:
-    return await step
+def _step(step: Awaitable[_T], inline: bool) -> Awaitable[_T]:
+    """``step`` itself (run in the caller's task) or run to its end (``_to_the_end``)."""
+    return step if inline else _to_the_end(step)
 
 
 async def _to_the_end(step: Awaitable[_T]) -> _T:
