@@ -350,7 +350,8 @@ class _Connection:
                 except BaseException as exc:
                     self.failed = StoreError(
                         f"{self.path}: making commits durable failed "
-                        f"({type(exc).__name__}: {exc}); close every store of this file in this process, then reopen"
+                        f"({type(exc).__name__}: {exc}); close every store of this file "
+                        "in this process, then reopen"
                     )
                     for waiting in (done, self._next):
                         if waiting is not None and not waiting.done():
