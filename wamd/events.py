@@ -951,7 +951,9 @@ class EventEmitter:
                 continue
             try:
                 result = handler(payload)
-                if inspect.isawaitable(result):  # a plain function returning a coroutine
+                # a plain function returning a coroutine (None, the usual result, is not
+                # awaitable: no isawaitable call, whose ABC check is the slow part)
+                if result is not None and inspect.isawaitable(result):
                     task = asyncio.ensure_future(result)
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)

@@ -107,6 +107,7 @@ class ClientCore:
         )
         self.attempt: Attempt | None = None
         self.marked_online = False  # delivery receipts are "inactive" until we are online
+        self._own_cache: tuple[str, str | None, OwnIds] | None = None
 
     def logger_for(self, module: str) -> logging.Logger:
         """The logger a component of ``module`` logs through: a child of the user's
@@ -123,7 +124,12 @@ class ClientCore:
         me = self.auth.creds.me
         if me is None:
             return None
-        return OwnIds(JID.parse(me.id), JID.parse(me.lid) if me.lid else None)
+        cached = self._own_cache
+        if cached is not None and cached[0] == me.id and cached[1] == me.lid:
+            return cached[2]  # every received stanza asks: parsed once per (id, lid)
+        own = OwnIds(JID.parse(me.id), JID.parse(me.lid) if me.lid else None)
+        self._own_cache = (me.id, me.lid, own)
+        return own
 
     def require_own(self) -> OwnIds:
         own = self.own_ids()

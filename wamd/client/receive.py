@@ -140,6 +140,11 @@ async def _durable(keys: object) -> None:
 def _chain(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
     """Resolve ``target`` when ``source`` is done (a redelivery waits on ``target``)."""
 
+    if source.done():  # the common case (plain handlers): no callback to schedule
+        if not target.done():
+            target.set_result(None)
+        return
+
     def copy(done: asyncio.Future[Any]) -> None:
         if not target.done():
             target.set_result(None)
@@ -164,16 +169,19 @@ def chat_key(node: Node) -> str:
 
 
 def _buffer_key(enc: Node, sender: JID, chat: JID) -> str:
-    digest = hashlib.sha256()
-    for part in (
-        enc.content_bytes() or b"",
-        enc.attrs.get("type", "").encode(),
-        str(sender).encode(),
-        str(chat).encode(),
-    ):
-        digest.update(part)
-        digest.update(b"\x00")
-    return digest.hexdigest()
+    """SHA-256 of the ciphertext, its type, the sender and the chat, each followed by a
+    zero byte (hashed in one call: the same digest as feeding the parts one by one)."""
+    return hashlib.sha256(
+        b"\x00".join(
+            (
+                enc.content_bytes() or b"",
+                enc.attrs.get("type", "").encode(),
+                str(sender).encode(),
+                str(chat).encode(),
+                b"",
+            )
+        )
+    ).hexdigest()
 
 
 # protocol messages between our own devices that are not chat content (whatsmeow
@@ -201,10 +209,13 @@ def _has_content(message: e2e_pb2.Message) -> bool:
     inner = _inner(message)
     if inner.HasField("protocolMessage") and inner.protocolMessage.type in _INTERNAL_PROTOCOL:
         return False
-    return any(
-        f.name not in ("senderKeyDistributionMessage", "messageContextInfo")
-        for f, _ in message.ListFields()
-    )
+    for field, _ in message.ListFields():  # a loop, not any(genexpr): once per message
+        if field.name not in _NOT_CONTENT:
+            return True
+    return False
+
+
+_NOT_CONTENT = frozenset({"senderKeyDistributionMessage", "messageContextInfo"})
 
 
 def target_key(
@@ -272,6 +283,7 @@ class Receiver:
         self.profile = Profile(core, devices)  # pictures, blocklist, privacy (profile.py)
         self._retries: dict[str, int] = {}
         self._settling: set[asyncio.Task[Any]] = set()  # receipts waiting for handlers
+        self._last_claims: tuple[object, dict[str, _Claim]] | None = None  # _claims()
         # downloads a history blob (the socket's media layer); None: blobs are only logged
         self.history_blob: HistoryBlobFetcher | None = None
         # app state (wamd.client.appstate), wired by the socket: keys the phone shares
@@ -584,9 +596,13 @@ class Receiver:
         """Buffered messages emitted by this process and not yet confirmed, for this store
         (shared by every socket on it, as a reconnect makes a new one)."""
         keys = self.core.auth.keys
+        last = self._last_claims
+        if last is not None and last[0] is keys:
+            return last[1]  # the same store as the last stanza's (no weak-key lookup)
         claims = _CLAIMS.get(keys)
         if claims is None:
             claims = _CLAIMS[keys] = {}
+        self._last_claims = (keys, claims)
         return claims
 
     async def _history(

@@ -35,7 +35,7 @@ Facts (whatsmeow unless said otherwise):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wamd.binary.jid import (
     BROADCAST_SERVER,
@@ -87,10 +87,16 @@ class OwnIds:
 
     pn: JID
     lid: JID | None
+    # computed once (every received stanza asks whether it is from one of our users)
+    _users: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        users = frozenset({self.pn.user} | ({self.lid.user} if self.lid else set()))
+        object.__setattr__(self, "_users", users)
 
     @property
     def users(self) -> frozenset[str]:
-        return frozenset({self.pn.user} | ({self.lid.user} if self.lid else set()))
+        return self._users
 
     @property
     def devices(self) -> frozenset[JID]:
