@@ -102,6 +102,10 @@ class _Encoder:
         cached = self.cache.get(value)
         if cached is not None:
             return cached
+        return self.miss(value)
+
+    def miss(self, value: str) -> bytes:
+        """``string(value)`` for a value known not to be in the cache."""
         encoded = self._encode_string(value)
         if len(self.cache) > 50_000:
             self.cache = dict(self.tokens.encoded)
@@ -114,6 +118,11 @@ class _Encoder:
             return b"\xfc\x00"  # BINARY_8, length 0
         n = len(value)
         if n <= PACKED_MAX:
+            if value.isdigit() and value.isascii():
+                # digits only (ids, phone numbers, timestamps): the nibbles are the digits
+                return bytes((NIBBLE_8, ((n + 1) >> 1) | (n & 1) << 7)) + bytes.fromhex(
+                    value + "f" if n & 1 else value
+                )
             if _NIBBLE_CHARS.issuperset(value):
                 # a nibble per character: 0-9 as themselves, "-" 10, "." 11, pad 15
                 packed = (
@@ -159,7 +168,14 @@ class _Encoder:
             or server == HOSTED_LID_SERVER
         ):
             return bytes((AD_JID, _AD_DOMAINS[server], device)) + self.string(user)
-        return bytes((JID_PAIR,)) + (self.string(user) if user else b"\x00") + self.string(server)
+        cache = self.cache
+        head = cache.get(server)
+        if head is None:
+            head = self.miss(server)
+        if not user:
+            return b"\xfa\x00" + head  # JID_PAIR, no user
+        piece = cache.get(user)
+        return b"\xfa" + (self.miss(user) if piece is None else piece) + head
 
     def jid(self, jid: JID) -> bytes:
         server = jid.server
@@ -222,6 +238,7 @@ _BINARY_8_HEADS: Final = [bytes((BINARY_8, n)) for n in range(256)]
 
 def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     cache = enc.cache
+    miss = enc.miss
     attrs = node.attrs
     if not all(attrs.values()):  # attributes with an empty value are left out
         attrs = {k: v for k, v in attrs.items() if v}
@@ -230,12 +247,12 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
     tag = node.tag
     piece = cache.get(tag)
-    out += enc.string(tag) if piece is None else piece
+    out += miss(tag) if piece is None else piece
     for key, value in attrs.items():
         piece = cache.get(key)
-        out += enc.string(key) if piece is None else piece
+        out += miss(key) if piece is None else piece
         piece = cache.get(value)
-        out += enc.string(value) if piece is None else piece
+        out += miss(value) if piece is None else piece
     if content is None:
         return
     if isinstance(content, list):
@@ -251,7 +268,7 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
         out += _raw(bytes(content))
     elif isinstance(content, str):
         piece = cache.get(content)
-        out += enc.string(content) if piece is None else piece
+        out += miss(content) if piece is None else piece
     else:
         raise TypeError(f"<{node.tag}> has content of unsupported type {type(content).__name__}")
 
