@@ -238,7 +238,6 @@ _BINARY_8_HEADS: Final = [bytes((BINARY_8, n)) for n in range(256)]
 
 def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     cache = enc.cache
-    miss = enc.miss
     attrs = node.attrs
     if not all(attrs.values()):  # attributes with an empty value are left out
         attrs = {k: v for k, v in attrs.items() if v}
@@ -247,12 +246,12 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
     tag = node.tag
     piece = cache.get(tag)
-    out += miss(tag) if piece is None else piece
+    out += enc.miss(tag) if piece is None else piece
     for key, value in attrs.items():
         piece = cache.get(key)
-        out += miss(key) if piece is None else piece
+        out += enc.miss(key) if piece is None else piece
         piece = cache.get(value)
-        out += miss(value) if piece is None else piece
+        out += enc.miss(value) if piece is None else piece
     if content is None:
         return
     if isinstance(content, list):
@@ -268,7 +267,7 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
         out += _raw(bytes(content))
     elif isinstance(content, str):
         piece = cache.get(content)
-        out += miss(content) if piece is None else piece
+        out += enc.miss(content) if piece is None else piece
     else:
         raise TypeError(f"<{node.tag}> has content of unsupported type {type(content).__name__}")
 
