@@ -239,19 +239,29 @@ _BINARY_8_HEADS: Final = [bytes((BINARY_8, n)) for n in range(256)]
 def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
     cache = enc.cache
     attrs = node.attrs
-    if not all(attrs.values()):  # attributes with an empty value are left out
-        attrs = {k: v for k, v in attrs.items() if v}
     content = node.content
     size = 2 * len(attrs) + (1 if content is None else 2)
-    out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
+    start = len(out)
+    if size < 256:
+        out += _LIST_8_HEADS[size]
+    else:  # the header's length depends on the size: leave empty values out first
+        attrs = {k: v for k, v in attrs.items() if v}
+        size = 2 * len(attrs) + (1 if content is None else 2)
+        out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
     tag = node.tag
     piece = cache.get(tag)
     out += enc.miss(tag) if piece is None else piece
+    empty = 0
     for key, value in attrs.items():
+        if not value:  # attributes with an empty value are left out
+            empty += 1
+            continue
         piece = cache.get(key)
         out += enc.miss(key) if piece is None else piece
         piece = cache.get(value)
         out += enc.miss(value) if piece is None else piece
+    if empty:  # a LIST_8 header: the smaller size is also < 256 and 2 bytes long
+        out[start : start + 2] = _LIST_8_HEADS[size - 2 * empty]
     if content is None:
         return
     if isinstance(content, list):
