@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wamd.binary import DecodeError, Node, decode_node, encode_node
+from wamd.binary import DecodeError, Node, clear_caches, decode_node, encode_node
 from wamd.binary.tokens import DICTIONARIES
 
 TOKENS = [t for t in DICTIONARIES[3].single if t] + list(DICTIONARIES[3].double[0][:50])
@@ -244,3 +244,58 @@ def test_node_is_still_what_the_decoder_makes_without_calling_init() -> None:
     assert Node.__slots__ == ("tag", "attrs", "content")
     assert not hasattr(Node, "__post_init__")
     assert type(decode_node(encode_node(Node("x", {"a": "b"})))) is Node
+
+
+def _string_bytes(value: str) -> bytes:
+    """How ``value`` is written as a string, from cold caches and then from warm ones."""
+    clear_caches()
+    head = len(encode_node(Node("iq")))  # flags, LIST_8 header, tag: the same length
+    cold = encode_node(Node("iq", {}, value))[head:]
+    assert encode_node(Node("iq", {}, value))[head:] == cold
+    return cold
+
+
+S_WHATSAPP_NET = DICTIONARIES[3].encoded["s.whatsapp.net"]
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("98765", b"\xff\x83\x98\x76\x5f"),
+        ("123", b"\xff\x82\x12\x3f"),
+        ("1234", b"\xff\x02\x12\x34"),
+        ("9" * 127, b"\xff\xc0" + b"\x99" * 63 + b"\x9f"),
+        ("9" * 128, b"\xfc\x80" + b"9" * 128),  # too long to pack
+        ("12-3.4", b"\xff\x03\x12\xa3\xb4"),
+        ("\u0661\u0662", b"\xfc\x04" + "\u0661\u0662".encode()),  # non-ASCII digits: raw
+        ("1\u00b2", b"\xfc\x03" + "1\u00b2".encode()),
+        ("1234@s.whatsapp.net", b"\xfa\xff\x02\x12\x34" + S_WHATSAPP_NET),
+        ("@s.whatsapp.net", b"\xfa\x00" + S_WHATSAPP_NET),
+        ("ab@s.whatsapp.net", b"\xfa\xfc\x02ab" + S_WHATSAPP_NET),
+        ("123@ex.com", b"\xfa\xff\x82\x12\x3f\xfc\x06ex.com"),  # a server that is no token
+    ],
+)
+def test_strings_are_written_exactly(value: str, written: bytes) -> None:
+    assert _string_bytes(value).hex() == written.hex()
+
+
+@pytest.mark.parametrize(
+    ("count", "empty", "header"),
+    [
+        (3, {0}, b"\xf8\x05"),
+        (3, {1}, b"\xf8\x05"),
+        (3, {2}, b"\xf8\x05"),
+        (3, {0, 1, 2}, b"\xf8\x01"),
+        (130, {0, 64, 129}, b"\xf8\xff"),  # LIST_16 before empty values are left out
+        (130, {5, 6}, b"\xf9\x01\x01"),
+    ],
+)
+def test_empty_attribute_values_are_left_out_exactly(
+    count: int, empty: set[int], header: bytes
+) -> None:
+    attrs = {f"k{i}": "" if i in empty else str(i) for i in range(count)}
+    raw = encode_node(Node("iq", attrs))
+    kept = {k: v for k, v in attrs.items() if v}
+    assert raw == encode_node(Node("iq", kept))
+    assert raw[1 : 1 + len(header)] == header
+    assert decode_node(raw) == Node("iq", kept)
