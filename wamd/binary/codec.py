@@ -168,14 +168,7 @@ class _Encoder:
             or server == HOSTED_LID_SERVER
         ):
             return bytes((AD_JID, _AD_DOMAINS[server], device)) + self.string(user)
-        cache = self.cache
-        head = cache.get(server)
-        if head is None:
-            head = self.miss(server)
-        if not user:
-            return b"\xfa\x00" + head  # JID_PAIR, no user
-        piece = cache.get(user)
-        return b"\xfa" + (self.miss(user) if piece is None else piece) + head
+        return bytes((JID_PAIR,)) + (self.string(user) if user else b"\x00") + self.string(server)
 
     def jid(self, jid: JID) -> bytes:
         server = jid.server
