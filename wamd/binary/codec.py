@@ -102,10 +102,6 @@ class _Encoder:
         cached = self.cache.get(value)
         if cached is not None:
             return cached
-        return self.miss(value)
-
-    def miss(self, value: str) -> bytes:
-        """``string(value)`` for a value known not to be in the cache."""
         encoded = self._encode_string(value)
         if len(self.cache) > 50_000:
             self.cache = dict(self.tokens.encoded)
@@ -243,16 +239,16 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
         out += _LIST_8_HEADS[size] if size < 256 else _list_start(size)
     tag = node.tag
     piece = cache.get(tag)
-    out += enc.miss(tag) if piece is None else piece
+    out += enc.string(tag) if piece is None else piece
     empty = 0
     for key, value in attrs.items():
         if not value:  # attributes with an empty value are left out
             empty += 1
             continue
         piece = cache.get(key)
-        out += enc.miss(key) if piece is None else piece
+        out += enc.string(key) if piece is None else piece
         piece = cache.get(value)
-        out += enc.miss(value) if piece is None else piece
+        out += enc.string(value) if piece is None else piece
     if empty:  # a LIST_8 header: the smaller size is also < 256 and 2 bytes long
         out[start : start + 2] = _LIST_8_HEADS[size - 2 * empty]
     if content is None:
@@ -270,7 +266,7 @@ def _write_node(node: Node, out: bytearray, enc: _Encoder) -> None:
         out += _raw(bytes(content))
     elif isinstance(content, str):
         piece = cache.get(content)
-        out += enc.miss(content) if piece is None else piece
+        out += enc.string(content) if piece is None else piece
     else:
         raise TypeError(f"<{node.tag}> has content of unsupported type {type(content).__name__}")
 
