@@ -83,7 +83,7 @@ from wamd.proto import common_pb2, e2e_pb2
 from wamd.store.views import EventBuffer
 
 if TYPE_CHECKING:
-    from wamd.client.core import ClientCore
+    from wamd.client.core import Attempt, ClientCore
     from wamd.client.devices import DeviceDirectory
     from wamd.client.groups import GroupDirectory
     from wamd.client.prekeys import PreKeyUpkeep
@@ -464,7 +464,7 @@ class Receiver:
         )
         keys = self.core.auth.keys
 
-        async def settle(confirming: tuple[str, Any] | None = None) -> None:
+        async def settle(confirm_in: Attempt | None = None) -> None:
             # the application has the message: forget the saved copy, then confirm it once
             # that is durable. Shielded: these futures are shared (a redelivery on the next
             # connection waits for the same emission), and a settle cut short with its
@@ -474,7 +474,7 @@ class Receiver:
                 await asyncio.shield(earlier)
             if owed:
                 await self.buffer.drop(owed, grouped=True)
-            if confirming is None:
+            if confirm_in is None:
                 await _durable(keys)
                 await confirm()
                 return
@@ -482,8 +482,9 @@ class Receiver:
             # far), while this queue goes on with the chat's next removal, which joins the
             # next group instead of waiting for this one's fsync first
             pending = _commit_pending(keys)
-            queue, attempt = confirming
-            attempt.workers.submit(queue, lambda: guard_store(self.core, attempt, confirm(pending)))
+            confirm_in.workers.submit(
+                _CONFIRM + chat, lambda: guard_store(self.core, confirm_in, confirm(pending))
+            )
 
         async def confirm(pending: asyncio.Future[None] | None = None) -> None:
             if pending is not None:
@@ -503,9 +504,8 @@ class Receiver:
         if handlers_done and attempt is not None and getattr(keys, "groups_commits", False):
             # the settle queue: the removal's commit joins the next group, and the durable
             # queue goes on with the chat's next message meanwhile
-            confirming = (_CONFIRM + chat, attempt)
             attempt.workers.submit(
-                _SETTLE + chat, lambda: guard_store(self.core, attempt, settle(confirming))
+                _SETTLE + chat, lambda: guard_store(self.core, attempt, settle(attempt))
             )
         elif handlers_done:
             await settle()
