@@ -164,8 +164,7 @@ def prepare_database(
             db.executescript(schema)
             return
         except sqlite3.OperationalError as exc:
-            busy = "locked" in str(exc) or "busy" in str(exc)
-            if not busy or time.monotonic() >= deadline:
+            if not _busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
@@ -453,11 +452,15 @@ class _Connection:
                 yield
                 self.call(lambda db: db.execute("COMMIT"))
             except BaseException:
-                if self.db is not None and self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
+                self.roll_back()
                 raise
         finally:
             self.write.release()
+
+    def roll_back(self) -> None:
+        """``ROLLBACK`` if a transaction is open on the connection."""
+        if self.db is not None and self.db.in_transaction:
+            self.call(lambda db: db.execute("ROLLBACK"))
 
     async def take_write(self, where: str) -> None:
         if not self.write.locked():  # (the timeout's timer costs more than the rest)
@@ -694,9 +697,7 @@ class SQLiteKeyStore(TransactionalKeyStore):
             return
         try:
             if not self._begin_due:  # a statement was sent: BEGIN too
-                conn = self._connection()
-                if conn.db is not None and conn.db.in_transaction:
-                    conn.call(lambda db: db.execute("ROLLBACK"))
+                self._connection().roll_back()
         finally:
             self._release_write()
 
