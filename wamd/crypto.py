@@ -167,15 +167,20 @@ _SMALL_DATA = 4096  # past this, OpenSSL's HMAC (no copy of the data) is the fas
 _sha256 = hashlib.sha256
 
 
+def _block_key(key: bytes) -> bytes:
+    """An HMAC-SHA256 key as its 64-byte block (hashed when longer, zero-padded)."""
+    if len(key) > 64:
+        key = _sha256(key).digest()
+    return key + _BLOCK_ZEROS[len(key) :]
+
+
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
     """HMAC-SHA256 (RFC 2104). Signal's chains and HKDF make many of them over a few
     bytes each; two one-shot SHA-256 calls over the padded key do that in half the time
     of ``hmac.digest``, which sets up an OpenSSL HMAC context every call."""
     if len(data) > _SMALL_DATA:
         return hmac.digest(key, data, "sha256")
-    if len(key) > 64:
-        key = _sha256(key).digest()
-    key += _BLOCK_ZEROS[len(key) :]
+    key = _block_key(key)
     inner = _sha256(key.translate(_IPAD) + data).digest()
     return _sha256(key.translate(_OPAD) + inner).digest()
 
@@ -183,9 +188,7 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
 def hmac_sha256_pair(key: bytes, first: bytes, second: bytes) -> tuple[bytes, bytes]:
     """``(hmac_sha256(key, first), hmac_sha256(key, second))``, the key padded once (a
     chain step's two HMACs share their key)."""
-    if len(key) > 64:
-        key = _sha256(key).digest()
-    key += _BLOCK_ZEROS[len(key) :]
+    key = _block_key(key)
     inner_pad, outer_pad = key.translate(_IPAD), key.translate(_OPAD)
     return (
         _sha256(outer_pad + _sha256(inner_pad + first).digest()).digest(),
@@ -211,7 +214,7 @@ def hkdf(key_material: bytes, length: int, salt: bytes = b"", info: bytes = b"")
         prk = outer_state.digest()
     else:
         prk = hmac_sha256(salt, key_material)
-    prk += _BLOCK_ZEROS[32:]
+    prk = _block_key(prk)
     inner = _sha256(prk.translate(_IPAD))  # the expand's HMACs all have the PRK as key
     outer = _sha256(prk.translate(_OPAD))
     blocks = []
