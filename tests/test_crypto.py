@@ -14,6 +14,7 @@ from wamd.crypto import (
     agree,
     generate_keypair,
     hkdf,
+    hkdf_blocks,
     hmac_sha256,
     hmac_sha256_pair,
     prefixed,
@@ -120,3 +121,25 @@ def test_hmac_sha256_of_long_data_and_keys(size: int, key_size: int) -> None:
 def test_hkdf_matches_cryptography(ikm: bytes, salt: bytes, info: bytes, length: int) -> None:
     want = HKDF(hashes.SHA256(), length, salt or None, info).derive(ikm)
     assert hkdf(ikm, length, salt, info) == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    ikm=st.binary(max_size=100),
+    salt=st.one_of(st.just(b""), st.just(bytes(32)), st.binary(max_size=100)),
+    info=st.binary(max_size=30),
+    count=st.integers(1, 12),
+)
+def test_hkdf_blocks_are_the_output_in_32_byte_blocks(
+    ikm: bytes, salt: bytes, info: bytes, count: int
+) -> None:
+    want = HKDF(hashes.SHA256(), 32 * count, salt or None, info).derive(ikm)
+    assert hkdf_blocks(ikm, count, salt, info) == [
+        want[i : i + 32] for i in range(0, len(want), 32)
+    ]
+
+
+@pytest.mark.parametrize("count", [0, -1, 256])
+def test_hkdf_blocks_refuse_a_count_outside_1_to_255(count: int) -> None:
+    with pytest.raises(ValueError, match="HKDF output"):
+        hkdf_blocks(b"ikm", count)

@@ -197,7 +197,7 @@ def hmac_sha256_pair(key: bytes, first: bytes, second: bytes) -> tuple[bytes, by
 
 
 # HKDF's extract with the empty (32 zero bytes) salt: the padded key's hash states, once
-_ZERO_SALT = bytes(32)
+_ZERO_SALT = _HALF_BLOCK_ZEROS = bytes(32)
 _ZERO_SALT_INNER = _sha256(_BLOCK_ZEROS.translate(_IPAD))
 _ZERO_SALT_OUTER = _sha256(_BLOCK_ZEROS.translate(_OPAD))
 
@@ -206,27 +206,49 @@ def hkdf(key_material: bytes, length: int, salt: bytes = b"", info: bytes = b"")
     """HKDF-SHA256 (RFC 5869) extract-then-expand; an empty salt means 32 zero bytes."""
     if length > 255 * 32:
         raise ValueError("HKDF output too long")
+    if length <= 0:
+        return b""
+    blocks = hkdf_blocks(key_material, (length + 31) // 32, salt, info)
+    return b"".join(blocks)[:length] if len(blocks) > 1 else blocks[0][:length]
+
+
+def hkdf_blocks(
+    key_material: bytes, count: int, salt: bytes = b"", info: bytes = b""
+) -> list[bytes]:
+    """HKDF-SHA256's first ``count`` output blocks of 32 bytes (1-255), as a list: what
+    callers that split the output into keys want, without joining and slicing it.
+
+    The expand's HMACs share the PRK as key, padded once, and each is two one-shot
+    hashes (cheaper than copying hash states for inputs this small)."""
+    if not 1 <= count <= 255:
+        raise ValueError("HKDF output too long" if count > 255 else "HKDF output is empty")
     if not salt or salt == _ZERO_SALT:
-        inner_state = _ZERO_SALT_INNER.copy()
-        inner_state.update(key_material)
-        outer_state = _ZERO_SALT_OUTER.copy()
-        outer_state.update(inner_state.digest())
-        prk = outer_state.digest()
+        inner_pad, outer_pad = hkdf_zero_salt_pads(key_material)
     else:
-        prk = hmac_sha256(salt, key_material)
-    prk = _block_key(prk)
-    inner = _sha256(prk.translate(_IPAD))  # the expand's HMACs all have the PRK as key
-    outer = _sha256(prk.translate(_OPAD))
-    blocks = []
-    block = b""
-    for counter in range(1, (length + 31) // 32 + 1):
-        state = inner.copy()
-        state.update(block + info + _COUNTERS[counter])
-        final = outer.copy()
-        final.update(state.digest())
-        block = final.digest()
+        prk = _block_key(hmac_sha256(salt, key_material))
+        inner_pad, outer_pad = prk.translate(_IPAD), prk.translate(_OPAD)
+    block = _sha256(outer_pad + _sha256(inner_pad + info + b"\x01").digest()).digest()
+    blocks = [block]
+    for counter in range(2, count + 1):
+        data = inner_pad + block + info + _COUNTERS[counter]
+        block = _sha256(outer_pad + _sha256(data).digest()).digest()
         blocks.append(block)
-    return b"".join(blocks)[:length] if len(blocks) > 1 else block[:length]
+    return blocks
+
+
+def hkdf_zero_salt_pads(key_material: bytes) -> tuple[bytes, bytes]:
+    """HKDF-SHA256's extract with the empty (zero) salt, as the PRK's inner and outer
+    HMAC pads: block ``n`` of the output is then
+    ``sha256(outer + sha256(inner + previous block + info + bytes([n])))``. For callers
+    that spell out a fixed expansion (Signal's message keys) instead of a loop.
+
+    Starts from the zero salt's padded hash states, computed once."""
+    inner_state = _ZERO_SALT_INNER.copy()
+    inner_state.update(key_material)
+    outer_state = _ZERO_SALT_OUTER.copy()
+    outer_state.update(inner_state.digest())
+    prk = outer_state.digest() + _HALF_BLOCK_ZEROS  # 32 bytes, padded to the block
+    return prk.translate(_IPAD), prk.translate(_OPAD)
 
 
 _COUNTERS = [bytes((n,)) for n in range(256)]
