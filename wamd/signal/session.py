@@ -164,10 +164,15 @@ class SessionRecord:
         this bound keeps it to a few hundred KB. A message whose key was dropped reads as a
         duplicate (as in libsignal for any counter behind its chain without a key).
         """
-        chains = [
-            c for st in reversed(self._states()) for c in (*reversed(st.receivers), st.sender)
-        ]
-        total = sum(len(c.skipped) for c in chains)
+        states = self._states()
+        total = 0
+        for st in states:  # the common case, counted without building the chain list
+            total += len(st.sender.skipped)
+            for receiver in st.receivers:
+                total += len(receiver.skipped)
+        if total <= MAX_SKIPPED_PER_RECORD:
+            return
+        chains = [c for st in reversed(states) for c in (*reversed(st.receivers), st.sender)]
         for chain in chains:
             if total <= MAX_SKIPPED_PER_RECORD:
                 return
