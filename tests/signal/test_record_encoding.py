@@ -6,12 +6,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from wamd.crypto import SignedKeyPair, generate_keypair
 from wamd.errors import CorruptedStore, InvalidMessage
-from wamd.proto import signal_pb2, signal_store_pb2
+from wamd.proto import signal_store_pb2
 from wamd.signal import (
     PreKeyBundle,
     SessionRecord,
@@ -189,46 +187,3 @@ def test_a_state_changed_in_place_is_encoded_anew() -> None:
     assert record.serialize() == record.serialize_with_protobuf()
     state.local_registration_id, state.previous_counter = 5, 9
     assert record.serialize() == record.serialize_with_protobuf()
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    ratchet=st.binary(min_size=32, max_size=32),
-    counter=st.integers(0, 2**32 - 1),
-    previous=st.integers(0, 2**32 - 1),
-    ciphertext=st.binary(max_size=400) | st.binary(min_size=16_000, max_size=17_000),
-)
-def test_signal_message_bytes_are_protobufs(
-    ratchet: bytes, counter: int, previous: int, ciphertext: bytes
-) -> None:
-    """The hand-written SignalMessage an encryption sends is protobuf's serialisation."""
-    want = signal_pb2.SignalMessage(
-        ratchetKey=b"\x05" + ratchet,
-        counter=counter,
-        previousCounter=previous,
-        ciphertext=ciphertext,
-    ).SerializeToString()
-    got = session_module._signal_message(ratchet, counter, previous, ciphertext)
-    assert got == bytes((session_module.VERSION_BYTE,)) + want
-
-
-def test_signal_message_refuses_a_counter_past_uint32() -> None:
-    with pytest.raises(ValueError, match="uint32"):
-        session_module._signal_message(bytes(32), 2**32, 0, b"")
-
-
-def test_serialize_without_trim_keeps_every_skipped_key() -> None:
-    """An encryption saves with ``trim=False`` (it adds no skipped key); the bound is
-    applied by the next save that trims."""
-    bob_dev = Device()
-    alice = SessionRecord()
-    initiate_session(alice, generate_keypair(), 9, bob_dev.bundle(1))
-    assert alice.current is not None
-    over = session_module.MAX_SKIPPED_PER_RECORD + 5
-    keys = (b"k" * 32, b"m" * 32, b"i" * 16)
-    alice.current.sender.skipped.update({n: keys for n in range(over)})
-    untrimmed = alice.serialize(trim=False)
-    assert len(alice.current.sender.skipped) == over
-    assert len(SessionRecord.parse(untrimmed).current.sender.skipped) == over  # type: ignore[union-attr]
-    alice.serialize()
-    assert len(alice.current.sender.skipped) == session_module.MAX_SKIPPED_PER_RECORD

@@ -95,10 +95,8 @@ class SignalRepository:
         while len(self._parsed) > PARSED_CACHE:
             del self._parsed[next(iter(self._parsed))]
 
-    async def _save(
-        self, address: str, record: session.SessionRecord, *, trim: bool = True
-    ) -> None:
-        data = record.serialize(trim=trim)
+    async def _save(self, address: str, record: session.SessionRecord) -> None:
+        data = record.serialize()
         await self.store.set({"session": {address: data}})
         self._keep(address, data, record)
 
@@ -148,7 +146,7 @@ class SignalRepository:
             if record.current is None:
                 raise NoSession(f"no session with {address}")
             result = session.encrypt(record, plaintext)
-            await self._save(address, record, trim=False)  # encrypting skips no key
+            await self._save(address, record)
         return result
 
     async def decrypt(self, jid: JID | str, kind: str, ciphertext: bytes) -> DecryptResult:

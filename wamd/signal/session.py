@@ -188,15 +188,11 @@ class SessionRecord:
 
     # ------------------------------------------------------------------ storage
 
-    def serialize(self, *, trim: bool = True) -> bytes:
+    def serialize(self) -> bytes:
         """The stored form (``signal_store.SessionRecord``; the same bytes protobuf's own
         serialiser gives). Written by hand, and each earlier state's part is kept between
-        calls: only the current state, which every message changes, is encoded anew.
-
-        ``trim=False`` skips ``trim_skipped`` for a change that adds no skipped message
-        key (an encryption): the record is no larger than it was when last trimmed."""
-        if trim:
-            self.trim_skipped()
+        calls: only the current state, which every message changes, is encoded anew."""
+        self.trim_skipped()
         parts = [_RECORD_VERSION_FIELD]
         current = self.current
         if current is not None:  # changes in place with every message: never kept
@@ -548,29 +544,6 @@ def _mac(mac_key: bytes, sender_identity: bytes, receiver_identity: bytes, body:
     return hmac_sha256(mac_key, data)[:MAC_LENGTH]
 
 
-_VERSION_PREFIX = bytes((VERSION_BYTE,))
-
-
-def _signal_message(
-    ratchet_public: bytes, counter: int, previous_counter: int, ciphertext: bytes
-) -> bytes:
-    """The version byte and ``SignalMessage`` (proto2, all four fields set, in field
-    order: protobuf's bytes, checked against it in tests), written by hand since every
-    message makes one."""
-    ratchet_key = b"\x05" + ratchet_public
-    return b"".join(
-        (
-            _VERSION_PREFIX,
-            _message(0x0A, ratchet_key),
-            b"\x10",
-            _varint(counter),
-            b"\x18",
-            _varint(previous_counter),
-            _message(0x22, ciphertext),
-        )
-    )
-
-
 def encrypt(record: SessionRecord, plaintext: bytes) -> tuple[str, bytes]:
     """Encrypt with the current session: ``("pkmsg" | "msg", serialized message)``."""
     state = record.current
@@ -581,11 +554,14 @@ def encrypt(record: SessionRecord, plaintext: bytes) -> tuple[str, bytes]:
     counter = chain.index
     chain.index += 1
     cipher_key, mac_key, iv = kdf.message_keys(seed)
-    body = _signal_message(
-        chain.ratchet_public,
-        counter,
-        state.previous_counter,
-        kdf.aes_cbc_encrypt(cipher_key, iv, plaintext),
+    body = (
+        bytes((VERSION_BYTE,))
+        + signal_pb2.SignalMessage(
+            ratchetKey=b"\x05" + chain.ratchet_public,
+            counter=counter,
+            previousCounter=state.previous_counter,
+            ciphertext=kdf.aes_cbc_encrypt(cipher_key, iv, plaintext),
+        ).SerializeToString()
     )
     message = body + _mac(mac_key, state.local_identity, state.remote_identity, body)
     pending = state.pending
