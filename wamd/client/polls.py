@@ -137,13 +137,17 @@ class Polls:
         content = msg.content
         if content is None or msg.sender is None:
             return
+        creation = poll_of(content) is not None and msg.message is not None
+        vote = content.HasField("pollUpdateMessage")
+        if not (creation or vote):  # most messages: no sender to parse
+            return
         try:
             sender = JID.parse(msg.sender)
         except InvalidJID:
             return
-        if poll_of(content) is not None and msg.message is not None:
+        if creation and msg.message is not None:
             await self._remember(msg.key.id, msg.key.remote_jid, sender, msg.message)
-        if content.HasField("pollUpdateMessage"):
+        if vote:
             await self._vote(msg, sender, content.pollUpdateMessage)
 
     async def _vote(self, msg: WAMessage, sender: JID, update: e2e_pb2.PollUpdateMessage) -> None:
