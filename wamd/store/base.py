@@ -16,6 +16,12 @@ only once its writes are durable; ``grouped_transaction()`` returns at once, and
 next message is decrypted while the last one's commit reaches the disk, and its receipt
 still goes out only after that.
 
+A backend whose steps never suspend (memory) may also give them synchronously
+(``_begin_now``, ``_read_now``, ``_commit_now``, ``_rollback_now``): while its
+``_steps_now()`` says they stand in for its own awaitable steps, the base calls them
+without an await (a coroutine each was a fair part of a memory transaction's cost). A
+subclass, or a step replaced on the instance, is awaited as before.
+
 This class turns them into the ``SignalKeyStore`` contract: transactions bound to the
 running task; nested blocks in the same task join the outer one; reads inside see the
 pending writes; an exception discards everything; ``set()`` outside a transaction is a
@@ -45,6 +51,7 @@ import copy
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
+from threading import get_ident
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -65,14 +72,6 @@ Writes = dict[str, dict[str, Any]]
 _T = TypeVar("_T")
 
 
-class _Transaction:
-    __slots__ = ("task", "writes")
-
-    def __init__(self, task: asyncio.Task[Any] | None) -> None:
-        self.task = task  # the task that opened it: only that task is inside
-        self.writes: Writes = {}
-
-
 def bound_to_task(tx: _T | None, task: object) -> _T | None:
     """``tx`` when it was opened by ``task`` (a ContextVar copied into a child task: None)."""
     if tx is None or getattr(tx, "task", None) is not task:
@@ -85,7 +84,7 @@ class TransactionalKeyStore:
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        self._current: ContextVar[_Transaction | None] = ContextVar(
+        self._current: ContextVar[_TransactionBlock | None] = ContextVar(
             f"wamd-store-tx-{id(self)}", default=None
         )
         self._durable: asyncio.Future[None] | None = None  # the latest grouped commit's
@@ -103,6 +102,29 @@ class TransactionalKeyStore:
 
     async def _rollback(self) -> None:
         """Release the backend's write lock without writing (default: nothing)."""
+
+    # synchronous twins of the steps, for a backend whose steps never suspend (memory): the
+    # base calls them instead of the awaitables only while ``_steps_now()`` says so
+
+    def _steps_now(self) -> bool:
+        """True when ``_begin_now``, ``_read_now``, ``_commit_now`` and ``_rollback_now``
+        may stand in for ``_begin``, ``_read``, ``_commit`` and ``_rollback``: they do the
+        same without suspending, and the awaitables in use are the backend's own (not a
+        subclass's, not replaced on the instance). Asked for every transaction and every
+        read; the default: no."""
+        return False
+
+    def _begin_now(self) -> None:
+        """``_begin`` without suspending (default: nothing, as ``_begin``)."""
+
+    def _read_now(self, type: str, ids: Sequence[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _commit_now(self, writes: Writes) -> None:
+        raise NotImplementedError
+
+    def _rollback_now(self) -> None:
+        """``_rollback`` without suspending (default: nothing, as ``_rollback``)."""
 
     async def _commit_grouped(
         self, writes: Writes, *, wait: bool = True
@@ -135,10 +157,10 @@ class TransactionalKeyStore:
 
     # ------------------------------------------------------------------ contract
 
-    def _tx(self) -> _Transaction | None:
+    def _tx(self) -> _TransactionBlock | None:
         """The transaction the running task has open on this store, if any."""
         tx = self._current.get()
-        if tx is None or tx.task is not asyncio.current_task():
+        if tx is None or tx.task is not _running_task(tx):
             return None
         return tx
 
@@ -146,9 +168,15 @@ class TransactionalKeyStore:
         _check_type(type)
         tx = self._tx()
         if tx is None or type not in tx.writes:
+            if self._steps_now():
+                return self._read_now(type, list(ids))
             return await self._read(type, list(ids))
         pending = tx.writes[type]
-        result = await self._read(type, [i for i in ids if i not in pending])
+        missing = [i for i in ids if i not in pending]
+        if self._steps_now():
+            result = self._read_now(type, missing)
+        else:
+            result = await self._read(type, missing)
         for i in ids:
             if i in pending:
                 value = pending[i]
@@ -163,11 +191,14 @@ class TransactionalKeyStore:
             _check_type(type)
         tx = self._tx()
         if tx is not None:
-            for type, values in data.items():
-                tx.writes.setdefault(type, {}).update({k: copy_value(v) for k, v in values.items()})
+            _add(tx.writes, data)
             return
-        async with self.transaction():
-            await self.set(data)
+        block = self.transaction()
+        async with block:
+            if isinstance(block, _TransactionBlock) and block._mode != _JOINED:
+                _add(block.writes, data)  # the transaction it opened (saves a call)
+            else:
+                await self.set(data)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """A transaction bound to the running task (see the module docstring)."""
@@ -192,13 +223,15 @@ class TransactionalKeyStore:
         the server already hands out. Writing the same key again, or deleting, is fine.
         Runs inside the transaction (the backend's write lock held), just before commit.
         """
-        new = {k: v for k, v in (prekeys or {}).items() if v is not None}
-        if not new:
-            return
-        stored = await self._read("pre-key", list(new))
-        clash = [k for k, v in stored.items() if v != new[k]]
-        if clash:
-            raise PreKeyIdInUse(tuple(sorted(clash, key=lambda k: (len(k), k))))
+        new = _new_prekeys(prekeys)
+        if new:
+            _refuse_clash(new, await self._read("pre-key", list(new)))
+
+    def _refuse_prekey_reuse_now(self, prekeys: dict[str, Any] | None) -> None:
+        """``_refuse_prekey_reuse`` through ``_read_now`` (where ``_steps_now()``)."""
+        new = _new_prekeys(prekeys)
+        if new:
+            _refuse_clash(new, self._read_now("pre-key", list(new)))
 
     @property
     def in_transaction(self) -> bool:
@@ -221,49 +254,72 @@ class TransactionalKeyStore:
             yield
 
 
+_JOINED, _AWAITED, _INLINE, _NOW = range(4)  # how a block runs the backend's steps
+
+
 class _TransactionBlock:
     """``async with store.transaction()``: a class, not a generator, since every message
     opens one (the generator's machinery was a fair part of a memory store's cost).
 
     Joins the running task's open transaction if it has one; otherwise takes the store's
     lock and the backend's, and at the end commits the writes (or gives the locks back
-    without writing when the block raised, or when it wrote nothing).
+    without writing when the block raised, or when it wrote nothing). A block that opens a
+    transaction is that transaction: the store's ``ContextVar`` holds it, with the task
+    that opened it and the pending writes.
     """
 
-    __slots__ = ("_inline", "_store", "_token", "_tx", "_wait")
+    __slots__ = ("_loop", "_mode", "_store", "_thread", "_token", "_wait", "task", "writes")
+    _loop: asyncio.AbstractEventLoop | None  # set when it opens a transaction, as is _thread
+    _thread: int
 
     def __init__(self, store: TransactionalKeyStore, *, wait: bool) -> None:
         self._store = store
         self._wait = wait  # False: a grouped transaction (see grouped_transaction())
-        self._tx: _Transaction | None = None
+        self._mode = _JOINED  # until it opens one (see __aenter__)
         self._token: Any = None
-        self._inline = False  # run the backend's steps in this task (see __aenter__)
+        self.task: asyncio.Task[Any] | None = None  # the task that opened it: only it is inside
+        self.writes: Writes = {}
 
     async def __aenter__(self) -> None:
         store = self._store
-        task = asyncio.current_task()
         outer = store._current.get()
+        task = asyncio.current_task() if outer is None else _running_task(outer)
         if outer is not None and outer.task is task:
+            self._mode = _JOINED
             return  # nested in the same task: join the outer transaction
-        # steps that never suspend cannot be cut short by a cancellation: run them inline
-        # (a task and a shield for each cost more than a memory store's whole transaction)
-        inline = store._steps_inline_safe()
-        await store._lock.acquire()
-        try:
-            await _step(store._begin(), inline)
-        except asyncio.CancelledError:
-            # cancelled while the backend took its lock (a file lock, BEGIN): it may hold
-            # it now, and nobody else would ever give it back
-            with contextlib.suppress(Exception):
-                await _to_the_end(store._rollback())
-            store._lock.release()
-            raise
-        except BaseException:
-            store._lock.release()
-            raise
-        self._inline = inline
-        self._tx = tx = _Transaction(task)
-        self._token = store._current.set(tx)
+        if store._steps_now():  # synchronous steps: nothing below can be cut short
+            await store._lock.acquire()
+            try:
+                store._begin_now()
+            except BaseException:
+                store._lock.release()
+                raise
+            mode = _NOW
+        else:
+            # steps that never suspend cannot be cut short by a cancellation: run them
+            # inline (a task and a shield for each cost more than a memory store's whole
+            # transaction)
+            inline = store._steps_inline_safe()
+            await store._lock.acquire()
+            try:
+                await _step(store._begin(), inline)
+            except asyncio.CancelledError:
+                # cancelled while the backend took its lock (a file lock, BEGIN): it may
+                # hold it now, and nobody else would ever give it back
+                with contextlib.suppress(Exception):
+                    await _to_the_end(store._rollback())
+                store._lock.release()
+                raise
+            except BaseException:
+                store._lock.release()
+                raise
+            mode = _INLINE if inline else _AWAITED
+        self._mode = mode
+        self.task = task
+        self._loop = task.get_loop() if task is not None else None
+        self._thread = get_ident()
+        self.writes = {}
+        self._token = store._current.set(self)
 
     async def __aexit__(
         self,
@@ -271,13 +327,38 @@ class _TransactionBlock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        tx = self._tx
-        if tx is None:
+        mode = self._mode
+        if mode == _JOINED:
             return  # joined an outer transaction: it decides
-        store, inline = self._store, self._inline
+        self._mode = _JOINED
+        store = self._store
+        if mode == _NOW:  # as below, without an await
+            try:
+                pending = self.writes if exc_type is None else None
+                if pending:
+                    prekeys = pending.get("pre-key")
+                    if prekeys:
+                        try:
+                            store._refuse_prekey_reuse_now(prekeys)
+                        except BaseException:
+                            store._current.reset(self._token)
+                            store._rollback_now()
+                            raise
+                    store._current.reset(self._token)
+                    writes = {t: v for t, v in pending.items() if v}
+                    if writes:
+                        store._commit_now(writes)
+                        return
+                else:
+                    store._current.reset(self._token)
+                store._rollback_now()
+            finally:
+                store._lock.release()
+            return
+        inline = mode == _INLINE
         durable: asyncio.Future[None] | None = None
         try:
-            prekeys = tx.writes.get("pre-key") if exc_type is None else None
+            prekeys = self.writes.get("pre-key") if exc_type is None else None
             if prekeys:
                 try:
                     await store._refuse_prekey_reuse(prekeys)
@@ -289,7 +370,7 @@ class _TransactionBlock:
             if exc_type is not None:
                 await _step(store._rollback(), inline)
                 return
-            writes = {t: v for t, v in tx.writes.items() if v}
+            writes = {t: v for t, v in self.writes.items() if v}
             if not writes:
                 await _step(store._rollback(), inline)
             elif store.groups_commits:
@@ -337,6 +418,32 @@ def copy_value(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_value(v) for v in value]
     return copy.deepcopy(value)
+
+
+def _running_task(tx: _TransactionBlock) -> asyncio.Task[Any] | None:
+    """``asyncio.current_task()``, without its ``get_running_loop`` (a ``getpid`` system
+    call in 3.11) when running in the thread that opened ``tx``: the loop it was opened in
+    has a current task there only while it is the loop running there."""
+    loop = tx._loop
+    if loop is not None and tx._thread == get_ident():
+        return asyncio.current_task(loop)
+    return asyncio.current_task()
+
+
+def _add(writes: Writes, data: Mapping[str, Mapping[str, Any | None]]) -> None:
+    """Add ``data`` (copied) to a transaction's pending ``writes``."""
+    for type, values in data.items():
+        writes.setdefault(type, {}).update({k: copy_value(v) for k, v in values.items()})
+
+
+def _new_prekeys(prekeys: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (prekeys or {}).items() if v is not None}
+
+
+def _refuse_clash(new: dict[str, Any], stored: dict[str, Any]) -> None:
+    clash = [k for k, v in stored.items() if v != new[k]]
+    if clash:
+        raise PreKeyIdInUse(tuple(sorted(clash, key=lambda k: (len(k), k))))
 
 
 def _check_type(type: str) -> None:
