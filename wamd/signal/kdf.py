@@ -98,7 +98,7 @@ def _cipher_contexts() -> tuple[_MakeContext, _MakeContext] | None:
     A Signal message's AES-CBC is over a few blocks with a fresh key, so building
     ``Cipher`` (its ABC checks, its mode validation) cost as much as the encryption;
     calling the constructor directly saves about a third of it. The key's size is still
-    checked by ``algorithms.AES``, and the IV's by the callers below."""
+    checked by ``algorithms.AES``, and the IV's by ``_context``."""
     try:
         from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 
@@ -118,25 +118,19 @@ def _cipher_contexts() -> tuple[_MakeContext, _MakeContext] | None:
 _CONTEXTS = _cipher_contexts()
 
 
-def _encryptor(key: bytes, iv: bytes) -> CipherContext:
+def _context(key: bytes, iv: bytes, *, decrypt: bool) -> CipherContext:
+    """An AES-256-CBC context (the IV checked here: the direct constructors do not)."""
     if len(iv) != 16:
         raise ValueError("the IV of AES-CBC is 16 bytes")
     if _CONTEXTS is None:
-        return Cipher(_AES(key), _CBC(iv)).encryptor()
-    return _CONTEXTS[0](_AES(key), _CBC(iv))
-
-
-def _decryptor(key: bytes, iv: bytes) -> CipherContext:
-    if len(iv) != 16:
-        raise ValueError("the IV of AES-CBC is 16 bytes")
-    if _CONTEXTS is None:
-        return Cipher(_AES(key), _CBC(iv)).decryptor()
-    return _CONTEXTS[1](_AES(key), _CBC(iv))
+        cipher = Cipher(_AES(key), _CBC(iv))
+        return cipher.decryptor() if decrypt else cipher.encryptor()
+    return _CONTEXTS[decrypt](_AES(key), _CBC(iv))
 
 
 def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     pad = 16 - len(plaintext) % 16  # PKCS#7: always 1-16 bytes of the pad's length
-    encryptor = _encryptor(key, iv)
+    encryptor = _context(key, iv, decrypt=False)
     # the padded input is whole blocks: update() returns all of it, finalize() nothing
     out = encryptor.update(plaintext + _PADS[pad])
     encryptor.finalize()
@@ -146,7 +140,7 @@ def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
 def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
     if not ciphertext or len(ciphertext) % 16:
         raise InvalidMessage("ciphertext length is not a multiple of the AES block size")
-    decryptor = _decryptor(key, iv)
+    decryptor = _context(key, iv, decrypt=True)
     padded = decryptor.update(ciphertext)
     decryptor.finalize()  # whole blocks in: nothing held back
     pad = padded[-1]
