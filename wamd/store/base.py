@@ -334,9 +334,9 @@ class _TransactionBlock:
         store = self._store
         if mode == _NOW:  # as below, without an await
             try:
-                pending = self.writes if exc_type is None else None
-                if pending:
-                    prekeys = pending.get("pre-key")
+                writes: Writes = {}
+                if exc_type is None:
+                    prekeys = self.writes.get("pre-key")
                     if prekeys:
                         try:
                             store._refuse_prekey_reuse_now(prekeys)
@@ -344,14 +344,12 @@ class _TransactionBlock:
                             store._current.reset(self._token)
                             store._rollback_now()
                             raise
-                    store._current.reset(self._token)
-                    writes = {t: v for t, v in pending.items() if v}
-                    if writes:
-                        store._commit_now(writes)
-                        return
+                    writes = {t: v for t, v in self.writes.items() if v}
+                store._current.reset(self._token)
+                if writes:
+                    store._commit_now(writes)
                 else:
-                    store._current.reset(self._token)
-                store._rollback_now()
+                    store._rollback_now()
             finally:
                 store._lock.release()
             return
