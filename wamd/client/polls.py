@@ -137,16 +137,16 @@ class Polls:
         content = msg.content
         if content is None or msg.sender is None:
             return
-        creation = poll_of(content) is not None and msg.message is not None
+        poll = msg.message if poll_of(content) is not None else None  # a poll's creation
         vote = content.HasField("pollUpdateMessage")
-        if not (creation or vote):  # most messages: no sender to parse
+        if poll is None and not vote:  # most messages: no sender to parse
             return
         try:
             sender = JID.parse(msg.sender)
         except InvalidJID:
             return
-        if creation and msg.message is not None:
-            await self._remember(msg.key.id, msg.key.remote_jid, sender, msg.message)
+        if poll is not None:
+            await self._remember(msg.key.id, msg.key.remote_jid, sender, poll)
         if vote:
             await self._vote(msg, sender, content.pollUpdateMessage)
 
