@@ -10,7 +10,7 @@ from wamd.store.base import TransactionalKeyStore, Writes, copy_value, own_steps
 __all__ = ["MemoryKeyStore"]
 
 # what the synchronous steps stand in for: replaced on the instance, they are awaited
-_AWAITED = frozenset(
+_TWINNED_STEPS = frozenset(
     ("_begin", "_read", "_commit", "_commit_grouped", "_rollback", "_refuse_prekey_reuse")
 )
 
@@ -35,16 +35,16 @@ class MemoryKeyStore(TransactionalKeyStore):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name in _AWAITED or name == "__class__":
+        if name in _TWINNED_STEPS or name == "__class__":
             self._recheck_steps()
 
     def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
-        if name in _AWAITED:
+        if name in _TWINNED_STEPS:
             self._recheck_steps()
 
     def _recheck_steps(self) -> None:
-        own = type(self) is MemoryKeyStore and _AWAITED.isdisjoint(self.__dict__)
+        own = type(self) is MemoryKeyStore and _TWINNED_STEPS.isdisjoint(self.__dict__)
         object.__setattr__(self, "_own_steps", own)
 
     async def set_aside(self, type: str, key_id: str) -> str:
