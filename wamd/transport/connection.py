@@ -30,6 +30,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.exceptions import InvalidHandshake, InvalidURI
+from websockets.protocol import State
 
 from wamd.binary import Node, decode_node, encode_node
 from wamd.binary.jid import DEFAULT_USER_SERVER
@@ -69,9 +70,24 @@ KEEPALIVE_INTERVAL = (20.0, 30.0)  # seconds between pings, drawn at random (wha
 KEEPALIVE_TIMEOUT = 10.0  # seconds to wait for the ping's answer (whatsmeow)
 DEFAULT_QUERY_TIMEOUT = 60.0
 HANDSHAKE_TIMEOUT = 20.0  # whatsmeow waits 20 s for the server hello
+# frames queued on the websocket before they are written without waiting for the end of
+# the event loop's turn
+_COALESCE_FRAMES = 32
 
 WebSocket = ClientConnection | ServerConnection
 NodeHandler = Callable[[Node], Awaitable[None] | None]
+
+
+def _write_chunks(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
+    """Write websockets' outgoing chunks the way it does: an empty one ends the stream."""
+    for chunk in chunks:
+        if chunk:
+            transport.write(chunk)
+        elif transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
+            return
 
 
 class _FrameReader:
@@ -111,6 +127,11 @@ class NodeConnection:
         self._encoder = encoder
         self._reader = reader
         self._send_lock = asyncio.Lock()
+        self._queued = 0  # frames handed to the websocket and not yet written
+        self._flush_handle: asyncio.Handle | None = None
+        # above this many buffered bytes the transport pauses websockets' writers (its
+        # high-water mark): a send then waits for the drain with them
+        self._write_limit = ws.transport.get_write_buffer_limits()[1]
         self._waiters: dict[str, asyncio.Future[Node]] = {}
         self._id_prefix = f"{os.urandom(1)[0]}.{os.urandom(1)[0]}-"
         self._id_counter = 0
@@ -122,10 +143,34 @@ class NodeConnection:
     # ------------------------------------------------------------------ sending
 
     async def send(self, node: Node) -> None:
-        """Encrypt and send one node."""
+        """Encrypt and send one node.
+
+        The frame is handed to the websocket at once, in order, and the bytes of the
+        frames sent in one turn of the event loop go to the socket in one write (at the
+        end of the turn, or once ``_COALESCE_FRAMES`` are waiting). While the socket's
+        buffer is above its high-water mark, or another send waits for it to drain, a
+        send waits its turn through websockets' own flow control instead.
+        """
         if self.close_reason is not None:
             raise self.close_reason
         payload = encode_node(node, dict_version=self.dict_version)
+        ws = self.ws
+        if (
+            not self._send_lock.locked()
+            and ws.protocol.state is State.OPEN
+            and ws.transport.get_write_buffer_size() <= self._write_limit
+        ):
+            # nothing awaited from the encryption to the queueing: the cipher's counter
+            # and the frame order go together without the lock
+            ws.protocol.send_binary(self._encoder.encode(self._cipher.encrypt(payload)))
+            self._queued += 1
+            if self._queued >= _COALESCE_FRAMES:
+                self._flush()
+            elif self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("sent %s", node.pretty())
+            return
         async with self._send_lock:  # the cipher's counter and the frame order go together
             frame = self._encoder.encode(self._cipher.encrypt(payload))
             try:
@@ -139,6 +184,25 @@ class NodeConnection:
                 ) from exc
         if log.isEnabledFor(logging.DEBUG):
             log.debug("sent %s", node.pretty())
+
+    def _flush(self) -> None:
+        """Write the frames queued on the websocket in one go (websockets' own writes,
+        a ping's answer or a close, drain the same queue, in the same order)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._queued = 0
+        ws = self.ws
+        chunks = ws.protocol.data_to_send()
+        transport = ws.transport
+        if not chunks or transport.is_closing():
+            return
+        if len(chunks) == 1 and chunks[0]:
+            transport.write(chunks[0])
+        elif all(chunks):
+            transport.write(b"".join(chunks))
+        else:  # an end of stream among them (never queued by send(), kept in its place)
+            _write_chunks(transport, chunks)
 
     def new_id(self) -> str:
         """A fresh request id, shaped like WhatsApp clients' (``<a>.<b>-<n>``)."""
