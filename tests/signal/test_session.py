@@ -88,6 +88,25 @@ def test_tampered_mac_on_a_known_chain_changes_nothing() -> None:
         bad = msg[:-1] + bytes([msg[-1] ^ 1])
         assert_unchanged(bob, lambda bad=bad: decrypt_message(bob, bad))
     assert decrypt_message(bob, third) == b"2"
+    # the second now has a kept (skipped) key: a forgery of it leaves the key in place
+    bad = second[:-1] + bytes([second[-1] ^ 1])
+    assert_unchanged(bob, lambda: decrypt_message(bob, bad))
+    assert decrypt_message(bob, second) == b"1"
+    assert_unchanged(bob, lambda: decrypt_message(bob, second))  # its key is used up
+    with pytest.raises(DuplicateMessage):
+        decrypt_message(bob, second)
+
+
+def test_a_tampered_ciphertext_on_a_known_chain_changes_nothing() -> None:
+    """A forged body (its MAC then fails) on the chain's next message and on a kept key."""
+    alice, bob, _ = pair()
+    first, second, third, fourth = (encrypt(alice, b"%d" % n)[1] for n in range(4))
+    assert decrypt_message(bob, first) == b"0"
+    assert decrypt_message(bob, third) == b"2"  # keeps the second's key
+    for msg in (second, fourth):
+        bad = msg[:-12] + bytes([msg[-12] ^ 0x80]) + msg[-11:]  # inside the ciphertext
+        assert_unchanged(bob, lambda bad=bad: decrypt_message(bob, bad))
+    assert decrypt_message(bob, fourth) == b"3"
     assert decrypt_message(bob, second) == b"1"
 
 
@@ -127,8 +146,13 @@ def test_no_session() -> None:
         encrypt(SessionRecord(), b"x")
 
 
-def test_messages_in_flight_across_a_session_reset_still_decrypt() -> None:
+@pytest.mark.parametrize("known_chain", [False, True])
+def test_messages_in_flight_across_a_session_reset_still_decrypt(known_chain: bool) -> None:
+    """The in-flight message needs a DH step on the archived state, or (``known_chain``)
+    it is the next one on a receiving chain the archived state already holds."""
     alice, bob, b = pair()
+    if known_chain:
+        assert decrypt_message(bob, encrypt(alice, b"warm")[1]) == b"warm"
     _, in_flight = encrypt(alice, b"old session")
     # Alice resets: a new X3DH with Bob's (signed-prekey-only) bundle
     initiate_session(alice, generate_keypair(), 9, b.bundle(with_prekey=False))
@@ -137,7 +161,17 @@ def test_messages_in_flight_across_a_session_reset_still_decrypt() -> None:
         decrypt_prekey_message(bob, b.identity, 5, fresh, b.signed.key_pair, None)[0]
         == b"new session"
     )
+    assert bob.current is not None
+    newer = bob.current.alice_base_key
     assert decrypt_message(bob, in_flight) == b"old session"  # via the archived state
+    # the state that decrypted it is the current one again, the newer one archived
+    assert bob.current.alice_base_key != newer and bob.previous[0].alice_base_key == newer
+    kind, again = encrypt(alice, b"newer")  # still a prekey message: bob has not answered
+    assert kind == "pkmsg"
+    assert (
+        decrypt_prekey_message(bob, b.identity, 5, again, b.signed.key_pair, None)[0] == b"newer"
+    )  # the newer one from the archive
+    assert bob.current.alice_base_key == newer
 
 
 def test_pkmsg_retransmission_and_unknown_prekeys() -> None:

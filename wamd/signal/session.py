@@ -690,6 +690,43 @@ def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
     return plaintext
 
 
+def _decrypt_in_place(state: SessionState, parsed: _Parsed) -> bytes | None:
+    """The common message: the next one on a receiving chain the state holds, or one
+    whose key was kept when it was skipped. Its keys are derived and it is checked and
+    decrypted before anything changes; then the chain moves on (no copies). None for the
+    rest (a DH ratchet step, a message ahead of its chain), which ``_decrypt_with_state``
+    does on a copy."""
+    for chain in state.receivers:
+        if chain.ratchet_public == parsed.ratchet_key:
+            break
+    else:
+        return None
+    counter = parsed.counter
+    next_key = None
+    if counter == chain.index:
+        seed, next_key = kdf.chain_step(chain.chain_key)
+        keys = kdf.message_keys(seed)
+    elif counter < chain.index:
+        kept = chain.skipped.get(counter)
+        if kept is None:
+            raise DuplicateMessage(f"message {counter} was already received")
+        keys = kept
+    else:
+        return None
+    cipher_key, mac_key, iv = keys
+    expected = _mac(mac_key, state.remote_identity, state.local_identity, parsed.body)
+    if not hmac.compare_digest(expected, parsed.mac):
+        raise BadMac("bad MAC")
+    plaintext = kdf.aes_cbc_decrypt(cipher_key, iv, parsed.ciphertext)
+    if next_key is None:
+        del chain.skipped[counter]
+    else:
+        chain.chain_key = next_key
+        chain.index = counter + 1
+    state.pending = None  # the peer answered: no need to send prekey messages any more
+    return plaintext
+
+
 def decrypt_message(record: SessionRecord, data: bytes) -> bytes:
     """Decrypt a ``msg``; the record changes only when decryption succeeds.
 
@@ -700,15 +737,21 @@ def decrypt_message(record: SessionRecord, data: bytes) -> bytes:
         raise NoSession("no session with this device")
     errors: list[Exception] = []
     for state in record._states():
-        candidate = _copy_state(state)
+        candidate = None
         try:
-            plaintext = _decrypt_with_state(candidate, parsed)
+            plaintext = _decrypt_in_place(state, parsed)
+            if plaintext is None:
+                candidate = _copy_state(state)
+                plaintext = _decrypt_with_state(candidate, parsed)
         except DuplicateMessage:
             raise
         except InvalidMessage as exc:
             errors.append(exc)
             continue
-        _replace(record, state, candidate)
+        if candidate is not None:
+            _replace(record, state, candidate)
+        elif state is not record.current:
+            record.promote(state)  # a message of an earlier session: it is current again
         return plaintext
     specific = [e for e in errors if not isinstance(e, BadMac)]
     if specific:  # e.g. the skip bound: more useful to the caller than a MAC failure
