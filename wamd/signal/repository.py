@@ -26,6 +26,7 @@ says ``identity_changed=True``; with ``trust_identity_changes=False`` it raises
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from wamd.binary.jid import JID
@@ -76,7 +77,11 @@ class SignalRepository:
 
     async def _load(self, address: str) -> session.SessionRecord:
         """The session record, parsed, owned by the caller (it may change it)."""
-        stored = (await self.store.get("session", [address])).get(address)
+        return self._record(address, (await self.store.get("session", [address])).get(address))
+
+    def _record(self, address: str, stored: bytes | None) -> session.SessionRecord:
+        """``_load`` once the stored bytes are read (the paths of every message read and
+        write in line, without a coroutine of their own for each)."""
         if stored is None:
             return session.SessionRecord()
         # the parsed form of what was last written is reused only while the store still
@@ -95,10 +100,13 @@ class SignalRepository:
         while len(self._parsed) > PARSED_CACHE:
             del self._parsed[next(iter(self._parsed))]
 
-    async def _save(self, address: str, record: session.SessionRecord) -> None:
+    def _save(self, address: str, record: session.SessionRecord) -> Awaitable[None]:
+        """Write ``record`` (the store's own ``set``, to await: no coroutine of its own).
+        Kept as the parsed form at once: a rolled-back write leaves the store's bytes
+        different from the kept ones, which ``_record`` then ignores."""
         data = record.serialize()
-        await self.store.set({"session": {address: data}})
         self._keep(address, data, record)
+        return self.store.set({"session": {address: data}})
 
     async def _check_identity(self, address: str, identity: bytes) -> bool:
         """Store ``identity`` for ``address``; True when it replaced a different one."""
@@ -141,8 +149,9 @@ class SignalRepository:
     async def encrypt(self, jid: JID | str, plaintext: bytes) -> tuple[str, bytes]:
         """``("pkmsg" | "msg", ciphertext)`` for one device; ``NoSession`` without one."""
         address = signal_address(jid)
-        async with self.store.transaction():
-            record = await self._load(address)
+        store = self.store
+        async with store.transaction():
+            record = self._record(address, (await store.get("session", [address])).get(address))
             if record.current is None:
                 raise NoSession(f"no session with {address}")
             result = session.encrypt(record, plaintext)
@@ -152,8 +161,9 @@ class SignalRepository:
     async def decrypt(self, jid: JID | str, kind: str, ciphertext: bytes) -> DecryptResult:
         """Decrypt an ``enc`` of type ``pkmsg`` or ``msg`` from one device."""
         address = signal_address(jid)
-        async with self.store.transaction():
-            record = await self._load(address)
+        store = self.store
+        async with store.transaction():
+            record = self._record(address, (await store.get("session", [address])).get(address))
             if kind == "msg":
                 plaintext = session.decrypt_message(record, ciphertext)
                 await self._save(address, record)
