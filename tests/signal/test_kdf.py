@@ -107,6 +107,13 @@ def test_aes_cbc_refuses_bad_keys_ivs_and_padding(cbc_path: str) -> None:
     bad = kdf.aes_cbc_encrypt(key, iv, bytes(16))[:16]
     with pytest.raises(InvalidMessage, match="padding"):
         kdf.aes_cbc_decrypt(key, iv, bad)
+    # a valid pad length whose bytes are not all that length
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    for block in (b"A" * 13 + b"\x01\x03\x03", b"A" * 15 + b"\x00", b"\x10" * 15 + b"\x11"):
+        raw = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor().update(block)
+        with pytest.raises(InvalidMessage, match="padding"):
+            kdf.aes_cbc_decrypt(key, iv, raw)
 
 
 def test_direct_contexts_fall_back_when_they_disagree(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -130,20 +130,17 @@ def _context(key: bytes, iv: bytes, *, decrypt: bool) -> CipherContext:
 
 def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     pad = 16 - len(plaintext) % 16  # PKCS#7: always 1-16 bytes of the pad's length
-    encryptor = _context(key, iv, decrypt=False)
-    # the padded input is whole blocks: update() returns all of it, finalize() nothing
-    out = encryptor.update(plaintext + _PADS[pad])
-    encryptor.finalize()
-    return out
+    # the padded input is whole blocks: update() returns all of it and finalize() would
+    # return nothing (the import's check makes sure of the first), so it is not called
+    return _context(key, iv, decrypt=False).update(plaintext + _PADS[pad])
 
 
 def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
     if not ciphertext or len(ciphertext) % 16:
         raise InvalidMessage("ciphertext length is not a multiple of the AES block size")
-    decryptor = _context(key, iv, decrypt=True)
-    padded = decryptor.update(ciphertext)
-    decryptor.finalize()  # whole blocks in: nothing held back
+    # whole blocks in: update() holds nothing back, finalize() would return nothing
+    padded = _context(key, iv, decrypt=True).update(ciphertext)
     pad = padded[-1]
-    if not 1 <= pad <= 16 or padded[-pad:] != bytes([pad]) * pad:
+    if not 1 <= pad <= 16 or padded[-pad:] != _PADS[pad]:
         raise InvalidMessage("bad padding after decryption")
     return padded[:-pad]
