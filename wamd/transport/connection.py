@@ -168,20 +168,18 @@ class NodeConnection:
                 self._flush()
             elif self._flush_handle is None:
                 self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("sent %s", node.pretty())
-            return
-        async with self._send_lock:  # the cipher's counter and the frame order go together
-            frame = self._encoder.encode(self._cipher.encrypt(payload))
-            try:
-                await self.ws.send(frame)
-            except WsConnectionClosed as exc:
-                await self._finish(
-                    DisconnectReason.CONNECTION_LOST, "connection lost while sending"
-                )
-                raise self.close_reason or ConnectionClosed(
-                    DisconnectReason.CONNECTION_LOST
-                ) from exc
+        else:
+            async with self._send_lock:  # the cipher's counter and the frame order, together
+                frame = self._encoder.encode(self._cipher.encrypt(payload))
+                try:
+                    await ws.send(frame)
+                except WsConnectionClosed as exc:
+                    await self._finish(
+                        DisconnectReason.CONNECTION_LOST, "connection lost while sending"
+                    )
+                    raise self.close_reason or ConnectionClosed(
+                        DisconnectReason.CONNECTION_LOST
+                    ) from exc
         if log.isEnabledFor(logging.DEBUG):
             log.debug("sent %s", node.pretty())
 
