@@ -11,7 +11,7 @@ import pytest
 
 from tests.transport.test_connection import next_node, open_client, server
 from wamd.binary import Node
-from wamd.errors import ConnectionClosed
+from wamd.errors import ConnectionClosed, DisconnectReason
 from wamd.transport import NodeConnection
 from wamd.transport import connection as transport_module
 
@@ -117,3 +117,28 @@ async def test_a_full_socket_makes_senders_wait() -> None:
             done.set()
             conn.ws.transport.abort()
             await conn.close()
+
+
+async def test_a_refused_write_ends_the_connection_as_lost(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A transport that raises on write (as after a half-close): the connection ends
+    with CONNECTION_LOST, later sends raise ConnectionClosed, the loop logs no stray
+    exception from the flush callback."""
+    seen: asyncio.Queue[Node] = asyncio.Queue()
+    async with server(collecting_server(seen)) as (url, ca):
+        conn = await open_client(url, ca)
+
+        def refuse(data: Any) -> None:
+            raise RuntimeError("Cannot call write() after write_eof()")
+
+        monkeypatch.setattr(conn.ws.transport, "write", refuse)
+        loop_errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
+        await conn.send(Node("n", {"i": "0"}))  # queued; the flush fails at the turn's end
+        reason = await asyncio.wait_for(conn.wait_closed(), 5)
+        assert reason.status_code == DisconnectReason.CONNECTION_LOST
+        assert "write failed" in str(reason)
+        with pytest.raises(ConnectionClosed):
+            await conn.send(Node("n", {"i": "1"}))
+        assert loop_errors == []

@@ -195,12 +195,17 @@ class NodeConnection:
         transport = ws.transport
         if not chunks or transport.is_closing():
             return
-        if len(chunks) == 1 and chunks[0]:
-            transport.write(chunks[0])
-        elif all(chunks):
-            transport.write(b"".join(chunks))
-        else:  # an end of stream among them (never queued by send(), kept in its place)
-            _write_chunks(transport, chunks)
+        try:
+            if len(chunks) == 1 and chunks[0]:
+                transport.write(chunks[0])
+            elif all(chunks):
+                transport.write(b"".join(chunks))
+            else:  # an end of stream among them (never queued by send(), kept in place)
+                _write_chunks(transport, chunks)
+        except Exception as exc:  # a transport that refuses bytes: the link is gone
+            log.warning("closing connection: the socket refused a write: %s", exc)
+            transport.abort()
+            self._spawn(self._finish(DisconnectReason.CONNECTION_LOST, f"write failed: {exc}"))
 
     def new_id(self) -> str:
         """A fresh request id, shaped like WhatsApp clients' (``<a>.<b>-<n>``)."""
