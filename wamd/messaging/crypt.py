@@ -85,23 +85,30 @@ async def encrypt_for_devices(
                 await repo.inject_bundle(session_jid(device), bundle)
             except WamdError as exc:
                 out.failed[device] = exc
-    for device in targets:
-        if device in out.failed:
-            continue
-        data = plaintext
-        if dsm_plaintext is not None and device.user in own_users:
-            data = dsm_plaintext
-        try:
-            kind, ciphertext = await repo.encrypt(session_jid(device), pad(data))
-        except SignalError as exc:
-            out.failed[device] = exc
-            continue
-        attrs = {"v": ENC_VERSION, "type": kind}
-        if enc_attrs:
-            attrs.update(enc_attrs)
-        out.include_identity = out.include_identity or kind == "pkmsg"
-        out.nodes.append(Node("to", {"jid": str(device)}, [Node("enc", attrs, ciphertext)]))
-        out.devices.append(device)
+    # every device's ratchet step in one transaction: a durable store commits once per
+    # message, not once per device (Baileys' relayMessage wraps its encryptions in one
+    # keys transaction too). Nothing in it waits on the network, and a device that fails
+    # fails before it writes (no session, a corrupted record), so the others' steps stand.
+    # (The bundles above stay one transaction each: a bundle that fails its signature
+    # check must not leave its identity key behind in a shared one.)
+    async with repo.store.transaction():
+        for device in targets:
+            if device in out.failed:
+                continue
+            data = plaintext
+            if dsm_plaintext is not None and device.user in own_users:
+                data = dsm_plaintext
+            try:
+                kind, ciphertext = await repo.encrypt(session_jid(device), pad(data))
+            except SignalError as exc:
+                out.failed[device] = exc
+                continue
+            attrs = {"v": ENC_VERSION, "type": kind}
+            if enc_attrs:
+                attrs.update(enc_attrs)
+            out.include_identity = out.include_identity or kind == "pkmsg"
+            out.nodes.append(Node("to", {"jid": str(device)}, [Node("enc", attrs, ciphertext)]))
+            out.devices.append(device)
     for device, problem in out.failed.items():
         log.warning("could not encrypt for %s: %s", device, problem)
     return out
