@@ -212,8 +212,13 @@ class SentMessages:
         self.keep = keep
 
     async def remember(self, mid: str, chat: str, message: bytes, timestamp: int) -> None:
-        """Keep ``message``; the oldest one is forgotten once ``keep`` are kept."""
-        async with self.keys.transaction():
+        """Keep ``message``; the oldest one is forgotten once ``keep`` are kept.
+
+        In a grouped transaction where the store has them: it returns once committed,
+        and is durable with the store's next durable commit, which for a send is its
+        encryption (that one waits), before the message goes out."""
+        group = getattr(self.keys, "grouped_transaction", None)
+        async with group() if group is not None else self.keys.transaction():
             ring = (await self.keys.get(self.TYPE, ["ring"])).get("ring")
             seq = ring.get("next") if isinstance(ring, dict) else None
             seq = seq if isinstance(seq, int) and seq >= 0 else 0
