@@ -81,3 +81,20 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await sqlite.open()
         yield sqlite if kind == "sqlite" else CachedKeyStore(sqlite)
         await sqlite.close()
+
+
+DURABLE = ["multifile", "sqlite", "postgres"]
+
+
+@pytest.fixture(params=DURABLE)
+def durable_store(
+    request: pytest.FixtureRequest, tmp_path: Path, account: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Path | str]:
+    """``(kind, where)`` of a durable store for a writer process to open: a folder, a
+    file, or the session's Postgres with an account of this test's (the writer gets it
+    from ``WAMD_TEST_ACCOUNT``)."""
+    kind: str = request.param
+    if kind == "postgres":
+        monkeypatch.setenv("WAMD_TEST_ACCOUNT", account)  # for our opens and the writer's
+        return kind, str(request.getfixturevalue("postgres_dsn"))
+    return kind, tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")

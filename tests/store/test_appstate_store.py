@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from wamd.store.types import SignalKeyStore
 from wamd.store.views import AppStateKey, AppStateKeys, AppStateVersions
 
 from .appstate_writer import LENGTH, NAME, chain
+from .kill import run_until_killed
 from .openers import close_keys, open_auth
 
 WRITER = Path(__file__).with_name("appstate_writer.py")
@@ -64,37 +62,16 @@ async def check(kind: str, path: Path | str, printed: int, expected: list[Collec
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("kind", ["multifile", "sqlite", "postgres"])
 async def test_sigkill_during_apply_leaves_a_whole_version(
-    kind: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    account: str,
-    monkeypatch: pytest.MonkeyPatch,
+    durable_store: tuple[str, Path | str],
 ) -> None:
-    path: Path | str = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
-    if kind == "postgres":
-        path = request.getfixturevalue("postgres_dsn")
-        monkeypatch.setenv("WAMD_TEST_ACCOUNT", account)
+    kind, path = durable_store
     _, expected = chain()
     rng = random.Random(99)
     printed = 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     for _ in range(KILLS):
-        proc = subprocess.Popen(  # noqa: ASYNC220 - killed with SIGKILL at a chosen moment
-            [sys.executable, str(WRITER), kind, str(path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready", (
-            proc.stderr.read() if proc.stderr else b""
-        )
-        await asyncio.sleep(rng.uniform(0.0, 0.05))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        lines = [line for line in out.decode().splitlines() if line.startswith("applied")]
+        out = await run_until_killed(WRITER, kind, path, rng.uniform(0.0, 0.05))
+        lines = [line for line in out if line.startswith("applied")]
         if lines:
             printed = int(lines[-1].split()[1])
         printed = await check(kind, path, printed, expected)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from .crash_writer import KEYS, value
+from .kill import run_until_killed
 from .openers import close_keys, open_auth
 
 WRITER = Path(__file__).with_name("crash_writer.py")
@@ -39,38 +36,15 @@ async def check(kind: str, path: Path | str, committed: int, printed: int) -> in
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("kind", ["multifile", "sqlite", "postgres"])
-async def test_sigkill_never_corrupts(
-    kind: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    account: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    path: Path | str = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
-    if kind == "postgres":
-        path = request.getfixturevalue("postgres_dsn")
-        monkeypatch.setenv("WAMD_TEST_ACCOUNT", account)  # for our opens and the writer's
+async def test_sigkill_never_corrupts(durable_store: tuple[str, Path | str]) -> None:
+    kind, path = durable_store
     rng = random.Random(1234)
     committed = 0
     printed = 0
     rounds_seen = 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     for _ in range(KILLS):
-        proc = subprocess.Popen(  # noqa: ASYNC220 - killed with SIGKILL at a chosen moment
-            [sys.executable, str(WRITER), kind, str(path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready", (
-            proc.stderr.read() if proc.stderr else b""
-        )
-        await asyncio.sleep(rng.uniform(0.0, 0.08))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        lines = [line for line in out.decode().splitlines() if line.startswith("committed")]
+        out = await run_until_killed(WRITER, kind, path, rng.uniform(0.0, 0.08))
+        lines = [line for line in out if line.startswith("committed")]
         if lines:
             committed = printed = int(lines[-1].split()[1])
         stored = await check(kind, path, committed, printed)

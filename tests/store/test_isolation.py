@@ -4,10 +4,7 @@ never see half a commit, transactions bound to their task, prekey ids never reus
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from wamd.store.auth import AuthStateAndSave
 from wamd.store.types import SignalKeyStore
 from wamd.store.views import PreKeyIdInUse, PreKeys
 
+from .kill import run_until_killed, writer_env
 from .openers import close_keys, open_auth
 
 CREDS_WRITER = Path(__file__).with_name("creds_writer.py")
@@ -89,23 +87,11 @@ async def test_sigkill_never_loses_a_returned_creds_save(
 ) -> None:
     path = where
     rng = random.Random(22)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WAMD_TEST_ACCOUNT": account}
+    env = writer_env(WAMD_TEST_ACCOUNT=account)
     printed_total = 0
     for _ in range(12):
-        proc = subprocess.Popen(  # noqa: ASYNC220 - killed with SIGKILL at a chosen moment
-            [sys.executable, str(CREDS_WRITER), kind, str(path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready", (
-            proc.stderr.read() if proc.stderr else b""
-        )
-        await asyncio.sleep(rng.uniform(0.05, 0.25))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        saved = [int(x.split()[1]) for x in out.decode().splitlines() if x.startswith("saved")]
+        out = await run_until_killed(CREDS_WRITER, kind, path, rng.uniform(0.05, 0.25), env)
+        saved = [int(x.split()[1]) for x in out if x.startswith("saved")]
         pair = await open_auth(kind, path, account)
         if saved:
             printed_total += 1

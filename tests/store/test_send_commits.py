@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.signal.test_repository import bundle_of
 from wamd.binary.jid import JID
 from wamd.crypto import SignedKeyPair, generate_keypair
 from wamd.errors import NoSession
@@ -25,21 +26,6 @@ LOST = JID.parse("15550009999:1@s.whatsapp.net")  # the server has no bundle for
 def device(store: SignalKeyStore) -> SignalRepository:
     identity = generate_keypair()
     return SignalRepository(store, identity, 7, SignedKeyPair.generate(identity, 1))
-
-
-async def bundle_of(peer: SignalRepository) -> PreKeyBundle:
-    [(key_id, key)] = await peer.new_prekeys(1, 1)
-    signed = peer.signed_prekey
-    return PreKeyBundle(
-        peer.registration_id,
-        0,
-        peer.identity.public,
-        signed.key_id,
-        signed.key_pair.public,
-        signed.signature,
-        key_id,
-        key.public,
-    )
 
 
 def backend(store: SignalKeyStore) -> TransactionalKeyStore:

@@ -4,11 +4,7 @@ message goes out. SIGKILL a writer at random moments, reopen, check."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +12,7 @@ import pytest
 
 from wamd.store.views import SentMessages
 
+from .kill import run_until_killed
 from .openers import close_keys, open_auth
 from .sent_writer import CHAT, SESSION
 
@@ -24,36 +21,15 @@ KILLS = 12
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("kind", ["multifile", "sqlite", "postgres"])
 async def test_a_sent_copy_survives_a_kill_after_the_send_committed(
-    kind: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    account: str,
-    monkeypatch: pytest.MonkeyPatch,
+    durable_store: tuple[str, Path | str],
 ) -> None:
-    path: Path | str = tmp_path / ("auth" if kind == "multifile" else "auth.sqlite")
-    if kind == "postgres":
-        path = request.getfixturevalue("postgres_dsn")
-        monkeypatch.setenv("WAMD_TEST_ACCOUNT", account)
+    kind, path = durable_store
     rng = random.Random(99)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     checked = 0
     for _ in range(KILLS):
-        proc = subprocess.Popen(  # noqa: ASYNC220 - killed with SIGKILL at a chosen moment
-            [sys.executable, str(WRITER), kind, str(path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready", (
-            proc.stderr.read() if proc.stderr else b""
-        )
-        await asyncio.sleep(rng.uniform(0.0, 0.08))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        lines = [line for line in out.decode().splitlines() if line.startswith("sent")]
+        out = await run_until_killed(WRITER, kind, path, rng.uniform(0.0, 0.08))
+        lines = [line for line in out if line.startswith("sent")]
         state, _ = await open_auth(kind, path)
         if lines:
             printed = int(lines[-1].split()[1])
