@@ -681,21 +681,26 @@ def _decrypt_with_state(state: SessionState, parsed: _Parsed) -> bytes:
         state.previous_counter = max(state.sender.index - 1, 0)
         state.sender = _Chain(new_ratchet.public, sending, 0, new_ratchet)
         state.root_key = root
-    cipher_key, mac_key, iv = _derive_skipping(chain, parsed.counter)
+    plaintext = _open(state, parsed, _derive_skipping(chain, parsed.counter))
+    state.pending = None  # the peer answered: no need to send prekey messages any more
+    return plaintext
+
+
+def _open(state: SessionState, parsed: _Parsed, keys: tuple[bytes, bytes, bytes]) -> bytes:
+    """The message's MAC checked and its body decrypted with its keys; nothing changes."""
+    cipher_key, mac_key, iv = keys
     expected = _mac(mac_key, state.remote_identity, state.local_identity, parsed.body)
     if not hmac.compare_digest(expected, parsed.mac):
         raise BadMac("bad MAC")
-    plaintext = kdf.aes_cbc_decrypt(cipher_key, iv, parsed.ciphertext)
-    state.pending = None  # the peer answered: no need to send prekey messages any more
-    return plaintext
+    return kdf.aes_cbc_decrypt(cipher_key, iv, parsed.ciphertext)
 
 
 def _decrypt_in_place(state: SessionState, parsed: _Parsed) -> bytes | None:
     """The common message: the next one on a receiving chain the state holds, or one
     whose key was kept when it was skipped. Its keys are derived and it is checked and
     decrypted before anything changes; then the chain moves on (no copies). None for the
-    rest (a DH ratchet step, a message ahead of its chain), which ``_decrypt_with_state``
-    does on a copy."""
+    rest (a DH ratchet step, a message ahead of its chain, a duplicate), which
+    ``_decrypt_with_state`` does (or refuses) on a copy."""
     for chain in state.receivers:
         if chain.ratchet_public == parsed.ratchet_key:
             break
@@ -706,18 +711,11 @@ def _decrypt_in_place(state: SessionState, parsed: _Parsed) -> bytes | None:
     if counter == chain.index:
         seed, next_key = kdf.chain_step(chain.chain_key)
         keys = kdf.message_keys(seed)
-    elif counter < chain.index:
-        kept = chain.skipped.get(counter)
-        if kept is None:
-            raise DuplicateMessage(f"message {counter} was already received")
-        keys = kept
+    elif counter in chain.skipped:
+        keys = chain.skipped[counter]
     else:
         return None
-    cipher_key, mac_key, iv = keys
-    expected = _mac(mac_key, state.remote_identity, state.local_identity, parsed.body)
-    if not hmac.compare_digest(expected, parsed.mac):
-        raise BadMac("bad MAC")
-    plaintext = kdf.aes_cbc_decrypt(cipher_key, iv, parsed.ciphertext)
+    plaintext = _open(state, parsed, keys)
     if next_key is None:
         del chain.skipped[counter]
     else:
