@@ -196,9 +196,7 @@ class NodeConnection:
         if not chunks or transport.is_closing():
             return
         try:
-            if len(chunks) == 1 and chunks[0]:
-                transport.write(chunks[0])
-            elif all(chunks):
+            if all(chunks):  # (the join of one chunk is that chunk: no copy)
                 transport.write(b"".join(chunks))
             else:  # an end of stream among them (never queued by send(), kept in place)
                 _write_chunks(transport, chunks)
