@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, NamedTuple
 
 from wamd.appstate.codec import CollectionState
@@ -217,8 +218,7 @@ class SentMessages:
         In a grouped transaction where the store has them: it returns once committed,
         and is durable with the store's next durable commit, which for a send is its
         encryption (that one waits), before the message goes out."""
-        group = getattr(self.keys, "grouped_transaction", None)
-        async with group() if group is not None else self.keys.transaction():
+        async with _grouped(self.keys):
             ring = (await self.keys.get(self.TYPE, ["ring"])).get("ring")
             seq = ring.get("next") if isinstance(ring, dict) else None
             seq = seq if isinstance(seq, int) and seq >= 0 else 0
@@ -285,12 +285,18 @@ class EventBuffer:
         ids = list(buffer_ids)
         if not ids:
             return
-        group = getattr(self.keys, "grouped_transaction", None) if grouped else None
-        if group is None:
+        if not grouped:  # a set outside a transaction is one
             await self.keys.set({self.TYPE: dict.fromkeys(ids)})
             return
-        async with group():
+        async with _grouped(self.keys):
             await self.keys.set({self.TYPE: dict.fromkeys(ids)})
+
+
+def _grouped(keys: SignalKeyStore) -> AbstractAsyncContextManager[None]:
+    """A grouped transaction where the store has them (committed at once, durable with a
+    later durable commit), else a plain one."""
+    group = getattr(keys, "grouped_transaction", None)
+    return group() if group is not None else keys.transaction()
 
 
 def _buffered(value: Mapping[str, Any] | Any) -> BufferedMessage | None:
