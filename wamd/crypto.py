@@ -187,13 +187,18 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
 
 def hmac_sha256_pair(key: bytes, first: bytes, second: bytes) -> tuple[bytes, bytes]:
     """``(hmac_sha256(key, first), hmac_sha256(key, second))``, the key padded once (a
-    chain step's two HMACs share their key)."""
+    chain step's two HMACs share their key): each padded key is hashed once and its
+    hash state copied for the second HMAC (a copy costs less than a fresh hash)."""
     key = _block_key(key)
-    inner_pad, outer_pad = key.translate(_IPAD), key.translate(_OPAD)
-    return (
-        _sha256(outer_pad + _sha256(inner_pad + first).digest()).digest(),
-        _sha256(outer_pad + _sha256(inner_pad + second).digest()).digest(),
-    )
+    inner = _sha256(key.translate(_IPAD))
+    inner_second = inner.copy()
+    inner.update(first)
+    inner_second.update(second)
+    outer = _sha256(key.translate(_OPAD))
+    outer_second = outer.copy()
+    outer.update(inner.digest())
+    outer_second.update(inner_second.digest())
+    return outer.digest(), outer_second.digest()
 
 
 # HKDF's extract with the empty (32 zero bytes) salt: the padded key's hash states, once
@@ -218,7 +223,7 @@ def hkdf_blocks(
     callers that split the output into keys want, without joining and slicing it.
 
     The expand's HMACs share the PRK as key, padded once, and each is two one-shot
-    hashes (cheaper than copying hash states for inputs this small)."""
+    hashes (for the two blocks most callers want, as cheap as copying hash states)."""
     if not 1 <= count <= 255:
         raise ValueError("HKDF output too long" if count > 255 else "HKDF output is empty")
     if not salt or salt == _ZERO_SALT:
